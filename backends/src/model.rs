@@ -1,0 +1,1 @@
+//! Types shared by the backends and the agent.

@@ -1,0 +1,29 @@
+//! Lichen's file-backed IPAM.
+//!
+//! On disk it keeps the layout of the reference `host-local` IPAM so a node can switch between
+//! the two without losing or duplicating an address:
+//!
+//! ```text
+//! <dataDir>/<network>/<ip>                   "<containerID>\r\n<ifname>" (host-local's older files: "<containerID>")
+//! <dataDir>/<network>/last_reserved_ip.<i>   round-robin cursor of range set i
+//! <dataDir>/<network>/lock                   flock()ed for the whole operation
+//! ```
+//!
+//! Unlike host-local: lease files are written atomically (temp file, fsync, `link()` to the final
+//! name so an existing lease is never overwritten, unlink the temp), lock errors are errors,
+//! release finds an attachment's addresses without reading every file, and GC exists.
+//!
+//! The allocator ([`allocator`]) knows nothing about disk: it works against the [`Store`] trait
+//! and is tested against an in-memory store; [`disk::DiskStore`] is the real one.
+
+pub mod allocator;
+pub mod disk;
+pub mod error;
+pub mod range;
+pub mod store;
+
+pub use allocator::{Allocation, Ipam};
+pub use disk::DiskStore;
+pub use error::IpamError;
+pub use range::{Range, RangeSet};
+pub use store::{Lease, Store};

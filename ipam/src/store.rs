@@ -1,0 +1,50 @@
+//! The storage interface the allocator works against.
+
+use std::net::IpAddr;
+
+use crate::IpamError;
+
+/// One lease as stored: the address and who holds it. `ifname` is empty for host-local's older
+/// lease files that hold only the container ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub ip: IpAddr,
+    pub container_id: String,
+    pub ifname: String,
+}
+
+/// A lease store for one network. Callers hold [`Store::lock`]'s guard for a whole operation.
+pub trait Store {
+    type Guard<'a>
+    where
+        Self: 'a;
+
+    /// Exclusive lock for the whole network (host-local's `lock` file, flock).
+    fn lock(&self) -> Result<Self::Guard<'_>, IpamError>;
+    /// Records `ip` for the attachment. `Ok(false)` when the address is already leased (to
+    /// anyone). Never overwrites an existing lease. `range_set` updates that set's cursor.
+    fn reserve(
+        &self,
+        ip: IpAddr,
+        container_id: &str,
+        ifname: &str,
+        range_set: usize,
+    ) -> Result<bool, IpamError>;
+    /// The round-robin cursor of a range set, if any.
+    fn last_reserved(&self, range_set: usize) -> Result<Option<IpAddr>, IpamError>;
+    /// Is this address leased (to anyone)?
+    fn is_leased(&self, ip: IpAddr) -> Result<bool, IpamError>;
+    /// The addresses held by an attachment.
+    fn get_by_attachment(&self, container_id: &str, ifname: &str)
+        -> Result<Vec<IpAddr>, IpamError>;
+    /// Releases every address of an attachment; returns them. Releasing nothing is Ok(empty).
+    fn release_attachment(
+        &self,
+        container_id: &str,
+        ifname: &str,
+    ) -> Result<Vec<IpAddr>, IpamError>;
+    /// Releases one address (only if held by this attachment when ids are given).
+    fn release_ip(&self, ip: IpAddr) -> Result<(), IpamError>;
+    /// Every lease in the network.
+    fn list(&self) -> Result<Vec<Lease>, IpamError>;
+}

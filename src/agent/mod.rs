@@ -1,0 +1,1 @@
+//! `lichen agent`: the node agent (filled in by the node-agent issue).

@@ -1,0 +1,100 @@
+//! The network configuration Lichen reads on stdin (`"type": "lichen"`, or an IPAM section when
+//! run as `lichen-ipam`), parsed with serde-json-core into typed fields.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+
+use crate::cni::{CniError, CniResult, Version};
+
+/// One range of a range set (host-local's schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeConf {
+    pub subnet: IpNet,
+    pub range_start: Option<IpAddr>,
+    pub range_end: Option<IpAddr>,
+    pub gateway: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteConf {
+    pub dst: IpNet,
+    pub gw: Option<IpAddr>,
+}
+
+/// The `ipam` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IpamConf {
+    /// `None` or `Some("lichen-ipam")` means the built-in IPAM; anything else is delegated
+    /// through CNI_PATH.
+    pub kind: Option<String>,
+    /// Range sets: the outer list is one allocation per set (e.g. one IPv4 and one IPv6 set).
+    /// host-local's legacy top-level `subnet`/`rangeStart`/`rangeEnd`/`gateway` become one set.
+    /// Empty when neither is given (the plugin then reads the subnet file).
+    pub ranges: Vec<Vec<RangeConf>>,
+    pub routes: Vec<RouteConf>,
+    /// Default `/var/lib/cni/networks`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl IpamConf {
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.kind.as_deref(), None | Some("lichen-ipam"))
+    }
+}
+
+/// An attachment named in GC's `cni.dev/valid-attachments` (or the older `cni.dev/attachments`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Attachment {
+    pub container_id: String,
+    pub ifname: String,
+}
+
+/// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
+/// injected by the runtime, as the spec requires).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConf {
+    pub cni_version: Version,
+    /// Network name: validated so that it cannot escape dataDir (no `/`, not `.`/`..`, no NUL,
+    /// non-empty, at most 255 bytes).
+    pub name: String,
+    /// `type` as given (e.g. "lichen").
+    pub kind: String,
+    /// Default "lichen0"; validated as an interface name.
+    pub bridge: String,
+    pub mtu: Option<u32>,
+    pub hairpin_mode: bool,
+    /// Default true.
+    pub is_default_gateway: bool,
+    /// Default `/run/lichen/subnet.env`.
+    pub subnet_file: PathBuf,
+    /// `logLevel`: "error" | "warn" | "info" | "debug" | "trace"; None = use env/default.
+    pub log_level: Option<String>,
+    /// `logFile`: append logs here instead of stderr.
+    pub log_file: Option<PathBuf>,
+    pub ipam: IpamConf,
+    /// Addresses requested via `runtimeConfig.ips` (the `ips` capability) and `args.cni.ips`.
+    pub requested_ips: Vec<IpAddr>,
+    /// GC: `cni.dev/valid-attachments` ∪ `cni.dev/attachments`. None when the key is absent.
+    pub valid_attachments: Option<Vec<Attachment>>,
+    /// `prevResult`, parsed (CHECK, DEL; or when chained after another plugin).
+    pub prev_result: Option<CniResult>,
+}
+
+impl NetConf {
+    /// Parses stdin. Order of checks: size/depth guard and broken JSON → code 6; missing or
+    /// unknown `cniVersion` → code 1 (message lists the supported versions); missing/invalid
+    /// fields → code 7 (message names the field and the bad value). Only reads: changes nothing.
+    pub fn parse(json: &[u8]) -> Result<NetConf, CniError> {
+        let _ = json;
+        todo!("cni::config::NetConf::parse")
+    }
+
+    /// Reads just `cniVersion` from a config as leniently as possible, for tagging an error when
+    /// the full parse failed. Falls back to [`Version::LATEST`]'s string.
+    pub fn peek_version(json: &[u8]) -> String {
+        let _ = json;
+        todo!("cni::config::NetConf::peek_version")
+    }
+}

@@ -1,0 +1,5 @@
+//! `lichen demo`: the embedded default cluster in network namespaces.
+
+pub fn run() -> i32 {
+    todo!("demo::run")
+}

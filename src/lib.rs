@@ -1,0 +1,22 @@
+//! Lichen: a CNI plugin, file-backed IPAM and node agent in one static binary.
+//!
+//! The binary (`src/main.rs`) is a thin dispatcher over this library:
+//! - [`cni`]: the CNI protocol: environment, typed network config, results per spec version, errors.
+//! - [`plugin`]: one file per CNI verb (ADD, DEL, CHECK, VERSION, GC, STATUS) plus the standalone
+//!   `lichen-ipam` entry point and IPAM delegation.
+//! - [`nl`], [`netns`], [`dataplane`]: the only code that talks to the kernel for the plugin.
+//! - [`subnet_file`]: the node agent → plugin hand-off (`/run/lichen/subnet.env`).
+//! - [`nft`]: nf_tables over netlink (masquerade, forward accept; later the policy mode).
+//! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces.
+
+pub mod agent;
+pub mod cni;
+pub mod dataplane;
+pub mod demo;
+pub mod k8s;
+pub mod logging;
+pub mod netns;
+pub mod nft;
+pub mod nl;
+pub mod plugin;
+pub mod subnet_file;
