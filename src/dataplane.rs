@@ -132,3 +132,11 @@ pub fn bridge_state(name: &str) -> Result<Option<(LinkInfo, Vec<IpNet>)>, DpErro
     let _ = name;
     todo!("dataplane::bridge_state")
 }
+
+/// ADD's checks that need the kernel but change nothing: the netns opens and is a network
+/// namespace (`NetnsMissing` otherwise) and `ifname` does not exist in it (`IfnameExists`).
+/// Run before IPAM so a refused ADD leases nothing.
+pub fn preflight(netns: &Path, ifname: &str) -> Result<(), DpError> {
+    let _ = (netns, ifname);
+    todo!("dataplane::preflight")
+}

@@ -1,0 +1,252 @@
+//! Address management for the verbs: the built-in file-backed IPAM, or a plugin from CNI_PATH
+//! (`ipam.type` other than `lichen-ipam`), behind one small interface.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use lichen_ipam::{Ipam, IpamError, Range, RangeSet};
+
+use super::delegate;
+use crate::cni::{CniError, CniResult, Code, Command, Env, IpConfig, NetConf, Route};
+use crate::subnet_file::SubnetFile;
+
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+
+/// What IPAM handed out for one attachment.
+#[derive(Debug, Default)]
+pub struct Addresses {
+    pub result: CniResult,
+    /// From the subnet file, when the ranges came from it.
+    pub mtu: Option<u32>,
+    /// The cluster network(s), when the ranges came from the subnet file.
+    pub cluster: Vec<IpNet>,
+}
+
+/// Where a network's addresses come from.
+pub enum Source<'a> {
+    Builtin,
+    Delegate(&'a str),
+}
+
+impl<'a> Source<'a> {
+    pub fn of(conf: &'a NetConf) -> Source<'a> {
+        match conf.ipam.kind.as_deref() {
+            None | Some("lichen-ipam") => Source::Builtin,
+            Some(other) => Source::Delegate(other),
+        }
+    }
+
+    pub fn add(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Addresses, CniError> {
+        match self {
+            Source::Builtin => builtin_add(env, conf),
+            Source::Delegate(p) => {
+                let out = delegate::exec(p, Command::Add, env, stdin)?;
+                let result = CniResult::parse(&out).map_err(|e| {
+                    CniError::new(
+                        Code::Delegate,
+                        format!(
+                            "IPAM plugin {p:?} returned a result Lichen cannot read: {}",
+                            e.msg
+                        ),
+                    )
+                })?;
+                if result.ips.is_empty() {
+                    // Give the address back before failing: the ADD changes nothing.
+                    let _ = delegate::exec(p, Command::Del, env, stdin);
+                    return Err(CniError::new(
+                        Code::Delegate,
+                        format!("IPAM plugin {p:?} returned no IP address"),
+                    ));
+                }
+                Ok(Addresses {
+                    result,
+                    ..Addresses::default()
+                })
+            }
+        }
+    }
+
+    /// Releases the attachment's addresses (idempotent).
+    pub fn del(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
+        match self {
+            Source::Builtin => {
+                let released = open(conf)?
+                    .release(env.container_id(), env.ifname())
+                    .map_err(ipam_err)?;
+                log::info!(
+                    "released {released:?} of {}/{}",
+                    env.container_id(),
+                    env.ifname()
+                );
+                Ok(())
+            }
+            Source::Delegate(p) => delegate::exec(p, Command::Del, env, stdin).map(drop),
+        }
+    }
+
+    /// Releases every lease whose attachment is not in `cni.dev/valid-attachments` (GC), going
+    /// on past errors and reporting the first one at the end.
+    pub fn gc(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
+        let valid = conf.valid_attachments.as_ref().ok_or_else(|| {
+            CniError::new(
+                Code::InvalidConfig,
+                "GC needs \"cni.dev/valid-attachments\" (the attachments to keep) in the config",
+            )
+        })?;
+        match self {
+            Source::Builtin => {
+                let keep: Vec<(String, String)> = valid
+                    .iter()
+                    .map(|a| (a.container_id.clone(), a.ifname.clone()))
+                    .collect();
+                let (released, errors) = open(conf)?.gc(&keep);
+                log::info!("GC released {} lease(s): {released:?}", released.len());
+                for e in &errors {
+                    log::error!("GC: {e}");
+                }
+                errors
+                    .into_iter()
+                    .next()
+                    .map_or(Ok(()), |e| Err(ipam_err(e)))
+            }
+            Source::Delegate(p) => delegate::exec(p, Command::Gc, env, stdin).map(drop),
+        }
+    }
+
+    /// Verifies the attachment still holds `ips` (CHECK).
+    pub fn check(
+        &self,
+        env: &Env,
+        conf: &NetConf,
+        stdin: &[u8],
+        ips: &[IpAddr],
+    ) -> Result<Vec<String>, CniError> {
+        match self {
+            Source::Builtin => {
+                let held = open(conf)?
+                    .get(env.container_id(), env.ifname())
+                    .map_err(ipam_err)?;
+                Ok(ips
+                    .iter()
+                    .filter(|ip| !held.contains(ip))
+                    .map(|ip| format!("no lease on disk for {ip}"))
+                    .collect())
+            }
+            Source::Delegate(p) => match delegate::exec(p, Command::Check, env, stdin) {
+                Ok(_) => Ok(Vec::new()),
+                Err(e) => Ok(vec![format!("IPAM plugin {p:?}: {}", e.msg)]),
+            },
+        }
+    }
+}
+
+/// The data directory of the built-in IPAM.
+pub fn data_dir(conf: &NetConf) -> PathBuf {
+    conf.ipam
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+pub fn open(conf: &NetConf) -> Result<Ipam, CniError> {
+    Ipam::open(&data_dir(conf), &conf.name).map_err(ipam_err)
+}
+
+/// The range sets of the built-in IPAM: `ipam.ranges`, or the node subnet from the subnet file.
+/// The second value is the subnet file, when it was used.
+pub fn range_sets(conf: &NetConf) -> Result<(Vec<RangeSet>, Option<SubnetFile>), CniError> {
+    if !conf.ipam.ranges.is_empty() {
+        let sets = conf
+            .ipam
+            .ranges
+            .iter()
+            .map(|set| {
+                let ranges = set
+                    .iter()
+                    .map(|r| Range::new(r.subnet, r.range_start, r.range_end, r.gateway))
+                    .collect::<Result<Vec<_>, _>>()?;
+                RangeSet::new(ranges)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ipam_err)?;
+        return Ok((sets, None));
+    }
+    let file = read_subnet_file(&conf.subnet_file)?;
+    let sets = file
+        .ranges()
+        .into_iter()
+        .map(|(subnet, gw)| RangeSet::new(vec![Range::new(subnet, None, None, Some(gw))?]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ipam_err)?;
+    Ok((sets, Some(file)))
+}
+
+/// The subnet file, or code 11 while the node agent has not written it.
+pub fn read_subnet_file(path: &Path) -> Result<SubnetFile, CniError> {
+    match SubnetFile::read(path) {
+        Ok(Some(f)) => Ok(f),
+        Ok(None) => Err(CniError::new(
+            Code::TryAgainLater,
+            format!(
+                "the node agent has not assigned this node a pod subnet yet: {} does not exist \
+                 (is `lichen agent` running on this node, and does its Node have a podCIDR?)",
+                path.display()
+            ),
+        )),
+        Err(e) => Err(CniError::new(
+            Code::Io,
+            format!("cannot read the subnet file {}: {e}", path.display()),
+        )),
+    }
+}
+
+fn builtin_add(env: &Env, conf: &NetConf) -> Result<Addresses, CniError> {
+    let (sets, file) = range_sets(conf)?;
+    let mut requested = conf.requested_ips.clone();
+    requested.extend(env.args.ips.iter().copied());
+    requested.dedup();
+    let allocations = open(conf)?
+        .allocate(&sets, env.container_id(), env.ifname(), &requested)
+        .map_err(ipam_err)?;
+    let ips = allocations
+        .iter()
+        .map(|a| IpConfig {
+            address: a.address,
+            gateway: a.gateway,
+            interface: None,
+        })
+        .collect();
+    let routes = conf
+        .ipam
+        .routes
+        .iter()
+        .map(|r| Route::new(r.dst, r.gw))
+        .collect();
+    Ok(Addresses {
+        result: CniResult {
+            ips,
+            routes,
+            ..CniResult::default()
+        },
+        mtu: file.as_ref().and_then(|f| f.mtu),
+        cluster: file.map(|f| f.networks).unwrap_or_default(),
+    })
+}
+
+/// Maps IPAM errors to CNI codes with a message that says what to fix.
+pub fn ipam_err(e: IpamError) -> CniError {
+    let code = match &e {
+        IpamError::Exhausted { .. } => Code::RangeExhausted,
+        IpamError::NotInRange { .. } | IpamError::AlreadyLeased { .. } => Code::AddressUnavailable,
+        IpamError::InvalidRange(_) | IpamError::InvalidNetworkName(_) => Code::InvalidConfig,
+        IpamError::Io { .. } => Code::Io,
+    };
+    let hint = match &e {
+        IpamError::Exhausted { .. } => {
+            " (release unused leases with `lichen ipam gc`, or widen the range)"
+        }
+        _ => "",
+    };
+    CniError::new(code, format!("{e}{hint}"))
+}

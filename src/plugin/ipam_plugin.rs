@@ -1,0 +1,37 @@
+//! `lichen-ipam`: the built-in IPAM as a standalone plugin, a drop-in for host-local. Its ADD
+//! answers an abbreviated result (no interfaces); DEL releases; CHECK verifies the lease; GC and
+//! STATUS as for the main plugin.
+
+use std::net::IpAddr;
+
+use super::ipam::Source;
+use super::{status, Output};
+use crate::cni::{CniError, Code, Command, Env, NetConf};
+
+pub fn run(env: &Env, conf: &NetConf) -> Result<Output, CniError> {
+    // Whatever ipam.type says, this binary is the IPAM plugin: never delegate to ourselves.
+    let builtin = Source::Builtin;
+    match env.command {
+        Command::Add => {
+            let addrs = builtin.add(env, conf, &[])?;
+            Ok(Some(addrs.result.to_json(conf.cni_version)))
+        }
+        Command::Del => builtin.del(env, conf, &[]).map(|_| None),
+        Command::Check => {
+            let prev = conf
+                .prev_result
+                .as_ref()
+                .ok_or_else(|| CniError::new(Code::InvalidConfig, "CHECK needs prevResult"))?;
+            let ips: Vec<IpAddr> = prev.ips.iter().map(|i| i.address.addr()).collect();
+            let diffs = builtin.check(env, conf, &[], &ips)?;
+            if diffs.is_empty() {
+                Ok(None)
+            } else {
+                Err(CniError::new(Code::CheckFailed, diffs.join("; ")))
+            }
+        }
+        Command::Gc => builtin.gc(env, conf, &[]).map(|_| None),
+        Command::Status => status::builtin(conf).map(|_| None),
+        Command::Version => unreachable!("handled by the caller"),
+    }
+}
