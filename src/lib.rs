@@ -10,6 +10,7 @@
 //! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces.
 
 pub mod agent;
+pub mod cli;
 pub mod cni;
 pub mod dataplane;
 pub mod demo;
@@ -20,3 +21,4 @@ pub mod nft;
 pub mod nl;
 pub mod plugin;
 pub mod subnet_file;
+pub mod testbed;

@@ -13,7 +13,7 @@ fn main() {
     } else if std::env::var_os("CNI_COMMAND").is_some() {
         lichen::plugin::run_cni()
     } else {
-        lichen::demo::run()
+        lichen::cli::run()
     };
     std::process::exit(code);
 }

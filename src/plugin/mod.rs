@@ -4,6 +4,8 @@
 //! thing on stdout: the result (ADD, VERSION, IPAM ADD), nothing (DEL, CHECK, GC, STATUS on
 //! success), or the spec's error object (with a non-zero exit).
 
+pub use ipam::DEFAULT_DATA_DIR;
+
 mod add;
 mod check;
 mod del;

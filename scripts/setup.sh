@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building, the demo and the tests need on a fresh Debian machine (as root).
+set -euo pipefail
+need=(iproute2 iputils-ping nftables iptables containernetworking-plugins qemu-user iperf3 file procps)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done

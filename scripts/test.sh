@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: lints, unit and integration tests (host), static musl builds for x86_64
+# and aarch64, and the aarch64 tests under qemu-user. Needs root (network namespaces). Every test
+# runs inside a throwaway network namespace (unshare -n) and namespaces the tests make, so nothing
+# in this machine's own network namespace can change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (sudo scripts/test.sh)" >&2; exit 1; }
+scripts/setup.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build (host)"
+cargo build --workspace --all-targets --quiet
+
+step "tests (host, inside unshare -n)"
+unshare -n -- cargo test --workspace --quiet -- --test-threads="${TEST_THREADS:-4}"
+
+step "static musl builds"
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  cargo build --release --quiet --target "$t"
+  bin="target/$t/release/lichen"
+  desc=$(file -b "$bin")
+  echo "$t: $(stat -c %s "$bin") bytes; $desc"
+  case "$desc" in
+    *"statically linked"*|*"static-pie linked"*) ;;
+    *) echo "FAIL: $bin is not static" >&2; exit 1 ;;
+  esac
+done
+
+step "aarch64 tests under qemu-aarch64 (cortex-a53)"
+LICHEN_RUNNER="qemu-aarch64 -cpu cortex-a53" \
+  unshare -n -- cargo test --workspace --quiet --target aarch64-unknown-linux-musl -- --test-threads="${TEST_THREADS:-4}"

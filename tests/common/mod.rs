@@ -1,0 +1,171 @@
+//! Shared fixture for the integration tests: a node namespace with its own IPAM data dir, pod
+//! namespaces, and the plugin binary invoked as a runtime would. Every test makes its own
+//! namespaces (unique names) and removes them on drop, also when it fails.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use lichen::testbed::{self, Answer, Invocation, NamedNs};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lichen");
+pub const REF_PLUGINS: &str = "/usr/lib/cni";
+
+/// Fails the test early (with a clear message) when not root: these tests need namespaces.
+pub fn require_root() {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the integration tests need root (network namespaces); run them as README.md says"
+    );
+}
+
+pub struct Node {
+    pub ns: NamedNs,
+    pub dir: PathBuf,
+    pub network: String,
+}
+
+impl Node {
+    pub fn new(tag: &str) -> Node {
+        require_root();
+        let ns = NamedNs::create(&testbed::unique_name("lt", tag)).expect("node netns");
+        let dir = std::env::temp_dir().join(format!("{}-data", ns.name));
+        fs::create_dir_all(&dir).unwrap();
+        Node {
+            ns,
+            dir,
+            network: format!("net-{tag}"),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("ipam")
+    }
+
+    pub fn lease_dir(&self) -> PathBuf {
+        self.data_dir().join(&self.network)
+    }
+
+    /// The lease files (file names that parse as IP addresses), sorted.
+    pub fn leases(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(self.lease_dir())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// A config for `lichen` with the given version and IPAM range.
+    pub fn conf(&self, version: &str, subnet: &str) -> String {
+        format!(
+            r#"{{"cniVersion":"{version}","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"{subnet}"}}]],"dataDir":"{}"}}}}"#,
+            self.network,
+            self.data_dir().display()
+        )
+    }
+
+    pub fn pod(&self, tag: &str) -> NamedNs {
+        NamedNs::create(&testbed::unique_name("lt", tag)).expect("pod netns")
+    }
+
+    pub fn cni(
+        &self,
+        command: &str,
+        id: &str,
+        netns: Option<&Path>,
+        ifname: &str,
+        conf: &str,
+    ) -> Answer {
+        self.cni_env(command, id, netns, ifname, conf, vec![])
+    }
+
+    pub fn cni_env(
+        &self,
+        command: &str,
+        id: &str,
+        netns: Option<&Path>,
+        ifname: &str,
+        conf: &str,
+        extra_env: Vec<(&str, &str)>,
+    ) -> Answer {
+        self.run(Path::new(BIN), command, id, netns, ifname, conf, extra_env)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        bin: &Path,
+        command: &str,
+        id: &str,
+        netns: Option<&Path>,
+        ifname: &str,
+        conf: &str,
+        extra_env: Vec<(&str, &str)>,
+    ) -> Answer {
+        let cni_path = format!("{}:{REF_PLUGINS}", self.dir.join("bin").display());
+        testbed::invoke(
+            bin,
+            &self.ns,
+            &Invocation {
+                command,
+                container_id: id,
+                netns,
+                ifname,
+                config: conf,
+                cni_path: &cni_path,
+                extra_env,
+            },
+        )
+        .expect("spawn plugin")
+    }
+
+    /// Link names in the node namespace.
+    pub fn links(&self) -> Vec<String> {
+        links(&self.ns)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn links(ns: &NamedNs) -> Vec<String> {
+    let out = ns.ip(&["-o", "link", "show"]).unwrap_or_default();
+    let mut v: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The first IPv4 address in a result, e.g. "10.1.0.2".
+pub fn first_ip(result: &str) -> String {
+    let r = lichen::cni::CniResult::parse(result.as_bytes()).expect("a readable result");
+    r.ips[0].address.addr().to_string()
+}
+
+/// `"code":N` of an error answer.
+pub fn error_code(a: &Answer) -> u32 {
+    assert!(!a.ok, "expected a failure, got success: {}", a.stdout);
+    let s = a.stdout.as_str();
+    let i = s
+        .find("\"code\":")
+        .unwrap_or_else(|| panic!("no code in {s:?} (stderr {})", a.stderr))
+        + 7;
+    s[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
