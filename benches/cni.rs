@@ -1,0 +1,195 @@
+//! Plugin benchmark: Lichen against Debian's reference `bridge` + `host-local`, in one run, on
+//! the same machine, in namespaces made here (run it as root under `unshare -n`, see
+//! scripts/bench.sh). Prints figures and ratios; asserts nothing about time.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use lichen::testbed::{self, NamedNs};
+
+const LICHEN: &str = env!("CARGO_BIN_EXE_lichen");
+const REF: &str = "/usr/lib/cni";
+
+struct Plugin {
+    label: &'static str,
+    bin: PathBuf,
+    conf: String,
+}
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root (network namespaces); run scripts/bench.sh");
+        std::process::exit(1);
+    }
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let node = NamedNs::create(&testbed::unique_name("lb", "node")).unwrap();
+    let work = std::env::temp_dir().join(format!("lichen-bench-{}", std::process::id()));
+    let data = work.join("ipam");
+    let plugins = [
+        Plugin {
+            label: "lichen",
+            bin: LICHEN.into(),
+            conf: format!(
+                r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
+                data.display()
+            ),
+        },
+        Plugin {
+            label: "bridge+host-local",
+            bin: Path::new(REF).join("bridge"),
+            conf: format!(
+                r#"{{"cniVersion":"1.0.0","name":"br","type":"bridge","bridge":"rbr0","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.91.0.0/16"}}]],"dataDir":"{}"}}}}"#,
+                data.display()
+            ),
+        },
+    ];
+    let pods: Vec<NamedNs> = (0..iterations.max(50))
+        .map(|i| NamedNs::create(&testbed::unique_name("lb", &format!("p{i}"))).unwrap())
+        .collect();
+
+    // warm-up: the bridges exist, page cache is hot
+    for p in &plugins {
+        run(&node, p, "ADD", "warm", &pods[0].path);
+        run(&node, p, "DEL", "warm", &pods[0].path);
+    }
+
+    let mut add: [Vec<Duration>; 2] = Default::default();
+    let mut del: [Vec<Duration>; 2] = Default::default();
+    for (i, pod) in pods.iter().take(iterations).enumerate() {
+        for (k, p) in plugins.iter().enumerate() {
+            add[k].push(run(&node, p, "ADD", &format!("s{i}"), &pod.path).0);
+        }
+    }
+    for (i, pod) in pods.iter().take(iterations).enumerate() {
+        for (k, p) in plugins.iter().enumerate() {
+            del[k].push(run(&node, p, "DEL", &format!("s{i}"), &pod.path).0);
+        }
+    }
+
+    let mut parallel = [Duration::ZERO; 2];
+    let mut rss = [0i64; 2];
+    for (k, p) in plugins.iter().enumerate() {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for (i, pod) in pods.iter().take(50).enumerate() {
+                let (node, p) = (&node, p);
+                s.spawn(move || run(node, p, "ADD", &format!("par{i}"), &pod.path));
+            }
+        });
+        parallel[k] = t.elapsed();
+        std::thread::scope(|s| {
+            for (i, pod) in pods.iter().take(50).enumerate() {
+                let (node, p) = (&node, p);
+                s.spawn(move || run(node, p, "DEL", &format!("par{i}"), &pod.path));
+            }
+        });
+        rss[k] = run(&node, p, "ADD", "rss", &pods[0].path).1;
+        run(&node, p, "DEL", "rss", &pods[0].path);
+    }
+
+    println!("CNI plugin benchmark ({iterations} sequential ADD/DEL each, 50 parallel ADDs)");
+    println!(
+        "{:<28}{:>14}{:>20}{:>10}",
+        "", "lichen", "bridge+host-local", "ratio"
+    );
+    let row = |name: &str, a: f64, b: f64, unit: &str| {
+        println!(
+            "{name:<28}{:>11.2} {unit:<2}{:>17.2} {unit:<2}{:>10.3}",
+            a,
+            b,
+            a / b
+        );
+    };
+    for (name, v) in [("ADD median", &add), ("DEL median", &del)] {
+        row(name, ms(pct(&v[0], 50)), ms(pct(&v[1], 50)), "ms");
+        row(
+            &name.replace("median", "p95"),
+            ms(pct(&v[0], 95)),
+            ms(pct(&v[1], 95)),
+            "ms",
+        );
+    }
+    row(
+        "50 parallel ADDs (wall)",
+        ms(parallel[0]),
+        ms(parallel[1]),
+        "ms",
+    );
+    row(
+        "peak RSS of one ADD",
+        rss[0] as f64 / 1024.0,
+        rss[1] as f64 / 1024.0,
+        "MB",
+    );
+    let ref_size = size(&Path::new(REF).join("bridge")) + size(&Path::new(REF).join("host-local"));
+    for t in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(t)
+            .join("release/lichen");
+        if p.exists() {
+            row(
+                &format!("size {}", t.split('-').next().unwrap()),
+                size(&p) as f64 / 1048576.0,
+                ref_size as f64 / 1048576.0,
+                "MB",
+            );
+        } else {
+            println!("size {t}: not built (cargo build --release --target {t})");
+        }
+    }
+    println!("(reference size: Debian's bridge + host-local binaries, x86_64, dynamically linked)");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// One invocation inside the node namespace: (wall time, peak RSS in KiB).
+fn run(node: &NamedNs, p: &Plugin, cmd: &str, id: &str, netns: &Path) -> (Duration, i64) {
+    let mut c = testbed::binary_command(node, &p.bin).unwrap();
+    c.env_clear()
+        .env("CNI_COMMAND", cmd)
+        .env("CNI_CONTAINERID", id)
+        .env("CNI_NETNS", netns)
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_PATH", REF)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let t = Instant::now();
+    let mut child = c.spawn().unwrap();
+    let _ = child.stdin.take().unwrap().write_all(p.conf.as_bytes());
+    let mut out = Vec::new();
+    use std::io::Read;
+    let _ = child.stdout.take().unwrap().read_to_end(&mut out);
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = t.elapsed();
+    if !ExitStatus::from_raw(status).success() {
+        panic!(
+            "{} {cmd} {id} failed: {}",
+            p.label,
+            String::from_utf8_lossy(&out)
+        );
+    }
+    (elapsed, usage.ru_maxrss)
+}
+
+fn pct(v: &[Duration], p: usize) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s[((s.len() - 1) * p) / 100]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}

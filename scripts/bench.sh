@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmarks against Debian's reference plugins, in one run, inside a throwaway network namespace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
+scripts/setup.sh
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  cargo build --release --quiet --target "$t"
+done
+cargo bench --quiet --no-run
+exec unshare -n -- cargo bench --quiet --bench cni
