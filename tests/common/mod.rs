@@ -169,3 +169,4 @@ pub fn error_code(a: &Answer) -> u32 {
         .parse()
         .unwrap()
 }
+pub mod cluster;

@@ -1,0 +1,87 @@
+//! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
+//! `lichen status`), `/healthz` and `/metrics` (Prometheus). One request per connection.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+
+use super::report::Report;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
+
+/// Serves until the listener fails. `leases` counts IPAM leases for /metrics.
+pub async fn serve(
+    listener: TcpListener,
+    report: Arc<Mutex<Report>>,
+    leases: impl Fn() -> Option<usize> + Clone + Send + 'static,
+) -> io::Result<()> {
+    loop {
+        let (conn, _) = listener.accept().await?;
+        let report = report.clone();
+        let leases = leases.clone();
+        smol::spawn(async move {
+            if let Err(e) = handle(conn, &report, leases).await {
+                log::debug!("http: {e}");
+            }
+        })
+        .detach();
+    }
+}
+
+async fn handle(
+    mut conn: TcpStream,
+    report: &Mutex<Report>,
+    leases: impl Fn() -> Option<usize>,
+) -> io::Result<()> {
+    let mut buf = [0u8; 1024];
+    let n = smol::future::or(conn.read(&mut buf), async {
+        smol::Timer::after(Duration::from_secs(5)).await;
+        Err(io::Error::new(io::ErrorKind::TimedOut, "request timeout"))
+    })
+    .await?;
+    let req = String::from_utf8_lossy(&buf[..n]);
+    let path = req.split_whitespace().nth(1).unwrap_or("/");
+    let (code, body) = {
+        let r = report.lock().expect("report lock");
+        match path {
+            "/status" => (200, r.render()),
+            "/healthz" if r.healthy(Duration::from_secs(120)) => (200, "ok\n".to_owned()),
+            "/healthz" => (503, format!("unhealthy: {}\n", r.last_errors.join("; "))),
+            "/metrics" => (200, r.metrics(leases())),
+            _ => (404, "not found\n".to_owned()),
+        }
+    };
+    let reason = match code {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Service Unavailable",
+    };
+    let head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await?;
+    conn.write_all(body.as_bytes()).await?;
+    conn.flush().await
+}
+
+/// `lichen status`: fetches `/status` from the agent at `addr`.
+pub fn fetch(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((code, body.to_owned()))
+}

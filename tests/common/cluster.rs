@@ -1,0 +1,274 @@
+//! A cluster of node namespaces on an L2 underlay (a "switch" namespace with a bridge), each
+//! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects.
+//! Optionally a router namespace to a second L3 segment, and an "outside" host.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+pub const NETWORK: &str = "10.100.0.0/16";
+
+pub struct ClusterNode {
+    pub name: String,
+    pub ns: NamedNs,
+    /// Underlay address, e.g. 198.51.100.11.
+    pub ip: String,
+    /// Pod subnet, e.g. 10.100.1.0/24.
+    pub subnet: String,
+    pub agent: Option<Child>,
+}
+
+pub struct Cluster {
+    pub lan: NamedNs,
+    pub router: Option<NamedNs>,
+    pub nodes: Vec<ClusterNode>,
+    pub dir: PathBuf,
+    pub backend: String,
+}
+
+impl Cluster {
+    /// `n` nodes on 198.51.100.0/24, pod subnets 10.100.<i>.0/24, backend JSON e.g.
+    /// `{"Type":"host-gw"}`.
+    pub fn new(tag: &str, n: usize, backend: &str) -> Cluster {
+        require_root();
+        let lan = NamedNs::create(&testbed::unique_name("lc", &format!("{tag}-lan"))).unwrap();
+        lan.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
+        lan.ip(&["link", "set", "sw0", "up"]).unwrap();
+        let dir = std::env::temp_dir().join(format!("{}-cluster", lan.name));
+        fs::create_dir_all(dir.join("objects")).unwrap();
+        fs::write(
+            dir.join("net-conf.json"),
+            format!(r#"{{"Network":"{NETWORK}","Backend":{backend}}}"#),
+        )
+        .unwrap();
+        let mut c = Cluster {
+            lan,
+            router: None,
+            nodes: Vec::new(),
+            dir,
+            backend: backend.to_owned(),
+        };
+        for i in 1..=n {
+            c.add_node_on_lan(i);
+        }
+        c
+    }
+
+    pub fn objects(&self) -> PathBuf {
+        self.dir.join("objects")
+    }
+
+    fn add_node_on_lan(&mut self, i: usize) {
+        let name = format!("node{i}");
+        let ns = NamedNs::create(&testbed::unique_name("lc", &name)).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        let port = format!("p{i}");
+        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &self.lan, &port, "").unwrap();
+        self.lan.ip(&["link", "set", &port, "master", "sw0"]).unwrap();
+        self.nodes.push(ClusterNode {
+            name,
+            ns,
+            ip,
+            subnet: format!("10.100.{i}.0/24"),
+            agent: None,
+        });
+        self.publish(self.nodes.len() - 1);
+    }
+
+    /// Adds a node on a second L3 segment (203.0.113.0/24) behind a router namespace; the LAN
+    /// nodes get an underlay route to it via the router, as a routed network would give them.
+    pub fn add_routed_node(&mut self, i: usize) -> usize {
+        let router = NamedNs::create(&testbed::unique_name("lc", "router")).unwrap();
+        testbed::veth(&router, "lan", "198.51.100.1/24", &self.lan, "rt", "").unwrap();
+        self.lan.ip(&["link", "set", "rt", "master", "sw0"]).unwrap();
+        router.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]).unwrap();
+        let name = format!("node{i}");
+        let ns = NamedNs::create(&testbed::unique_name("lc", &name)).unwrap();
+        let ip = format!("203.0.113.{}", 10 + i);
+        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &router, "far", "203.0.113.1/24").unwrap();
+        ns.ip(&["route", "add", "default", "via", "203.0.113.1"]).unwrap();
+        for n in &self.nodes {
+            n.ns.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.1"]).unwrap();
+        }
+        self.router = Some(router);
+        self.nodes.push(ClusterNode {
+            name,
+            ns,
+            ip,
+            subnet: format!("10.100.{i}.0/24"),
+            agent: None,
+        });
+        let k = self.nodes.len() - 1;
+        self.publish(k);
+        k
+    }
+
+    /// Writes node `k`'s Node object into the cluster dir (atomically, by rename).
+    pub fn publish(&self, k: usize) {
+        let n = &self.nodes[k];
+        let json = format!(
+            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}}},"spec":{{"podCIDR":"{}","podCIDRs":["{1}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{}"}},{{"type":"Hostname","address":"{0}"}}]}}}}"#,
+            n.name, n.subnet, n.ip
+        );
+        let tmp = self.objects().join(format!(".{}.tmp", n.name));
+        fs::write(&tmp, json).unwrap();
+        fs::rename(&tmp, self.objects().join(format!("{}.json", n.name))).unwrap();
+    }
+
+    pub fn unpublish(&self, k: usize) {
+        fs::remove_file(self.objects().join(format!("{}.json", self.nodes[k].name))).unwrap();
+    }
+
+    pub fn subnet_file(&self, k: usize) -> PathBuf {
+        self.dir.join(format!("{}-subnet.env", self.nodes[k].name))
+    }
+
+    pub fn start_agent(&mut self, k: usize) {
+        let mut c = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN)).unwrap();
+        c.args(["agent", "--node-name", &self.nodes[k].name, "--net-conf"])
+            .arg(self.dir.join("net-conf.json"))
+            .arg("--cluster-dir")
+            .arg(self.objects())
+            .arg("--subnet-file")
+            .arg(self.subnet_file(k))
+            .env("LICHEN_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(self.dir.join(format!("{}-agent.log", self.nodes[k].name))).unwrap());
+        self.nodes[k].agent = Some(c.spawn().expect("start agent"));
+    }
+
+    pub fn start_agents(&mut self) {
+        for k in 0..self.nodes.len() {
+            self.start_agent(k);
+        }
+    }
+
+    pub fn kill_agent(&mut self, k: usize) {
+        if let Some(mut a) = self.nodes[k].agent.take() {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+    }
+
+    pub fn agent_log(&self, k: usize) -> String {
+        fs::read_to_string(self.dir.join(format!("{}-agent.log", self.nodes[k].name))).unwrap_or_default()
+    }
+
+    /// A pod on node `k` attached through the plugin, with the node's subnet file hand-off.
+    pub fn pod(&self, k: usize, tag: &str) -> (NamedNs, String) {
+        let n = &self.nodes[k];
+        let pod = NamedNs::create(&testbed::unique_name("lc", tag)).unwrap();
+        let conf = format!(
+            r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+            self.subnet_file(k).display(),
+            self.dir.join(format!("{}-ipam", n.name)).display()
+        );
+        wait_for(&format!("{}'s subnet file", n.name), Duration::from_secs(10), || self.subnet_file(k).exists());
+        let ans = testbed::invoke(
+            Path::new(BIN),
+            &n.ns,
+            &Invocation {
+                command: "ADD",
+                container_id: &pod.name,
+                netns: Some(&pod.path),
+                ifname: "eth0",
+                config: &conf,
+                cni_path: REF_PLUGINS,
+                extra_env: vec![],
+            },
+        )
+        .unwrap();
+        assert!(ans.ok, "ADD on {}: {} {}", n.name, ans.stdout, ans.stderr);
+        let ip = first_ip(&ans.stdout);
+        (pod, ip)
+    }
+
+    /// `ip route show <dst>` in node `k`.
+    pub fn route(&self, k: usize, dst: &str) -> String {
+        self.nodes[k].ns.ip(&["route", "show", dst]).unwrap_or_default()
+    }
+
+    /// `lichen status` on node `k`.
+    pub fn status(&self, k: usize) -> String {
+        let out = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN))
+            .unwrap()
+            .arg("status")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for k in 0..self.nodes.len() {
+            self.kill_agent(k);
+        }
+        if std::thread::panicking() {
+            for k in 0..self.nodes.len() {
+                eprintln!("--- agent log of {}:\n{}", self.nodes[k].name, self.agent_log(k));
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `f` until it holds or `limit` passes (then panics naming `what`).
+pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `bytes` over TCP from `client` to a listener in `server` (port 5001) and returns what
+/// the server received and the client address it saw.
+pub fn tcp_transfer(server: &NamedNs, server_ip: &str, client: &NamedNs, bytes: usize) -> (usize, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let enter = |ns: &NamedNs| {
+        let f = fs::File::open(&ns.path).unwrap();
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+    };
+    std::thread::scope(|s| {
+        let listener = s
+            .spawn(|| {
+                enter(server);
+                std::net::TcpListener::bind("0.0.0.0:5001").unwrap()
+            })
+            .join()
+            .unwrap();
+        let srv = s.spawn(move || {
+            let (mut conn, peer) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut n = 0;
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => panic!("server read: {e} after {n} bytes"),
+                }
+            }
+            (n, peer.ip().to_string())
+        });
+        s.spawn(|| {
+            enter(client);
+            let addr = format!("{server_ip}:5001").parse().unwrap();
+            let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+            c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+            c.write_all(&vec![0x5au8; bytes]).expect("send");
+        })
+        .join()
+        .unwrap();
+        srv.join().unwrap()
+    })
+}
