@@ -3,4 +3,6 @@
 
 mod alloc;
 mod common;
+mod concurrency;
+mod crash;
 mod disk;
