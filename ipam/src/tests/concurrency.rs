@@ -16,7 +16,10 @@ const ENV_WORKER: &str = "LICHEN_IPAM_TEST_RACE_WORKER";
 const ENV_MODE: &str = "LICHEN_IPAM_TEST_RACE_MODE";
 
 fn sets() -> Vec<RangeSet> {
-    vec![set("10.4.0.0/24", None, None), set("fd00:4::/120", None, None)]
+    vec![
+        set("10.4.0.0/24", None, None),
+        set("fd00:4::/120", None, None),
+    ]
 }
 
 /// Run by `processes_allocate_distinct_addresses_and_release_everything`.
@@ -42,7 +45,12 @@ fn run_workers(dir: &Path, mode: &str) {
     let children: Vec<_> = (0..WORKERS)
         .map(|w| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["tests::concurrency::child_worker", "--exact", "--ignored", "--test-threads=1"])
+                .args([
+                    "tests::concurrency::child_worker",
+                    "--exact",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
                 .env(ENV_DIR, dir)
                 .env(ENV_WORKER, w.to_string())
                 .env(ENV_MODE, mode)
@@ -66,10 +74,19 @@ fn processes_allocate_distinct_addresses_and_release_everything() {
     let leases = ipam.leases().unwrap();
     assert_eq!(leases.len(), 2 * WORKERS * PER_WORKER);
     assert_eq!(lease_names(&dir).len(), 2 * WORKERS * PER_WORKER);
-    let holders: BTreeSet<(String, bool)> =
-        leases.iter().map(|l| (l.container_id.clone(), l.ip.is_ipv4())).collect();
-    assert_eq!(holders.len(), leases.len(), "one address per attachment and family");
-    assert_eq!(names(&dir.join(".lichen/attachments")).len(), WORKERS * PER_WORKER);
+    let holders: BTreeSet<(String, bool)> = leases
+        .iter()
+        .map(|l| (l.container_id.clone(), l.ip.is_ipv4()))
+        .collect();
+    assert_eq!(
+        holders.len(),
+        leases.len(),
+        "one address per attachment and family"
+    );
+    assert_eq!(
+        names(&dir.join(".lichen/attachments")).len(),
+        WORKERS * PER_WORKER
+    );
 
     run_workers(tmp.path(), "release");
     assert!(lease_names(&dir).is_empty());
@@ -93,7 +110,12 @@ fn threads_with_their_own_opens_exclude_each_other() {
                         if release {
                             got.extend(ipam.release(&cid, "eth0").unwrap());
                         } else {
-                            got.extend(ipam.allocate(&sets(), &cid, "eth0", &[]).unwrap().iter().map(|a| a.address.addr()));
+                            got.extend(
+                                ipam.allocate(&sets(), &cid, "eth0", &[])
+                                    .unwrap()
+                                    .iter()
+                                    .map(|a| a.address.addr()),
+                            );
                         }
                     }
                     got
@@ -101,11 +123,17 @@ fn threads_with_their_own_opens_exclude_each_other() {
             })
             .collect()
     };
-    let all: Vec<_> = spawn(false).into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let all: Vec<_> = spawn(false)
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let distinct: BTreeSet<_> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (160, 160));
     assert_eq!(lease_names(&root.join("net")).len(), 160);
-    let freed: Vec<_> = spawn(true).into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let freed: Vec<_> = spawn(true)
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     assert_eq!(freed.len(), 160);
     assert!(lease_names(&root.join("net")).is_empty());
 }

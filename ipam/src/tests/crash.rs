@@ -13,7 +13,10 @@ fn sets() -> Vec<RangeSet> {
 }
 
 fn open(tmp: &TempDir) -> (Ipam, std::path::PathBuf) {
-    (Ipam::open(tmp.path(), "net").unwrap(), tmp.path().join("net"))
+    (
+        Ipam::open(tmp.path(), "net").unwrap(),
+        tmp.path().join("net"),
+    )
 }
 
 #[test]
@@ -54,7 +57,10 @@ fn crash_after_link_before_temp_cleanup_keeps_one_whole_lease() {
     // The retried ADD gets the same address back; nobody else can get it.
     let a = ipam.allocate(&sets(), "a", "eth0", &[]).unwrap();
     assert_eq!(a[0].address.addr(), ip("10.2.0.2"));
-    assert!(names(&dir.join(".lichen/tmp")).is_empty(), "stale temp swept");
+    assert!(
+        names(&dir.join(".lichen/tmp")).is_empty(),
+        "stale temp swept"
+    );
     let b = ipam.allocate(&sets(), "b", "eth0", &[]).unwrap();
     assert_eq!(b[0].address.addr(), ip("10.2.0.3"));
     assert_eq!(read(dir.join("10.2.0.2")), "a\r\neth0");
@@ -70,7 +76,10 @@ fn crash_between_unlink_and_index_update_is_harmless() {
     fs::remove_file(dir.join("10.2.0.2")).unwrap();
     let (released, errors) = ipam.gc(&[("a".into(), "eth0".into())]);
     assert!(released.is_empty() && errors.is_empty());
-    assert!(names(&dir.join(".lichen/attachments")).is_empty(), "GC dropped the dangling index");
+    assert!(
+        names(&dir.join(".lichen/attachments")).is_empty(),
+        "GC dropped the dangling index"
+    );
     assert!(ipam.release("a", "eth0").unwrap().is_empty());
 }
 
@@ -93,14 +102,19 @@ const CHILD_DIR: &str = "LICHEN_IPAM_TEST_CHURN_DIR";
 fn child_churn() {
     let dir = std::env::var(CHILD_DIR).expect(CHILD_DIR);
     let ipam = Ipam::open(std::path::Path::new(&dir), "net").unwrap();
-    let sets = vec![set("10.3.0.0/24", None, None), set("fd00:3::/120", None, None)];
+    let sets = vec![
+        set("10.3.0.0/24", None, None),
+        set("fd00:3::/120", None, None),
+    ];
     for n in 0u64.. {
         ipam.allocate(&sets, &format!("c{n}"), "eth0", &[]).unwrap();
         if n % 3 == 0 {
             ipam.release(&format!("c{}", n / 2), "eth0").unwrap();
         }
         if n % 200 == 199 {
-            let valid: Vec<(String, String)> = (n - 50..=n).map(|k| (format!("c{k}"), "eth0".into())).collect();
+            let valid: Vec<(String, String)> = (n - 50..=n)
+                .map(|k| (format!("c{k}"), "eth0".into()))
+                .collect();
             ipam.gc(&valid);
         }
     }
@@ -108,7 +122,12 @@ fn child_churn() {
 
 fn spawn_churn(dir: &std::path::Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["tests::crash::child_churn", "--exact", "--ignored", "--test-threads=1"])
+        .args([
+            "tests::crash::child_churn",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir)
         .stdout(Stdio::null())
         .spawn()
@@ -118,19 +137,36 @@ fn spawn_churn(dir: &std::path::Path) -> Child {
 /// Every lease file is whole and listed in its attachment's index; each attachment holds at
 /// most one address per family.
 fn check_invariants(dir: &std::path::Path) -> usize {
-    let store = DiskStore { dir: dir.to_path_buf() };
+    let store = DiskStore {
+        dir: dir.to_path_buf(),
+    };
     let leases = store.list().unwrap();
     for lease in &leases {
-        assert!(lease.container_id.starts_with('c') && lease.ifname == "eth0", "{lease:?}");
-        let index = read(dir.join(".lichen/attachments").join(format!("{}@eth0", lease.container_id)));
-        assert!(index.lines().any(|l| l == lease.ip.to_string()), "{lease:?} not indexed");
+        assert!(
+            lease.container_id.starts_with('c') && lease.ifname == "eth0",
+            "{lease:?}"
+        );
+        let index = read(
+            dir.join(".lichen/attachments")
+                .join(format!("{}@eth0", lease.container_id)),
+        );
+        assert!(
+            index.lines().any(|l| l == lease.ip.to_string()),
+            "{lease:?} not indexed"
+        );
     }
-    let mut per_holder: Vec<(String, bool)> =
-        leases.iter().map(|l| (l.container_id.clone(), l.ip.is_ipv4())).collect();
+    let mut per_holder: Vec<(String, bool)> = leases
+        .iter()
+        .map(|l| (l.container_id.clone(), l.ip.is_ipv4()))
+        .collect();
     per_holder.sort();
     let before = per_holder.len();
     per_holder.dedup();
-    assert_eq!(per_holder.len(), before, "an attachment holds two addresses of one family");
+    assert_eq!(
+        per_holder.len(),
+        before,
+        "an attachment holds two addresses of one family"
+    );
     leases.len()
 }
 
@@ -156,12 +192,20 @@ fn killed_processes_leave_only_whole_indexed_leases() {
         let count = check_invariants(&dir);
         // The next operation sweeps temps and hands out an address nobody holds.
         let ipam = Ipam::open(tmp.path(), "net").unwrap();
-        let sets = vec![set("10.3.0.0/24", None, None), set("fd00:3::/120", None, None)];
+        let sets = vec![
+            set("10.3.0.0/24", None, None),
+            set("fd00:3::/120", None, None),
+        ];
         let leased: Vec<IpAddr> = ipam.leases().unwrap().iter().map(|l| l.ip).collect();
         assert!(names(&dir.join(".lichen/tmp")).is_empty());
-        let got = ipam.allocate(&sets, &format!("survivor{round}"), "eth0", &[]).unwrap();
+        let got = ipam
+            .allocate(&sets, &format!("survivor{round}"), "eth0", &[])
+            .unwrap();
         for a in &got {
-            assert!(!leased.contains(&a.address.addr()), "round {round}: {a:?} handed out twice");
+            assert!(
+                !leased.contains(&a.address.addr()),
+                "round {round}: {a:?} handed out twice"
+            );
         }
         assert_eq!(ipam.leases().unwrap().len(), count + 2);
         ipam.release(&format!("survivor{round}"), "eth0").unwrap();

@@ -9,7 +9,10 @@ use super::common::{ip, lease_names, names, read, set, TempDir};
 use crate::{Ipam, IpamError, RangeSet, Store};
 
 fn sets() -> Vec<RangeSet> {
-    vec![set("10.1.0.0/24", None, None), set("fd00:1::/120", None, None)]
+    vec![
+        set("10.1.0.0/24", None, None),
+        set("fd00:1::/120", None, None),
+    ]
 }
 
 #[test]
@@ -23,16 +26,32 @@ fn layout_is_host_locals_byte_for_byte() {
     let dir = tmp.path().join("net1");
     assert_eq!(
         names(&dir),
-        [".lichen", "10.1.0.2", "fd00:1::2", "last_reserved_ip.0", "last_reserved_ip.1", "lock"]
+        [
+            ".lichen",
+            "10.1.0.2",
+            "fd00:1::2",
+            "last_reserved_ip.0",
+            "last_reserved_ip.1",
+            "lock"
+        ]
     );
     assert_eq!(fs::read(dir.join("10.1.0.2")).unwrap(), b"cid1\r\neth0");
     assert_eq!(fs::read(dir.join("fd00:1::2")).unwrap(), b"cid1\r\neth0");
-    assert_eq!(fs::read(dir.join("last_reserved_ip.0")).unwrap(), b"10.1.0.2");
-    assert_eq!(fs::read(dir.join("last_reserved_ip.1")).unwrap(), b"fd00:1::2");
+    assert_eq!(
+        fs::read(dir.join("last_reserved_ip.0")).unwrap(),
+        b"10.1.0.2"
+    );
+    assert_eq!(
+        fs::read(dir.join("last_reserved_ip.1")).unwrap(),
+        b"fd00:1::2"
+    );
     // The index, and no temp file left.
     assert_eq!(names(&dir.join(".lichen/attachments")), ["cid1@eth0"]);
     let index = read(dir.join(".lichen/attachments/cid1@eth0"));
-    assert_eq!(index.lines().skip(1).collect::<Vec<_>>(), ["10.1.0.2", "fd00:1::2"]);
+    assert_eq!(
+        index.lines().skip(1).collect::<Vec<_>>(),
+        ["10.1.0.2", "fd00:1::2"]
+    );
     assert!(names(&dir.join(".lichen/tmp")).is_empty());
 
     // A container ID with surrounding spaces is trimmed, as host-local does.
@@ -73,14 +92,27 @@ fn host_local_leases_are_read_and_never_reallocated() {
     assert_eq!(got[0].address.addr(), ip("10.1.0.5"));
     assert_eq!(got[1].address.addr(), ip("fd00:1::3"));
     // Requested host-local addresses are refused.
-    let err = ipam.allocate(&sets()[..1], "x", "eth0", &[ip("10.1.0.3")]).unwrap_err();
-    assert!(matches!(err, IpamError::AlreadyLeased { ref holder, .. } if holder == "container old-format"));
+    let err = ipam
+        .allocate(&sets()[..1], "x", "eth0", &[ip("10.1.0.3")])
+        .unwrap_err();
+    assert!(
+        matches!(err, IpamError::AlreadyLeased { ref holder, .. } if holder == "container old-format")
+    );
     // host-local's attachments get their addresses back, and release by scan.
     let again = ipam.allocate(&sets(), "new-format", "eth0", &[]).unwrap();
-    assert_eq!(again.iter().map(|a| a.address.addr()).collect::<Vec<_>>(), [ip("10.1.0.2"), ip("fd00:1::2")]);
+    assert_eq!(
+        again.iter().map(|a| a.address.addr()).collect::<Vec<_>>(),
+        [ip("10.1.0.2"), ip("fd00:1::2")]
+    );
     assert_eq!(ipam.get("old-format", "eth7").unwrap(), [ip("10.1.0.3")]);
-    assert_eq!(ipam.release("new-format", "eth0").unwrap(), [ip("10.1.0.2"), ip("fd00:1::2")]);
-    assert_eq!(ipam.release("old-format", "eth7").unwrap(), [ip("10.1.0.3")]);
+    assert_eq!(
+        ipam.release("new-format", "eth0").unwrap(),
+        [ip("10.1.0.2"), ip("fd00:1::2")]
+    );
+    assert_eq!(
+        ipam.release("old-format", "eth7").unwrap(),
+        [ip("10.1.0.3")]
+    );
     assert_eq!(lease_names(&dir), ["10.1.0.4", "10.1.0.5", "fd00:1::3"]);
 }
 
@@ -97,8 +129,14 @@ fn release_uses_the_index_without_reading_other_leases() {
     let scan = ipam.release("never-allocated", "eth0").unwrap_err();
     assert!(matches!(scan, IpamError::Io { op: "read", .. }), "{scan}");
 
-    assert_eq!(ipam.get("a", "eth0").unwrap(), [ip("10.1.0.2"), ip("fd00:1::2")]);
-    assert_eq!(ipam.release("a", "eth0").unwrap(), [ip("10.1.0.2"), ip("fd00:1::2")]);
+    assert_eq!(
+        ipam.get("a", "eth0").unwrap(),
+        [ip("10.1.0.2"), ip("fd00:1::2")]
+    );
+    assert_eq!(
+        ipam.release("a", "eth0").unwrap(),
+        [ip("10.1.0.2"), ip("fd00:1::2")]
+    );
     assert!(!dir.join("10.1.0.2").exists() && !dir.join("fd00:1::2").exists());
     assert!(dir.join("10.1.0.3").exists() && dir.join("fd00:1::3").exists());
     assert_eq!(names(&dir.join(".lichen/attachments")), ["b@eth0"]);
@@ -134,17 +172,31 @@ fn gc_releases_unknown_leases_and_tidies_up() {
     fs::write(dir.join("10.1.0.102"), "").unwrap();
     // Leftovers of crashes: a stale temp file, an index entry pointing nowhere, a foreign file.
     fs::write(dir.join(".lichen/tmp/.tmp-1-1"), "ghost\r\neth0").unwrap();
-    fs::write(dir.join(".lichen/attachments/ghost@eth0"), "# x\n10.1.0.77\n").unwrap();
+    fs::write(
+        dir.join(".lichen/attachments/ghost@eth0"),
+        "# x\n10.1.0.77\n",
+    )
+    .unwrap();
     fs::write(dir.join(".lichen/attachments/not-a-key"), "").unwrap();
 
-    let valid = [("keep".to_string(), "eth0".to_string()), ("hl-keep".to_string(), "eth1".to_string())];
+    let valid = [
+        ("keep".to_string(), "eth0".to_string()),
+        ("hl-keep".to_string(), "eth1".to_string()),
+    ];
     let (mut released, errors) = ipam.gc(&valid);
     assert!(errors.is_empty(), "{errors:?}");
     released.sort();
-    let expect: Vec<IpAddr> = ["10.1.0.3", "10.1.0.4", "10.1.0.100", "10.1.0.102", "fd00:1::3", "fd00:1::4"]
-        .iter()
-        .map(|s| ip(s))
-        .collect();
+    let expect: Vec<IpAddr> = [
+        "10.1.0.3",
+        "10.1.0.4",
+        "10.1.0.100",
+        "10.1.0.102",
+        "fd00:1::3",
+        "fd00:1::4",
+    ]
+    .iter()
+    .map(|s| ip(s))
+    .collect();
     assert_eq!(released, expect);
     assert_eq!(lease_names(&dir), ["10.1.0.101", "10.1.0.2", "fd00:1::2"]);
     assert_eq!(names(&dir.join(".lichen/attachments")), ["keep@eth0"]);
@@ -170,7 +222,16 @@ fn lock_errors_are_errors() {
     // A directory where the lock file should be: opening it for writing fails.
     fs::create_dir(tmp.path().join("net/lock")).unwrap();
     let err = ipam.allocate(&sets(), "a", "eth0", &[]).unwrap_err();
-    assert!(matches!(err, IpamError::Io { op: "open lock file", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            IpamError::Io {
+                op: "open lock file",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(lease_names(&tmp.path().join("net")).is_empty());
     let (released, errors) = ipam.gc(&[]);
     assert!(released.is_empty() && errors.len() == 1);

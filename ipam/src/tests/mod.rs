@@ -6,3 +6,4 @@ mod common;
 mod concurrency;
 mod crash;
 mod disk;
+mod hostlocal;
