@@ -200,11 +200,15 @@ impl DiskStore {
         if let Err(e) = fsio::remove_optional(tmp) {
             log::warn!("ipam: {e} (the next locked operation removes it)");
         }
-        if linked? {
-            fsio::fsync_dir(&self.dir)?;
-            return Ok(true);
+        if !linked? {
+            return Ok(false);
         }
-        Ok(false)
+        if let Err(e) = fsio::fsync_dir(&self.dir) {
+            // Not known to be durable: undo, so the caller's error leaves nothing behind.
+            let _ = fsio::remove_optional(&self.lease_path(ip));
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// Step 6: the round-robin cursor. Only a hint: a lost or torn cursor restarts round-robin

@@ -204,6 +204,20 @@ fn gc_releases_unknown_leases_and_tidies_up() {
 }
 
 #[test]
+fn attachments_too_long_to_index_are_found_by_scan() {
+    let tmp = TempDir::new("longid");
+    let ipam = Ipam::open(tmp.path(), "net").unwrap();
+    let dir = tmp.path().join("net");
+    let cid = "c".repeat(300);
+    let got = ipam.allocate(&sets(), &cid, "eth0", &[]).unwrap();
+    assert!(names(&dir.join(".lichen/attachments")).is_empty());
+    assert_eq!(read(dir.join("10.1.0.2")), format!("{cid}\r\neth0"));
+    assert_eq!(ipam.allocate(&sets(), &cid, "eth0", &[]).unwrap(), got);
+    assert_eq!(ipam.release(&cid, "eth0").unwrap().len(), 2);
+    assert!(lease_names(&dir).is_empty());
+}
+
+#[test]
 fn network_names_must_be_one_path_component() {
     let tmp = TempDir::new("names");
     for bad in ["", ".", "..", "a/b", "/abs", "nul\0", &"n".repeat(256)] {
