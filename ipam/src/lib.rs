@@ -11,19 +11,28 @@
 //!
 //! Unlike host-local: lease files are written atomically (temp file, fsync, `link()` to the final
 //! name so an existing lease is never overwritten, unlink the temp), lock errors are errors,
-//! release finds an attachment's addresses without reading every file, and GC exists.
+//! release finds an attachment's addresses without reading every file, and GC exists. The
+//! crash-safety argument is in [`disk`].
 //!
 //! The allocator ([`allocator`]) knows nothing about disk: it works against the [`Store`] trait
-//! and is tested against an in-memory store; [`disk::DiskStore`] is the real one.
+//! and is tested against an in-memory store ([`MemStore`]); [`disk::DiskStore`] is the real one.
 
 pub mod allocator;
 pub mod disk;
 pub mod error;
+mod fsio;
+mod index;
+mod ipmath;
+pub mod mem;
 pub mod range;
 pub mod store;
 
+#[cfg(test)]
+mod tests;
+
 pub use allocator::{Allocation, Ipam};
-pub use disk::DiskStore;
+pub use disk::{DiskLock, DiskStore};
 pub use error::IpamError;
+pub use mem::MemStore;
 pub use range::{Range, RangeSet};
 pub use store::{Lease, Store};

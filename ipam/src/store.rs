@@ -13,6 +13,19 @@ pub struct Lease {
     pub ifname: String,
 }
 
+impl Lease {
+    /// Is this lease the attachment's? Exactly: same container ID (trimmed, as host-local
+    /// writes it) and ifname.
+    pub fn held_by(&self, container_id: &str, ifname: &str) -> bool {
+        self.container_id == container_id.trim() && self.ifname == ifname
+    }
+
+    /// host-local's older files name only the container: they belong to any of its interfaces.
+    pub fn held_by_container(&self, container_id: &str) -> bool {
+        self.ifname.is_empty() && self.container_id == container_id.trim()
+    }
+}
+
 /// A lease store for one network. Callers hold [`Store::lock`]'s guard for a whole operation.
 pub trait Store {
     type Guard<'a>
@@ -43,8 +56,19 @@ pub trait Store {
         container_id: &str,
         ifname: &str,
     ) -> Result<Vec<IpAddr>, IpamError>;
-    /// Releases one address (only if held by this attachment when ids are given).
+    /// Releases one address, whoever holds it (the caller holds the lock and has checked).
     fn release_ip(&self, ip: IpAddr) -> Result<(), IpamError>;
     /// Every lease in the network.
     fn list(&self) -> Result<Vec<Lease>, IpamError>;
+
+    /// The lease of one address, if any.
+    fn lease(&self, ip: IpAddr) -> Result<Option<Lease>, IpamError> {
+        Ok(self.list()?.into_iter().find(|l| l.ip == ip))
+    }
+
+    /// Housekeeping for GC: removes what a crash can leave behind (stale temp files, index
+    /// entries pointing nowhere). Returns the errors met; goes on past them.
+    fn sweep(&self) -> Vec<IpamError> {
+        Vec::new()
+    }
 }
