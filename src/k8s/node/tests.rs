@@ -146,3 +146,21 @@ fn mac_parsing() {
         assert_eq!(parse_mac(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn nesting_up_to_the_cap_parses_without_overflowing_the_stack() {
+    // The document's object, 62 levels of {"a":[ …, and an innermost {}: 64, all skipped.
+    let doc = format!(
+        r#"{{"metadata":{{"name":"n"}},"x":{}{{}}{}}}"#,
+        r#"{"a":["#.repeat(31),
+        r#"]}"#.repeat(31)
+    );
+    assert_eq!(Node::from_json(doc.as_bytes()).unwrap().name, "n");
+    let deeper = doc
+        .replacen(r#""x":"#, r#""x":["#, 1)
+        .replacen("]}}", "]}]}", 1);
+    assert!(matches!(
+        Node::from_json(deeper.as_bytes()),
+        Err(ParseError::TooDeep { .. })
+    ));
+}
