@@ -1,0 +1,268 @@
+//! The agent's network configuration: Flannel's `net-conf.json`, so an existing k3s/Flannel
+//! configuration works unchanged, plus Lichen's own keys.
+//!
+//! ```json
+//! { "Network": "10.42.0.0/16", "SubnetLen": 24,
+//!   "EnableIPv6": true, "IPv6Network": "fd00:42::/56",
+//!   "Backend": { "Type": "vxlan", "VNI": 1, "Port": 8472, "DirectRouting": false, "MTU": 1450 },
+//!   "IPMasq": true, "NetworkPolicy": false }
+//! ```
+//!
+//! Flannel's keys: `EnableIPv4` (default true), `Network` (required when IPv4 is on),
+//! `EnableIPv6` (default false), `IPv6Network` (required when IPv6 is on), `SubnetLen` (default
+//! 24, or the network's prefix + 2 when the network is smaller than a /22), `IPv6SubnetLen`
+//! (default 64), `SubnetMin`/`SubnetMax` (accepted, unused: the node subnet is the Node's
+//! `spec.podCIDRs`). A missing `Backend` means VXLAN, as on k3s. Lichen's keys: `IPMasq`
+//! (default true) and `NetworkPolicy` (default false). Unknown keys are ignored, as Flannel does.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::k8s::json::from_json;
+use crate::k8s::ParseError;
+
+/// The default VXLAN port (the kernel's and Flannel's; k3s opens UDP 8472).
+pub const DEFAULT_VXLAN_PORT: u16 = 8472;
+/// The backend types accepted in `Backend.Type`.
+pub const BACKEND_TYPES: &[&str] = &["host-gw", "vxlan"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConf {
+    /// The cluster networks: the IPv4 one first, then the IPv6 one.
+    pub network: Vec<IpNet>,
+    /// Prefix length of a node subnet, per entry of `network`.
+    pub subnet_len: Vec<u8>,
+    pub backend: Backend,
+    /// `Backend.MTU`: the pod MTU if set; otherwise the agent derives it from the underlay.
+    pub mtu: Option<u32>,
+    pub ipmasq: bool,
+    pub network_policy: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    HostGw,
+    Vxlan(Vxlan),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vxlan {
+    pub vni: u32,
+    pub port: u16,
+    /// Peers reachable without a gateway get a direct route instead of the tunnel.
+    pub direct_routing: bool,
+}
+
+#[derive(Debug)]
+pub enum NetConfError {
+    Read {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Json(ParseError),
+    UnknownBackend(String),
+    /// `field` is required by the enabled address family.
+    MissingNetwork(&'static str),
+    InvalidNetwork {
+        field: &'static str,
+        value: String,
+    },
+    InvalidSubnetLen {
+        field: &'static str,
+        len: u8,
+        network: IpNet,
+    },
+    InvalidVni(u32),
+    NoFamily,
+}
+
+impl fmt::Display for NetConfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetConfError::Read { path, source } => {
+                write!(f, "reading {}: {source}", path.display())
+            }
+            NetConfError::Json(e) => write!(f, "net-conf: {e}"),
+            NetConfError::UnknownBackend(t) => write!(
+                f,
+                "net-conf: unknown Backend.Type {t:?}; accepted: {}",
+                BACKEND_TYPES.join(", ")
+            ),
+            NetConfError::MissingNetwork(field) => write!(f, "net-conf: {field} is required"),
+            NetConfError::InvalidNetwork { field, value } => {
+                write!(f, "net-conf: {field} {value:?} is not an address/prefix")
+            }
+            NetConfError::InvalidSubnetLen {
+                field,
+                len,
+                network,
+            } => write!(
+                f,
+                "net-conf: {field} {len} does not fit in network {network}"
+            ),
+            NetConfError::InvalidVni(v) => {
+                write!(f, "net-conf: Backend.VNI {v} is outside 1..=16777215")
+            }
+            NetConfError::NoFamily => {
+                write!(f, "net-conf: EnableIPv4 and EnableIPv6 are both false")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NetConfError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NetConfError::Read { source, .. } => Some(source),
+            NetConfError::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl NetConf {
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<NetConf, NetConfError> {
+        let bytes = std::fs::read(path).map_err(|source| NetConfError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        NetConf::parse(&bytes)
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<NetConf, NetConfError> {
+        let raw: RawNetConf = from_json(bytes).map_err(NetConfError::Json)?;
+        let mut network = Vec::new();
+        let mut subnet_len = Vec::new();
+        if raw.enable_ipv4.unwrap_or(true) {
+            let net = parse_net("Network", raw.network)?;
+            let default = if net.prefix_len() <= 22 {
+                24
+            } else {
+                net.prefix_len() + 2
+            };
+            subnet_len.push(check_len("SubnetLen", raw.subnet_len, default, net)?);
+            network.push(net);
+        }
+        if raw.enable_ipv6 {
+            let net = parse_net("IPv6Network", raw.ipv6_network)?;
+            subnet_len.push(check_len("IPv6SubnetLen", raw.ipv6_subnet_len, 64, net)?);
+            network.push(net);
+        }
+        if network.is_empty() {
+            return Err(NetConfError::NoFamily);
+        }
+        let backend = raw.backend.unwrap_or_default();
+        Ok(NetConf {
+            network,
+            subnet_len,
+            backend: backend.kind()?,
+            mtu: backend.mtu,
+            ipmasq: raw.ipmasq.unwrap_or(true),
+            network_policy: raw.network_policy,
+        })
+    }
+}
+
+fn parse_net(field: &'static str, value: Option<String>) -> Result<IpNet, NetConfError> {
+    let value = value
+        .filter(|v| !v.is_empty())
+        .ok_or(NetConfError::MissingNetwork(field))?;
+    let net: IpNet = value
+        .parse()
+        .map_err(|_| NetConfError::InvalidNetwork { field, value })?;
+    let family_ok = match field {
+        "Network" => matches!(net, IpNet::V4(_)),
+        _ => matches!(net, IpNet::V6(_)),
+    };
+    if !family_ok {
+        return Err(NetConfError::InvalidNetwork {
+            field,
+            value: net.to_string(),
+        });
+    }
+    Ok(net.trunc())
+}
+
+fn check_len(
+    field: &'static str,
+    len: Option<u8>,
+    default: u8,
+    network: IpNet,
+) -> Result<u8, NetConfError> {
+    let len = len.filter(|l| *l != 0).unwrap_or(default);
+    if len < network.prefix_len() || len > network.max_prefix_len() {
+        return Err(NetConfError::InvalidSubnetLen {
+            field,
+            len,
+            network,
+        });
+    }
+    Ok(len)
+}
+
+#[derive(Deserialize)]
+struct RawNetConf {
+    #[serde(rename = "EnableIPv4")]
+    enable_ipv4: Option<bool>,
+    #[serde(rename = "Network")]
+    network: Option<String>,
+    #[serde(rename = "SubnetLen")]
+    subnet_len: Option<u8>,
+    #[serde(rename = "EnableIPv6", default)]
+    enable_ipv6: bool,
+    #[serde(rename = "IPv6Network")]
+    ipv6_network: Option<String>,
+    #[serde(rename = "IPv6SubnetLen")]
+    ipv6_subnet_len: Option<u8>,
+    // SubnetMin/SubnetMax/IPv6SubnetMin/IPv6SubnetMax: accepted and unused (unknown keys are
+    // skipped by the parser).
+    #[serde(rename = "Backend")]
+    backend: Option<RawBackend>,
+    #[serde(rename = "IPMasq")]
+    ipmasq: Option<bool>,
+    #[serde(rename = "NetworkPolicy", default)]
+    network_policy: bool,
+}
+
+#[derive(Default, Deserialize)]
+struct RawBackend {
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    #[serde(rename = "VNI")]
+    vni: Option<u32>,
+    #[serde(rename = "Port")]
+    port: Option<u16>,
+    #[serde(rename = "DirectRouting", default)]
+    direct_routing: bool,
+    #[serde(rename = "MTU")]
+    mtu: Option<u32>,
+}
+
+impl RawBackend {
+    fn kind(&self) -> Result<Backend, NetConfError> {
+        match self.kind.as_deref().unwrap_or("vxlan") {
+            "host-gw" => Ok(Backend::HostGw),
+            "vxlan" => {
+                // Flannel treats 0 as "unset" for both.
+                let vni = self.vni.filter(|v| *v != 0).unwrap_or(1);
+                if vni > 0x00ff_ffff {
+                    return Err(NetConfError::InvalidVni(vni));
+                }
+                Ok(Backend::Vxlan(Vxlan {
+                    vni,
+                    port: self.port.filter(|p| *p != 0).unwrap_or(DEFAULT_VXLAN_PORT),
+                    direct_routing: self.direct_routing,
+                }))
+            }
+            other => Err(NetConfError::UnknownBackend(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

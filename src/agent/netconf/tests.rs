@@ -1,0 +1,136 @@
+use super::*;
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+#[test]
+fn k3s_default_vxlan() {
+    // What k3s writes for its embedded Flannel.
+    let c = NetConf::parse(
+        br#"{
+        "Network": "10.42.0.0/16",
+        "EnableIPv6": false,
+        "EnableIPv4": true,
+        "IPv6Network": "::/0",
+        "Backend": {"Type": "vxlan"}
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(c.network, vec![net("10.42.0.0/16")]);
+    assert_eq!(c.subnet_len, vec![24]);
+    assert_eq!(
+        c.backend,
+        Backend::Vxlan(Vxlan {
+            vni: 1,
+            port: 8472,
+            direct_routing: false
+        })
+    );
+    assert_eq!((c.mtu, c.ipmasq, c.network_policy), (None, true, false));
+}
+
+#[test]
+fn every_key() {
+    let c = NetConf::parse(br#"{"Network":"10.42.0.0/16","SubnetLen":25,"SubnetMin":"10.42.1.0",
+        "SubnetMax":"10.42.200.0","EnableIPv6":true,"IPv6Network":"fd00:42::/56","IPv6SubnetLen":72,
+        "Backend":{"Type":"vxlan","VNI":4097,"Port":4789,"DirectRouting":true,"MTU":1400,"GBP":false},
+        "IPMasq":false,"NetworkPolicy":true}"#)
+    .unwrap();
+    assert_eq!(c.network, vec![net("10.42.0.0/16"), net("fd00:42::/56")]);
+    assert_eq!(c.subnet_len, vec![25, 72]);
+    assert_eq!(
+        c.backend,
+        Backend::Vxlan(Vxlan {
+            vni: 4097,
+            port: 4789,
+            direct_routing: true
+        })
+    );
+    assert_eq!(
+        (c.mtu, c.ipmasq, c.network_policy),
+        (Some(1400), false, true)
+    );
+}
+
+#[test]
+fn host_gw_ipv6_only_and_defaults() {
+    let c = NetConf::parse(
+        br#"{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00:1::/48",
+        "Backend":{"Type":"host-gw"}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.network, vec![net("fd00:1::/48")]);
+    assert_eq!(c.subnet_len, vec![64]);
+    assert_eq!(c.backend, Backend::HostGw);
+    // No Backend at all: VXLAN. A /23 network: subnets of /25.
+    let c = NetConf::parse(br#"{"Network":"10.9.0.0/23"}"#).unwrap();
+    assert_eq!(c.subnet_len, vec![25]);
+    assert!(matches!(c.backend, Backend::Vxlan(_)));
+}
+
+#[test]
+fn unknown_backend_names_value_and_choices() {
+    let e = NetConf::parse(br#"{"Network":"10.42.0.0/16","Backend":{"Type":"wireguard"}}"#)
+        .unwrap_err();
+    assert!(matches!(&e, NetConfError::UnknownBackend(t) if t == "wireguard"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("\"wireguard\"") && msg.contains("host-gw") && msg.contains("vxlan"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn errors() {
+    let err = |doc: &str| NetConf::parse(doc.as_bytes()).unwrap_err();
+    assert!(matches!(err("{}"), NetConfError::MissingNetwork("Network")));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0/16","EnableIPv6":true}"#),
+        NetConfError::MissingNetwork("IPv6Network")
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0"}"#),
+        NetConfError::InvalidNetwork {
+            field: "Network",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"fd00::/48"}"#),
+        NetConfError::InvalidNetwork {
+            field: "Network",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0/16","SubnetLen":8}"#),
+        NetConfError::InvalidSubnetLen { len: 8, .. }
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0/16","SubnetLen":33}"#),
+        NetConfError::InvalidSubnetLen { len: 33, .. }
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0/16","Backend":{"VNI":16777216}}"#),
+        NetConfError::InvalidVni(16777216)
+    ));
+    assert!(matches!(
+        err(r#"{"EnableIPv4":false}"#),
+        NetConfError::NoFamily
+    ));
+    assert!(matches!(
+        err(r#"{"Network":"10.42.0.0/16","Backend":{"Port":70000}}"#),
+        NetConfError::Json(_)
+    ));
+    assert!(matches!(err("{"), NetConfError::Json(_)));
+}
+
+#[test]
+fn load_reports_the_path() {
+    let e = NetConf::load(Path::new("/nonexistent/lichen/net-conf.json")).unwrap_err();
+    assert!(
+        matches!(&e, NetConfError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    );
+    assert!(e.to_string().contains("/nonexistent/lichen/net-conf.json"));
+}

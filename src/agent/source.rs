@@ -1,0 +1,125 @@
+//! Where the agent's view of the cluster comes from.
+//!
+//! Design: a source owns the cluster state and hands out immutable snapshots of the *whole*
+//! state ([`ClusterState`] behind an `Arc`), not a stream of events. The agent's loop reconciles
+//! the entire desired state on every change anyway, so snapshots make it the simplest possible
+//! loop and immune to missed, duplicated or reordered events:
+//!
+//! ```ignore
+//! let mut source = Source::dir(&cluster_dir, DirConfig::default())?;
+//! loop {
+//!     let state = source.next().await?; // the first call returns the initial state
+//!     reconcile(&state);
+//! }
+//! ```
+//!
+//! [`Source::next`] waits until the state differs from the last snapshot it returned. It is
+//! cancel-safe (a change seen by a dropped call is reported by the next one), so the loop may
+//! race it against its own reconcile timer with `smol::future::or`.
+//!
+//! Sources are a closed set: the directory of JSON objects ([`DirSource`]) today, the Kubernetes
+//! API (list + watch) next. Both feed the same [`ClusterState::upsert`]/[`ClusterState::remove`],
+//! so the backends never know where the state came from. Kinds that are parsed but not handled
+//! yet (Pods, Namespaces, NetworkPolicies for the policy mode) are dropped by `upsert`; they get
+//! fields here when the policy mode needs them.
+
+mod dir;
+mod inotify;
+mod scan;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use dir::{DirConfig, DirSource};
+
+use crate::k8s::{Node, Object};
+
+/// Everything the agent knows about the cluster at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterState {
+    /// Nodes by name, including nodes being deleted (`Node::deleting`).
+    pub nodes: BTreeMap<String, Node>,
+}
+
+impl ClusterState {
+    /// Adds or replaces an object; returns the object it replaced (same kind and name), if any.
+    /// Kinds not handled yet are ignored.
+    pub fn upsert(&mut self, obj: Object) -> Option<Object> {
+        match obj {
+            Object::Node(n) => self.nodes.insert(n.name.clone(), n).map(Object::Node),
+            Object::Other(_) => None,
+        }
+    }
+
+    /// Removes the object of `kind` named `name` (namespace-qualified kinds come later).
+    pub fn remove(&mut self, kind: &str, name: &str) -> Option<Object> {
+        match kind {
+            "Node" => self.nodes.remove(name).map(Object::Node),
+            _ => None,
+        }
+    }
+
+    /// The nodes not being deleted.
+    pub fn live_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values().filter(|n| !n.deleting)
+    }
+}
+
+/// The cluster source the agent was started with.
+pub enum Source {
+    Dir(DirSource),
+}
+
+impl Source {
+    /// A directory of Kubernetes objects as JSON files (see [`DirSource`]).
+    pub fn dir(path: &Path, config: DirConfig) -> Result<Source, SourceError> {
+        DirSource::open(path, config).map(Source::Dir)
+    }
+
+    /// Waits until the state differs from the last snapshot returned and returns it; the first
+    /// call returns the initial state at once. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Arc<ClusterState>, SourceError> {
+        match self {
+            Source::Dir(d) => Ok(d.next().await),
+        }
+    }
+
+    /// The current state, without waiting.
+    pub fn current(&self) -> Arc<ClusterState> {
+        match self {
+            Source::Dir(d) => d.current(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum SourceError {
+    /// The cluster directory cannot be used (missing, not a directory, unreadable).
+    Dir { path: PathBuf, source: io::Error },
+    /// The inotify watch on the cluster directory cannot be set up.
+    Watch { path: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceError::Dir { path, source } => {
+                write!(f, "cluster directory {}: {source}", path.display())
+            }
+            SourceError::Watch { path, source } => {
+                write!(f, "watching cluster directory {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SourceError::Dir { source, .. } | SourceError::Watch { source, .. } => Some(source),
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! A Kubernetes Node, reduced to what the agent routes with.
+//!
+//! Read from `kubectl get node -o json` output or the API: `metadata.name`,
+//! `metadata.resourceVersion`, `metadata.deletionTimestamp` (presence only), the kept
+//! annotations, `spec.podCIDR(s)` and the `InternalIP`/`ExternalIP` entries of
+//! `status.addresses`. A malformed pod CIDR or address rejects the object (the agent must not
+//! route to half a node); a malformed optional annotation is logged and ignored.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::json::from_json;
+use super::meta::{self, ObjectMeta};
+use super::ParseError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub resource_version: String,
+    /// `spec.podCIDRs`, else `spec.podCIDR`; duplicates removed, order kept.
+    pub pod_cidrs: Vec<IpNet>,
+    pub internal_ips: Vec<IpAddr>,
+    pub external_ips: Vec<IpAddr>,
+    /// `lichen.dev/vtep-mac`, else the `VtepMAC` in Flannel's backend data.
+    pub vtep_mac: Option<[u8; 6]>,
+    /// `lichen.dev/public-ip`, else Flannel's public-ip annotation.
+    pub public_ip: Option<IpAddr>,
+    /// `metadata.deletionTimestamp` is set: the node is going away.
+    pub deleting: bool,
+}
+
+impl Node {
+    /// Parses one Node object (kind must be `Node`, or absent as in a `NodeList`'s items).
+    pub fn from_json(bytes: &[u8]) -> Result<Node, ParseError> {
+        let raw: RawNode = from_json(bytes)?;
+        if !raw.kind.is_empty() && raw.kind != "Node" {
+            return Err(ParseError::WrongKind {
+                expected: "Node",
+                found: raw.kind,
+            });
+        }
+        Node::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawNode) -> Result<Node, ParseError> {
+        let meta = raw.metadata;
+        if meta.name.is_empty() {
+            return Err(ParseError::MissingField("metadata.name"));
+        }
+        let mut cidrs = raw.spec.pod_cidrs.unwrap_or_default();
+        cidrs.extend(raw.spec.pod_cidr);
+        let mut pod_cidrs: Vec<IpNet> = Vec::new();
+        for c in cidrs {
+            let net = c.parse().map_err(|_| ParseError::InvalidField {
+                field: "spec.podCIDRs",
+                value: c,
+            })?;
+            if !pod_cidrs.contains(&net) {
+                pod_cidrs.push(net);
+            }
+        }
+        let (mut internal_ips, mut external_ips) = (Vec::new(), Vec::new());
+        for a in raw.status.addresses.unwrap_or_default() {
+            let list = match a.kind.as_str() {
+                "InternalIP" => &mut internal_ips,
+                "ExternalIP" => &mut external_ips,
+                _ => continue,
+            };
+            let ip = a.address.parse().map_err(|_| ParseError::InvalidField {
+                field: "status.addresses",
+                value: a.address,
+            })?;
+            list.push(ip);
+        }
+        Ok(Node {
+            vtep_mac: vtep_mac(&meta),
+            public_ip: public_ip(&meta),
+            deleting: meta.deletion_timestamp.is_some(),
+            pod_cidrs,
+            internal_ips,
+            external_ips,
+            resource_version: meta.resource_version,
+            name: meta.name,
+        })
+    }
+}
+
+fn vtep_mac(meta: &ObjectMeta) -> Option<[u8; 6]> {
+    let (key, text) = match meta.annotation(meta::LICHEN_VTEP_MAC) {
+        Some(v) => (meta::LICHEN_VTEP_MAC, v.to_owned()),
+        None => {
+            let data = meta.annotation(meta::FLANNEL_BACKEND_DATA)?;
+            match from_json::<FlannelBackendData>(data.as_bytes()) {
+                Ok(d) => (meta::FLANNEL_BACKEND_DATA, d.vtep_mac?),
+                Err(e) => {
+                    log::warn!("node {}: ignoring {data:?}: {e}", meta.name);
+                    return None;
+                }
+            }
+        }
+    };
+    let mac = parse_mac(&text);
+    if mac.is_none() {
+        log::warn!("node {}: ignoring {key}={text:?}: not a MAC", meta.name);
+    }
+    mac
+}
+
+fn public_ip(meta: &ObjectMeta) -> Option<IpAddr> {
+    let (key, text) = [meta::LICHEN_PUBLIC_IP, meta::FLANNEL_PUBLIC_IP]
+        .into_iter()
+        .find_map(|k| meta.annotation(k).map(|v| (k, v)))?;
+    let ip = text.parse().ok();
+    if ip.is_none() {
+        log::warn!(
+            "node {}: ignoring {key}={text:?}: not an address",
+            meta.name
+        );
+    }
+    ip
+}
+
+/// `aa:bb:cc:dd:ee:ff` (either case) → bytes.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in mac.iter_mut() {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+#[derive(Deserialize)]
+struct FlannelBackendData {
+    #[serde(rename = "VtepMAC")]
+    vtep_mac: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: RawSpec,
+    #[serde(default)]
+    status: RawStatus,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawSpec {
+    #[serde(rename = "podCIDR")]
+    pod_cidr: Option<String>,
+    #[serde(rename = "podCIDRs")]
+    pod_cidrs: Option<Vec<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawStatus {
+    addresses: Option<Vec<RawAddress>>,
+}
+
+#[derive(Deserialize)]
+struct RawAddress {
+    #[serde(rename = "type")]
+    kind: String,
+    address: String,
+}
+
+#[cfg(test)]
+mod tests;
