@@ -1,4 +1,4 @@
-//! `lichen agent`: the node agent (filled in by the node-agent issue).
+//! `lichen agent`: the node agent.
 //!
 //! - [`netconf`]: Flannel's net-conf.json plus Lichen's keys, as a typed `NetConf`.
 //! - [`source`]: where the cluster state comes from (a directory of objects today, the
@@ -6,3 +6,5 @@
 
 pub mod netconf;
 pub mod source;
+pub mod http;
+pub mod report;
