@@ -8,8 +8,9 @@ use ipnet::IpNet;
 use crate::cni::{CniError, Version};
 
 mod read;
+pub(crate) use read::supported;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod write;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

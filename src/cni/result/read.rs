@@ -113,7 +113,9 @@ fn check_version(top: &Object<'_>) -> Result<(), CniError> {
     };
     let version = top.text("cniVersion")?;
     match version.as_deref() {
-        Some(v @ ("0.1.0" | "0.2.0")) => return Err(old(&format!("cniVersion \"{v}\""))),
+        Some(v @ ("0.1.0" | "0.2.0")) => {
+            return Err(old(&format!("{} \"{v}\"", top.path_of("cniVersion"))))
+        }
         Some(v) if Version::parse(v).is_none() => {
             return Err(CniError::new(
                 Code::IncompatibleVersion,
