@@ -159,7 +159,7 @@ impl<'a> Object<'a> {
     /// `value` is a raw JSON value that passed [`check`] (alone or as part of its document).
     /// `path` names it in messages ("" for the top level). Not an object → error.
     pub fn parse(path: &str, value: &'a [u8], code: Code) -> Result<Object<'a>, CniError> {
-        let found = Scanner::new(value, usize::MAX).object_members();
+        let found = Scanner::new(value, MAX_DEPTH).object_members();
         let Ok(Some(pairs)) = found else {
             let what = if path.is_empty() {
                 "the document"

@@ -43,7 +43,7 @@ fn interface(w: &mut Writer, i: &Interface, v: Version) {
     if !i.mac.is_empty() {
         w.field_str("mac", &i.mac);
     }
-    if let (Some(mtu), Version::V110) = (i.mtu, v) {
+    if let Some(mtu) = i.mtu.filter(|_| v >= Version::V110) {
         w.key("mtu");
         w.number(mtu.into());
     }
@@ -80,7 +80,7 @@ fn route(w: &mut Writer, r: &Route, v: Version) {
     if let Some(gw) = r.gw {
         w.field_str("gw", &gw.to_string());
     }
-    if v == Version::V110 {
+    if v >= Version::V110 {
         let extras = [
             ("mtu", r.mtu),
             ("advmss", r.advmss),
