@@ -6,7 +6,12 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::cni::{CniError, CniResult, Version};
+use crate::cni::{CniError, CniResult, Code, Version};
+
+mod ipam;
+mod read;
+#[cfg(test)]
+mod tests;
 
 /// One range of a range set (host-local's schema).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,14 +92,61 @@ impl NetConf {
     /// unknown `cniVersion` → code 1 (message lists the supported versions); missing/invalid
     /// fields → code 7 (message names the field and the bad value). Only reads: changes nothing.
     pub fn parse(json: &[u8]) -> Result<NetConf, CniError> {
-        let _ = json;
-        todo!("cni::config::NetConf::parse")
+        read::parse(json)
     }
 
     /// Reads just `cniVersion` from a config as leniently as possible, for tagging an error when
     /// the full parse failed. Falls back to [`Version::LATEST`]'s string.
     pub fn peek_version(json: &[u8]) -> String {
-        let _ = json;
-        todo!("cni::config::NetConf::peek_version")
+        peek(json).unwrap_or(Version::LATEST).as_str().to_string()
+    }
+}
+
+/// The config's `cniVersion` when it is readable and supported: through the parser when the
+/// document is valid JSON, else from the text after the first `"cniVersion"` key.
+fn peek(json: &[u8]) -> Option<Version> {
+    if crate::cni::json::check(json, "").is_ok() {
+        let top = crate::cni::json::Object::parse("", json, Code::Decode).ok()?;
+        return Version::parse(&top.text("cniVersion").ok()??);
+    }
+    let text = String::from_utf8_lossy(&json[..json.len().min(crate::cni::json::MAX_INPUT)]);
+    let after = &text[text.find("\"cniVersion\"")? + "\"cniVersion\"".len()..];
+    let value = after
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Version::parse(&value[..value.find('"')?])
+}
+
+/// An address given either bare (`10.42.1.7`) or with a prefix length (`10.42.1.7/24`, as the
+/// `ips` capability allows): the address.
+pub fn address_of(s: &str) -> Option<IpAddr> {
+    s.parse::<IpAddr>()
+        .ok()
+        .or_else(|| s.parse::<IpNet>().ok().map(|n| n.addr()))
+}
+
+/// Code 7: `<field> "<value>" <why>`.
+fn bad(field: &str, value: &str, why: &str) -> CniError {
+    CniError::new(Code::InvalidConfig, format!("{field} {value:?} {why}"))
+}
+
+/// Code 7: `<field> is missing: <why>`.
+fn missing(field: &str, why: &str) -> CniError {
+    CniError::new(Code::InvalidConfig, format!("{field} is missing: {why}"))
+}
+
+/// A path member that must be absolute (it is used from whatever directory the runtime runs
+/// us in).
+fn absolute_path(field: &str, p: String) -> Result<PathBuf, CniError> {
+    if p.starts_with('/') && !p.contains('\0') {
+        Ok(PathBuf::from(p))
+    } else {
+        Err(bad(
+            field,
+            &p,
+            "is not an absolute path: give the full path (starting with '/')",
+        ))
     }
 }

@@ -3,7 +3,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use crate::cni::CniError;
+use crate::cni::{CniError, Code};
+
+mod args;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -16,6 +20,20 @@ pub enum Command {
 }
 
 impl Command {
+    /// Parses CNI_COMMAND's value (exact, upper case as the spec writes it).
+    pub fn parse(s: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub const ALL: [Command; 6] = [
+        Command::Add,
+        Command::Del,
+        Command::Check,
+        Command::Version,
+        Command::Gc,
+        Command::Status,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Command::Add => "ADD",
@@ -65,9 +83,56 @@ impl Env {
     }
 
     /// Same, from any lookup function (for tests).
+    /// Variables set to the empty string count as unset (as in the reference plugins).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Env, CniError> {
-        let _ = get;
-        todo!("cni::env::Env::from_vars")
+        let var = |k: &str| get(k).filter(|v| !v.is_empty());
+        let command = match var("CNI_COMMAND") {
+            None => {
+                return Err(invalid(format!(
+                    "CNI_COMMAND is not set: set it to one of {}",
+                    commands()
+                )))
+            }
+            Some(c) => Command::parse(&c).ok_or_else(|| {
+                invalid(format!(
+                    "CNI_COMMAND {c:?} is not a CNI command: expected one of {}",
+                    commands()
+                ))
+            })?,
+        };
+        let attach = matches!(command, Command::Add | Command::Del | Command::Check);
+        let need = |k: &str, what: &str| {
+            var(k).ok_or_else(|| {
+                invalid(format!("{k} is not set: {} needs {what}", command.as_str()))
+            })
+        };
+        let mut env = Env {
+            command,
+            container_id: None,
+            netns: None,
+            ifname: None,
+            args: CniArgs::default(),
+            path: var("CNI_PATH").map(|p| split_path(&p)).unwrap_or_default(),
+        };
+        if attach {
+            env.container_id = Some(container_id(need("CNI_CONTAINERID", CONTAINER_ID_LOOKS)?)?);
+            env.ifname = Some(ifname(need("CNI_IFNAME", IFNAME_LOOKS)?)?);
+            env.netns = match command {
+                Command::Del => var("CNI_NETNS").map(netns).transpose()?,
+                _ => Some(netns(need("CNI_NETNS", NETNS_LOOKS)?)?),
+            };
+            if let Some(raw) = var("CNI_ARGS") {
+                env.args = args::parse(&raw)?;
+            }
+        }
+        if command == Command::Gc && env.path.is_empty() {
+            return Err(invalid(format!(
+                "CNI_PATH is not set or empty: GC needs the plugin search path (like /opt/cni/bin) \
+                 to forward GC to delegated plugins; got {:?}",
+                var("CNI_PATH").unwrap_or_default()
+            )));
+        }
+        Ok(env)
     }
 
     /// `container_id`, for verbs that required it (panics otherwise: a programming error).
@@ -84,12 +149,70 @@ impl Env {
 /// Validates an interface name as the kernel and the spec require (used for CNI_IFNAME and the
 /// bridge name): 1–15 bytes, no `/`, `:`, whitespace or NUL, not `.`/`..`.
 pub fn valid_ifname(name: &str) -> bool {
-    let _ = name;
-    todo!("cni::env::valid_ifname")
+    (1..=15).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
 }
 
 /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 1024 bytes.
 pub fn valid_container_id(id: &str) -> bool {
-    let _ = id;
-    todo!("cni::env::valid_container_id")
+    let mut bytes = id.bytes();
+    id.len() <= 1024
+        && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+const CONTAINER_ID_LOOKS: &str =
+    "a container ID: letters, digits, '_', '.', '-', starting with a letter or digit (like 4f6c0e2a9b1d)";
+const IFNAME_LOOKS: &str =
+    "an interface name: 1-15 bytes without '/', ':', whitespace or NUL, not \".\" or \"..\" (like eth0)";
+const NETNS_LOOKS: &str =
+    "the absolute path of the container's network namespace (like /var/run/netns/cni-1234)";
+
+fn invalid(msg: String) -> CniError {
+    CniError::new(Code::InvalidEnv, msg)
+}
+
+fn commands() -> String {
+    Command::ALL.map(Command::as_str).join(", ")
+}
+
+fn container_id(v: String) -> Result<String, CniError> {
+    if valid_container_id(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(format!(
+            "CNI_CONTAINERID {v:?} is not valid: expected {CONTAINER_ID_LOOKS}, at most 1024 bytes"
+        )))
+    }
+}
+
+fn ifname(v: String) -> Result<String, CniError> {
+    if valid_ifname(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(format!(
+            "CNI_IFNAME {v:?} is not valid: expected {IFNAME_LOOKS}"
+        )))
+    }
+}
+
+fn netns(v: String) -> Result<PathBuf, CniError> {
+    if v.starts_with('/') && !v.contains('\0') {
+        Ok(PathBuf::from(v))
+    } else {
+        Err(invalid(format!(
+            "CNI_NETNS {v:?} is not an absolute path: expected {NETNS_LOOKS}"
+        )))
+    }
+}
+
+fn split_path(p: &str) -> Vec<PathBuf> {
+    p.split(':')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }

@@ -1,5 +1,16 @@
 //! Small JSON helpers around serde-json-core: a streaming writer for results and errors, and
-//! input guards (size and nesting depth) applied before any document is parsed.
+//! the input side: guards (size, nesting depth, syntax with line/column) applied before any
+//! document is parsed, access to an object's members as raw values, and [`Text`], a string
+//! that is unescaped correctly (serde-json-core's `from_slice` would hand escapes back raw).
+//!
+//! How input is read: [`check`] the whole document first, then walk it with [`Object`] and
+//! give each member's raw value to serde-json-core ([`from_value`]) as its expected type, so a
+//! wrong type is reported with the member's name and value.
+
+mod input;
+mod scan;
+
+pub use input::{check, describe, from_value, unescape, Member, Object, Text};
 
 /// Largest JSON document accepted on stdin or from a file (CNI configs are a few KiB).
 pub const MAX_INPUT: usize = 1 << 20;

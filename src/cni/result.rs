@@ -7,6 +7,12 @@ use ipnet::IpNet;
 
 use crate::cni::{CniError, Version};
 
+mod read;
+pub(crate) use read::supported;
+#[cfg(test)]
+pub(crate) mod tests;
+mod write;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Interface {
     pub name: String,
@@ -86,14 +92,19 @@ impl CniResult {
     /// - `interfaces[].mtu` and the route extras only for 1.1.0;
     /// - empty `interfaces`/`routes`/`dns` are omitted.
     pub fn to_json(&self, v: Version) -> String {
-        let _ = v;
-        todo!("cni::result::CniResult::to_json")
+        write::write(self, v)
     }
 
     /// Reads a result of any supported version (0.3.0 – 1.1.0): a `prevResult` object or the
     /// stdout of a delegated IPAM plugin. Unknown fields are ignored. Errors are code 6 (decode).
+    /// A 0.1.0/0.2.0 result (`ip4`/`ip6`) or an unknown `cniVersion` is code 1.
     pub fn parse(json: &[u8]) -> Result<CniResult, CniError> {
-        let _ = json;
-        todo!("cni::result::CniResult::parse")
+        read::parse(json, "")
+    }
+
+    /// Like [`CniResult::parse`], for a result embedded in another document: messages name
+    /// its members from `path` (e.g. `prevResult.ips[0].address`).
+    pub fn parse_at(json: &[u8], path: &str) -> Result<CniResult, CniError> {
+        read::parse(json, path)
     }
 }
