@@ -49,9 +49,12 @@ pub struct NodeRules {
 ///   `saddr C daddr C return`, `saddr C daddr <multicast> return`, and if masquerading
 ///   `saddr C masquerade fully-random`;
 /// - chain `forward` (type filter, hook forward, priority filter, policy accept):
-///   `saddr C accept`, `daddr C accept` (so a FORWARD drop policy elsewhere does not cut pods off).
+///   `saddr C accept`, `daddr C accept`. Caveat (checked in a namespace): an nf_tables accept
+///   is final only within its own base chain, so this does NOT override a drop policy in
+///   another table or in iptables' FORWARD (e.g. Docker's); that needs a rule over there.
 ///
-/// One netlink batch; the whole change is applied or nothing is.
+/// One netlink batch; the whole change is applied or nothing is. NAT chains in an `inet`
+/// table need Linux ≥ 5.2; older kernels refuse the batch (the error names the message).
 /// Runs in the calling thread's network namespace. Errors from the kernel carry a
 /// [`KernelError`] (errno + failing message) inside the `io::Error`.
 pub fn apply_node_rules(rules: &NodeRules) -> io::Result<()> {
