@@ -1,0 +1,220 @@
+//! nf_tables expressions, encoded by hand (what libnftnl does for `nft`).
+//!
+//! An expression is one list element `{ NFTA_EXPR_NAME, NFTA_EXPR_DATA { … } }` of a rule's
+//! `NFTA_RULE_EXPRESSIONS`. Registers hold data between expressions; the verdict register
+//! decides the packet's fate. New kinds (lookup, ct, counter, nat, …) are new variants here.
+
+use super::sys::*;
+use super::wire::Writer;
+
+/// A data register (`NFT_REG_1..4`, 16 bytes each) or the verdict register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Register {
+    Verdict,
+    R1,
+    R2,
+    R3,
+    R4,
+}
+
+impl Register {
+    fn number(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Where a payload load starts counting its offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadBase {
+    Link,
+    Network,
+    Transport,
+}
+
+/// The `meta` keys the builder knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaKey {
+    /// The netfilter family of the packet (`meta nfproto`, 1 byte: NFPROTO_IPV4/IPV6).
+    NfProto,
+    /// The layer-4 protocol (`meta l4proto`, 1 byte).
+    L4Proto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Neq,
+}
+
+/// A verdict: a rule's final `immediate`, or a base chain's policy (accept/drop only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    Continue,
+    Return,
+    Jump(String),
+    Goto(String),
+}
+
+impl Verdict {
+    pub(crate) fn code(&self) -> i32 {
+        match self {
+            Verdict::Accept => NF_ACCEPT,
+            Verdict::Drop => NF_DROP,
+            Verdict::Continue => NFT_CONTINUE,
+            Verdict::Return => NFT_RETURN,
+            Verdict::Jump(_) => NFT_JUMP,
+            Verdict::Goto(_) => NFT_GOTO,
+        }
+    }
+
+    fn chain(&self) -> Option<&str> {
+        match self {
+            Verdict::Jump(c) | Verdict::Goto(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Flags of a NAT expression (`nf_nat_range` flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NatFlags {
+    pub random: bool,
+    pub fully_random: bool,
+    pub persistent: bool,
+}
+
+impl NatFlags {
+    fn bits(self) -> u32 {
+        let mut bits = 0;
+        if self.random {
+            bits |= NF_NAT_RANGE_PROTO_RANDOM;
+        }
+        if self.fully_random {
+            bits |= NF_NAT_RANGE_PROTO_RANDOM_FULLY;
+        }
+        if self.persistent {
+            bits |= NF_NAT_RANGE_PERSISTENT;
+        }
+        bits
+    }
+}
+
+/// One expression of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// Copies `len` bytes at `offset` from `base` into `dreg`.
+    Payload {
+        dreg: Register,
+        base: PayloadBase,
+        offset: u32,
+        len: u32,
+    },
+    /// Loads a meta key into `dreg`.
+    Meta { dreg: Register, key: MetaKey },
+    /// Breaks the rule unless `sreg op data` holds.
+    Cmp {
+        sreg: Register,
+        op: CmpOp,
+        data: Vec<u8>,
+    },
+    /// `dreg = (sreg & mask) ^ xor`, over `mask.len()` bytes (`xor` has the same length).
+    Bitwise {
+        sreg: Register,
+        dreg: Register,
+        mask: Vec<u8>,
+        xor: Vec<u8>,
+    },
+    /// Sets the verdict.
+    Verdict(Verdict),
+    /// Source NAT to the outgoing interface's address.
+    Masquerade(NatFlags),
+}
+
+impl Expr {
+    /// Writes this expression as one `NFTA_LIST_ELEM`.
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.nest(NFTA_LIST_ELEM, |w| {
+            w.put_str(NFTA_EXPR_NAME, self.name());
+            w.nest(NFTA_EXPR_DATA, |w| self.encode_data(w));
+        });
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Expr::Payload { .. } => "payload",
+            Expr::Meta { .. } => "meta",
+            Expr::Cmp { .. } => "cmp",
+            Expr::Bitwise { .. } => "bitwise",
+            Expr::Verdict(_) => "immediate",
+            Expr::Masquerade(_) => "masq",
+        }
+    }
+
+    fn encode_data(&self, w: &mut Writer) {
+        match self {
+            Expr::Payload {
+                dreg,
+                base,
+                offset,
+                len,
+            } => {
+                let base = match base {
+                    PayloadBase::Link => NFT_PAYLOAD_LL_HEADER,
+                    PayloadBase::Network => NFT_PAYLOAD_NETWORK_HEADER,
+                    PayloadBase::Transport => NFT_PAYLOAD_TRANSPORT_HEADER,
+                };
+                w.put_be32(NFTA_PAYLOAD_DREG, dreg.number());
+                w.put_be32(NFTA_PAYLOAD_BASE, base);
+                w.put_be32(NFTA_PAYLOAD_OFFSET, *offset);
+                w.put_be32(NFTA_PAYLOAD_LEN, *len);
+            }
+            Expr::Meta { dreg, key } => {
+                let key = match key {
+                    MetaKey::NfProto => NFT_META_NFPROTO,
+                    MetaKey::L4Proto => NFT_META_L4PROTO,
+                };
+                w.put_be32(NFTA_META_DREG, dreg.number());
+                w.put_be32(NFTA_META_KEY, key);
+            }
+            Expr::Cmp { sreg, op, data } => {
+                let op = match op {
+                    CmpOp::Eq => NFT_CMP_EQ,
+                    CmpOp::Neq => NFT_CMP_NEQ,
+                };
+                w.put_be32(NFTA_CMP_SREG, sreg.number());
+                w.put_be32(NFTA_CMP_OP, op);
+                w.nest(NFTA_CMP_DATA, |w| w.put(NFTA_DATA_VALUE, data));
+            }
+            Expr::Bitwise {
+                sreg,
+                dreg,
+                mask,
+                xor,
+            } => {
+                w.put_be32(NFTA_BITWISE_SREG, sreg.number());
+                w.put_be32(NFTA_BITWISE_DREG, dreg.number());
+                w.put_be32(NFTA_BITWISE_LEN, mask.len() as u32);
+                w.nest(NFTA_BITWISE_MASK, |w| w.put(NFTA_DATA_VALUE, mask));
+                w.nest(NFTA_BITWISE_XOR, |w| w.put(NFTA_DATA_VALUE, xor));
+            }
+            Expr::Verdict(v) => {
+                w.put_be32(NFTA_IMMEDIATE_DREG, Register::Verdict.number());
+                w.nest(NFTA_IMMEDIATE_DATA, |w| {
+                    w.nest(NFTA_DATA_VERDICT, |w| {
+                        w.put_be32(NFTA_VERDICT_CODE, v.code() as u32);
+                        if let Some(chain) = v.chain() {
+                            w.put_str(NFTA_VERDICT_CHAIN, chain);
+                        }
+                    })
+                });
+            }
+            Expr::Masquerade(flags) => {
+                if flags.bits() != 0 {
+                    w.put_be32(NFTA_MASQ_FLAGS, flags.bits());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! A NETLINK_NETFILTER socket: sends batches and checks every ACK; runs GET requests and dumps.
+//!
+//! The kernel processes a batch inside `sendmsg`, so when `send` returns every ACK and error is
+//! already queued on the socket: read them without blocking (what `nft` does), then require an
+//! ACK for each message. Any error means the kernel aborted the transaction and applied nothing.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::batch::Batch;
+use super::sys::*;
+use super::wire::{self, Header, Message, Writer};
+
+/// An error the kernel returned for one request, with its errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelError {
+    /// Positive errno, e.g. `libc::ENOENT`.
+    pub errno: i32,
+    /// The request that failed, e.g. `add rule inet lichen postrouting (#5)`.
+    pub op: String,
+    /// The kernel's extended-ACK message, when it sent one.
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "nf_tables: {}: {}",
+            self.op,
+            io::Error::from_raw_os_error(self.errno)
+        )?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+impl From<KernelError> for io::Error {
+    /// Keeps the errno's kind; the `KernelError` stays reachable with `get_ref()`/`downcast`.
+    fn from(e: KernelError) -> io::Error {
+        io::Error::new(io::Error::from_raw_os_error(e.errno).kind(), e)
+    }
+}
+
+/// An open NETLINK_NETFILTER socket in the namespace of the thread that opened it.
+#[derive(Debug)]
+pub struct Socket {
+    fd: OwnedFd,
+}
+
+impl Socket {
+    pub fn open() -> io::Result<Socket> {
+        // SAFETY: plain syscalls on a fd we own; the address is a zeroed sockaddr_nl.
+        unsafe {
+            let raw = libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_NETFILTER,
+            );
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(raw);
+            let mut addr: libc::sockaddr_nl = mem::zeroed();
+            addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+            let len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            if libc::bind(raw, &addr as *const _ as *const libc::sockaddr, len) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let sock = Socket { fd };
+            // Short ACKs and error strings; old kernels lack them, which is fine.
+            let _ = sock.set_opt(SOL_NETLINK, NETLINK_CAP_ACK, 1);
+            let _ = sock.set_opt(SOL_NETLINK, NETLINK_EXT_ACK, 1);
+            // A dump that never ends must not hang the agent.
+            let tv = libc::timeval {
+                tv_sec: 10,
+                tv_usec: 0,
+            };
+            let tv_len = mem::size_of::<libc::timeval>() as libc::socklen_t;
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const _,
+                tv_len,
+            );
+            Ok(sock)
+        }
+    }
+
+    /// Sends `batch` as one transaction and checks an ACK for every message.
+    pub fn apply(&self, batch: &Batch) -> io::Result<()> {
+        self.send(&batch.encode())?;
+        let mut acked = BTreeSet::new();
+        let mut first_error: Option<KernelError> = None;
+        let mut buf = vec![0u8; 1 << 16];
+        while let Some(n) = self.recv(&mut buf, libc::MSG_DONTWAIT)? {
+            for msg in wire::messages(&buf[..n]).filter(|m| m.kind == NLMSG_ERROR) {
+                let (errno, detail) = parse_error(&msg);
+                if errno == 0 {
+                    acked.insert(msg.seq);
+                } else if first_error.is_none() {
+                    let op = batch.describe(msg.seq).unwrap_or("commit");
+                    first_error = Some(KernelError {
+                        errno,
+                        op: op.to_owned(),
+                        detail,
+                    });
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e.into());
+        }
+        let missing = (1..=batch.len() as u32).find(|s| !acked.contains(s));
+        match missing {
+            None => Ok(()),
+            Some(seq) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "nf_tables: no ACK for {}",
+                    batch.describe(seq).unwrap_or("?")
+                ),
+            )),
+        }
+    }
+
+    /// Sends one GET request (`flags` may add NLM_F_DUMP) and returns the attribute area of
+    /// every reply, until NLMSG_DONE or the ACK.
+    pub(crate) fn get(
+        &self,
+        msg: u16,
+        family: u8,
+        flags: u16,
+        attrs: impl FnOnce(&mut Writer),
+    ) -> io::Result<Vec<Vec<u8>>> {
+        const SEQ: u32 = 1;
+        let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+        let header = Header {
+            kind,
+            flags: NLM_F_REQUEST | NLM_F_ACK | flags,
+            seq: SEQ,
+            family,
+            res_id: 0,
+        };
+        let mut w = Writer::default();
+        w.message(header, attrs);
+        self.send(w.bytes())?;
+        let mut replies = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = self
+                .recv(&mut buf, 0)?
+                .ok_or_else(|| io::Error::from(io::ErrorKind::WouldBlock))?;
+            for m in wire::messages(&buf[..n]).filter(|m| m.seq == SEQ) {
+                match m.kind {
+                    NLMSG_DONE => return Ok(replies),
+                    NLMSG_ERROR => {
+                        let (errno, detail) = parse_error(&m);
+                        if errno == 0 {
+                            return Ok(replies);
+                        }
+                        let op = format!("get (message {msg})");
+                        return Err(KernelError { errno, op, detail }.into());
+                    }
+                    // Skip the nfgenmsg.
+                    _ => replies.push(m.payload.get(4..).unwrap_or_default().to_vec()),
+                }
+            }
+        }
+    }
+
+    fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        // SAFETY: `bytes` is valid for its length; the kernel (port 0) is the destination.
+        let sent = unsafe {
+            let mut addr: libc::sockaddr_nl = mem::zeroed();
+            addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+            let len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            let to = &addr as *const _ as *const libc::sockaddr;
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                0,
+                to,
+                len,
+            )
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if sent as usize != bytes.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "nf_tables: short netlink send",
+            ));
+        }
+        Ok(())
+    }
+
+    /// One datagram; `None` when nothing is queued (non-blocking) or the wait timed out.
+    fn recv(&self, buf: &mut [u8], flags: i32) -> io::Result<Option<usize>> {
+        loop {
+            // SAFETY: `buf` is valid for writes of its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    flags,
+                )
+            };
+            if n >= 0 {
+                return Ok(Some(n as usize));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(None),
+                _ => return Err(e),
+            }
+        }
+    }
+
+    fn set_opt(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
+        let len = mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: `value` outlives the call; the length matches.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                level,
+                name,
+                &value as *const i32 as *const _,
+                len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// (positive errno, extended-ACK message) of an NLMSG_ERROR.
+fn parse_error(m: &Message<'_>) -> (i32, Option<String>) {
+    let Some(raw) = m.payload.get(0..4) else {
+        return (libc::EBADMSG, None);
+    };
+    let errno = -i32::from_ne_bytes(raw.try_into().unwrap_or_default());
+    let mut detail = None;
+    if m.flags & NLM_F_ACK_TLVS != 0 {
+        // nlmsgerr = error + the request's header (+ its payload unless capped).
+        const NLM_F_CAPPED: u16 = 0x100;
+        let req_len = match m.payload.get(4..8) {
+            Some(l) if m.flags & NLM_F_CAPPED == 0 => {
+                u32::from_ne_bytes(l.try_into().unwrap_or_default()) as usize
+            }
+            _ => NLMSG_HDRLEN,
+        };
+        let start = 4 + ((req_len + 3) & !3);
+        let tlvs = m.payload.get(start..).unwrap_or_default();
+        detail = wire::attrs(tlvs)
+            .find(|(k, _)| *k == NLMSGERR_ATTR_MSG)
+            .map(|(_, d)| wire::attr_str(d).to_owned());
+    }
+    (errno, detail)
+}
