@@ -7,4 +7,6 @@
 pub mod netconf;
 pub mod source;
 pub mod http;
+pub mod kernel;
+pub mod reconcile;
 pub mod report;
