@@ -15,9 +15,58 @@ pub struct Cli {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Sub {
+    Agent(AgentCmd),
+    Status(StatusCmd),
     Demo(DemoCmd),
     Version(VersionCmd),
     Ipam(IpamCmd),
+}
+
+/// Run the node agent: the node's pod subnet, routes to every peer (host-gw or VXLAN), egress
+/// masquerade, kept in sync with the cluster.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "agent")]
+pub struct AgentCmd {
+    /// this node's name (its Node object); default $NODE_NAME
+    #[argh(option)]
+    pub node_name: Option<String>,
+    /// the Flannel-style net-conf.json (Network, Backend{Type,VNI,Port,DirectRouting,MTU}, IPMasq)
+    #[argh(option)]
+    pub net_conf: Option<PathBuf>,
+    /// directory of Kubernetes objects as JSON files (Nodes), watched for changes
+    #[argh(option)]
+    pub cluster_dir: Option<PathBuf>,
+    /// where to write the node's subnet for the plugin (default /run/lichen/subnet.env)
+    #[argh(option, default = "PathBuf::from(crate::subnet_file::DEFAULT_PATH)")]
+    pub subnet_file: PathBuf,
+    /// the underlay interface (default: the one holding the node's InternalIP)
+    #[argh(option)]
+    pub iface: Option<String>,
+    /// address of the status/health/metrics endpoint (default 127.0.0.1:9470)
+    #[argh(
+        option,
+        default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// the IPAM data directory, for the leases metric (default /var/lib/cni/networks)
+    #[argh(option, default = "PathBuf::from(crate::plugin::DEFAULT_DATA_DIR)")]
+    pub ipam_dir: PathBuf,
+    /// remove everything the agent created (routes, VXLAN device, nftables table, subnet file)
+    /// and exit
+    #[argh(switch)]
+    pub cleanup: bool,
+}
+
+/// Show this node's backend, subnet, peers and any drift, from the running agent.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+pub struct StatusCmd {
+    /// the agent's status endpoint (default 127.0.0.1:9470)
+    #[argh(
+        option,
+        default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
+    )]
+    pub server: std::net::SocketAddr,
 }
 
 /// Build a demo cluster in network namespaces on this machine, show pods talking, remove it.
@@ -81,12 +130,80 @@ pub fn run() -> i32 {
     let cli: Cli = argh::from_env();
     crate::logging::init(None, None, log::LevelFilter::Info);
     match cli.command {
+        Sub::Agent(a) => agent(a),
+        Sub::Status(s) => match crate::agent::http::fetch(s.server, "/status") {
+            Ok((200, body)) => {
+                print!("{body}");
+                0
+            }
+            Ok((code, body)) => {
+                eprintln!("lichen status: agent answered {code}: {body}");
+                1
+            }
+            Err(e) => {
+                eprintln!(
+                    "lichen status: no agent at {} ({e}); is `lichen agent` running?",
+                    s.server
+                );
+                1
+            }
+        },
         Sub::Demo(d) => crate::demo::run(d.keep),
         Sub::Version(_) => {
             println!("{}", version_line());
             0
         }
         Sub::Ipam(i) => ipam(i.action),
+    }
+}
+
+fn agent(a: AgentCmd) -> i32 {
+    use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler, run};
+    if a.cleanup {
+        let kernel = match NetlinkKernel::open() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("lichen agent --cleanup: netlink: {e}");
+                return 1;
+            }
+        };
+        let netconf = crate::agent::netconf::NetConf {
+            network: Vec::new(),
+            subnet_len: Vec::new(),
+            backend: crate::agent::netconf::Backend::HostGw,
+            mtu: None,
+            ipmasq: false,
+            network_policy: false,
+        };
+        let mut rec = Reconciler::new(kernel, String::new(), netconf, None, a.subnet_file);
+        let errors = rec.cleanup();
+        for e in &errors {
+            eprintln!("lichen agent --cleanup: {e}");
+        }
+        return if errors.is_empty() { 0 } else { 1 };
+    }
+    let node_name = a.node_name.or_else(|| std::env::var("NODE_NAME").ok());
+    let (Some(node_name), Some(net_conf), Some(cluster_dir)) =
+        (node_name, a.net_conf, a.cluster_dir)
+    else {
+        eprintln!("lichen agent: needs --node-name (or NODE_NAME), --net-conf and --cluster-dir");
+        return 2;
+    };
+    let opts = run::Options {
+        node_name,
+        net_conf,
+        cluster_dir,
+        subnet_file: a.subnet_file,
+        iface: a.iface,
+        listen: a.listen,
+        ipam_dir: a.ipam_dir,
+    };
+    match run::run(opts) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("lichen agent: {e}");
+            1
+        }
     }
 }
 

@@ -11,7 +11,9 @@ use common::*;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn pods_everywhere(c: &Cluster) -> Vec<(NamedNs, String)> {
-    (0..c.nodes.len()).map(|k| c.pod(k, &format!("pod{k}"))).collect()
+    (0..c.nodes.len())
+        .map(|k| c.pod(k, &format!("pod{k}")))
+        .collect()
 }
 
 /// Every pod pings every pod on another node, and 1 MiB crosses each pair over TCP.
@@ -21,7 +23,12 @@ fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
             if a == b {
                 continue;
             }
-            assert!(pa.ping(ipb, 1).unwrap(), "{} pod -> {} pod ({ipb})", c.nodes[a].name, c.nodes[b].name);
+            assert!(
+                pa.ping(ipb, 1).unwrap(),
+                "{} pod -> {} pod ({ipb})",
+                c.nodes[a].name,
+                c.nodes[b].name
+            );
             let (n, peer) = tcp_transfer(pb, ipb, pa, 1 << 20);
             assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
             assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
@@ -40,7 +47,10 @@ fn cross_node_works(backend: &str) {
     for k in 0..3 {
         c.kill_agent(k);
     }
-    assert!(pods[0].0.ping(&pods[1].1, 1).unwrap(), "traffic while the agents are down");
+    assert!(
+        pods[0].0.ping(&pods[1].1, 1).unwrap(),
+        "traffic while the agents are down"
+    );
     c.start_agents();
     std::thread::sleep(Duration::from_millis(500));
     full_mesh(&c, &pods);
@@ -59,15 +69,30 @@ fn vxlan_three_nodes_and_traffic_crosses_the_vxlan_device() {
     let (p0, _) = c.pod(0, "a");
     let (_p1, ip1) = c.pod(1, "b");
     let tx = |c: &Cluster| -> u64 {
-        let s = c.nodes[0].ns.ip(&["-s", "-j", "link", "show", "lichen.1"]).unwrap();
+        let s = c.nodes[0]
+            .ns
+            .ip(&["-s", "-j", "link", "show", "lichen.1"])
+            .unwrap();
         let i = s.find("\"tx\":{\"bytes\":").expect("lichen.1 has counters") + 14;
-        s[i..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+        s[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .unwrap()
     };
     let before = tx(&c);
     let (n, _) = tcp_transfer(&_p1, &ip1, &p0, 1 << 20);
     assert_eq!(n, 1 << 20);
-    assert!(tx(&c) >= before + (1 << 20), "the transfer went through lichen.1");
-    assert!(c.route(0, "10.100.2.0/24").contains("dev lichen.1"), "{}", c.route(0, "10.100.2.0/24"));
+    assert!(
+        tx(&c) >= before + (1 << 20),
+        "the transfer went through lichen.1"
+    );
+    assert!(
+        c.route(0, "10.100.2.0/24").contains("dev lichen.1"),
+        "{}",
+        c.route(0, "10.100.2.0/24")
+    );
 }
 
 #[test]
@@ -86,12 +111,21 @@ fn cross_node_traffic_needs_the_agents() {
             .arg(c.subnet_file(k))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(c.route(0, "10.100.2.0/24"), "", "cleanup removed the route");
-    assert!(!p0.ping(&ip1, 1).unwrap(), "no cross-node traffic without the agents");
+    assert!(
+        !p0.ping(&ip1, 1).unwrap(),
+        "no cross-node traffic without the agents"
+    );
     c.start_agents();
-    wait_for("route to node2", WAIT, || c.route(0, "10.100.2.0/24").contains("via 198.51.100.12"));
+    wait_for("route to node2", WAIT, || {
+        c.route(0, "10.100.2.0/24").contains("via 198.51.100.12")
+    });
     assert!(p0.ping(&ip1, 2).unwrap());
 }
 
@@ -104,12 +138,22 @@ fn nodes_added_and_removed_are_programmed_and_unprogrammed() {
         wait_for("node1's subnet file", WAIT, || c.subnet_file(0).exists());
         assert_eq!(c.route(0, "10.100.2.0/24"), "");
         c.publish(1);
-        wait_for("route to the new node", WAIT, || !c.route(0, "10.100.2.0/24").is_empty());
+        wait_for("route to the new node", WAIT, || {
+            !c.route(0, "10.100.2.0/24").is_empty()
+        });
         c.unpublish(1);
-        wait_for("route to the removed node gone", WAIT, || c.route(0, "10.100.2.0/24").is_empty());
+        wait_for("route to the removed node gone", WAIT, || {
+            c.route(0, "10.100.2.0/24").is_empty()
+        });
         if backend.contains("vxlan") {
-            let fdb = c.nodes[0].ns.exec("bridge", &["fdb", "show", "dev", "lichen.1"]).unwrap();
-            assert!(!String::from_utf8_lossy(&fdb.stdout).contains("198.51.100.12"), "FDB entry removed");
+            let fdb = c.nodes[0]
+                .ns
+                .exec("bridge", &["fdb", "show", "dev", "lichen.1"])
+                .unwrap();
+            assert!(
+                !String::from_utf8_lossy(&fdb.stdout).contains("198.51.100.12"),
+                "FDB entry removed"
+            );
         }
     }
 }
@@ -118,24 +162,52 @@ fn nodes_added_and_removed_are_programmed_and_unprogrammed() {
 fn deleted_kernel_entries_are_restored() {
     let mut c = Cluster::new("heal", 2, r#"{"Type":"vxlan"}"#);
     c.start_agents();
-    wait_for("route", WAIT, || c.route(0, "10.100.2.0/24").contains("lichen.1"));
-    c.nodes[0].ns.ip(&["route", "del", "10.100.2.0/24"]).unwrap();
-    wait_for("route restored", Duration::from_secs(3), || c.route(0, "10.100.2.0/24").contains("lichen.1"));
+    wait_for("route", WAIT, || {
+        c.route(0, "10.100.2.0/24").contains("lichen.1")
+    });
+    c.nodes[0]
+        .ns
+        .ip(&["route", "del", "10.100.2.0/24"])
+        .unwrap();
+    wait_for("route restored", Duration::from_secs(3), || {
+        c.route(0, "10.100.2.0/24").contains("lichen.1")
+    });
     let fdb = |c: &Cluster| {
-        let o = c.nodes[0].ns.exec("bridge", &["fdb", "show", "dev", "lichen.1"]).unwrap();
-        String::from_utf8_lossy(&o.stdout).lines().find(|l| l.contains("dst 198.51.100.12")).map(str::to_owned)
+        let o = c.nodes[0]
+            .ns
+            .exec("bridge", &["fdb", "show", "dev", "lichen.1"])
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.contains("dst 198.51.100.12"))
+            .map(str::to_owned)
     };
     let entry = fdb(&c).expect("FDB entry for node2");
     let mac = entry.split_whitespace().next().unwrap().to_owned();
     c.nodes[0]
         .ns
-        .exec("bridge", &["fdb", "del", &mac, "dev", "lichen.1", "dst", "198.51.100.12"])
+        .exec(
+            "bridge",
+            &[
+                "fdb",
+                "del",
+                &mac,
+                "dev",
+                "lichen.1",
+                "dst",
+                "198.51.100.12",
+            ],
+        )
         .unwrap();
-    wait_for("FDB entry restored", Duration::from_secs(3), || fdb(&c).is_some());
-    c.nodes[0].ns.ip(&["link", "del", "lichen.1"]).unwrap();
-    wait_for("VXLAN device and route restored", Duration::from_secs(3), || {
-        c.route(0, "10.100.2.0/24").contains("lichen.1")
+    wait_for("FDB entry restored", Duration::from_secs(3), || {
+        fdb(&c).is_some()
     });
+    c.nodes[0].ns.ip(&["link", "del", "lichen.1"]).unwrap();
+    wait_for(
+        "VXLAN device and route restored",
+        Duration::from_secs(3),
+        || c.route(0, "10.100.2.0/24").contains("lichen.1"),
+    );
 }
 
 #[test]
@@ -145,8 +217,17 @@ fn routed_fourth_node_vxlan_direct_routing_and_host_gw_unreachable() {
     c.start_agents();
     let pods = pods_everywhere(&c);
     // adjacent peers use host-gw routes, the routed one VXLAN
-    assert!(c.route(0, "10.100.2.0/24").contains("via 198.51.100.12 dev eth0"), "{}", c.route(0, "10.100.2.0/24"));
-    assert!(c.route(0, "10.100.4.0/24").contains("lichen.1"), "{}", c.route(0, "10.100.4.0/24"));
+    assert!(
+        c.route(0, "10.100.2.0/24")
+            .contains("via 198.51.100.12 dev eth0"),
+        "{}",
+        c.route(0, "10.100.2.0/24")
+    );
+    assert!(
+        c.route(0, "10.100.4.0/24").contains("lichen.1"),
+        "{}",
+        c.route(0, "10.100.4.0/24")
+    );
     full_mesh(&c, &pods);
     drop(pods);
     drop(c);
@@ -157,10 +238,18 @@ fn routed_fourth_node_vxlan_direct_routing_and_host_gw_unreachable() {
         c.add_routed_node(4)
     };
     c.start_agents();
-    wait_for("route to the adjacent peer", WAIT, || !c.route(0, "10.100.2.0/24").is_empty());
-    wait_for("node4 reported unreachable", WAIT, || c.status(0).contains("unreachable"));
+    wait_for("route to the adjacent peer", WAIT, || {
+        !c.route(0, "10.100.2.0/24").is_empty()
+    });
+    wait_for("node4 reported unreachable", WAIT, || {
+        c.status(0).contains("unreachable")
+    });
     let st = c.status(0);
-    assert!(st.lines().any(|l| l.contains(&c.nodes[far].name) && l.contains("unreachable")), "{st}");
+    assert!(
+        st.lines()
+            .any(|l| l.contains(&c.nodes[far].name) && l.contains("unreachable")),
+        "{st}"
+    );
     assert_eq!(c.route(0, "10.100.4.0/24"), "");
 }
 
@@ -174,10 +263,16 @@ fn pod_egress_is_masqueraded_and_pod_to_pod_is_not() {
     let (p0, ip0) = c.pod(0, "a");
     let (p1, ip1) = c.pod(1, "b");
     let (_, seen) = tcp_transfer(&outside, "198.51.100.200", &p0, 1024);
-    assert_eq!(seen, c.nodes[0].ip, "the outside host sees the node's address");
+    assert_eq!(
+        seen, c.nodes[0].ip,
+        "the outside host sees the node's address"
+    );
     let (_, seen) = tcp_transfer(&p1, &ip1, &p0, 1024);
     assert_eq!(seen, ip0, "pod-to-pod keeps the pod address");
-    let rules = c.nodes[0].ns.exec("nft", &["list", "table", "inet", "lichen"]).unwrap();
+    let rules = c.nodes[0]
+        .ns
+        .exec("nft", &["list", "table", "inet", "lichen"])
+        .unwrap();
     let rules = String::from_utf8_lossy(&rules.stdout);
     assert!(rules.contains("masquerade"), "{rules}");
 }
@@ -191,6 +286,10 @@ fn status_shows_backend_subnet_and_peers() {
     assert!(st.contains("host-gw"), "{st}");
     assert!(st.contains("10.100.1.0/24"), "{st}");
     for peer in ["node2", "node3"] {
-        assert!(st.lines().any(|l| l.contains(peer) && l.contains("programmed")), "{st}");
+        assert!(
+            st.lines()
+                .any(|l| l.contains(peer) && l.contains("programmed")),
+            "{st}"
+        );
     }
 }

@@ -4,9 +4,11 @@
 //! - [`source`]: where the cluster state comes from (a directory of objects today, the
 //!   Kubernetes API next), as snapshots of the whole state.
 
-pub mod netconf;
-pub mod source;
 pub mod http;
 pub mod kernel;
+pub mod netconf;
+pub mod netlink;
 pub mod reconcile;
 pub mod report;
+pub mod run;
+pub mod source;

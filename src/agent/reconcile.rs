@@ -45,7 +45,9 @@ pub fn backend_conf(n: &NetConf) -> BackendConf {
 pub fn backend_name(b: &BackendConf) -> String {
     match b {
         BackendConf::HostGw => "host-gw".into(),
-        BackendConf::Vxlan(v) if v.direct_routing => format!("vxlan (VNI {}, port {}, DirectRouting)", v.vni, v.port),
+        BackendConf::Vxlan(v) if v.direct_routing => {
+            format!("vxlan (VNI {}, port {}, DirectRouting)", v.vni, v.port)
+        }
         BackendConf::Vxlan(v) => format!("vxlan (VNI {}, port {})", v.vni, v.port),
     }
 }
@@ -54,7 +56,12 @@ pub fn backend_name(b: &BackendConf) -> String {
 pub fn node_info(n: &Node) -> NodeInfo {
     let mut internal_ips = Vec::new();
     internal_ips.extend(n.public_ip);
-    internal_ips.extend(n.internal_ips.iter().copied().filter(|ip| Some(*ip) != n.public_ip));
+    internal_ips.extend(
+        n.internal_ips
+            .iter()
+            .copied()
+            .filter(|ip| Some(*ip) != n.public_ip),
+    );
     NodeInfo {
         name: n.name.clone(),
         pod_cidrs: n.pod_cidrs.clone(),
@@ -64,7 +71,13 @@ pub fn node_info(n: &Node) -> NodeInfo {
 }
 
 impl<K: Kernel> Reconciler<K> {
-    pub fn new(kernel: K, node_name: String, netconf: NetConf, iface: Option<String>, subnet_file: PathBuf) -> Self {
+    pub fn new(
+        kernel: K,
+        node_name: String,
+        netconf: NetConf,
+        iface: Option<String>,
+        subnet_file: PathBuf,
+    ) -> Self {
         let backend = backend_conf(&netconf);
         Reconciler {
             kernel,
@@ -102,9 +115,17 @@ impl<K: Kernel> Reconciler<K> {
         }
     }
 
-    fn pass(&mut self, state: &ClusterState, full: bool, report: &mut Report) -> Result<(), String> {
+    fn pass(
+        &mut self,
+        state: &ClusterState,
+        full: bool,
+        report: &mut Report,
+    ) -> Result<(), String> {
         let Some(local) = state.nodes.get(&self.node_name).filter(|n| !n.deleting) else {
-            report.waiting = Some(format!("Node {:?} is not in the cluster state yet", self.node_name));
+            report.waiting = Some(format!(
+                "Node {:?} is not in the cluster state yet",
+                self.node_name
+            ));
             report.subnets.clear();
             return Ok(());
         };
@@ -120,29 +141,45 @@ impl<K: Kernel> Reconciler<K> {
         {
             return Err(format!(
                 "this node's podCIDR {c} is not inside the cluster network {:?} of net-conf.json",
-                self.netconf.network.iter().map(|n| n.to_string()).collect::<Vec<_>>()
+                self.netconf
+                    .network
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
             ));
         }
         let me = node_info(local);
-        let addr = *me
-            .internal_ips
-            .first()
-            .ok_or_else(|| format!("Node {:?} has no InternalIP in status.addresses", self.node_name))?;
-        let underlay = self
-            .kernel
-            .underlay(self.iface.as_deref(), addr)
-            .map_err(|e| match &self.iface {
-                Some(i) => format!("underlay interface {i:?}: {e}"),
-                None => format!("no interface holds this node's address {addr} ({e}); pass --iface"),
-            })?;
+        let addr = *me.internal_ips.first().ok_or_else(|| {
+            format!(
+                "Node {:?} has no InternalIP in status.addresses",
+                self.node_name
+            )
+        })?;
+        let underlay =
+            self.kernel
+                .underlay(self.iface.as_deref(), addr)
+                .map_err(|e| match &self.iface {
+                    Some(i) => format!("underlay interface {i:?}: {e}"),
+                    None => {
+                        format!("no interface holds this node's address {addr} ({e}); pass --iface")
+                    }
+                })?;
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
 
-        let peers: Vec<NodeInfo> = state.live_nodes().filter(|n| n.name != self.node_name).map(node_info).collect();
-        let desired = backends::desired(&me, &underlay, &peers, &self.backend, &self.netconf.network);
+        let peers: Vec<NodeInfo> = state
+            .live_nodes()
+            .filter(|n| n.name != self.node_name)
+            .map(node_info)
+            .collect();
+        let desired =
+            backends::desired(&me, &underlay, &peers, &self.backend, &self.netconf.network);
         report.peers = desired.peers.clone();
 
-        let mtu = self.netconf.mtu.unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
+        let mtu = self
+            .netconf
+            .mtu
+            .unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
         self.write_subnet_file(&local.pod_cidrs, mtu)
             .map_err(|e| format!("writing {}: {e}", self.subnet_file.display()))?;
         self.sync_rules(full, report);
@@ -164,7 +201,11 @@ impl<K: Kernel> Reconciler<K> {
             ipmasq: self.netconf.ipmasq,
         };
         if file.write_if_changed(&self.subnet_file)? {
-            log::info!("wrote {}: {}", self.subnet_file.display(), file.render().replace('\n', " "));
+            log::info!(
+                "wrote {}: {}",
+                self.subnet_file.display(),
+                file.render().replace('\n', " ")
+            );
         }
         Ok(())
     }
@@ -187,7 +228,10 @@ impl<K: Kernel> Reconciler<K> {
     }
 
     fn sync_kernel(&mut self, desired: &Desired, report: &mut Report) -> Result<(), String> {
-        let actual = self.kernel.actual().map_err(|e| format!("reading the kernel state: {e}"))?;
+        let actual = self
+            .kernel
+            .actual()
+            .map_err(|e| format!("reading the kernel state: {e}"))?;
         let ops = backends::plan(desired, &actual);
         for op in &ops {
             report.last_drift.push(format!("{op:?}"));

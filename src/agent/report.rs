@@ -29,7 +29,10 @@ pub struct Report {
 
 impl Report {
     pub fn peer_line(p: &PeerStatus) -> String {
-        let subnet = p.subnet.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        let subnet = p
+            .subnet
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
         let state = match &p.state {
             PeerState::Programmed(Via::Direct) => "programmed (direct route)".to_owned(),
             PeerState::Programmed(Via::Overlay) => "programmed (vxlan)".to_owned(),
@@ -44,7 +47,11 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(s, "node:     {}", self.node);
         let _ = writeln!(s, "backend:  {}", self.backend);
-        let subnets = if self.subnets.is_empty() { "(none yet)".to_owned() } else { self.subnets.join(", ") };
+        let subnets = if self.subnets.is_empty() {
+            "(none yet)".to_owned()
+        } else {
+            self.subnets.join(", ")
+        };
         let _ = writeln!(s, "subnet:   {subnets}");
         if let Some(w) = &self.waiting {
             let _ = writeln!(s, "waiting:  {w}");
@@ -54,7 +61,11 @@ impl Report {
             .and_then(|t| t.elapsed().ok())
             .map(|d| format!("{:.1}s ago", d.as_secs_f64()))
             .unwrap_or_else(|| "never".into());
-        let _ = writeln!(s, "synced:   {sync} ({} runs, {} errors)", self.reconcile_runs, self.reconcile_errors);
+        let _ = writeln!(
+            s,
+            "synced:   {sync} ({} runs, {} errors)",
+            self.reconcile_runs, self.reconcile_errors
+        );
         let _ = writeln!(s, "peers:    {}", self.peers.len());
         for p in &self.peers {
             let _ = writeln!(s, "{}", Self::peer_line(p));
@@ -62,7 +73,10 @@ impl Report {
         if self.last_drift.is_empty() {
             let _ = writeln!(s, "kernel:   matches the desired state");
         } else {
-            let _ = writeln!(s, "kernel:   differed from the desired state at the last sync (repaired):");
+            let _ = writeln!(
+                s,
+                "kernel:   differed from the desired state at the last sync (repaired):"
+            );
             for d in &self.last_drift {
                 let _ = writeln!(s, "  {d}");
             }
@@ -94,17 +108,39 @@ impl Report {
             }
         }
         s.push_str("# HELP lichen_peers Peer subnets by state.\n# TYPE lichen_peers gauge\n");
-        for (state, n) in [("programmed", programmed), ("unreachable", unreachable), ("pending", pending)] {
+        for (state, n) in [
+            ("programmed", programmed),
+            ("unreachable", unreachable),
+            ("pending", pending),
+        ] {
             let _ = writeln!(s, "lichen_peers{{state=\"{state}\"}} {n}");
         }
         let counter = |s: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter(&mut s, "lichen_reconcile_runs_total", "Reconcile runs.", self.reconcile_runs);
-        counter(&mut s, "lichen_reconcile_errors_total", "Reconcile runs that failed.", self.reconcile_errors);
-        counter(&mut s, "lichen_source_restarts_total", "Cluster source (watch) restarts.", self.source_restarts);
+        counter(
+            &mut s,
+            "lichen_reconcile_runs_total",
+            "Reconcile runs.",
+            self.reconcile_runs,
+        );
+        counter(
+            &mut s,
+            "lichen_reconcile_errors_total",
+            "Reconcile runs that failed.",
+            self.reconcile_errors,
+        );
+        counter(
+            &mut s,
+            "lichen_source_restarts_total",
+            "Cluster source (watch) restarts.",
+            self.source_restarts,
+        );
         if let Some(t) = self.last_sync {
-            let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            let secs = t
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
             let _ = writeln!(
                 s,
                 "# HELP lichen_last_sync_timestamp_seconds Last successful reconcile.\n# TYPE lichen_last_sync_timestamp_seconds gauge\nlichen_last_sync_timestamp_seconds {secs:.3}"

@@ -68,7 +68,9 @@ impl Cluster {
         let ip = format!("198.51.100.{}", 10 + i);
         let port = format!("p{i}");
         testbed::veth(&ns, "eth0", &format!("{ip}/24"), &self.lan, &port, "").unwrap();
-        self.lan.ip(&["link", "set", &port, "master", "sw0"]).unwrap();
+        self.lan
+            .ip(&["link", "set", &port, "master", "sw0"])
+            .unwrap();
         self.nodes.push(ClusterNode {
             name,
             ns,
@@ -84,15 +86,29 @@ impl Cluster {
     pub fn add_routed_node(&mut self, i: usize) -> usize {
         let router = NamedNs::create(&testbed::unique_name("lc", "router")).unwrap();
         testbed::veth(&router, "lan", "198.51.100.1/24", &self.lan, "rt", "").unwrap();
-        self.lan.ip(&["link", "set", "rt", "master", "sw0"]).unwrap();
-        router.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"]).unwrap();
+        self.lan
+            .ip(&["link", "set", "rt", "master", "sw0"])
+            .unwrap();
+        router
+            .exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+            .unwrap();
         let name = format!("node{i}");
         let ns = NamedNs::create(&testbed::unique_name("lc", &name)).unwrap();
         let ip = format!("203.0.113.{}", 10 + i);
-        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &router, "far", "203.0.113.1/24").unwrap();
-        ns.ip(&["route", "add", "default", "via", "203.0.113.1"]).unwrap();
+        testbed::veth(
+            &ns,
+            "eth0",
+            &format!("{ip}/24"),
+            &router,
+            "far",
+            "203.0.113.1/24",
+        )
+        .unwrap();
+        ns.ip(&["route", "add", "default", "via", "203.0.113.1"])
+            .unwrap();
         for n in &self.nodes {
-            n.ns.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.1"]).unwrap();
+            n.ns.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.1"])
+                .unwrap();
         }
         self.router = Some(router);
         self.nodes.push(ClusterNode {
@@ -138,7 +154,10 @@ impl Cluster {
             .env("LICHEN_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(fs::File::create(self.dir.join(format!("{}-agent.log", self.nodes[k].name))).unwrap());
+            .stderr(
+                fs::File::create(self.dir.join(format!("{}-agent.log", self.nodes[k].name)))
+                    .unwrap(),
+            );
         self.nodes[k].agent = Some(c.spawn().expect("start agent"));
     }
 
@@ -156,7 +175,8 @@ impl Cluster {
     }
 
     pub fn agent_log(&self, k: usize) -> String {
-        fs::read_to_string(self.dir.join(format!("{}-agent.log", self.nodes[k].name))).unwrap_or_default()
+        fs::read_to_string(self.dir.join(format!("{}-agent.log", self.nodes[k].name)))
+            .unwrap_or_default()
     }
 
     /// A pod on node `k` attached through the plugin, with the node's subnet file hand-off.
@@ -168,7 +188,11 @@ impl Cluster {
             self.subnet_file(k).display(),
             self.dir.join(format!("{}-ipam", n.name)).display()
         );
-        wait_for(&format!("{}'s subnet file", n.name), Duration::from_secs(10), || self.subnet_file(k).exists());
+        wait_for(
+            &format!("{}'s subnet file", n.name),
+            Duration::from_secs(10),
+            || self.subnet_file(k).exists(),
+        );
         let ans = testbed::invoke(
             Path::new(BIN),
             &n.ns,
@@ -190,7 +214,10 @@ impl Cluster {
 
     /// `ip route show <dst>` in node `k`.
     pub fn route(&self, k: usize, dst: &str) -> String {
-        self.nodes[k].ns.ip(&["route", "show", dst]).unwrap_or_default()
+        self.nodes[k]
+            .ns
+            .ip(&["route", "show", dst])
+            .unwrap_or_default()
     }
 
     /// `lichen status` on node `k`.
@@ -211,7 +238,11 @@ impl Drop for Cluster {
         }
         if std::thread::panicking() {
             for k in 0..self.nodes.len() {
-                eprintln!("--- agent log of {}:\n{}", self.nodes[k].name, self.agent_log(k));
+                eprintln!(
+                    "--- agent log of {}:\n{}",
+                    self.nodes[k].name,
+                    self.agent_log(k)
+                );
             }
         }
         let _ = fs::remove_dir_all(&self.dir);
@@ -231,7 +262,12 @@ pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 /// Sends `bytes` over TCP from `client` to a listener in `server` (port 5001) and returns what
 /// the server received and the client address it saw.
-pub fn tcp_transfer(server: &NamedNs, server_ip: &str, client: &NamedNs, bytes: usize) -> (usize, String) {
+pub fn tcp_transfer(
+    server: &NamedNs,
+    server_ip: &str,
+    client: &NamedNs,
+    bytes: usize,
+) -> (usize, String) {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     let enter = |ns: &NamedNs| {
@@ -248,7 +284,8 @@ pub fn tcp_transfer(server: &NamedNs, server_ip: &str, client: &NamedNs, bytes: 
             .unwrap();
         let srv = s.spawn(move || {
             let (mut conn, peer) = listener.accept().unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
             let mut n = 0;
             let mut buf = vec![0u8; 65536];
             loop {
@@ -263,7 +300,8 @@ pub fn tcp_transfer(server: &NamedNs, server_ip: &str, client: &NamedNs, bytes: 
         s.spawn(|| {
             enter(client);
             let addr = format!("{server_ip}:5001").parse().unwrap();
-            let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+            let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                .expect("connect");
             c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
             c.write_all(&vec![0x5au8; bytes]).expect("send");
         })

@@ -1,0 +1,130 @@
+//! The agent's loop: wait for a cluster change, a kernel change or the timer; reconcile.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smol::future::FutureExt;
+
+use super::http;
+use super::netconf::NetConf;
+use super::netlink::{self, NetlinkKernel};
+use super::reconcile::Reconciler;
+use super::report::Report;
+use super::source::{DirConfig, Source};
+
+/// How often the whole state is re-checked and the nftables rules re-applied even without a
+/// change (Flannel's host-gw re-checks every 10 s).
+pub const RESYNC: Duration = Duration::from_secs(10);
+/// Kernel events arrive in bursts (our own changes too): wait this long and coalesce.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+pub struct Options {
+    pub node_name: String,
+    pub net_conf: PathBuf,
+    pub cluster_dir: PathBuf,
+    pub subnet_file: PathBuf,
+    pub iface: Option<String>,
+    pub listen: SocketAddr,
+    /// The IPAM data dir, for the leases metric.
+    pub ipam_dir: PathBuf,
+}
+
+enum Wake {
+    Cluster,
+    Kernel,
+    Timer,
+}
+
+pub fn run(opts: Options) -> Result<(), String> {
+    let netconf = NetConf::load(&opts.net_conf).map_err(|e| e.to_string())?;
+    let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
+    let mut rec = Reconciler::new(
+        kernel,
+        opts.node_name.clone(),
+        netconf,
+        opts.iface.clone(),
+        opts.subnet_file.clone(),
+    );
+    if let Err(e) = rec.backend.validate() {
+        return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
+    }
+    let mut source =
+        Source::dir(&opts.cluster_dir, DirConfig::default()).map_err(|e| e.to_string())?;
+    let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
+    let report = Arc::new(Mutex::new(Report::default()));
+
+    smol::block_on(async {
+        let listener = smol::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
+        let ipam_dir = opts.ipam_dir.clone();
+        let leases = move || count_leases(&ipam_dir);
+        smol::spawn(http::serve(listener, report.clone(), leases)).detach();
+        log::info!(
+            "agent for node {} started: net-conf {}, cluster dir {}, status on http://{}/status",
+            opts.node_name,
+            opts.net_conf.display(),
+            opts.cluster_dir.display(),
+            opts.listen
+        );
+        let mut timer = smol::Timer::interval(RESYNC);
+        loop {
+            let wake = async { source.next().await.map(|_| Wake::Cluster) }
+                .or(async {
+                    match events.recv().await {
+                        Ok(()) => Ok(Wake::Kernel),
+                        Err(_) => {
+                            // the monitor died: fall back to the timer alone
+                            smol::future::pending::<()>().await;
+                            unreachable!()
+                        }
+                    }
+                })
+                .or(async {
+                    use smol::stream::StreamExt;
+                    timer.next().await;
+                    Ok(Wake::Timer)
+                })
+                .await;
+            let full = match wake {
+                Ok(Wake::Timer) => true,
+                Ok(Wake::Cluster) => false,
+                Ok(Wake::Kernel) => {
+                    smol::Timer::after(DEBOUNCE).await;
+                    while events.try_recv().is_ok() {}
+                    false
+                }
+                Err(e) => {
+                    log::error!("cluster source: {e}");
+                    report.lock().expect("report").source_restarts += 1;
+                    smol::Timer::after(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let state = source.current();
+            let mut r = report.lock().expect("report").clone();
+            rec.reconcile(&state, full, &mut r);
+            *report.lock().expect("report") = r;
+        }
+    })
+}
+
+/// Lease files under the IPAM data dir (every network), for /metrics.
+fn count_leases(dir: &std::path::Path) -> Option<usize> {
+    let mut n = 0;
+    for net in std::fs::read_dir(dir).ok()?.flatten() {
+        if let Ok(rd) = std::fs::read_dir(net.path()) {
+            n += rd
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok())
+                })
+                .count();
+        }
+    }
+    Some(n)
+}
