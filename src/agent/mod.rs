@@ -12,3 +12,6 @@ pub mod reconcile;
 pub mod report;
 pub mod run;
 pub mod source;
+
+#[cfg(test)]
+mod reconcile_tests;

@@ -1,0 +1,235 @@
+//! The reconciler against the backends' fake kernel: no netlink, real end states.
+
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use lichen_backends::testing::FakeKernel;
+use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
+
+use super::kernel::Kernel;
+use super::netconf::NetConf;
+use super::reconcile::Reconciler;
+use super::report::Report;
+use super::source::ClusterState;
+use crate::k8s::{Node, Object};
+use crate::nft::NodeRules;
+use crate::subnet_file::SubnetFile;
+
+struct Fake {
+    k: FakeKernel,
+    rules: Option<NodeRules>,
+    rule_writes: usize,
+}
+
+impl Kernel for Fake {
+    fn underlay(&mut self, iface: Option<&str>, addr: IpAddr) -> io::Result<LocalUnderlay> {
+        if iface.is_some_and(|i| i != self.k.underlay.name) || addr != self.k.underlay.addr {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no such interface/address",
+            ));
+        }
+        Ok(self.k.underlay.clone())
+    }
+    fn actual(&mut self) -> io::Result<Actual> {
+        Ok(self.k.actual())
+    }
+    fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
+        self.k
+            .apply(desired, op)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+    fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()> {
+        self.rules = Some(rules.clone());
+        self.rule_writes += 1;
+        Ok(())
+    }
+    fn remove_rules(&mut self) -> io::Result<()> {
+        self.rules = None;
+        Ok(())
+    }
+}
+
+fn node(name: &str, cidr: &str, ip: &str) -> Node {
+    let json = format!(
+        r#"{{"kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}"}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+    );
+    Node::from_json(json.as_bytes()).unwrap()
+}
+
+fn state(nodes: &[Node]) -> ClusterState {
+    let mut s = ClusterState::default();
+    for n in nodes {
+        s.upsert(Object::Node(n.clone()));
+    }
+    s
+}
+
+fn underlay() -> LocalUnderlay {
+    LocalUnderlay {
+        ifindex: 2,
+        name: "eth0".into(),
+        addr: "198.51.100.11".parse().unwrap(),
+        onlink: vec!["198.51.100.0/24".parse().unwrap()],
+        mtu: 1500,
+    }
+}
+
+struct Case {
+    rec: Reconciler<Fake>,
+    file: PathBuf,
+}
+
+impl Case {
+    fn new(netconf: &str) -> Case {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file =
+            std::env::temp_dir().join(format!("lichen-rec-{}-{n}/subnet.env", std::process::id()));
+        let fake = Fake {
+            k: FakeKernel::new(&underlay()),
+            rules: None,
+            rule_writes: 0,
+        };
+        let nc = NetConf::parse(netconf.as_bytes()).unwrap();
+        Case {
+            rec: Reconciler::new(fake, "node1".into(), nc, None, file.clone()),
+            file,
+        }
+    }
+    fn run(&mut self, s: &ClusterState) -> Report {
+        let mut r = Report::default();
+        self.rec.reconcile(s, false, &mut r);
+        r
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.file.parent().unwrap());
+    }
+}
+
+const HOSTGW: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#;
+const VXLAN: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"vxlan"}}"#;
+
+fn three() -> Vec<Node> {
+    vec![
+        node("node1", "10.100.1.0/24", "198.51.100.11"),
+        node("node2", "10.100.2.0/24", "198.51.100.12"),
+        node("node3", "10.100.3.0/24", "198.51.100.13"),
+    ]
+}
+
+#[test]
+fn host_gw_programs_every_peer_writes_the_subnet_file_and_rules() {
+    let mut c = Case::new(HOSTGW);
+    let r = c.run(&state(&three()));
+    assert!(r.last_errors.is_empty(), "{:?}", r.last_errors);
+    let routes = &c.rec.kernel.k.routes;
+    assert_eq!(routes.len(), 2);
+    assert!(routes
+        .iter()
+        .any(|r| r.dst.to_string() == "10.100.2.0/24"
+            && r.gw == Some("198.51.100.12".parse().unwrap())));
+    let f = SubnetFile::read(&c.file).unwrap().unwrap();
+    assert_eq!(f.subnets[0].to_string(), "10.100.1.1/24");
+    assert_eq!(f.mtu, Some(1500));
+    assert!(f.ipmasq);
+    let rules = c.rec.kernel.rules.clone().unwrap();
+    assert_eq!(rules.cluster[0].to_string(), "10.100.0.0/16");
+    assert!(r
+        .peers
+        .iter()
+        .all(|p| matches!(p.state, PeerState::Programmed(_))));
+    // idempotent: a second pass changes nothing and re-writes no rules
+    let r2 = c.run(&state(&three()));
+    assert!(r2.last_drift.is_empty(), "{:?}", r2.last_drift);
+    assert_eq!(c.rec.kernel.rule_writes, 1);
+}
+
+#[test]
+fn vxlan_device_mtu_and_removed_peer() {
+    let mut c = Case::new(VXLAN);
+    c.run(&state(&three()));
+    assert_eq!(c.rec.kernel.k.devices.len(), 1);
+    assert_eq!(c.rec.kernel.k.devices[0].name, "lichen.1");
+    assert_eq!(SubnetFile::read(&c.file).unwrap().unwrap().mtu, Some(1450));
+    let mut two = three();
+    two.pop();
+    let r = c.run(&state(&two));
+    assert!(!r.last_drift.is_empty());
+    assert_eq!(c.rec.kernel.k.routes.len(), 1, "node3's route removed");
+    assert_eq!(
+        c.rec.kernel.k.devices[0].fdb.len(),
+        1,
+        "node3's FDB entry removed"
+    );
+}
+
+#[test]
+fn drift_is_repaired_and_reported() {
+    let mut c = Case::new(VXLAN);
+    c.run(&state(&three()));
+    c.rec.kernel.k.routes.pop();
+    c.rec.kernel.k.devices[0].fdb.clear();
+    let r = c.run(&state(&three()));
+    assert!(r.last_drift.len() >= 2, "{:?}", r.last_drift);
+    assert!(r.last_errors.is_empty(), "{:?}", r.last_errors);
+    assert_eq!(c.rec.kernel.k.routes.len(), 2);
+    assert_eq!(c.rec.kernel.k.devices[0].fdb.len(), 2);
+}
+
+#[test]
+fn unknown_node_or_missing_pod_cidr_touches_nothing() {
+    let mut c = Case::new(HOSTGW);
+    c.run(&state(&three()));
+    let before = c.rec.kernel.k.clone();
+    // this node vanished from the source (e.g. a broken file): keep the data plane as it is
+    let r = c.run(&state(&three()[1..]));
+    assert!(
+        r.waiting.as_deref().unwrap().contains("node1"),
+        "{:?}",
+        r.waiting
+    );
+    assert_eq!(c.rec.kernel.k, before);
+    // no podCIDR yet: wait, and say so
+    let mut c = Case::new(HOSTGW);
+    let mut nodes = three();
+    nodes[0] = Node::from_json(br#"{"kind":"Node","metadata":{"name":"node1"},"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.11"}]}}"#).unwrap();
+    let r = c.run(&state(&nodes));
+    assert!(r.waiting.as_deref().unwrap().contains("podCIDR"));
+    assert!(
+        !c.file.exists(),
+        "no subnet file until the podCIDR is assigned"
+    );
+    assert!(c.rec.kernel.k.routes.is_empty());
+}
+
+#[test]
+fn pod_cidr_outside_the_network_is_an_error() {
+    let mut c = Case::new(HOSTGW);
+    let mut nodes = three();
+    nodes[0] = node("node1", "10.200.1.0/24", "198.51.100.11");
+    let r = c.run(&state(&nodes));
+    assert!(
+        r.last_errors[0].contains("not inside the cluster network"),
+        "{:?}",
+        r.last_errors
+    );
+    assert!(!c.file.exists());
+}
+
+#[test]
+fn cleanup_removes_everything() {
+    let mut c = Case::new(VXLAN);
+    c.run(&state(&three()));
+    assert!(c.file.exists());
+    let errors = c.rec.cleanup();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(c.rec.kernel.k.routes.is_empty());
+    assert!(c.rec.kernel.k.devices.is_empty());
+    assert!(c.rec.kernel.rules.is_none());
+    assert!(!c.file.exists());
+}
