@@ -325,14 +325,14 @@ fn create_veth(
         mtu: pod.mtu,
         up: false,
         netns: Some(ns),
-        master: None,
+        ..NewLink::default()
     };
     let veth = NewLink {
         name: &pod.host_veth,
         mtu: pod.mtu,
         master: Some(bridge),
         up: true,
-        netns: None,
+        ..NewLink::default()
     };
     let kind = LinkKind::Veth { peer };
     let what = || format!("create veth {} / {}", pod.host_veth, pod.ifname);

@@ -1,11 +1,12 @@
 //! Links: look up, create (bridge, veth with its peer in another namespace), change, delete.
 
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo,
-    LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, InfoVxlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 
@@ -112,6 +113,8 @@ pub struct NewLink<'a> {
     pub up: bool,
     /// Create it in this namespace (only for a veth peer: `IFLA_NET_NS_FD`).
     pub netns: Option<&'a NetNs>,
+    /// A fixed MAC (e.g. a VTEP's, set before the link is up).
+    pub mac: Option<[u8; 6]>,
 }
 
 impl NewLink<'_> {
@@ -124,6 +127,9 @@ impl NewLink<'_> {
         }
         if let Some(master) = self.master {
             msg.attributes.push(LinkAttribute::Controller(master));
+        }
+        if let Some(mac) = self.mac {
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
         }
         if let Some(ns) = self.netns {
             msg.attributes
@@ -144,6 +150,14 @@ pub enum LinkKind<'a> {
     /// A veth pair; `peer` is the other end (set its `netns` to create it directly there).
     Veth {
         peer: NewLink<'a>,
+    },
+    /// A VXLAN device: `vni`, UDP `port`, local VTEP address and underlay device.
+    Vxlan {
+        vni: u32,
+        port: u16,
+        local: Option<IpAddr>,
+        lower: Option<u32>,
+        learning: bool,
     },
 }
 
@@ -186,6 +200,31 @@ impl Nl {
                 LinkInfo::Kind(InfoKind::Veth),
                 LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer.message()))),
             ],
+            LinkKind::Vxlan {
+                vni,
+                port,
+                local,
+                lower,
+                learning,
+            } => {
+                let mut data = vec![
+                    InfoVxlan::Id(*vni),
+                    InfoVxlan::Port(*port),
+                    InfoVxlan::Learning(*learning),
+                ];
+                match local {
+                    Some(IpAddr::V4(a)) => data.push(InfoVxlan::Local(*a)),
+                    Some(IpAddr::V6(a)) => data.push(InfoVxlan::Local6(*a)),
+                    None => {}
+                }
+                if let Some(l) = lower {
+                    data.push(InfoVxlan::Link(*l));
+                }
+                vec![
+                    LinkInfo::Kind(InfoKind::Vxlan),
+                    LinkInfo::Data(InfoData::Vxlan(data)),
+                ]
+            }
         };
         msg.attributes.push(LinkAttribute::LinkInfo(info));
         self.ack(RouteNetlinkMessage::NewLink(msg), CREATE)

@@ -18,10 +18,12 @@
 
 mod addr;
 mod link;
+mod neigh;
 mod route;
 
 pub use addr::Addr;
 pub use link::{Link, LinkChange, LinkId, LinkKind, NewLink};
+pub use neigh::{Fdb, Neigh};
 pub use route::{Route, RouteScope, PROTO_BOOT, PROTO_KERNEL, TABLE_MAIN};
 
 use std::io;
@@ -167,3 +169,6 @@ fn invalid(what: &str) -> io::Error {
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;
