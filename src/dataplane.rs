@@ -151,7 +151,8 @@ pub fn attach(bridge: &BridgeSpec, pod: &PodSpec) -> Result<Attached, DpError> {
             // A bridge without a MAC of its own takes its lowest port's: re-read it when the
             // new port may have changed it.
             let br = if host_veth.mac < br.mac {
-                find(&mut host, &bridge.name)?.unwrap_or(br)
+                // Best effort: the attachment is complete, a failed re-read must not undo it.
+                find(&mut host, &bridge.name).ok().flatten().unwrap_or(br)
             } else {
                 br
             };
@@ -701,6 +702,9 @@ mod tests {
             inspect(&spec.netns, "eth0"),
             Err(DpError::NetnsMissing(..))
         ));
+        let err = attach(&bridge(), &spec).unwrap_err();
+        assert!(matches!(err, DpError::NetnsMissing(..)), "{err}");
+        assert_eq!(node_links(), vec![BR.to_string()]);
     }
 
     #[test]

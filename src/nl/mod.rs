@@ -13,8 +13,9 @@
 //! - Objects are our own small types ([`Link`], [`Addr`], [`Route`]), built from and into
 //!   rtnetlink's packet types in one file per family (`link.rs`, `addr.rs`, `route.rs`); the
 //!   agent's objects (neighbours, FDB entries, vxlan links) go in the same way.
-//! - The socket has `NETLINK_GET_STRICT_CHK` on, so dumps are filtered by the kernel (by
-//!   interface, table); the parsers filter again, so older kernels give the same answers.
+//! - The socket has `NETLINK_GET_STRICT_CHK` on (where the kernel has it, 4.20+), so dumps are
+//!   filtered by the kernel (by interface, table); the parsers filter again, so older kernels
+//!   give the same answers.
 
 mod addr;
 mod link;
@@ -58,9 +59,11 @@ impl Nl {
     pub fn open() -> io::Result<Nl> {
         let (mut conn, handle, _unsolicited) =
             rtnetlink::new_connection_with_socket::<SmolSocket>()?;
-        conn.socket_mut()
+        // Best effort: kernels before 4.20 lack it, and the parsers filter again anyway.
+        let _ = conn
             .socket_mut()
-            .set_netlink_get_strict_chk(true)?;
+            .socket_mut()
+            .set_netlink_get_strict_chk(true);
         Ok(Nl { conn, handle })
     }
 
