@@ -1,11 +1,23 @@
 //! The plugin's data plane on one node: the bridge, a veth pair per pod, addresses and routes
 //! inside the pod. Idempotent where the spec asks for it (DEL), all-or-nothing for ADD.
+//!
+//! Design notes:
+//! - Two netlink sockets per operation at most: one in the node's namespace (the calling
+//!   thread's) and one opened inside the pod's namespace. The pod end of the veth is created
+//!   from the node directly inside the pod (`IFLA_NET_NS_FD` in the peer message) under its
+//!   final name, up, with its MTU: no rename, no move, no second namespace switch.
+//! - Round trips are counted and kept low (see `attach`); nothing is spawned.
+//! - ADD rolls back by deleting the host end (the pod end goes with it); DEL deletes the host
+//!   end by its deterministic name first, which needs no namespace switch.
 
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+
+use crate::netns::NetNs;
+use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl, Route, TABLE_MAIN};
 
 /// The node's bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,8 +111,12 @@ impl std::error::Error for DpError {}
 /// The host-side veth name of an attachment: `lic` + 12 hex digits of a stable hash of
 /// (container ID, ifname). Deterministic so DEL and GC can find it without state.
 pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
-    let _ = (container_id, ifname);
-    todo!("dataplane::host_veth_name")
+    // FNV-1a, 64 bits; the top 48 bits are the best mixed.
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = container_id.bytes().chain([0]).chain(ifname.bytes());
+    let hash = bytes.fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    format!("lic{:012x}", hash >> 16)
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
@@ -109,28 +125,634 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
 /// asked, addresses and routes in the pod, and IPv4/IPv6 forwarding on in the host namespace.
 /// Fails with `IfnameExists` before creating anything if `ifname` exists in the pod. On any
 /// failure it removes the veth it created before returning the error.
+///
+/// Netlink round trips with the bridge already in place: 1 (ifname check in the pod) + 1 (bridge
+/// lookup) + 1 per bridge address + 1 (veth) + 1 (hairpin, if asked) + 1 (pod end up) + 1 (pod
+/// end lookup) + 1 per pod address + 1 per pod route + 1 (host end lookup) [+ 1 bridge re-read
+/// when its MAC may have changed]. IPv4 only, one route: 10 (11).
 pub fn attach(bridge: &BridgeSpec, pod: &PodSpec) -> Result<Attached, DpError> {
-    let _ = (bridge, pod);
-    todo!("dataplane::attach")
+    let ns = NetNs::open(&pod.netns).map_err(|e| DpError::NetnsMissing(pod.netns.clone(), e))?;
+    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    if find(&mut pod_nl, &pod.ifname)?.is_some() {
+        return Err(DpError::IfnameExists(pod.ifname.clone()));
+    }
+    let mut host = Nl::open().map_err(kernel("open netlink"))?;
+    let br = ensure_bridge(&mut host, bridge)?;
+    let v6 = bridge
+        .addresses
+        .iter()
+        .chain(&pod.addresses)
+        .any(|a| a.addr().is_ipv6());
+    enable_forwarding(v6)?;
+
+    create_veth(&mut host, &mut pod_nl, &ns, pod, br.index)?;
+    match plumb(&mut host, &mut pod_nl, pod) {
+        Ok((host_veth, pod_link)) => {
+            // A bridge without a MAC of its own takes its lowest port's: re-read it when the
+            // new port may have changed it.
+            let br = if host_veth.mac < br.mac {
+                // Best effort: the attachment is complete, a failed re-read must not undo it.
+                find(&mut host, &bridge.name).ok().flatten().unwrap_or(br)
+            } else {
+                br
+            };
+            Ok(Attached {
+                bridge: info(&br),
+                host_veth: info(&host_veth),
+                pod: info(&pod_link),
+            })
+        }
+        Err(e) => {
+            if let Err(undo) = nl::missing_ok(host.delete_link(LinkId::Name(&pod.host_veth))) {
+                log::warn!("rollback: cannot delete {}: {undo}", pod.host_veth);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// DEL's data plane: delete the pod's interface (and with it the host end). A missing netns or
 /// interface is success. Also deletes a leftover host end named `host_veth`.
 pub fn detach(netns: Option<&Path>, ifname: &str, host_veth: &str) -> Result<(), DpError> {
-    let _ = (netns, ifname, host_veth);
-    todo!("dataplane::detach")
+    // Deleting the host end takes the pod end with it, without entering the pod.
+    let mut host = Nl::open().map_err(kernel("open netlink"))?;
+    match host.delete_link(LinkId::Name(host_veth)) {
+        Ok(()) => return Ok(()),
+        Err(e) if nl::is_not_found(&e) => {}
+        Err(e) => return Err(DpError::Kernel(format!("delete {host_veth}"), e)),
+    }
+    let Some(path) = netns else {
+        return Ok(());
+    };
+    let ns = match NetNs::open(path) {
+        Ok(ns) => ns,
+        Err(e) if gone(&e) => return Ok(()),
+        Err(e) => return Err(DpError::NetnsMissing(path.to_path_buf(), e)),
+    };
+    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    // Only a veth can be ours; leave anything else the pod has under that name alone.
+    match find(&mut pod_nl, ifname)? {
+        Some(link) if link.is_kind("veth") => {
+            nl::missing_ok(pod_nl.delete_link(LinkId::Index(link.index)))
+                .map_err(|e| DpError::Kernel(format!("delete {ifname} in the pod"), e))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// CHECK's view of an attachment.
+///
+/// Addresses leave out IPv6 link-local ones (the kernel's own); routes are every unicast route
+/// of the main table through the interface, the kernel's prefix routes included.
 pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
-    let _ = (netns, ifname);
-    todo!("dataplane::inspect")
+    let ns = NetNs::open(netns).map_err(|e| DpError::NetnsMissing(netns.to_path_buf(), e))?;
+    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    let link = find(&mut pod_nl, ifname)?.ok_or_else(|| DpError::NoSuchInterface(ifname.into()))?;
+    let addresses = pod_nl
+        .addrs(Some(link.index))
+        .map_err(kernel("list addresses in the pod"))?
+        .into_iter()
+        .map(|a| a.net)
+        .filter(|n| !is_v6_link_local(n))
+        .collect();
+    let routes = pod_nl
+        .routes(TABLE_MAIN, Some(link.index))
+        .map_err(kernel("list routes in the pod"))?
+        .into_iter()
+        .map(|r| (r.dst, r.gateway))
+        .collect();
+    let (host_veth, host_master) = host_peer(&link)?;
+    Ok(PodState {
+        link: info(&link),
+        addresses,
+        routes,
+        host_veth,
+        host_master,
+    })
 }
 
-/// Whether the bridge exists and is up, with its addresses (STATUS, CHECK).
+/// Whether the bridge exists and is up, with its addresses (STATUS, CHECK): `None` when it is
+/// missing or down; `NotABridge` when the name is taken by something else.
 pub fn bridge_state(name: &str) -> Result<Option<(LinkInfo, Vec<IpNet>)>, DpError> {
-    let _ = name;
-    todo!("dataplane::bridge_state")
+    let mut host = Nl::open().map_err(kernel("open netlink"))?;
+    let Some(br) = find(&mut host, name)? else {
+        return Ok(None);
+    };
+    if !br.is_kind("bridge") {
+        return Err(DpError::NotABridge(name.into()));
+    }
+    if !br.up {
+        return Ok(None);
+    }
+    let addrs = host
+        .addrs(Some(br.index))
+        .map_err(kernel("list bridge addresses"))?
+        .into_iter()
+        .map(|a| a.net)
+        .filter(|n| !is_v6_link_local(n))
+        .collect();
+    Ok(Some((info(&br), addrs)))
+}
+
+/// The bridge, created if missing (a concurrent creator wins harmlessly), with its MTU, up,
+/// and with the gateway addresses.
+fn ensure_bridge(nl: &mut Nl, spec: &BridgeSpec) -> Result<Link, DpError> {
+    let mut br = match find(nl, &spec.name)? {
+        Some(br) => br,
+        None => {
+            let new = NewLink {
+                name: &spec.name,
+                mtu: spec.mtu,
+                up: true,
+                ..NewLink::default()
+            };
+            nl::exists_ok(nl.create_link(&new, &LinkKind::Bridge))
+                .map_err(|e| DpError::Kernel(format!("create bridge {}", spec.name), e))?;
+            find(nl, &spec.name)?.ok_or_else(|| {
+                DpError::Kernel(
+                    format!("bridge {} vanished after creation", spec.name),
+                    io::Error::from_raw_os_error(libc::ENODEV),
+                )
+            })?
+        }
+    };
+    if !br.is_kind("bridge") {
+        return Err(DpError::NotABridge(spec.name.clone()));
+    }
+    let change = LinkChange {
+        mtu: spec.mtu.filter(|&m| m != br.mtu),
+        up: (!br.up).then_some(true),
+        master: None,
+    };
+    if change.mtu.is_some() || change.up.is_some() {
+        nl.set_link(LinkId::Index(br.index), &change)
+            .map_err(|e| DpError::Kernel(format!("set up bridge {}", spec.name), e))?;
+        br.mtu = change.mtu.unwrap_or(br.mtu);
+        br.up = true;
+    }
+    for &addr in &spec.addresses {
+        // No DAD: the gateway must answer at once, and the bridge is ours.
+        nl::exists_ok(nl.add_addr(br.index, addr, true))
+            .map_err(|e| DpError::Kernel(format!("add {addr} to bridge {}", spec.name), e))?;
+    }
+    Ok(br)
+}
+
+/// Turns on IPv4 (and IPv6) forwarding in the calling thread's namespace (`/proc/sys/net` is
+/// per namespace).
+fn enable_forwarding(v6: bool) -> Result<(), DpError> {
+    let mut files = vec!["/proc/sys/net/ipv4/ip_forward"];
+    if v6 {
+        files.push("/proc/sys/net/ipv6/conf/all/forwarding");
+    }
+    for f in files {
+        std::fs::write(f, b"1").map_err(|e| DpError::Kernel(format!("write {f}"), e))?;
+    }
+    Ok(())
+}
+
+/// Creates the veth pair: host end enslaved and up, pod end inside the pod as `ifname`.
+/// A stale host end of the same attachment (a crashed earlier ADD) is replaced.
+fn create_veth(
+    host: &mut Nl,
+    pod_nl: &mut Nl,
+    ns: &NetNs,
+    pod: &PodSpec,
+    bridge: u32,
+) -> Result<(), DpError> {
+    // Not up yet: a veth peer cannot be opened before its pair is complete (ENOTCONN).
+    let peer = NewLink {
+        name: &pod.ifname,
+        mtu: pod.mtu,
+        up: false,
+        netns: Some(ns),
+        ..NewLink::default()
+    };
+    let veth = NewLink {
+        name: &pod.host_veth,
+        mtu: pod.mtu,
+        master: Some(bridge),
+        up: true,
+        ..NewLink::default()
+    };
+    let kind = LinkKind::Veth { peer };
+    let what = || format!("create veth {} / {}", pod.host_veth, pod.ifname);
+    match host.create_link(&veth, &kind) {
+        Ok(()) => return Ok(()),
+        Err(e) if nl::is_exists(&e) => {}
+        Err(e) => return Err(DpError::Kernel(what(), e)),
+    }
+    // EEXIST: either `ifname` appeared in the pod since the check, or the host name is taken.
+    if find(pod_nl, &pod.ifname)?.is_some() {
+        return Err(DpError::IfnameExists(pod.ifname.clone()));
+    }
+    nl::missing_ok(host.delete_link(LinkId::Name(&pod.host_veth)))
+        .map_err(|e| DpError::Kernel(format!("delete stale {}", pod.host_veth), e))?;
+    host.create_link(&veth, &kind)
+        .map_err(|e| DpError::Kernel(what(), e))
+}
+
+/// Everything after the veth exists: hairpin, pod end up, its addresses and routes. Returns
+/// the host end and the pod end as they now are.
+fn plumb(host: &mut Nl, pod_nl: &mut Nl, pod: &PodSpec) -> Result<(Link, Link), DpError> {
+    if pod.hairpin {
+        host.set_hairpin(LinkId::Name(&pod.host_veth), true)
+            .map_err(|e| DpError::Kernel(format!("set hairpin on {}", pod.host_veth), e))?;
+    }
+    let up = LinkChange {
+        up: Some(true),
+        ..LinkChange::default()
+    };
+    pod_nl
+        .set_link(LinkId::Name(&pod.ifname), &up)
+        .map_err(|e| DpError::Kernel(format!("set {} up in the pod", pod.ifname), e))?;
+    let pod_link =
+        find(pod_nl, &pod.ifname)?.ok_or_else(|| DpError::NoSuchInterface(pod.ifname.clone()))?;
+    for &addr in &pod.addresses {
+        pod_nl
+            .add_addr(pod_link.index, addr, true)
+            .map_err(|e| DpError::Kernel(format!("add {addr} to {} in the pod", pod.ifname), e))?;
+    }
+    for &(dst, gw) in &pod.routes {
+        let route = Route::new(dst, gw, Some(pod_link.index));
+        // EEXIST: the kernel's own prefix route already is this route.
+        nl::exists_ok(pod_nl.add_route(&route)).map_err(|e| {
+            let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
+            DpError::Kernel(format!("add route {dst}{via} in the pod"), e)
+        })?;
+    }
+    let host_veth = find(host, &pod.host_veth)?
+        .ok_or_else(|| DpError::NoSuchInterface(pod.host_veth.clone()))?;
+    Ok((host_veth, pod_link))
+}
+
+/// The host end of a pod's veth (seen from the calling thread's namespace) and its master.
+fn host_peer(pod_link: &Link) -> Result<(Option<String>, Option<String>), DpError> {
+    let Some(peer) = pod_link.link.filter(|_| pod_link.is_kind("veth")) else {
+        return Ok((None, None));
+    };
+    let mut host = Nl::open().map_err(kernel("open netlink"))?;
+    let found = host
+        .link(LinkId::Index(peer))
+        .map_err(kernel("look up the host end"))?;
+    // Index numbers are per namespace: make sure this is the pod end's peer.
+    let Some(veth) = found.filter(|l| l.is_kind("veth") && l.link == Some(pod_link.index)) else {
+        return Ok((None, None));
+    };
+    let master = match veth.master {
+        Some(m) => host
+            .link(LinkId::Index(m))
+            .map_err(kernel("look up the bridge"))?
+            .map(|l| l.name),
+        None => None,
+    };
+    Ok((Some(veth.name), master))
+}
+
+fn find(nl: &mut Nl, name: &str) -> Result<Option<Link>, DpError> {
+    nl.link(LinkId::Name(name))
+        .map_err(|e| DpError::Kernel(format!("look up {name}"), e))
+}
+
+fn info(link: &Link) -> LinkInfo {
+    LinkInfo {
+        name: link.name.clone(),
+        mac: link.mac_string(),
+        mtu: link.mtu,
+    }
+}
+
+fn kernel(what: &'static str) -> impl FnOnce(io::Error) -> DpError {
+    move |e| DpError::Kernel(what.to_string(), e)
+}
+
+/// A namespace path that no longer names a namespace (deleted, or its bind mount gone).
+fn gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::InvalidInput
+    )
+}
+
+fn is_v6_link_local(n: &IpNet) -> bool {
+    matches!(n.addr(), IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nl::testutil::{assert_outside_root, enter_node, run_ok, Pod};
+    use std::time::Instant;
+
+    const BR: &str = "licbr0";
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn bridge() -> BridgeSpec {
+        BridgeSpec {
+            name: BR.into(),
+            mtu: Some(1450),
+            addresses: vec![net("10.42.1.1/24"), net("fd42:1::1/64")],
+        }
+    }
+
+    fn pod_spec(pod: &Pod, n: u8) -> PodSpec {
+        PodSpec {
+            netns: pod.path(),
+            ifname: "eth0".into(),
+            host_veth: host_veth_name(&pod.name, "eth0"),
+            mtu: Some(1450),
+            hairpin: true,
+            addresses: vec![
+                net(&format!("10.42.1.{n}/24")),
+                net(&format!("fd42:1::{n:x}/64")),
+            ],
+            routes: vec![
+                (net("0.0.0.0/0"), Some("10.42.1.1".parse().unwrap())),
+                (net("::/0"), Some("fd42:1::1".parse().unwrap())),
+            ],
+        }
+    }
+
+    /// Links in the node namespace whose name starts with `lic` (bridge and host ends).
+    fn node_links() -> Vec<String> {
+        let mut nl = Nl::open().unwrap();
+        nl.links()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .filter(|n| n.starts_with("lic"))
+            .collect()
+    }
+
+    #[test]
+    fn host_veth_names_are_stable_short_and_distinct() {
+        let a = host_veth_name("abc", "eth0");
+        assert_eq!(a, host_veth_name("abc", "eth0"));
+        assert_eq!(a.len(), 15);
+        assert!(a.starts_with("lic"));
+        assert_ne!(a, host_veth_name("abc", "eth1"));
+        assert_ne!(a, host_veth_name("abce", "th0"));
+    }
+
+    #[test]
+    fn two_pods_on_one_bridge() {
+        enter_node();
+        let (a, b) = (Pod::new("dp"), Pod::new("dp"));
+        let (sa, sb) = (pod_spec(&a, 2), pod_spec(&b, 3));
+        let t = Instant::now();
+        let att_a = attach(&bridge(), &sa).unwrap();
+        let first = t.elapsed();
+        let t = Instant::now();
+        let att_b = attach(&bridge(), &sb).unwrap();
+        eprintln!(
+            "attach: first (creates bridge) {first:?}, second {:?}",
+            t.elapsed()
+        );
+
+        // What attach reports matches the kernel.
+        assert_eq!(att_a.bridge.name, BR);
+        assert_eq!(att_a.host_veth.name, sa.host_veth);
+        assert_eq!(att_a.pod.name, "eth0");
+        assert_eq!((att_a.pod.mtu, att_a.host_veth.mtu), (1450, 1450));
+        assert_eq!(att_a.pod.mac.len(), 17);
+        let mut nl = Nl::open().unwrap();
+        let br = nl.link(LinkId::Name(BR)).unwrap().unwrap();
+        assert_eq!(att_b.bridge.mac, br.mac_string());
+        assert!(br.up && br.is_kind("bridge") && br.mtu == 1450);
+        for s in [&sa, &sb] {
+            let veth = nl.link(LinkId::Name(&s.host_veth)).unwrap().unwrap();
+            assert_eq!(veth.master, Some(br.index));
+            assert!(veth.up);
+            assert_eq!(veth.mtu, 1450);
+            let details = run_ok("ip", &["-d", "-o", "link", "show", "dev", &s.host_veth]);
+            assert!(details.contains("hairpin on"), "{details}");
+        }
+        let br_addrs = run_ok("ip", &["-o", "addr", "show", "dev", BR]);
+        assert!(br_addrs.contains("10.42.1.1/24") && br_addrs.contains("fd42:1::1/64"));
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            "1\n"
+        );
+
+        // Inside the pod: addresses (IPv6 not tentative), routes, link.
+        let addrs = a.ip(&["-o", "addr", "show", "dev", "eth0"]);
+        assert!(addrs.contains("10.42.1.2/24"), "{addrs}");
+        let v6 = addrs.lines().find(|l| l.contains("fd42:1::2/64"));
+        assert!(v6.is_some_and(|l| !l.contains("tentative")), "{addrs}");
+        let r4 = a.ip(&["-4", "route", "show", "default"]);
+        assert!(r4.contains("via 10.42.1.1 dev eth0"), "{r4}");
+        let r6 = a.ip(&["-6", "route", "show", "default"]);
+        assert!(r6.contains("via fd42:1::1 dev eth0"), "{r6}");
+        let link = a.ip(&["-o", "link", "show", "dev", "eth0"]);
+        assert!(
+            link.contains("mtu 1450") && link.contains("state UP"),
+            "{link}"
+        );
+
+        // Traffic: pod to pod both families, pod to the gateway.
+        assert!(a.ping("10.42.1.3"));
+        assert!(b.ping("10.42.1.2"));
+        assert!(a.ping("10.42.1.1"));
+        assert!(a.ping("fd42:1::3"));
+        assert!(b.ping("fd42:1::1"));
+
+        // Bridge state for STATUS/CHECK.
+        let (info, addrs) = bridge_state(BR).unwrap().unwrap();
+        assert_eq!(info.name, BR);
+        assert!(addrs.contains(&net("10.42.1.1/24")) && addrs.contains(&net("fd42:1::1/64")));
+        assert!(bridge_state("licnone").unwrap().is_none());
+    }
+
+    #[test]
+    fn concurrent_attaches_share_one_bridge() {
+        enter_node();
+        let pods: Vec<Pod> = (0..6).map(|_| Pod::new("dp")).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pods
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let spec = pod_spec(p, 10 + i as u8);
+                    s.spawn(move || {
+                        assert_outside_root();
+                        attach(&bridge(), &spec)
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        let links = node_links();
+        assert_eq!(links.iter().filter(|n| *n == BR).count(), 1);
+        assert_eq!(links.len(), 7, "{links:?}");
+        assert!(pods[0].ping("10.42.1.15"));
+        assert!(pods[5].ping("10.42.1.1"));
+    }
+
+    #[test]
+    fn existing_ifname_fails_and_creates_nothing() {
+        enter_node();
+        let p = Pod::new("dp");
+        p.ip(&[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "other0",
+        ]);
+        let err = attach(&bridge(), &pod_spec(&p, 2)).unwrap_err();
+        assert!(
+            matches!(err, DpError::IfnameExists(ref n) if n == "eth0"),
+            "{err}"
+        );
+        assert!(node_links().is_empty(), "{:?}", node_links());
+        // The pod's own eth0 is untouched.
+        assert!(p
+            .ip(&["-o", "link", "show", "dev", "eth0"])
+            .contains("eth0@other0"));
+    }
+
+    #[test]
+    fn failure_after_veth_rolls_back() {
+        enter_node();
+        let p = Pod::new("dp");
+        let mut spec = pod_spec(&p, 2);
+        // A gateway outside every subnet of the pod: ENETUNREACH after the veth exists.
+        spec.routes
+            .push((net("10.99.0.0/16"), Some("10.77.0.1".parse().unwrap())));
+        let err = attach(&bridge(), &spec).unwrap_err();
+        match err {
+            DpError::Kernel(_, ref e) => assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH)),
+            ref other => panic!("unexpected {other}"),
+        }
+        assert_eq!(node_links(), vec![BR.to_string()]);
+        assert!(!p.ip(&["-o", "link"]).contains("eth0"));
+        // The same attachment succeeds afterwards.
+        attach(&bridge(), &pod_spec(&p, 2)).unwrap();
+    }
+
+    #[test]
+    fn stale_host_end_is_replaced() {
+        enter_node();
+        let p = Pod::new("dp");
+        let spec = pod_spec(&p, 2);
+        // A crashed earlier ADD left the host end behind (its peer elsewhere).
+        run_ok(
+            "ip",
+            &[
+                "link",
+                "add",
+                &spec.host_veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "licstale",
+            ],
+        );
+        attach(&bridge(), &spec).unwrap();
+        let links = node_links();
+        assert!(!links.contains(&"licstale".to_string()), "{links:?}");
+        assert!(p.ping("10.42.1.1"));
+    }
+
+    #[test]
+    fn not_a_bridge() {
+        enter_node();
+        let p = Pod::new("dp");
+        run_ok(
+            "ip",
+            &["link", "add", BR, "type", "veth", "peer", "name", "licpeer"],
+        );
+        let err = attach(&bridge(), &pod_spec(&p, 2)).unwrap_err();
+        assert!(matches!(err, DpError::NotABridge(_)), "{err}");
+        assert!(matches!(bridge_state(BR), Err(DpError::NotABridge(_))));
+        assert_eq!(node_links().len(), 2);
+    }
+
+    #[test]
+    fn detach_is_idempotent() {
+        enter_node();
+        let p = Pod::new("dp");
+        let spec = pod_spec(&p, 2);
+        attach(&bridge(), &spec).unwrap();
+        detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
+        assert_eq!(node_links(), vec![BR.to_string()]);
+        assert!(!p.ip(&["-o", "link"]).contains("eth0"));
+        detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
+        detach(None, "eth0", &spec.host_veth).unwrap();
+
+        // The pod's own interface under that name is not ours: left alone.
+        p.ip(&["link", "add", "eth0", "type", "bridge"]);
+        detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
+        assert!(p.ip(&["-o", "link"]).contains("eth0"));
+    }
+
+    #[test]
+    fn detach_with_netns_gone() {
+        enter_node();
+        let mut p = Pod::new("dp");
+        let spec = pod_spec(&p, 2);
+        attach(&bridge(), &spec).unwrap();
+        p.delete();
+        detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
+        detach(None, "eth0", &spec.host_veth).unwrap();
+        assert_eq!(node_links(), vec![BR.to_string()]);
+        assert!(matches!(
+            inspect(&spec.netns, "eth0"),
+            Err(DpError::NetnsMissing(..))
+        ));
+        let err = attach(&bridge(), &spec).unwrap_err();
+        assert!(matches!(err, DpError::NetnsMissing(..)), "{err}");
+        assert_eq!(node_links(), vec![BR.to_string()]);
+    }
+
+    #[test]
+    fn inspect_reports_what_attach_made() {
+        enter_node();
+        let p = Pod::new("dp");
+        let spec = pod_spec(&p, 2);
+        let att = attach(&bridge(), &spec).unwrap();
+        let st = inspect(&spec.netns, "eth0").unwrap();
+        assert_eq!(st.link, att.pod);
+        assert_eq!(st.addresses, spec.addresses);
+        for r in &spec.routes {
+            assert!(st.routes.contains(r), "{r:?} not in {:?}", st.routes);
+        }
+        assert!(st.routes.contains(&(net("10.42.1.0/24"), None)));
+        assert_eq!(st.host_veth.as_deref(), Some(spec.host_veth.as_str()));
+        assert_eq!(st.host_master.as_deref(), Some(BR));
+
+        p.ip(&["addr", "del", "10.42.1.2/24", "dev", "eth0"]);
+        let st = inspect(&spec.netns, "eth0").unwrap();
+        assert_eq!(st.addresses, vec![net("fd42:1::2/64")]);
+        assert!(!st.routes.iter().any(|(d, _)| d.addr().is_ipv4()));
+        assert!(matches!(
+            inspect(&spec.netns, "eth9"),
+            Err(DpError::NoSuchInterface(_))
+        ));
+    }
+
+    /// Not a benchmark: prints the mean attach time over a few pods (`--nocapture`).
+    #[test]
+    fn attach_timing() {
+        enter_node();
+        let pods: Vec<Pod> = (0..10).map(|_| Pod::new("dp")).collect();
+        attach(&bridge(), &pod_spec(&pods[0], 2)).unwrap();
+        let t = Instant::now();
+        for (i, p) in pods.iter().enumerate().skip(1) {
+            let mut spec = pod_spec(p, 2 + i as u8);
+            spec.addresses.truncate(1);
+            spec.routes.truncate(1);
+            attach(&bridge(), &spec).unwrap();
+        }
+        eprintln!("attach (IPv4, bridge present): {:?} each", t.elapsed() / 9);
+        let t = Instant::now();
+        for p in &pods {
+            detach(Some(&p.path()), "eth0", &host_veth_name(&p.name, "eth0")).unwrap();
+        }
+        eprintln!("detach: {:?} each", t.elapsed() / 10);
+    }
 }
 
 /// ADD's checks that need the kernel but change nothing: the netns opens and is a network

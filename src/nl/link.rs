@@ -1,0 +1,265 @@
+//! Links: look up, create (bridge, veth with its peer in another namespace), change, delete.
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+
+use rtnetlink::packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, InfoVxlan, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+
+use super::{Nl, ACK, CREATE};
+use crate::netns::NetNs;
+
+/// A link as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// Hardware address (empty for links without one).
+    pub mac: Vec<u8>,
+    pub mtu: u32,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// `IFLA_INFO_KIND`: "bridge", "veth", "vxlan"… (`None` for plain devices).
+    pub kind: Option<String>,
+    /// The bridge (or other master) this link is a port of.
+    pub master: Option<u32>,
+    /// `IFLA_LINK`: a veth's peer index, a vxlan's lower device…
+    pub link: Option<u32>,
+    /// `IFLA_LINK_NETNSID`: the namespace `link` lives in, if not this one.
+    pub link_netnsid: Option<i32>,
+}
+
+impl Link {
+    pub fn is_kind(&self, kind: &str) -> bool {
+        self.kind.as_deref() == Some(kind)
+    }
+
+    /// The MAC as lower-case `aa:bb:cc:dd:ee:ff`.
+    pub fn mac_string(&self) -> String {
+        let mut s = String::with_capacity(self.mac.len() * 3);
+        for (i, b) in self.mac.iter().enumerate() {
+            if i > 0 {
+                s.push(':');
+            }
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+
+    fn from_msg(msg: LinkMessage) -> Link {
+        let mut link = Link {
+            index: msg.header.index,
+            name: String::new(),
+            mac: Vec::new(),
+            mtu: 0,
+            up: msg.header.flags.contains(LinkFlags::Up),
+            kind: None,
+            master: None,
+            link: None,
+            link_netnsid: None,
+        };
+        for attr in msg.attributes {
+            match attr {
+                LinkAttribute::IfName(n) => link.name = n,
+                LinkAttribute::Address(a) => link.mac = a,
+                LinkAttribute::Mtu(m) => link.mtu = m,
+                LinkAttribute::Controller(m) => link.master = Some(m),
+                LinkAttribute::Link(l) => link.link = Some(l),
+                LinkAttribute::LinkNetNsId(id) => link.link_netnsid = Some(id),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::Kind(k) = info {
+                            link.kind = Some(k.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        link
+    }
+}
+
+/// How a request names a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkId<'a> {
+    Index(u32),
+    Name(&'a str),
+}
+
+impl LinkId<'_> {
+    fn message(self) -> LinkMessage {
+        let mut msg = LinkMessage::default();
+        match self {
+            LinkId::Index(i) => msg.header.index = i,
+            LinkId::Name(n) => msg.attributes.push(LinkAttribute::IfName(n.to_string())),
+        }
+        msg
+    }
+}
+
+/// The attributes every new link can carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewLink<'a> {
+    pub name: &'a str,
+    pub mtu: Option<u32>,
+    /// Enslave to this bridge at creation.
+    pub master: Option<u32>,
+    /// Create administratively up.
+    pub up: bool,
+    /// Create it in this namespace (only for a veth peer: `IFLA_NET_NS_FD`).
+    pub netns: Option<&'a NetNs>,
+    /// A fixed MAC (e.g. a VTEP's, set before the link is up).
+    pub mac: Option<[u8; 6]>,
+}
+
+impl NewLink<'_> {
+    fn message(&self) -> LinkMessage {
+        let mut msg = LinkMessage::default();
+        msg.attributes
+            .push(LinkAttribute::IfName(self.name.to_string()));
+        if let Some(mtu) = self.mtu {
+            msg.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(master) = self.master {
+            msg.attributes.push(LinkAttribute::Controller(master));
+        }
+        if let Some(mac) = self.mac {
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(ns) = self.netns {
+            msg.attributes
+                .push(LinkAttribute::NetNsFd(ns.file.as_raw_fd()));
+        }
+        if self.up {
+            msg.header.flags |= LinkFlags::Up;
+            msg.header.change_mask |= LinkFlags::Up;
+        }
+        msg
+    }
+}
+
+/// What a new link is.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkKind<'a> {
+    Bridge,
+    /// A veth pair; `peer` is the other end (set its `netns` to create it directly there).
+    Veth {
+        peer: NewLink<'a>,
+    },
+    /// A VXLAN device: `vni`, UDP `port`, local VTEP address and underlay device.
+    Vxlan {
+        vni: u32,
+        port: u16,
+        local: Option<IpAddr>,
+        lower: Option<u32>,
+        learning: bool,
+    },
+}
+
+/// Changes to an existing link; `None` leaves an attribute alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkChange {
+    pub mtu: Option<u32>,
+    pub up: Option<bool>,
+    pub master: Option<u32>,
+}
+
+impl Nl {
+    /// The link named or numbered `id`, `None` if there is none.
+    pub fn link(&mut self, id: LinkId<'_>) -> io::Result<Option<Link>> {
+        let reply = self.get(RouteNetlinkMessage::GetLink(id.message()))?;
+        Ok(match reply {
+            Some(RouteNetlinkMessage::NewLink(m)) => Some(Link::from_msg(m)),
+            _ => None,
+        })
+    }
+
+    /// Every link in the namespace.
+    pub fn links(&mut self) -> io::Result<Vec<Link>> {
+        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(m) => Some(Link::from_msg(m)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Creates a link (EEXIST if the name is taken, in either namespace for a veth).
+    pub fn create_link(&mut self, link: &NewLink<'_>, kind: &LinkKind<'_>) -> io::Result<()> {
+        let mut msg = link.message();
+        let info = match kind {
+            LinkKind::Bridge => vec![LinkInfo::Kind(InfoKind::Bridge)],
+            LinkKind::Veth { peer } => vec![
+                LinkInfo::Kind(InfoKind::Veth),
+                LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer.message()))),
+            ],
+            LinkKind::Vxlan {
+                vni,
+                port,
+                local,
+                lower,
+                learning,
+            } => {
+                let mut data = vec![
+                    InfoVxlan::Id(*vni),
+                    InfoVxlan::Port(*port),
+                    InfoVxlan::Learning(*learning),
+                ];
+                match local {
+                    Some(IpAddr::V4(a)) => data.push(InfoVxlan::Local(*a)),
+                    Some(IpAddr::V6(a)) => data.push(InfoVxlan::Local6(*a)),
+                    None => {}
+                }
+                if let Some(l) = lower {
+                    data.push(InfoVxlan::Link(*l));
+                }
+                vec![
+                    LinkInfo::Kind(InfoKind::Vxlan),
+                    LinkInfo::Data(InfoData::Vxlan(data)),
+                ]
+            }
+        };
+        msg.attributes.push(LinkAttribute::LinkInfo(info));
+        self.ack(RouteNetlinkMessage::NewLink(msg), CREATE)
+    }
+
+    /// Changes MTU, state and master of an existing link in one request.
+    pub fn set_link(&mut self, id: LinkId<'_>, change: &LinkChange) -> io::Result<()> {
+        let mut msg = id.message();
+        if let Some(mtu) = change.mtu {
+            msg.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(master) = change.master {
+            msg.attributes.push(LinkAttribute::Controller(master));
+        }
+        if let Some(up) = change.up {
+            if up {
+                msg.header.flags |= LinkFlags::Up;
+            }
+            msg.header.change_mask |= LinkFlags::Up;
+        }
+        self.ack(RouteNetlinkMessage::NewLink(msg), ACK)
+    }
+
+    /// Sets hairpin mode on a bridge port (`IFLA_BRPORT_MODE` in the port's slave data).
+    pub fn set_hairpin(&mut self, id: LinkId<'_>, on: bool) -> io::Result<()> {
+        let mut msg = id.message();
+        msg.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::PortData(
+                InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(on)]),
+            )]));
+        self.ack(RouteNetlinkMessage::NewLink(msg), ACK)
+    }
+
+    /// Deletes a link (a veth takes its peer with it). ENODEV if it does not exist.
+    pub fn delete_link(&mut self, id: LinkId<'_>) -> io::Result<()> {
+        self.ack(RouteNetlinkMessage::DelLink(id.message()), ACK)
+    }
+}

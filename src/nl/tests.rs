@@ -1,0 +1,139 @@
+//! Kernel tests of the agent-side operations (vxlan, neighbours, FDB, tagged routes), each in a
+//! throwaway namespace of its own.
+
+use std::net::IpAddr;
+
+use super::testutil::{enter_node, run_ok};
+use super::*;
+
+const MAC: [u8; 6] = [0x02, 0x4c, 0x69, 0x63, 0x00, 0x02];
+const PROTO_TEST: u8 = 0x4c;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn vxlan_neighbour_fdb_and_tagged_routes() {
+    enter_node();
+    run_ok(
+        "ip",
+        &[
+            "link", "add", "licu0", "type", "veth", "peer", "name", "licu1",
+        ],
+    );
+    let mut nl = Nl::open().unwrap();
+    let u0 = nl.link(LinkId::Name("licu0")).unwrap().unwrap();
+    nl.set_link(
+        LinkId::Index(u0.index),
+        &LinkChange {
+            up: Some(true),
+            ..LinkChange::default()
+        },
+    )
+    .unwrap();
+    nl.add_addr(u0.index, "198.51.100.1/24".parse().unwrap(), false)
+        .unwrap();
+    let e = nl
+        .add_addr(u0.index, "198.51.100.1/24".parse().unwrap(), false)
+        .unwrap_err();
+    assert!(is_exists(&e), "{e}");
+
+    let vtep = NewLink {
+        name: "lic.1",
+        mtu: Some(1450),
+        up: true,
+        mac: Some(MAC),
+        ..NewLink::default()
+    };
+    let kind = LinkKind::Vxlan {
+        vni: 1,
+        port: 8472,
+        local: Some(ip("198.51.100.1")),
+        lower: Some(u0.index),
+        learning: false,
+    };
+    nl.create_link(&vtep, &kind).unwrap();
+    assert!(is_exists(&nl.create_link(&vtep, &kind).unwrap_err()));
+    let vx = nl.link(LinkId::Name("lic.1")).unwrap().unwrap();
+    assert!(vx.is_kind("vxlan") && vx.up && vx.mtu == 1450);
+    assert_eq!(vx.mac, MAC);
+    let d = run_ok("ip", &["-d", "-o", "link", "show", "dev", "lic.1"]);
+    assert!(d.contains("vxlan id 1 local 198.51.100.1 dev licu0"), "{d}");
+    assert!(
+        d.contains("dstport 8472") && d.contains("nolearning"),
+        "{d}"
+    );
+
+    // Flannel's order: neighbour, FDB, then the onlink route.
+    let peer_mac = [0x02, 0x4c, 0x69, 0x63, 0x00, 0x03];
+    nl.replace_neigh(vx.index, ip("10.42.2.0"), &peer_mac)
+        .unwrap();
+    nl.replace_neigh(vx.index, ip("10.42.2.0"), &peer_mac)
+        .unwrap();
+    nl.replace_fdb(vx.index, &peer_mac, ip("198.51.100.2"))
+        .unwrap();
+    let mut route = Route::new(
+        "10.42.2.0/24".parse().unwrap(),
+        Some(ip("10.42.2.0")),
+        Some(vx.index),
+    );
+    route.onlink = true;
+    route.protocol = PROTO_TEST;
+    nl.replace_route(&route).unwrap();
+    nl.replace_route(&route).unwrap();
+
+    let neighs = nl.neighs(vx.index).unwrap();
+    assert_eq!(
+        neighs,
+        vec![Neigh {
+            index: vx.index,
+            ip: ip("10.42.2.0"),
+            mac: peer_mac.to_vec(),
+            permanent: true
+        }]
+    );
+    let fdbs = nl.fdbs(vx.index).unwrap();
+    assert_eq!(
+        fdbs,
+        vec![Fdb {
+            index: vx.index,
+            mac: peer_mac.to_vec(),
+            dst: ip("198.51.100.2")
+        }]
+    );
+    let ours: Vec<Route> = nl
+        .routes(TABLE_MAIN, None)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.protocol == PROTO_TEST)
+        .collect();
+    assert_eq!(ours, vec![route]);
+    let shown = run_ok("ip", &["route", "show", "10.42.2.0/24"]);
+    assert!(
+        shown.contains("via 10.42.2.0 dev lic.1") && shown.contains("onlink"),
+        "{shown}"
+    );
+
+    // Deletions, and what a second deletion says.
+    nl.delete_route(&route).unwrap();
+    assert!(is_not_found(&nl.delete_route(&route).unwrap_err()));
+    nl.delete_fdb(vx.index, &peer_mac, ip("198.51.100.2"))
+        .unwrap();
+    assert!(nl.fdbs(vx.index).unwrap().is_empty());
+    nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap();
+    assert!(is_not_found(
+        &nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap_err()
+    ));
+    nl.delete_addr(u0.index, "198.51.100.1/24".parse().unwrap())
+        .unwrap();
+    assert!(nl
+        .addrs(Some(u0.index))
+        .unwrap()
+        .iter()
+        .all(|a| a.net.addr().is_ipv6()));
+    nl.delete_link(LinkId::Name("lic.1")).unwrap();
+    let e = nl.delete_link(LinkId::Name("lic.1")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    assert!(nl.link(LinkId::Name("lic.1")).unwrap().is_none());
+}
