@@ -111,12 +111,16 @@ impl std::error::Error for DpError {}
 /// The host-side veth name of an attachment: `lic` + 12 hex digits of a stable hash of
 /// (container ID, ifname). Deterministic so DEL and GC can find it without state.
 pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
-    // FNV-1a, 64 bits; the top 48 bits are the best mixed.
+    let key: Vec<u8> = container_id.bytes().chain([0]).chain(ifname.bytes()).collect();
+    // the top 48 bits are the best mixed
+    format!("lic{:012x}", fnv1a(&key) >> 16)
+}
+
+/// FNV-1a, 64 bits.
+fn fnv1a(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let bytes = container_id.bytes().chain([0]).chain(ifname.bytes());
-    let hash = bytes.fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
-    format!("lic{:012x}", hash >> 16)
+    bytes.iter().fold(OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME))
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
@@ -254,6 +258,13 @@ pub fn bridge_state(name: &str) -> Result<Option<(LinkInfo, Vec<IpNet>)>, DpErro
     Ok(Some((info(&br), addrs)))
 }
 
+/// The bridge's MAC: locally administered unicast, `0e:6b:` + 4 bytes of a hash of its name
+/// (the VTEP MACs derived from podCIDRs start with `0e:6c:`).
+pub fn bridge_mac(name: &str) -> [u8; 6] {
+    let h = fnv1a(name.as_bytes()).to_be_bytes();
+    [0x0e, 0x6b, h[0], h[1], h[2], h[3]]
+}
+
 /// The bridge, created if missing (a concurrent creator wins harmlessly), with its MTU, up,
 /// and with the gateway addresses.
 fn ensure_bridge(nl: &mut Nl, spec: &BridgeSpec) -> Result<Link, DpError> {
@@ -264,6 +275,9 @@ fn ensure_bridge(nl: &mut Nl, spec: &BridgeSpec) -> Result<Link, DpError> {
                 name: &spec.name,
                 mtu: spec.mtu,
                 up: true,
+                // A MAC of its own: otherwise the bridge takes its lowest port's, which changes
+                // as pods come and go and leaves pods with a stale gateway MAC.
+                mac: Some(bridge_mac(&spec.name)),
                 ..NewLink::default()
             };
             nl::exists_ok(nl.create_link(&new, &LinkKind::Bridge))
@@ -436,6 +450,18 @@ fn gone(e: &io::Error) -> bool {
 
 fn is_v6_link_local(n: &IpNet) -> bool {
     matches!(n.addr(), IpAddr::V6(a) if (a.segments()[0] & 0xffc0) == 0xfe80)
+}
+
+/// ADD's checks that need the kernel but change nothing: the netns opens and is a network
+/// namespace (`NetnsMissing` otherwise) and `ifname` does not exist in it (`IfnameExists`).
+/// Run before IPAM so a refused ADD leases nothing.
+pub fn preflight(netns: &Path, ifname: &str) -> Result<(), DpError> {
+    let ns = NetNs::open(netns).map_err(|e| DpError::NetnsMissing(netns.to_path_buf(), e))?;
+    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    match find(&mut pod_nl, ifname)? {
+        Some(_) => Err(DpError::IfnameExists(ifname.to_owned())),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -753,12 +779,4 @@ mod tests {
         }
         eprintln!("detach: {:?} each", t.elapsed() / 10);
     }
-}
-
-/// ADD's checks that need the kernel but change nothing: the netns opens and is a network
-/// namespace (`NetnsMissing` otherwise) and `ifname` does not exist in it (`IfnameExists`).
-/// Run before IPAM so a refused ADD leases nothing.
-pub fn preflight(netns: &Path, ifname: &str) -> Result<(), DpError> {
-    let _ = (netns, ifname);
-    todo!("dataplane::preflight")
 }
