@@ -111,7 +111,11 @@ impl std::error::Error for DpError {}
 /// The host-side veth name of an attachment: `lic` + 12 hex digits of a stable hash of
 /// (container ID, ifname). Deterministic so DEL and GC can find it without state.
 pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
-    let key: Vec<u8> = container_id.bytes().chain([0]).chain(ifname.bytes()).collect();
+    let key: Vec<u8> = container_id
+        .bytes()
+        .chain([0])
+        .chain(ifname.bytes())
+        .collect();
     // the top 48 bits are the best mixed
     format!("lic{:012x}", fnv1a(&key) >> 16)
 }
@@ -120,7 +124,9 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
 fn fnv1a(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME))
+    bytes
+        .iter()
+        .fold(OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME))
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set

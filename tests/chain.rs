@@ -13,11 +13,7 @@ use common::*;
 
 fn with_prev(conf: &str, prev: Option<&str>) -> String {
     match prev {
-        Some(p) => format!(
-            "{},\"prevResult\":{}}}",
-            conf.trim_end().trim_end_matches('}'),
-            p.trim()
-        ),
+        Some(p) => extend(conf, &format!("\"prevResult\":{}", p.trim())),
         None => conf.to_owned(),
     }
 }

@@ -41,8 +41,7 @@ fn check_passes_then_fails_after_an_address_is_removed() {
     let pod = node.pod("p");
     let add = node.cni("ADD", "c1", Some(&pod.path), "eth0", &conf);
     assert!(add.ok, "{}", add.stdout);
-    let with_prev =
-        conf.trim_end_matches('}').to_owned() + r#","prevResult":"# + add.stdout.trim() + "}";
+    let with_prev = extend(&conf, &format!(r#""prevResult":{}"#, add.stdout.trim()));
     let ok = node.cni("CHECK", "c1", Some(&pod.path), "eth0", &with_prev);
     assert!(
         ok.ok,
@@ -61,7 +60,7 @@ fn check_passes_then_fails_after_an_address_is_removed() {
     );
     // CHECK does not exist before 0.4.0
     let old = node.conf("0.3.1", SUBNET);
-    let old = old.trim_end_matches('}').to_owned() + r#","prevResult":"# + add.stdout.trim() + "}";
+    let old = extend(&old, &format!(r#""prevResult":{}"#, add.stdout.trim()));
     assert_eq!(
         error_code(&node.cni("CHECK", "c1", Some(&pod.path), "eth0", &old)),
         1
@@ -115,8 +114,10 @@ fn gc_releases_what_the_runtime_no_longer_knows() {
         );
     }
     assert_eq!(node.leases().len(), 3);
-    let gc = conf.trim_end_matches('}').to_owned()
-        + r#","cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}"#;
+    let gc = extend(
+        &conf,
+        r#""cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]"#,
+    );
     let a = node.cni("GC", "", None, "", &gc);
     assert!(a.ok, "GC: {} {}", a.stdout, a.stderr);
     let left = node.leases();
@@ -389,8 +390,7 @@ fn requested_ip_through_cni_args_and_capability() {
     assert!(a.ok, "{}", a.stdout);
     assert_eq!(first_ip(&a.stdout), "10.77.0.42");
     let pod2 = node.pod("p2");
-    let cap =
-        conf.trim_end_matches('}').to_owned() + r#","runtimeConfig":{"ips":["10.77.0.42/24"]}}"#;
+    let cap = extend(&conf, r#""runtimeConfig":{"ips":["10.77.0.42/24"]}"#);
     let b = node.cni("ADD", "c2", Some(&pod2.path), "eth0", &cap);
     assert_eq!(
         error_code(&b),

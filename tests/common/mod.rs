@@ -170,3 +170,10 @@ pub fn error_code(a: &Answer) -> u32 {
         .unwrap()
 }
 pub mod cluster;
+
+/// Adds members (`"k":v,...`) to a JSON object's text.
+pub fn extend(conf: &str, members: &str) -> String {
+    let body = conf.trim_end();
+    let body = body.strip_suffix('}').expect("a JSON object");
+    format!("{body},{members}}}")
+}
