@@ -50,6 +50,13 @@ impl Table {
     }
 }
 
+/// As `nft` names it: `inet lichen`.
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.family, self.name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChainType {
     Filter,
