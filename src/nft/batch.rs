@@ -1,106 +1,11 @@
-//! Typed objects (table, chain, rule) and the batch that carries them to the kernel as one
-//! transaction: `BATCH_BEGIN, msg…, BATCH_END`. Every message asks for an ACK, so the sender
-//! can check each one; the kernel applies all messages or none.
+//! The batch that carries objects to the kernel as one transaction:
+//! `BATCH_BEGIN, msg…, BATCH_END`. Every message asks for an ACK, so the sender can check
+//! each one; the kernel applies all messages or none.
 
-use std::fmt;
-
-use super::expr::{Expr, Verdict};
+use super::objects::{BaseChain, Chain, ChainType, Family, Hook, Rule, RuleRef, Table};
 use super::sys::*;
+use super::udata;
 use super::wire::{Header, Writer};
-
-/// The address family of a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    Inet,
-    Ip,
-    Ip6,
-}
-
-impl Family {
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            Family::Inet => NFPROTO_INET,
-            Family::Ip => NFPROTO_IPV4,
-            Family::Ip6 => NFPROTO_IPV6,
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Family::Inet => "inet",
-            Family::Ip => "ip",
-            Family::Ip6 => "ip6",
-        })
-    }
-}
-
-/// A table, e.g. `inet lichen`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    pub family: Family,
-    pub name: String,
-}
-
-impl Table {
-    pub fn new(family: Family, name: &str) -> Table {
-        Table {
-            family,
-            name: name.to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChainType {
-    Filter,
-    Nat,
-    Route,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    Prerouting,
-    Input,
-    Forward,
-    Output,
-    Postrouting,
-}
-
-/// Standard chain priorities (as `nft` names them).
-pub mod priority {
-    pub const RAW: i32 = -300;
-    pub const DSTNAT: i32 = -100;
-    pub const FILTER: i32 = 0;
-    pub const SRCNAT: i32 = 100;
-}
-
-/// What makes a chain a base chain: it hangs on a netfilter hook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseChain {
-    pub kind: ChainType,
-    pub hook: Hook,
-    pub priority: i32,
-    /// `Verdict::Accept` or `Verdict::Drop`.
-    pub policy: Verdict,
-}
-
-/// A chain; `base: None` is a regular chain (a jump target).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    pub table: Table,
-    pub name: String,
-    pub base: Option<BaseChain>,
-}
-
-/// A rule appended at the end of its chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub table: Table,
-    pub chain: String,
-    pub exprs: Vec<Expr>,
-}
 
 /// One transaction under construction.
 #[derive(Debug, Clone)]
@@ -118,8 +23,19 @@ impl Default for Batch {
 
 impl Batch {
     pub fn new() -> Batch {
+        Batch::begin(|_| {})
+    }
+
+    /// A batch the kernel refuses with `ERESTART`, applying nothing, unless the ruleset is
+    /// still at generation `genid` (see [`super::generation`]): what was read before building
+    /// the batch is still true when it commits.
+    pub fn checked(genid: u32) -> Batch {
+        Batch::begin(|w| w.put_be32(NFNL_BATCH_GENID, genid))
+    }
+
+    fn begin(attrs: impl FnOnce(&mut Writer)) -> Batch {
         let mut writer = Writer::default();
-        writer.message(delimiter(NFNL_MSG_BATCH_BEGIN, 0), |_| {});
+        writer.message(delimiter(NFNL_MSG_BATCH_BEGIN, 0), attrs);
         Batch {
             writer,
             ops: Vec::new(),
@@ -159,25 +75,49 @@ impl Batch {
         });
     }
 
+    /// Appends `r` at the end of its chain.
     pub fn add_rule(&mut self, r: &Rule) {
+        self.new_rule(r, NLM_F_APPEND, "add");
+    }
+
+    /// Inserts `r` at the head of its chain (no NLM_F_APPEND and no position: the kernel
+    /// puts the rule first). Inserting A then B leaves B before A.
+    pub fn insert_rule(&mut self, r: &Rule) {
+        self.new_rule(r, 0, "insert");
+    }
+
+    /// Deletes one rule by handle (it must exist).
+    pub fn delete_rule(&mut self, r: &RuleRef) {
+        let t = &r.table;
         let what = format!(
-            "add rule {} {} {} (#{})",
-            r.table.family,
-            r.table.name,
-            r.chain,
-            self.ops.len() + 1
+            "delete rule {} {} {} handle {}",
+            t.family, t.name, r.chain, r.handle
         );
+        self.push(NFT_MSG_DELRULE, 0, t.family, what, |w| {
+            w.put_str(NFTA_RULE_TABLE, &t.name);
+            w.put_str(NFTA_RULE_CHAIN, &r.chain);
+            w.put(NFTA_RULE_HANDLE, &r.handle.to_be_bytes());
+        });
+    }
+
+    fn new_rule(&mut self, r: &Rule, position: u16, verb: &str) {
+        let t = &r.table;
+        let n = self.ops.len() + 1;
+        let what = format!("{verb} rule {} {} {} (#{n})", t.family, t.name, r.chain);
         self.push(
             NFT_MSG_NEWRULE,
-            NLM_F_CREATE | NLM_F_APPEND,
-            r.table.family,
+            NLM_F_CREATE | position,
+            t.family,
             what,
             |w| {
-                w.put_str(NFTA_RULE_TABLE, &r.table.name);
+                w.put_str(NFTA_RULE_TABLE, &t.name);
                 w.put_str(NFTA_RULE_CHAIN, &r.chain);
                 w.nest(NFTA_RULE_EXPRESSIONS, |w| {
                     r.exprs.iter().for_each(|e| e.encode(w))
                 });
+                if let Some(c) = &r.comment {
+                    w.put(NFTA_RULE_USERDATA, &udata::comment(c));
+                }
             },
         );
     }

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::batch::Table;
+use super::objects::Table;
 use super::socket::Socket;
 use super::sys::*;
 use super::wire::{attr_str, attrs};

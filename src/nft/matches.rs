@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::batch::{Family, Rule, Table};
 use super::expr::{CmpOp, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
+use super::objects::{Family, Rule, Table};
 use super::sys::{NFPROTO_IPV4, NFPROTO_IPV6};
 
 /// Which address of the IP header.
@@ -26,7 +26,14 @@ impl Rule {
             table: table.clone(),
             chain: chain.to_owned(),
             exprs: Vec::new(),
+            comment: None,
         }
+    }
+
+    /// Annotates the rule (`comment "…"` in `nft`'s listing).
+    pub fn comment(mut self, text: &str) -> Rule {
+        self.comment = Some(text.to_owned());
+        self
     }
 
     /// Matches the packet's source or destination address against `net`.

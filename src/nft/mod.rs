@@ -1,8 +1,11 @@
 //! nf_tables over netlink (NETLINK_NETFILTER), without the `nft` binary.
 //!
-//! Lichen owns one table, `inet lichen`; everything it programs lives there and is replaced in
-//! one batch (add table, delete table, add table + chains + rules, in one transaction), so no
-//! packet ever sees a half-applied ruleset and nothing outside the table is touched.
+//! Lichen owns one table, `inet lichen`; what it programs lives there and is replaced in one
+//! batch (add table, delete table, add table + chains + rules, in one transaction), so no
+//! packet ever sees a half-applied ruleset. Outside the table it touches only its own rules,
+//! commented [`FOREIGN_MARK`], at the head of other tables' forward chains (iptables-nft's
+//! FORWARD among them), replaced in the same batch: see [`apply_node_rules`]. iptables-legacy
+//! (x_tables) is out of reach: a FORWARD policy drop there still drops pod traffic.
 //!
 //! Layers, each reusable by the later NetworkPolicy mode (sets and maps become new messages
 //! in [`Batch`] and new [`Expr`] variants):
@@ -11,14 +14,20 @@
 //! - [`Batch`] with [`Table`], [`Chain`], [`Rule`]: one transaction; [`Socket`] sends it and
 //!   checks every ACK ([`KernelError`] keeps the errno and names the failing message).
 //! - `node_rules`: the agent's rules, a plain user of the above; [`list_table`] reads back.
+//! - `scan`: what is there before a change (generation, other tables' forward chains);
+//!   `foreign`: our accepts in those chains (design notes there); `udata`: rule comments.
 
 mod batch;
 mod expr;
+mod foreign;
 mod list;
 mod matches;
 mod node_rules;
+mod objects;
+mod scan;
 mod socket;
 mod sys;
+mod udata;
 mod wire;
 
 #[cfg(test)]
@@ -28,11 +37,14 @@ use std::io;
 
 use ipnet::IpNet;
 
-pub use batch::{priority, BaseChain, Batch, Chain, ChainType, Family, Hook, Rule, Table};
+pub use batch::Batch;
 pub use expr::{CmpOp, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
+pub use foreign::MARK as FOREIGN_MARK;
 pub use list::{list_table, ChainSummary};
 pub use matches::Addr;
 pub use node_rules::{lichen_table, FORWARD, POSTROUTING, TABLE};
+pub use objects::{priority, BaseChain, Chain, ChainType, Family, Hook, Rule, RuleRef, Table};
+pub use scan::{generation, ForwardChain};
 pub use socket::{KernelError, Socket};
 
 /// The agent's node rules.
@@ -49,24 +61,65 @@ pub struct NodeRules {
 ///   `saddr C daddr C return`, `saddr C daddr <multicast> return`, and if masquerading
 ///   `saddr C masquerade fully-random`;
 /// - chain `forward` (type filter, hook forward, priority filter, policy accept):
-///   `saddr C accept`, `daddr C accept`. Caveat (checked in a namespace): an nf_tables accept
-///   is final only within its own base chain, so this does NOT override a drop policy in
-///   another table or in iptables' FORWARD (e.g. Docker's); that needs a rule over there.
+///   `saddr C accept`, `daddr C accept`.
 ///
-/// One netlink batch; the whole change is applied or nothing is. NAT chains in an `inet`
-/// table need Linux ≥ 5.2; older kernels refuse the batch (the error names the message).
-/// Runs in the calling thread's network namespace. Errors from the kernel carry a
-/// [`KernelError`] (errno + failing message) inside the `io::Error`.
+/// An nf_tables accept is final only within its own base chain, so the same two rules per
+/// cluster net of the right family, commented [`FOREIGN_MARK`], go at the head of every
+/// other table's base chain on hook forward (families ip, ip6, inet: iptables-nft's
+/// `FORWARD` with Docker's policy drop, firewalld's, …), replacing the ones the previous
+/// apply put there. See [`foreign_forward_chains`] for what is found.
+///
+/// One netlink batch, checked against the generation the chains were read at; the whole
+/// change is applied or nothing is (a concurrent change makes the kernel refuse it, and it is
+/// rebuilt, up to 3 times). NAT chains in an `inet` table need Linux ≥ 5.2; older kernels
+/// refuse the batch (the error names the message). Runs in the calling thread's network
+/// namespace. Errors from the kernel carry a [`KernelError`] (errno + failing message)
+/// inside the `io::Error`.
 pub fn apply_node_rules(rules: &NodeRules) -> io::Result<()> {
-    Socket::open()?.apply(&node_rules::replace_batch(rules))
+    transact(|foreign, genid| node_rules::replace_batch(rules, foreign, genid))
 }
 
-/// Deletes table `inet lichen` if it exists (one batch). Absent is success.
+/// Deletes table `inet lichen` if it exists and our rules in other tables' forward chains
+/// (one checked batch). Absent is success.
 pub fn remove_lichen_table() -> io::Result<()> {
-    Socket::open()?.apply(&node_rules::remove_batch())
+    transact(node_rules::remove_batch)
 }
 
 /// What table `inet lichen` holds now (chains with rule counts), `None` when absent.
 pub fn lichen_status() -> io::Result<Option<Vec<ChainSummary>>> {
     list_table(&Socket::open()?, &lichen_table())
+}
+
+/// The other tables' base chains on hook forward (with their policy) and the handles of our
+/// rules in each: what [`apply_node_rules`] keeps our accepts in. iptables-legacy chains are
+/// not nf_tables and never appear.
+pub fn foreign_forward_chains() -> io::Result<Vec<ForwardChain>> {
+    let sock = Socket::open()?;
+    scan::forward_chains(&sock, &lichen_table(), FOREIGN_MARK)
+}
+
+/// Reads the generation and the foreign chains, builds a batch checked against that
+/// generation and applies it; rebuilds when another writer committed in between.
+fn transact(build: impl Fn(&[ForwardChain], u32) -> Batch) -> io::Result<()> {
+    const ATTEMPTS: usize = 3;
+    let sock = Socket::open()?;
+    let mut attempt = 1;
+    loop {
+        let genid = generation(&sock)?;
+        let foreign = scan::forward_chains(&sock, &lichen_table(), FOREIGN_MARK)?;
+        match sock.apply(&build(&foreign, genid)) {
+            Err(e) if errno(&e) == Some(libc::ERESTART) => {
+                if attempt == ATTEMPTS {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The errno of a [`KernelError`] inside `e`.
+fn errno(e: &io::Error) -> Option<i32> {
+    e.get_ref()?.downcast_ref::<KernelError>().map(|k| k.errno)
 }

@@ -1,12 +1,16 @@
 //! The agent's node rules as a user of the builder: table `inet lichen` with a `postrouting`
 //! NAT chain (return inside the cluster and to multicast, masquerade the rest of the pod
-//! traffic) and a `forward` filter chain accepting cluster traffic.
+//! traffic) and a `forward` filter chain accepting cluster traffic; plus the same accepts in
+//! the forward chains of other tables (see `foreign`).
 
 use ipnet::IpNet;
 
-use super::batch::{priority, BaseChain, Batch, Chain, ChainType, Family, Hook, Table};
+use super::batch::Batch;
 use super::expr::{NatFlags, Verdict};
+use super::foreign;
 use super::matches::Addr;
+use super::objects::{priority, BaseChain, Chain, ChainType, Family, Hook, Table};
+use super::scan::ForwardChain;
 use super::{NodeRules, Rule};
 
 pub const TABLE: &str = "lichen";
@@ -17,10 +21,12 @@ pub fn lichen_table() -> Table {
     Table::new(Family::Inet, TABLE)
 }
 
-/// add + delete (so a missing table is not an error) + add again, then everything inside.
-pub fn replace_batch(rules: &NodeRules) -> Batch {
+/// add + delete (so a missing table is not an error) + add again, then everything inside;
+/// then our rules in `foreign` chains replaced. Valid only at generation `genid`.
+pub fn replace_batch(rules: &NodeRules, foreign: &[ForwardChain], genid: u32) -> Batch {
     let table = lichen_table();
-    let mut batch = remove_batch();
+    let mut batch = Batch::checked(genid);
+    drop_table(&mut batch);
     batch.add_table(&table);
     batch.add_chain(&base_chain(
         &table,
@@ -52,16 +58,23 @@ pub fn replace_batch(rules: &NodeRules) -> Batch {
             );
         }
     }
+    foreign::update(&mut batch, foreign, &rules.cluster);
+    batch
+}
+
+/// Deletes the table and our rules in `foreign` chains. Valid only at generation `genid`.
+pub fn remove_batch(foreign: &[ForwardChain], genid: u32) -> Batch {
+    let mut batch = Batch::checked(genid);
+    drop_table(&mut batch);
+    foreign::remove(&mut batch, foreign);
     batch
 }
 
 /// Deletes the table; the leading add makes an absent table a no-op, not ENOENT.
-pub fn remove_batch() -> Batch {
+fn drop_table(batch: &mut Batch) {
     let table = lichen_table();
-    let mut batch = Batch::new();
     batch.add_table(&table);
     batch.delete_table(&table);
-    batch
 }
 
 fn base_chain(table: &Table, name: &str, kind: ChainType, hook: Hook, priority: i32) -> Chain {

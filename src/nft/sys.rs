@@ -26,6 +26,7 @@ pub const NFNL_SUBSYS_NFTABLES: u16 = 10;
 pub const NFNL_MSG_BATCH_BEGIN: u16 = NLMSG_MIN_TYPE;
 pub const NFNL_MSG_BATCH_END: u16 = NLMSG_MIN_TYPE + 1;
 pub const NFNETLINK_V0: u8 = 0;
+pub const NFNL_BATCH_GENID: u16 = 1;
 
 // netfilter.h
 pub const NFPROTO_UNSPEC: u8 = 0;
@@ -48,6 +49,8 @@ pub const NFT_MSG_NEWCHAIN: u16 = 3;
 pub const NFT_MSG_GETCHAIN: u16 = 4;
 pub const NFT_MSG_NEWRULE: u16 = 6;
 pub const NFT_MSG_GETRULE: u16 = 7;
+pub const NFT_MSG_DELRULE: u16 = 8;
+pub const NFT_MSG_GETGEN: u16 = 16;
 
 // verdicts (enum nft_verdicts)
 pub const NFT_CONTINUE: i32 = -1;
@@ -60,6 +63,7 @@ pub const NFTA_LIST_ELEM: u16 = 1;
 pub const NFTA_HOOK_HOOKNUM: u16 = 1;
 pub const NFTA_HOOK_PRIORITY: u16 = 2;
 pub const NFTA_TABLE_NAME: u16 = 1;
+pub const NFTA_TABLE_FLAGS: u16 = 2;
 pub const NFTA_CHAIN_TABLE: u16 = 1;
 pub const NFTA_CHAIN_NAME: u16 = 3;
 pub const NFTA_CHAIN_HOOK: u16 = 4;
@@ -67,7 +71,12 @@ pub const NFTA_CHAIN_POLICY: u16 = 5;
 pub const NFTA_CHAIN_TYPE: u16 = 7;
 pub const NFTA_RULE_TABLE: u16 = 1;
 pub const NFTA_RULE_CHAIN: u16 = 2;
+pub const NFTA_RULE_HANDLE: u16 = 3;
 pub const NFTA_RULE_EXPRESSIONS: u16 = 4;
+pub const NFTA_RULE_USERDATA: u16 = 7;
+pub const NFTA_GEN_ID: u16 = 1;
+pub const NFTA_MATCH_NAME: u16 = 1;
+pub const NFTA_MATCH_INFO: u16 = 3;
 pub const NFTA_EXPR_NAME: u16 = 1;
 pub const NFTA_EXPR_DATA: u16 = 2;
 pub const NFTA_DATA_VALUE: u16 = 1;
@@ -93,6 +102,7 @@ pub const NFTA_META_KEY: u16 = 2;
 pub const NFTA_MASQ_FLAGS: u16 = 1;
 
 // enum values
+pub const NFT_TABLE_F_OWNER: u32 = 2;
 pub const NFT_PAYLOAD_LL_HEADER: u32 = 0;
 pub const NFT_PAYLOAD_NETWORK_HEADER: u32 = 1;
 pub const NFT_PAYLOAD_TRANSPORT_HEADER: u32 = 2;

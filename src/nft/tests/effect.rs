@@ -4,6 +4,9 @@
 //!
 //!   pod1 10.42.1.2 ─┐                    ┌─ 198.51.100.2 out (route back to 10.42/16 via node)
 //!   pod2 10.42.2.2 ─┴─ node (forwarding) ┘   198.51.100.1
+//!
+//! With iptables' FORWARD policy set to drop on the node (what Docker does), pod traffic
+//! passes only while our accepts sit in iptables' chain too.
 
 use std::fs::File;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -46,7 +49,8 @@ impl Drop for Namespaces {
     }
 }
 
-fn run(cmd: &str) {
+/// Runs `cmd` (split on spaces) and returns its stdout.
+fn run(cmd: &str) -> String {
     let out = Command::new(cmd.split_whitespace().next().unwrap())
         .args(cmd.split_whitespace().skip(1))
         .output()
@@ -56,6 +60,7 @@ fn run(cmd: &str) {
         "{cmd}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `f` on a thread that has entered namespace `name` (sockets keep that namespace).
@@ -80,6 +85,14 @@ fn seen_source(listener: &TcpListener, client_ns: &str, to: SocketAddr) -> Socke
     });
     let _stream = stream.expect("connect");
     listener.accept().unwrap().1
+}
+
+/// Whether a connection from `client_ns` to `to` goes unanswered (its SYN dropped).
+fn dropped(client_ns: &str, to: SocketAddr) -> bool {
+    let res = in_ns(client_ns, move || {
+        TcpStream::connect_timeout(&to, Duration::from_secs(1))
+    });
+    matches!(res, Err(e) if e.kind() == std::io::ErrorKind::TimedOut)
 }
 
 fn listen(ns: &str, addr: &str) -> (TcpListener, SocketAddr) {
@@ -140,4 +153,40 @@ fn outside_sees_the_node_address_and_pods_see_pods() {
 
     in_ns(node, remove_lichen_table).unwrap();
     assert_eq!(seen_source(&outside, pod1, outside_addr).ip(), pod1_ip);
+}
+
+#[test]
+fn iptables_forward_policy_drop_lets_pods_through_only_with_our_rules() {
+    let ns = Namespaces::create(&["pod1", "pod2", "node", "out"]);
+    build(&ns);
+    let [pod1, node, out] = [ns.name(0), ns.name(2), ns.name(3)];
+    run(&format!("ip netns exec {node} iptables -P FORWARD DROP"));
+    let (outside, outside_addr) = listen(out, "198.51.100.2:8080");
+    let (pod2, pod2_addr) = listen(ns.name(1), "10.42.2.2:8080");
+    let pod1_ip: IpAddr = "10.42.1.2".parse().unwrap();
+
+    assert!(dropped(pod1, pod2_addr), "iptables' policy drop must apply");
+    assert!(dropped(pod1, outside_addr));
+
+    let rules = NodeRules {
+        cluster: vec!["10.42.0.0/16".parse().unwrap()],
+        masquerade: true,
+    };
+    let again = rules.clone();
+    in_ns(node, move || apply_node_rules(&again)).unwrap();
+    assert_eq!(seen_source(&pod2, pod1, pod2_addr).ip(), pod1_ip);
+    let node_ip: IpAddr = "198.51.100.1".parse().unwrap();
+    assert_eq!(seen_source(&outside, pod1, outside_addr).ip(), node_ip);
+
+    // Our accepts flushed from FORWARD: the one in `inet lichen` alone does not help; the
+    // next apply puts them back.
+    run(&format!("ip netns exec {node} iptables -F FORWARD"));
+    assert!(dropped(pod1, pod2_addr));
+    in_ns(node, move || apply_node_rules(&rules)).unwrap();
+    assert_eq!(seen_source(&pod2, pod1, pod2_addr).ip(), pod1_ip);
+
+    in_ns(node, remove_lichen_table).unwrap();
+    assert!(dropped(pod1, pod2_addr));
+    let forward = run(&format!("ip netns exec {node} iptables -S FORWARD"));
+    assert_eq!(forward, "-P FORWARD DROP\n");
 }

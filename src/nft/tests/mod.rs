@@ -2,14 +2,15 @@
 //! builds named ones that a guard deletes), so nothing touches the host's nftables.
 
 mod effect;
+mod foreign;
 mod rules;
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 fn netns_inode(path: &str) -> u64 {
     std::fs::metadata(path).unwrap().ino()
@@ -36,12 +37,12 @@ fn fresh_netns() {
     );
 }
 
-/// Runs `nft <args>` in the calling thread's network namespace and returns its stdout.
-fn nft(args: &str) -> String {
+/// Runs `program args…` (with `stdin` fed in) in the calling thread's network namespace.
+fn run_here(program: &str, args: &[&str], stdin: &str) -> Output {
     let ns = File::open("/proc/thread-self/ns/net").unwrap();
     let fd = ns.as_raw_fd();
-    let mut cmd = Command::new("nft");
-    cmd.args(args.split_whitespace());
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::piped());
     // SAFETY: setns is async-signal-safe; `ns` outlives the spawn.
     unsafe {
         cmd.pre_exec(move || match libc::setns(fd, libc::CLONE_NEWNET) {
@@ -49,11 +50,38 @@ fn nft(args: &str) -> String {
             _ => Err(io::Error::last_os_error()),
         });
     }
-    let out = cmd.output().expect("run nft");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `nft <args>` in the calling thread's network namespace and returns its stdout.
+fn nft(args: &str) -> String {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let out = run_here("nft", &args, "");
     assert!(
         out.status.success(),
-        "nft {args}: {}",
+        "nft {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Loads an `nft -f` script in the calling thread's network namespace.
+fn nft_script(script: &str) {
+    let out = run_here("nft", &["-f", "-"], script);
+    assert!(
+        out.status.success(),
+        "nft -f: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
