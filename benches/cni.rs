@@ -49,32 +49,39 @@ fn main() {
             ),
         },
     ];
-    let pods: Vec<NamedNs> = (0..iterations.max(50))
-        .map(|i| NamedNs::create(&testbed::unique_name("lb", &format!("p{i}"))).unwrap())
+    // one set of pod namespaces per plugin: both attach "eth0"
+    let pod_sets: Vec<Vec<NamedNs>> = (0..2)
+        .map(|k| {
+            (0..iterations.max(50))
+                .map(|i| NamedNs::create(&testbed::unique_name("lb", &format!("{k}p{i}"))).unwrap())
+                .collect()
+        })
         .collect();
 
     // warm-up: the bridges exist, page cache is hot
-    for p in &plugins {
+    for (p, pods) in plugins.iter().zip(&pod_sets) {
         run(&node, p, "ADD", "warm", &pods[0].path);
         run(&node, p, "DEL", "warm", &pods[0].path);
     }
 
     let mut add: [Vec<Duration>; 2] = Default::default();
     let mut del: [Vec<Duration>; 2] = Default::default();
-    for (i, pod) in pods.iter().take(iterations).enumerate() {
+    // interleaved, so drift on the machine hits both alike
+    for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
-            add[k].push(run(&node, p, "ADD", &format!("s{i}"), &pod.path).0);
+            add[k].push(run(&node, p, "ADD", &format!("s{i}"), &pod_sets[k][i].path).0);
         }
     }
-    for (i, pod) in pods.iter().take(iterations).enumerate() {
+    for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
-            del[k].push(run(&node, p, "DEL", &format!("s{i}"), &pod.path).0);
+            del[k].push(run(&node, p, "DEL", &format!("s{i}"), &pod_sets[k][i].path).0);
         }
     }
 
     let mut parallel = [Duration::ZERO; 2];
     let mut rss = [0i64; 2];
     for (k, p) in plugins.iter().enumerate() {
+        let pods = &pod_sets[k];
         let t = Instant::now();
         std::thread::scope(|s| {
             for (i, pod) in pods.iter().take(50).enumerate() {

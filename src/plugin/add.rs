@@ -14,16 +14,22 @@ use crate::cni::{CniError, CniResult, Code, Env, Interface, NetConf, Route};
 use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
 
 pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
+    let t = std::time::Instant::now();
     let netns = env.netns.as_deref().expect("validated for ADD");
     dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
+    log::debug!("ADD: preflight done at {:?}", t.elapsed());
 
     let ipam = Source::of(conf);
     let addrs = ipam.add(env, conf, stdin)?;
+    log::debug!("ADD: leased at {:?}", t.elapsed());
     let (bridge, pod) = specs(env, conf, &addrs);
     match dataplane::attach(&bridge, &pod) {
-        Ok(att) => Ok(Some(
-            result(env, &addrs, &pod, &att).to_json(conf.cni_version),
-        )),
+        Ok(att) => {
+            log::debug!("ADD: attached at {:?}", t.elapsed());
+            Ok(Some(
+                result(env, &addrs, &pod, &att).to_json(conf.cni_version),
+            ))
+        }
         Err(e) => {
             if let Err(r) = ipam.del(env, conf, stdin) {
                 log::error!("rolling back the lease after a failed ADD: {r}");
