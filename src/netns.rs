@@ -87,16 +87,45 @@ fn setns(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// Without the ioctl: the kernel names an open namespace file `net:[<inode>]` in /proc.
+fn check_by_link_name(fd: i32) -> io::Result<()> {
+    match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+        Ok(target) if other_ns_type(&target.to_string_lossy()) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a network namespace (another namespace type)",
+        )),
+        // /proc unreadable: setns(2) will still refuse another namespace type
+        _ => Ok(()),
+    }
+}
+
+/// `uts:[4026531838]` and the like: a namespace file of another type than `net`.
+fn other_ns_type(link: &str) -> bool {
+    match link.split_once(":[") {
+        Some((kind, rest)) => {
+            kind != "net" && rest.ends_with(']') && kind.bytes().all(|b| b.is_ascii_lowercase())
+        }
+        None => false,
+    }
+}
+
 /// `InvalidInput` unless `file` is a network-namespace file (a nsfs inode of type CLONE_NEWNET).
 fn check_is_netns(file: &File) -> io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: fstatfs fills the zeroed struct we pass.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let statfs_ok = if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
+        let e = io::Error::last_os_error();
+        // Emulators (qemu-user) may not implement it: the ioctl, and setns itself, still check.
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e);
+        }
+        false
+    } else {
+        true
+    };
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets.
-    if st.f_type as i64 != NSFS_MAGIC {
+    if statfs_ok && st.f_type as i64 != NSFS_MAGIC {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a network namespace (not an nsfs file)",
@@ -106,9 +135,10 @@ fn check_is_netns(file: &File) -> io::Result<()> {
     let kind = unsafe { libc::ioctl(fd, NS_GET_NSTYPE as _) };
     if kind < 0 {
         let e = io::Error::last_os_error();
-        // Before Linux 4.11 the ioctl does not exist: nsfs is all we can check.
+        // Before Linux 4.11 the ioctl does not exist, and qemu-user does not translate it
+        // (ENOSYS): nsfs is all we can check; setns(2) refuses other namespace types anyway.
         return match e.raw_os_error() {
-            Some(libc::ENOTTY) | Some(libc::EINVAL) => Ok(()),
+            Some(libc::ENOTTY) | Some(libc::EINVAL) | Some(libc::ENOSYS) => check_by_link_name(fd),
             _ => Err(e),
         };
     }

@@ -120,6 +120,22 @@ pub fn veth(
     Ok(())
 }
 
+/// Are we running under an emulator (the tests of a foreign-architecture build under qemu-user,
+/// which sets `LICHEN_RUNNER`)? qemu-user translates rtnetlink but not NETLINK_NETFILTER nor
+/// every rtnetlink attribute (VXLAN, FDB): tests of those skip themselves there, saying so.
+pub fn emulated() -> bool {
+    std::env::var_os("LICHEN_RUNNER").is_some_and(|v| !v.is_empty())
+}
+
+/// Prints why a test is skipped under emulation and returns true (use: `if skip_emulated(..) { return; }`).
+pub fn skip_emulated(what: &str) -> bool {
+    let skip = emulated();
+    if skip {
+        eprintln!("SKIPPED under qemu-user: {what}");
+    }
+    skip
+}
+
 /// One plugin invocation as a runtime makes it.
 pub struct Invocation<'a> {
     pub command: &'a str,

@@ -51,6 +51,9 @@ fn chain(spec: &str) -> Vec<String> {
 
 #[test]
 fn accepts_go_first_in_every_foreign_forward_chain_and_nowhere_else() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     nft_script(OTHERS);
     let before = nft("list ruleset");
@@ -97,6 +100,9 @@ fn accepts_go_first_in_every_foreign_forward_chain_and_nowhere_else() {
 
 #[test]
 fn reapplying_keeps_one_copy_and_a_new_cidr_replaces_the_old() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     nft_script(OTHERS);
     let theirs = chain("ip filter FORWARD");
@@ -123,6 +129,9 @@ fn reapplying_keeps_one_copy_and_a_new_cidr_replaces_the_old() {
 /// rules are still recognised as ours.
 #[test]
 fn iptables_nft_reads_our_rules_and_its_round_trip_keeps_them_ours() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     let policy = run_here("iptables", &["-P", "FORWARD", "DROP"], "");
     assert!(policy.status.success(), "iptables -P: {policy:?}");
@@ -161,6 +170,9 @@ fn iptables_nft_reads_our_rules_and_its_round_trip_keeps_them_ours() {
 
 #[test]
 fn a_batch_read_at_an_old_generation_is_refused() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     let sock = Socket::open().unwrap();
     let genid = generation(&sock).unwrap();

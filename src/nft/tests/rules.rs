@@ -28,6 +28,9 @@ const V4_RULES: [&str; 5] = [
 
 #[test]
 fn applies_the_documented_chains_and_rules() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     apply_node_rules(&rules(&["10.42.0.0/16"], true)).unwrap();
     let text = lichen();
@@ -52,6 +55,9 @@ fn applies_the_documented_chains_and_rules() {
 
 #[test]
 fn dual_stack_and_no_masquerade() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     apply_node_rules(&rules(&["10.42.0.0/16", "fd42:0:0:1::/64"], false)).unwrap();
     let text = lichen();
@@ -70,6 +76,9 @@ fn dual_stack_and_no_masquerade() {
 
 #[test]
 fn reapplying_replaces_and_a_new_cidr_replaces_the_old() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     nft("add table ip other");
     nft("add chain ip other keep");
@@ -93,6 +102,9 @@ fn reapplying_replaces_and_a_new_cidr_replaces_the_old() {
 
 #[test]
 fn removal_leaves_no_table_and_spares_others() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     remove_lichen_table().unwrap(); // absent: success
     assert_eq!(lichen_status().unwrap(), None);
@@ -107,6 +119,9 @@ fn removal_leaves_no_table_and_spares_others() {
 
 #[test]
 fn a_failing_batch_applies_nothing() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
     fresh_netns();
     apply_node_rules(&rules(&["10.42.0.0/16"], true)).unwrap();
     let before = nft("list ruleset");
