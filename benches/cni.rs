@@ -67,11 +67,13 @@ fn main() {
     let mut add: [Vec<Duration>; 2] = Default::default();
     let mut del: [Vec<Duration>; 2] = Default::default();
     // interleaved, so drift on the machine hits both alike
+    #[allow(clippy::needless_range_loop)] // i indexes both plugins' pod sets
     for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
             add[k].push(run(&node, p, "ADD", &format!("s{i}"), &pod_sets[k][i].path).0);
         }
     }
+    #[allow(clippy::needless_range_loop)]
     for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
             del[k].push(run(&node, p, "DEL", &format!("s{i}"), &pod_sets[k][i].path).0);
@@ -156,6 +158,7 @@ fn main() {
 }
 
 /// One invocation inside the node namespace: (wall time, peak RSS in KiB).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the child's peak RSS
 fn run(node: &NamedNs, p: &Plugin, cmd: &str, id: &str, netns: &Path) -> (Duration, i64) {
     let mut c = testbed::binary_command(node, &p.bin).unwrap();
     c.env_clear()
