@@ -39,7 +39,7 @@ pub struct DirConfig {
 impl Default for DirConfig {
     fn default() -> Self {
         DirConfig {
-            debounce: Duration::from_millis(100),
+            debounce: Duration::from_millis(20),
             max_settle: Duration::from_secs(1),
             resync: Duration::from_secs(30),
         }

@@ -1,0 +1,283 @@
+//! Agent benchmark, in namespaces made here (run as root under `unshare -n`, see
+//! scripts/bench.sh). Prints figures; asserts nothing about time.
+//! - convergence: from a cluster-dir change (one file renamed into place) to the routes being in
+//!   the kernel, for 1 and 1,000 new peers, both backends;
+//! - the agent's RSS when idle with 10 and 1,000 peers;
+//! - TCP throughput pod→pod across two nodes (host-gw, VXLAN) against the plain underlay path
+//!   between the two node namespaces (iperf3).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use lichen::cni::CniResult;
+use lichen::netns::NetNs;
+use lichen::nl::Nl;
+use lichen::testbed::{self, Invocation, NamedNs};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lichen");
+const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root; run scripts/bench.sh");
+        std::process::exit(1);
+    }
+    println!("Agent benchmark");
+    for backend in ["host-gw", "vxlan"] {
+        for peers in [1usize, 1000] {
+            let (t, rss) = convergence(backend, peers);
+            println!(
+                "{backend:<8} {peers:>5} new peer(s): routes in the kernel after {:>8.1} ms; agent RSS idle {:>6.2} MB",
+                t.as_secs_f64() * 1000.0,
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    let (_, rss10) = convergence("vxlan", 10);
+    println!(
+        "vxlan       10 peers: agent RSS idle {:.2} MB",
+        rss10 as f64 / 1024.0
+    );
+    throughput();
+}
+
+struct Agent(Child);
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn node_json(name: &str, cidr: &str, ip: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+    )
+}
+
+fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
+    fs::write(
+        dir.join("net-conf.json"),
+        format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
+    )
+    .unwrap();
+    let mut c = testbed::binary_command(ns, Path::new(BIN)).unwrap();
+    c.args(["agent", "--node-name", node, "--net-conf"])
+        .arg(dir.join("net-conf.json"))
+        .arg("--cluster-dir")
+        .arg(dir.join("objects"))
+        .arg("--subnet-file")
+        .arg(dir.join(format!("{node}.env")))
+        .env("LICHEN_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Agent(c.spawn().unwrap())
+}
+
+fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    true
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// (time from the change to all routes present, idle RSS in KiB afterwards).
+fn convergence(backend: &str, peers: usize) -> (Duration, u64) {
+    let ns = NamedNs::create(&testbed::unique_name("lba", "node")).unwrap();
+    let far = NamedNs::create(&testbed::unique_name("lba", "far")).unwrap();
+    // a /16 underlay so that 1,000 peers are all L2-adjacent (host-gw needs that)
+    testbed::veth(
+        &ns,
+        "eth0",
+        "100.64.0.1/16",
+        &far,
+        "eth0",
+        "100.64.255.254/16",
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
+    fs::create_dir_all(dir.join("objects")).unwrap();
+    fs::write(
+        dir.join("objects/self.json"),
+        node_json("self", "10.128.0.0/24", "100.64.0.1"),
+    )
+    .unwrap();
+    let agent = start_agent(&ns, &dir, backend, "self");
+    assert!(
+        wait(Duration::from_secs(10), || dir.join("self.env").exists()),
+        "agent did not start"
+    );
+
+    let mut nl = Nl::open_in(&NetNs::open(&ns.path).unwrap()).unwrap();
+    let mut count = || {
+        nl.routes(254, None)
+            .unwrap()
+            .iter()
+            .filter(|r| r.protocol == PROTO_LICHEN)
+            .count()
+    };
+    // the change: one List document with every new peer, renamed into place
+    let items: Vec<String> = (1..=peers)
+        .map(|i| {
+            node_json(
+                &format!("peer{i}"),
+                &format!("10.{}.{}.0/24", 128 + i / 256, i % 256),
+                &format!("100.64.{}.{}", i / 250 + 1, i % 250 + 1),
+            )
+        })
+        .collect();
+    let tmp = dir.join("objects/.peers.tmp");
+    fs::write(
+        &tmp,
+        format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
+            items.join(",")
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    fs::rename(&tmp, dir.join("objects/peers.json")).unwrap();
+    let ok = wait(Duration::from_secs(60), || count() >= peers);
+    let took = t.elapsed();
+    assert!(
+        ok,
+        "{backend}: only {} of {peers} routes after 60 s",
+        count()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = rss_kib(agent.0.id());
+    drop(agent);
+    let _ = fs::remove_dir_all(&dir);
+    (took, rss)
+}
+
+fn throughput() {
+    let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
+    let mut rows = Vec::new();
+    for backend in ["host-gw", "vxlan"] {
+        let sw = NamedNs::create(&testbed::unique_name("lbt", "sw")).unwrap();
+        sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
+        sw.ip(&["link", "set", "sw0", "up"]).unwrap();
+        let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+        fs::create_dir_all(dir.join("objects")).unwrap();
+        let mut nodes = Vec::new();
+        for i in 1..=2 {
+            let ns = NamedNs::create(&testbed::unique_name("lbt", &format!("n{i}"))).unwrap();
+            let ip = format!("198.51.100.{}", 10 + i);
+            testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
+            sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
+                .unwrap();
+            fs::write(
+                dir.join(format!("objects/n{i}.json")),
+                node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
+            )
+            .unwrap();
+            nodes.push((ns, ip));
+        }
+        let agents: Vec<Agent> = nodes
+            .iter()
+            .enumerate()
+            .map(|(k, (ns, _))| start_agent(ns, &dir, backend, &format!("n{}", k + 1)))
+            .collect();
+        let pods: Vec<(NamedNs, String)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(k, (ns, _))| {
+                let name = format!("n{}", k + 1);
+                let env = dir.join(format!("{name}.env"));
+                assert!(wait(Duration::from_secs(10), || env.exists()));
+                let pod = NamedNs::create(&testbed::unique_name("lbt", &format!("pod{k}"))).unwrap();
+                let conf = format!(
+                    r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+                    env.display(),
+                    dir.join(format!("{name}-ipam")).display()
+                );
+                let a = testbed::invoke(
+                    Path::new(BIN),
+                    ns,
+                    &Invocation {
+                        command: "ADD",
+                        container_id: &pod.name,
+                        netns: Some(&pod.path),
+                        ifname: "eth0",
+                        config: &conf,
+                        cni_path: "/usr/lib/cni",
+                        extra_env: vec![],
+                    },
+                )
+                .unwrap();
+                assert!(a.ok, "{}", a.stdout);
+                let ip = CniResult::parse(a.stdout.as_bytes()).unwrap().ips[0].address.addr().to_string();
+                (pod, ip)
+            })
+            .collect();
+        assert!(wait(Duration::from_secs(10), || pods[0]
+            .0
+            .ping(&pods[1].1, 1)
+            .unwrap_or(false)));
+        if rows.is_empty() {
+            rows.push((
+                "plain underlay (node to node)",
+                iperf(&nodes[1].0, &nodes[0].0, &nodes[1].1, &secs),
+            ));
+        }
+        rows.push((
+            if backend == "host-gw" {
+                "host-gw pod to pod"
+            } else {
+                "vxlan pod to pod"
+            },
+            iperf(&pods[1].0, &pods[0].0, &pods[1].1, &secs),
+        ));
+        drop(agents);
+        let _ = fs::remove_dir_all(&dir);
+    }
+    let base = rows[0].1;
+    println!("TCP throughput (iperf3, {secs} s, one stream):");
+    for (name, gbps) in &rows {
+        println!("  {name:<30} {gbps:>7.2} Gbit/s   ratio {:.3}", gbps / base);
+    }
+}
+
+/// iperf3 from `client` to a server in `server` listening on `ip`: Gbit/s received.
+fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
+    let mut srv = server
+        .command("iperf3")
+        .unwrap()
+        .args(["-s", "-1", "-B", ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client
+        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
+        .unwrap();
+    let _ = srv.wait();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let key = "\"sum_received\":";
+    let i = json.find(key).expect("iperf3 JSON has sum_received");
+    let rest = &json[i..];
+    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
+    let v: String = rest[j..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
+        .collect();
+    v.parse::<f64>().unwrap() / 1e9
+}
