@@ -281,7 +281,10 @@ fn pod_egress_is_masqueraded_and_pod_to_pod_is_not() {
 fn status_shows_backend_subnet_and_peers() {
     let mut c = Cluster::new("stat", 3, r#"{"Type":"host-gw"}"#);
     c.start_agents();
-    wait_for("routes", WAIT, || !c.route(0, "10.100.3.0/24").is_empty());
+    // The routes appear during the agent's pass; its report is published when the pass ends.
+    wait_for("routes and a finished pass", WAIT, || {
+        !c.route(0, "10.100.3.0/24").is_empty() && !c.status(0).contains("synced:   never")
+    });
     let st = c.status(0);
     assert!(st.contains("host-gw"), "{st}");
     assert!(st.contains("10.100.1.0/24"), "{st}");

@@ -38,7 +38,7 @@ async fn handle(
     leases: impl Fn() -> Option<usize>,
 ) -> io::Result<()> {
     let mut buf = [0u8; 1024];
-    let n = smol::future::or(conn.read(&mut buf), async {
+    let n = smol::future::or(read_head(&mut conn, &mut buf), async {
         smol::Timer::after(Duration::from_secs(5)).await;
         Err(io::Error::new(io::ErrorKind::TimedOut, "request timeout"))
     })
@@ -69,15 +69,27 @@ async fn handle(
     conn.flush().await
 }
 
+/// Reads until the end of the request head (a blank line), the peer's end of the request or a
+/// full buffer: a request may arrive in several segments. Returns the bytes read.
+async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 /// `lichen status`: fetches `/status` from the agent at `addr`.
 pub fn fetch(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: the request in one segment.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));

@@ -2,7 +2,23 @@
 //! neighbours and FDB entries, routes tagged `RT_PROTO_LICHEN`), applies plan steps, and watches
 //! for changes made by others (route, link, neighbour and FDB deletions) so they are repaired at
 //! once instead of at the next timer tick.
+//!
+//! Design notes:
+//! - One netlink socket for reads and writes; every call is one round trip (see `crate::nl`).
+//! - Plan steps name devices; neighbours, FDB entries and routes need ifindexes. The names seen
+//!   by the last [`Kernel::actual`] (and created since) are cached, so a step costs one round
+//!   trip; a name not in the cache is looked up. A step failing with ENODEV drops the entry.
+//! - Nothing is flushed on start or exit: the plan only changes what differs.
+//! - The monitor is a second socket on a thread of its own; see [`watch`].
 
+mod apply;
+mod read;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 
@@ -10,38 +26,43 @@ use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::kernel::Kernel;
 use crate::nft::NodeRules;
+use crate::nl::Nl;
+
+pub use watch::monitor;
 
 pub struct NetlinkKernel {
-    _private: (),
+    nl: Nl,
+    /// ifindex of each `lichen.*` device by name, as last seen or created.
+    index: HashMap<String, u32>,
 }
 
 impl NetlinkKernel {
     /// Sockets in the calling thread's namespace.
     pub fn open() -> io::Result<NetlinkKernel> {
-        todo!("agent::netlink::NetlinkKernel::open")
+        Ok(NetlinkKernel {
+            nl: Nl::open()?,
+            index: HashMap::new(),
+        })
     }
-}
-
-/// Kernel change notifications relevant to the agent (coalesced): each message on the channel
-/// means "something Lichen owns, or the underlay, may have changed". Spawns its own task on the
-/// current smol executor / a thread; the receiver ends when the monitor fails.
-pub fn monitor() -> io::Result<smol::channel::Receiver<()>> {
-    todo!("agent::netlink::monitor")
 }
 
 impl Kernel for NetlinkKernel {
     fn underlay(&mut self, iface: Option<&str>, addr: IpAddr) -> io::Result<LocalUnderlay> {
-        let _ = (iface, addr);
-        todo!("agent::netlink::underlay")
+        read::underlay(&mut self.nl, iface, addr)
     }
 
     fn actual(&mut self) -> io::Result<Actual> {
-        todo!("agent::netlink::actual")
+        let actual = read::actual(&mut self.nl)?;
+        self.index = actual
+            .devices
+            .iter()
+            .map(|d| (d.name.clone(), d.ifindex))
+            .collect();
+        Ok(actual)
     }
 
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
-        let _ = (desired, op);
-        todo!("agent::netlink::apply")
+        apply::apply(self, desired, op)
     }
 
     fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()> {

@@ -180,10 +180,13 @@ impl<K: Kernel> Reconciler<K> {
             .netconf
             .mtu
             .unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
+        self.sync_rules(full, report);
+        let synced = self.sync_kernel(&desired, report);
+        // Last: the subnet file tells the plugin this node's network is ready, so a pod
+        // attached once it exists can reach its peers at once.
         self.write_subnet_file(&local.pod_cidrs, mtu)
             .map_err(|e| format!("writing {}: {e}", self.subnet_file.display()))?;
-        self.sync_rules(full, report);
-        self.sync_kernel(&desired, report)
+        synced
     }
 
     fn write_subnet_file(&self, cidrs: &[IpNet], mtu: u32) -> std::io::Result<()> {

@@ -50,7 +50,7 @@ impl Link {
         s
     }
 
-    fn from_msg(msg: LinkMessage) -> Link {
+    pub(super) fn from_msg(msg: LinkMessage) -> Link {
         let mut link = Link {
             index: msg.header.index,
             name: String::new(),

@@ -19,19 +19,23 @@
 
 mod addr;
 mod link;
+mod monitor;
 mod neigh;
 mod route;
+mod vxlan;
 
 pub use addr::Addr;
 pub use link::{Link, LinkChange, LinkId, LinkKind, NewLink};
+pub use monitor::{Event, Monitor};
 pub use neigh::{Fdb, Neigh};
 pub use route::{Route, RouteScope, PROTO_BOOT, PROTO_KERNEL, TABLE_MAIN};
+pub use vxlan::VxlanInfo;
 
 use std::io;
 
 use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE,
-    NLM_F_REQUEST,
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::proto::Connection;
@@ -51,6 +55,7 @@ pub struct Nl {
 const ACK: u16 = NLM_F_REQUEST | NLM_F_ACK;
 const CREATE: u16 = ACK | NLM_F_CREATE | NLM_F_EXCL;
 const REPLACE: u16 = ACK | NLM_F_CREATE | NLM_F_REPLACE;
+const APPEND: u16 = ACK | NLM_F_CREATE | NLM_F_APPEND;
 const GET: u16 = NLM_F_REQUEST;
 const DUMP: u16 = NLM_F_REQUEST | NLM_F_DUMP;
 

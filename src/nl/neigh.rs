@@ -11,7 +11,7 @@ use rtnetlink::packet_route::neighbour::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::addr::family;
-use super::{Nl, ACK, REPLACE};
+use super::{Nl, ACK, APPEND, REPLACE};
 
 /// A neighbour entry: `ip` lives at `mac` on link `index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +126,13 @@ impl Nl {
     pub fn replace_fdb(&mut self, index: u32, mac: &[u8], dst: IpAddr) -> io::Result<()> {
         let msg = fdb_message(index, mac, Some(dst));
         self.ack(RouteNetlinkMessage::NewNeighbour(msg), REPLACE)
+    }
+
+    /// Adds the remote `dst` for `mac` on vxlan device `index`, keeping any other remotes of
+    /// that MAC (`bridge fdb append`); adding a remote that is already there succeeds.
+    pub fn append_fdb(&mut self, index: u32, mac: &[u8], dst: IpAddr) -> io::Result<()> {
+        let msg = fdb_message(index, mac, Some(dst));
+        self.ack(RouteNetlinkMessage::NewNeighbour(msg), APPEND)
     }
 
     /// Deletes the FDB entry `mac → dst` on device `index` (ENOENT if absent).

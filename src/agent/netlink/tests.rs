@@ -1,0 +1,424 @@
+//! Kernel tests of the agent's netlink kernel, each in a throwaway namespace of its own (the
+//! test thread unshares): what `apply` makes, `actual` reads back, and planning again is empty.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use lichen_backends::{
+    desired, plan, Actual, BackendConf, Desired, Fdb, LocalUnderlay, NodeInfo, Op, PeerState,
+    RouteEntry, Via, VxlanConf, RT_PROTO_LICHEN,
+};
+
+use super::watch::Filter;
+use super::NetlinkKernel;
+use crate::agent::kernel::Kernel;
+use crate::nl::testutil::{enter_node, run_ok};
+use crate::nl::{Event, Monitor};
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn node(name: &str, cidrs: &[&str], addr: &str) -> NodeInfo {
+    NodeInfo {
+        name: name.into(),
+        pod_cidrs: cidrs.iter().map(|c| net(c)).collect(),
+        internal_ips: vec![ip(addr)],
+        vtep_mac: None,
+    }
+}
+
+/// A node namespace with an underlay `licu0` (198.51.100.1/24, up) whose peer end stays here.
+fn underlay_node() -> (NetlinkKernel, LocalUnderlay) {
+    enter_node();
+    run_ok(
+        "ip",
+        &[
+            "link", "add", "licu0", "type", "veth", "peer", "name", "licu1",
+        ],
+    );
+    run_ok("ip", &["addr", "add", "198.51.100.1/24", "dev", "licu0"]);
+    run_ok("ip", &["link", "set", "licu0", "up"]);
+    run_ok("ip", &["link", "set", "licu1", "up"]);
+    let mut k = NetlinkKernel::open().unwrap();
+    let u = k.underlay(None, ip("198.51.100.1")).unwrap();
+    (k, u)
+}
+
+const CLUSTER: [&str; 2] = ["10.100.0.0/16", "fd00:100::/32"];
+
+fn want(u: &LocalUnderlay, peers: &[NodeInfo], conf: &BackendConf) -> Desired {
+    let me = node(
+        "node1",
+        &["10.100.1.0/24", "fd00:100:1::/64"],
+        "198.51.100.1",
+    );
+    let cluster: Vec<IpNet> = CLUSTER.iter().map(|c| net(c)).collect();
+    desired(&me, u, peers, conf, &cluster)
+}
+
+/// Plans, applies every step (each must succeed), and checks that planning again is empty.
+fn converge(k: &mut NetlinkKernel, want: &Desired) -> Actual {
+    let ops = plan(want, &k.actual().unwrap());
+    for op in &ops {
+        k.apply(want, op).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+    let actual = k.actual().unwrap();
+    assert_eq!(plan(want, &actual), vec![], "after {ops:?}: {actual:?}");
+    actual
+}
+
+fn vxlan(direct_routing: bool) -> BackendConf {
+    BackendConf::Vxlan(VxlanConf {
+        vni: 1,
+        port: 8472,
+        direct_routing,
+        mtu: None,
+    })
+}
+
+#[test]
+fn underlay_is_the_interface_holding_the_address() {
+    let (mut k, u) = underlay_node();
+    assert_eq!(u.name, "licu0");
+    assert_eq!(u.addr, ip("198.51.100.1"));
+    assert!(u.onlink.contains(&net("198.51.100.0/24")), "{:?}", u.onlink);
+    assert!(u.is_adjacent(&ip("198.51.100.7")));
+    assert!(!u.is_adjacent(&ip("203.0.113.7")));
+    assert_eq!(u.mtu, 1500);
+    let by_name = k.underlay(Some("licu0"), ip("198.51.100.1")).unwrap();
+    assert_eq!(by_name, u);
+    let e = k.underlay(None, ip("198.51.100.99")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(k.underlay(Some("nosuch0"), ip("198.51.100.1")).is_err());
+}
+
+#[test]
+fn vxlan_state_is_read_back_as_applied_and_removed_again() {
+    let (mut k, u) = underlay_node();
+    let peers = [
+        node(
+            "node2",
+            &["10.100.2.0/24", "fd00:100:2::/64"],
+            "198.51.100.2",
+        ),
+        node("node3", &["10.100.3.0/24"], "198.51.100.3"),
+    ];
+    let want = want(&u, &peers, &vxlan(false));
+    let actual = converge(&mut k, &want);
+
+    let dev = want.device.as_ref().unwrap();
+    assert_eq!(actual.devices.len(), 1);
+    let d = &actual.devices[0];
+    assert_eq!(d.name, "lichen.1");
+    assert_eq!((d.vni, d.port, d.local), (1, 8472, Some(u.addr)));
+    assert_eq!(d.underlay_ifindex, Some(u.ifindex));
+    assert!(!d.learning && d.up);
+    assert_eq!((d.mac, d.mtu), (dev.mac, 1450));
+    for a in ["10.100.1.0/32", "fd00:100:1::/128"] {
+        assert!(d.addresses.contains(&net(a)), "{a} in {:?}", d.addresses);
+    }
+    let permanent: Vec<(IpAddr, Option<[u8; 6]>)> = d
+        .neighbours
+        .iter()
+        .filter(|n| n.permanent)
+        .map(|n| (n.ip, n.mac))
+        .collect();
+    assert_eq!(permanent.len(), 3, "{:?}", d.neighbours);
+    for n in &want.neighbours {
+        assert!(permanent.contains(&(n.ip, Some(n.mac))), "{n:?}");
+    }
+    assert_eq!(d.fdb, want.fdb);
+    assert_eq!(actual.routes.len(), 3);
+    assert!(actual.routes.iter().all(|r| r.oif == d.ifindex && r.onlink));
+
+    // What iproute2 sees.
+    let shown = run_ok("ip", &["-d", "link", "show", "dev", "lichen.1"]);
+    assert!(
+        shown.contains("vxlan id 1 local 198.51.100.1 dev licu0"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("dstport 8472") && shown.contains("nolearning"),
+        "{shown}"
+    );
+    let routes = run_ok("ip", &["-6", "route", "show", "proto", "108"]);
+    assert!(
+        routes.contains("fd00:100:2::/64 via fd00:100:2:: dev lichen.1")
+            && routes.contains("onlink"),
+        "{routes}"
+    );
+    let fdb = run_ok("bridge", &["fdb", "show", "dev", "lichen.1"]);
+    assert!(fdb.contains("dst 198.51.100.3 self permanent"), "{fdb}");
+
+    // Deleted by someone: recreated with the same MAC, and everything on it restored.
+    run_ok("ip", &["link", "del", "lichen.1"]);
+    assert!(k.actual().unwrap().routes.is_empty());
+    let again = converge(&mut k, &want);
+    assert_eq!(again.devices[0].mac, dev.mac);
+    assert_eq!(again.devices[0].fdb, want.fdb);
+    assert_eq!(again.routes.len(), 3);
+
+    // A peer leaves: its route, neighbours and FDB entry go.
+    let fewer = self::want(&u, &peers[1..], &vxlan(false));
+    let after = converge(&mut k, &fewer);
+    assert_eq!(after.routes.len(), 1);
+    assert_eq!(after.devices[0].fdb.len(), 1);
+
+    // Cleanup: nothing of ours is left.
+    let none = Desired {
+        underlay_ifindex: 0,
+        device: None,
+        routes: vec![],
+        neighbours: vec![],
+        fdb: vec![],
+        peers: vec![],
+    };
+    assert_eq!(converge(&mut k, &none), Actual::default());
+    assert!(!run_ok("ip", &["-o", "link"]).contains("lichen.1"));
+}
+
+#[test]
+fn host_gw_and_direct_routing_routes_are_read_back_as_applied() {
+    let (mut k, u) = underlay_node();
+    let peers = [
+        node("node2", &["10.100.2.0/24"], "198.51.100.2"),
+        node("node3", &["10.100.3.0/24"], "198.51.100.3"),
+        node("node4", &["10.100.4.0/24"], "203.0.113.4"),
+    ];
+    let want = want(&u, &peers, &BackendConf::HostGw);
+    let far = want.peers.iter().find(|p| p.name == "node4").unwrap();
+    assert!(matches!(far.state, PeerState::Unreachable(_)), "{far:?}");
+    let actual = converge(&mut k, &want);
+    assert!(actual.devices.is_empty());
+    assert_eq!(actual.routes.len(), 2);
+    for r in &actual.routes {
+        assert_eq!(r.oif, u.ifindex);
+        assert!(!r.onlink);
+    }
+    let shown = run_ok("ip", &["route", "show", "10.100.2.0/24"]);
+    assert!(
+        shown.contains("via 198.51.100.2 dev licu0 proto 108"),
+        "{shown}"
+    );
+
+    // Switching to VXLAN with DirectRouting: the adjacent peers keep their routes, the far one
+    // goes over the overlay.
+    let want = self::want(&u, &peers, &vxlan(true));
+    let over: Vec<&str> = want
+        .peers
+        .iter()
+        .filter(|p| p.state == PeerState::Programmed(Via::Overlay))
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(over, ["node4"]);
+    let actual = converge(&mut k, &want);
+    assert_eq!(actual.routes.len(), 3);
+    let shown = run_ok("ip", &["route", "show", "10.100.4.0/24"]);
+    assert!(shown.contains("via 10.100.4.0 dev lichen.1"), "{shown}");
+}
+
+#[test]
+fn deleting_what_is_already_gone_succeeds() {
+    let (mut k, u) = underlay_node();
+    let want = want(&u, &[], &vxlan(false));
+    converge(&mut k, &want);
+    let mac = [0x0e, 0x6c, 10, 100, 9, 0];
+    let fdb = Fdb {
+        mac,
+        dst: ip("198.51.100.9"),
+    };
+    let route = lichen_backends::ActualRoute {
+        dst: net("10.100.9.0/24"),
+        gw: Some(ip("198.51.100.9")),
+        oif: u.ifindex,
+        onlink: false,
+    };
+    let dev = || "lichen.1".to_string();
+    let gone = [
+        Op::DelRoute(route),
+        Op::DelFdb { dev: dev(), fdb },
+        Op::DelNeighbour {
+            dev: dev(),
+            ip: ip("10.100.9.0"),
+        },
+        Op::DelAddress {
+            dev: dev(),
+            addr: net("10.100.9.0/32"),
+        },
+        Op::DeleteDevice {
+            dev: "lichen.9".into(),
+        },
+    ];
+    for op in &gone {
+        k.apply(&want, op).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+    // Added twice: the second is a no-op, not an error (FDB append, neighbour replace).
+    for _ in 0..2 {
+        k.apply(&want, &Op::AddFdb { dev: dev(), fdb }).unwrap();
+    }
+    // A route through the device Lichen did not make (another protocol) is left alone.
+    run_ok(
+        "ip",
+        &[
+            "route",
+            "add",
+            "10.100.8.0/24",
+            "via",
+            "198.51.100.8",
+            "dev",
+            "licu0",
+        ],
+    );
+    let actual = k.actual().unwrap();
+    assert!(actual.routes.is_empty(), "{:?}", actual.routes);
+    let e = k
+        .apply(
+            &want,
+            &Op::AddRoute(RouteEntry {
+                dst: net("10.100.8.0/24"),
+                gw: ip("198.51.100.8"),
+                dev: lichen_backends::Dev::Underlay,
+                onlink: false,
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
+    let mine = run_ok(
+        "ip",
+        &["route", "show", "proto", &RT_PROTO_LICHEN.to_string()],
+    );
+    assert!(mine.is_empty(), "{mine}");
+}
+
+/// The monitor's subscription sees our route and FDB deletions and link changes, and the
+/// filter lets them through; ARP churn on the underlay is seen and filtered out.
+#[test]
+fn monitor_wakes_for_our_deletions_and_not_for_arp_churn() {
+    let (mut k, u) = underlay_node();
+    let peers = [node("node2", &["10.100.2.0/24"], "198.51.100.2")];
+    let want = want(&u, &peers, &vxlan(false));
+    converge(&mut k, &want);
+    let fdb = want.fdb[0];
+    let mac = lichen_backends::mac_to_string(&fdb.mac);
+
+    let mon = Monitor::open().unwrap();
+    let mut filter = Filter::default();
+    for d in &k.actual().unwrap().devices {
+        filter.wakes(&Event::Link {
+            index: d.ifindex,
+            name: Some(d.name.clone()),
+            deleted: false,
+        });
+    }
+    let collector = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        mon.run(|ev| {
+            let end = matches!(&ev, Event::Link { name: Some(n), .. } if n == "licmark");
+            let wakes = filter.wakes(&ev);
+            seen.push((ev, wakes));
+            !end
+        })
+        .unwrap();
+        seen
+    });
+    // Churn on the underlay: a neighbour changing state, then going away.
+    run_ok(
+        "ip",
+        &[
+            "neigh",
+            "add",
+            "198.51.100.50",
+            "lladdr",
+            "02:00:00:00:00:50",
+            "dev",
+            "licu0",
+            "nud",
+            "reachable",
+        ],
+    );
+    run_ok(
+        "ip",
+        &[
+            "neigh",
+            "change",
+            "198.51.100.50",
+            "dev",
+            "licu0",
+            "nud",
+            "stale",
+        ],
+    );
+    run_ok("ip", &["neigh", "del", "198.51.100.50", "dev", "licu0"]);
+    // Ours.
+    run_ok("ip", &["route", "del", "10.100.2.0/24"]);
+    run_ok(
+        "bridge",
+        &["fdb", "del", &mac, "dev", "lichen.1", "dst", "198.51.100.2"],
+    );
+    run_ok("ip", &["neigh", "del", "10.100.2.0", "dev", "lichen.1"]);
+    run_ok("ip", &["link", "add", "licmark", "type", "bridge"]);
+    let seen = collector.join().unwrap();
+
+    let arp: Vec<_> = seen
+        .iter()
+        .filter(|(ev, _)| matches!(ev, Event::Neigh { index, .. } if *index == u.ifindex))
+        .collect();
+    assert!(!arp.is_empty(), "underlay neighbour events seen: {seen:?}");
+    assert!(arp.iter().all(|(_, wakes)| !wakes), "{arp:?}");
+    let woke = |f: &dyn Fn(&Event) -> bool| seen.iter().any(|(ev, w)| *w && f(ev));
+    assert!(
+        woke(&|ev| matches!(
+            ev,
+            Event::Route {
+                protocol: RT_PROTO_LICHEN,
+                deleted: true,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        woke(&|ev| matches!(
+            ev,
+            Event::Neigh {
+                bridge: true,
+                deleted: true,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        woke(&|ev| matches!(
+            ev,
+            Event::Neigh {
+                bridge: false,
+                deleted: true,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(seen.last().unwrap().1, "a new link wakes");
+}
+
+/// `monitor()` itself: a deleted device reaches the channel.
+#[test]
+fn monitor_channel_reports_a_deleted_device() {
+    let (mut k, u) = underlay_node();
+    let want = want(&u, &[], &vxlan(false));
+    converge(&mut k, &want);
+    let rx = super::monitor().unwrap();
+    run_ok("ip", &["link", "del", "lichen.1"]);
+    // Bounded only so a broken monitor fails the test instead of hanging it.
+    let got = smol::block_on(smol::future::or(async { rx.recv().await.is_ok() }, async {
+        smol::Timer::after(std::time::Duration::from_secs(20)).await;
+        false
+    }));
+    assert!(got, "no wake-up for a deleted device");
+}
