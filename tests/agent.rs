@@ -24,7 +24,7 @@ fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
                 continue;
             }
             assert!(
-                pa.ping(ipb, 1).unwrap(),
+                pa.ping(ipb, 3).unwrap(),
                 "{} pod -> {} pod ({ipb})",
                 c.nodes[a].name,
                 c.nodes[b].name
