@@ -16,7 +16,19 @@ use lichen::netns::NetNs;
 use lichen::nl::Nl;
 use lichen::testbed::{self, Invocation, NamedNs};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lichen");
+/// The shipped static (musl) binary when built, else this build's.
+fn bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/x86_64-unknown-linux-musl/release/lichen");
+        if cfg!(target_arch = "x86_64") && musl.exists() {
+            musl
+        } else {
+            env!("CARGO_BIN_EXE_lichen").into()
+        }
+    })
+}
 const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
 
 fn main() {
@@ -24,7 +36,7 @@ fn main() {
         eprintln!("bench: needs root; run scripts/bench.sh");
         std::process::exit(1);
     }
-    println!("Agent benchmark");
+    println!("Agent benchmark (binary: {})", bin().display());
     for backend in ["host-gw", "vxlan"] {
         for peers in [1usize, 1000] {
             let (t, rss) = convergence(backend, peers);
@@ -63,7 +75,7 @@ fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
         format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
     )
     .unwrap();
-    let mut c = testbed::binary_command(ns, Path::new(BIN)).unwrap();
+    let mut c = testbed::binary_command(ns, bin()).unwrap();
     c.args(["agent", "--node-name", node, "--net-conf"])
         .arg(dir.join("net-conf.json"))
         .arg("--cluster-dir")
@@ -209,7 +221,7 @@ fn throughput() {
                     dir.join(format!("{name}-ipam")).display()
                 );
                 let a = testbed::invoke(
-                    Path::new(BIN),
+                    bin(),
                     ns,
                     &Invocation {
                         command: "ADD",
@@ -276,6 +288,7 @@ fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
     let rest = &json[i..];
     let j = rest.find("\"bits_per_second\":").unwrap() + 18;
     let v: String = rest[j..]
+        .trim_start()
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
         .collect();

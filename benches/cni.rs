@@ -13,6 +13,17 @@ use lichen::testbed::{self, NamedNs};
 const LICHEN: &str = env!("CARGO_BIN_EXE_lichen");
 const REF: &str = "/usr/lib/cni";
 
+/// The shipped static (musl) binary when built, else this build's.
+fn lichen_bin() -> PathBuf {
+    let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-musl/release/lichen");
+    if cfg!(target_arch = "x86_64") && musl.exists() {
+        musl
+    } else {
+        LICHEN.into()
+    }
+}
+
 struct Plugin {
     label: &'static str,
     bin: PathBuf,
@@ -34,7 +45,7 @@ fn main() {
     let plugins = [
         Plugin {
             label: "lichen",
-            bin: LICHEN.into(),
+            bin: lichen_bin(),
             conf: format!(
                 r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
                 data.display()
@@ -103,6 +114,7 @@ fn main() {
     }
 
     println!("CNI plugin benchmark ({iterations} sequential ADD/DEL each, 50 parallel ADDs)");
+    println!("lichen binary: {}", plugins[0].bin.display());
     println!(
         "{:<28}{:>14}{:>20}{:>10}",
         "", "lichen", "bridge+host-local", "ratio"
