@@ -72,7 +72,7 @@ where
 }
 
 #[test]
-fn conflist_with_portmap_and_bandwidth() {
+fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
     let node = Node::new("chain");
     let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
     testbed::veth(
@@ -95,15 +95,39 @@ fn conflist_with_portmap_and_bandwidth() {
     let bandwidth = format!(
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bandwidth","capabilities":{{"bandwidth":true}},"runtimeConfig":{{"bandwidth":{{"ingressRate":100000000,"ingressBurst":1000000,"egressRate":100000000,"egressBurst":1000000}}}}}}"#
     );
+    let tuning = format!(
+        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"tuning","sysctl":{{"net.ipv4.conf.eth0.send_redirects":"0"}}}}"#
+    );
+    let firewall = format!(
+        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"firewall","backend":"iptables"}}"#
+    );
     let pm = Path::new(REF_PLUGINS).join("portmap");
     let bw = Path::new(REF_PLUGINS).join("bandwidth");
+    let tu = Path::new(REF_PLUGINS).join("tuning");
+    let fw = Path::new(REF_PLUGINS).join("firewall");
     let plugins = [
         (Path::new(BIN), lichen),
+        (tu.as_path(), tuning),
         (pm.as_path(), portmap),
+        (fw.as_path(), firewall),
         (bw.as_path(), bandwidth),
     ];
     let pod = node.pod("p");
     let result = chain_add(&node, &plugins, "c1", &pod.path);
+
+    // tuning set its sysctl inside the pod, on the interface Lichen made
+    let sysctl = pod
+        .exec("sysctl", &["-n", "net.ipv4.conf.eth0.send_redirects"])
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&sysctl.stdout).trim(), "0");
+    // firewall admitted the pod's address in its chain
+    let pod_ip = first_ip(&result);
+    let fwd = node.ns.exec("iptables", &["-S", "CNI-FORWARD"]).unwrap();
+    assert!(
+        String::from_utf8_lossy(&fwd.stdout).contains(&pod_ip),
+        "firewall rules: {}",
+        String::from_utf8_lossy(&fwd.stdout)
+    );
 
     // portmap's DNAT really reaches the pod through Lichen's bridge
     let listener = in_netns(&pod, || TcpListener::bind("0.0.0.0:80").unwrap());
@@ -145,6 +169,9 @@ fn conflist_with_portmap_and_bandwidth() {
     let nat = node.ns.exec("iptables", &["-t", "nat", "-S"]).unwrap();
     let nat = String::from_utf8_lossy(&nat.stdout);
     assert!(!nat.contains("CNI-DN-"), "portmap rules left: {nat}");
+    let fwd = node.ns.exec("iptables", &["-S"]).unwrap();
+    let fwd = String::from_utf8_lossy(&fwd.stdout);
+    assert!(!fwd.contains(&pod_ip), "firewall rules left: {fwd}");
     assert!(
         !node
             .links()
