@@ -93,7 +93,7 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"portmap","snat":true,"capabilities":{{"portMappings":true}},"runtimeConfig":{{"portMappings":[{{"hostPort":8080,"containerPort":80,"protocol":"tcp"}}]}}}}"#
     );
     let bandwidth = format!(
-        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bandwidth","capabilities":{{"bandwidth":true}},"runtimeConfig":{{"bandwidth":{{"ingressRate":100000000,"ingressBurst":1000000,"egressRate":100000000,"egressBurst":1000000}}}}}}"#
+        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bandwidth","capabilities":{{"bandwidth":true}},"runtimeConfig":{{"bandwidth":{{"ingressRate":100000000,"ingressBurst":1000000}}}}}}"#
     );
     let tuning = format!(
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"tuning","sysctl":{{"net.ipv4.conf.eth0.send_redirects":"0"}}}}"#
@@ -144,7 +144,7 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
     server.join().unwrap();
     assert_eq!(got, "hello from the pod");
 
-    // bandwidth shaped the host veth named in Lichen's result
+    // bandwidth shaped the host veth named in Lichen's result (traffic towards the pod)
     let veth = lichen::cni::CniResult::parse(result.as_bytes())
         .unwrap()
         .interfaces[1]
@@ -159,11 +159,8 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
         "{}",
         String::from_utf8_lossy(&tc.stdout)
     );
-    assert!(
-        node.links().iter().any(|l| l.starts_with("bwp")),
-        "{:?}",
-        node.links()
-    );
+    // (ingress shaping only: egress shaping would need an ifb device, and loading the ifb
+    // module makes the kernel create ifb0/ifb1 in the root namespace, which tests must not touch)
 
     chain_del(&node, &plugins, "c1", &pod.path, &result);
     let nat = node.ns.exec("iptables", &["-t", "nat", "-S"]).unwrap();
