@@ -10,6 +10,18 @@ scripts/setup.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# Guard: this machine's own network namespace must look the same after the run.
+root_links() { ip -o link show | awk -F': ' '{print $2}' | sort; }
+root_before=$(root_links)
+check_root() {
+  if [ "$(root_links)" != "$root_before" ]; then
+    echo "FAIL: the root network namespace's links changed during the tests:" >&2
+    diff <(echo "$root_before") <(root_links) >&2 || true
+    exit 1
+  fi
+}
+trap check_root EXIT
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
