@@ -34,7 +34,8 @@ fn every_operator() {
                 .collect(),
         )
     };
-    let cases: &[(&str, &[(&str, &str)], bool)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+    let cases: &[Case] = &[
         (
             r#"{"key":"env","operator":"In","values":["a","b"]}"#,
             &[("env", "b")],
