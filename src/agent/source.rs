@@ -162,3 +162,33 @@ impl std::error::Error for SourceError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaced_kinds_are_keyed_by_namespace_and_name() {
+        let pod = |ns: &str| {
+            let doc = format!(r#"{{"kind":"Pod","metadata":{{"name":"web","namespace":"{ns}"}}}}"#);
+            crate::k8s::parse_object(doc.as_bytes(), None).unwrap()
+        };
+        let mut s = ClusterState::default();
+        assert!(s.upsert(pod("a")).is_none());
+        assert!(s.upsert(pod("b")).is_none());
+        assert!(matches!(s.upsert(pod("a")), Some(Object::Pod(_))));
+        assert_eq!(s.pods.len(), 2);
+        assert!(s.remove("Pod", "web").is_none());
+        assert!(s.remove("Pod", "a/web").is_some());
+        let r = ObjectRef {
+            kind: "Pod".into(),
+            namespace: Some("b".into()),
+            name: "web".into(),
+        };
+        assert!(s.remove_ref(&r).is_some());
+        assert!(s.pods.is_empty());
+        let ns = crate::k8s::parse_object(br#"{"kind":"Namespace","metadata":{"name":"a"}}"#, None);
+        s.upsert(ns.unwrap());
+        assert!(s.remove("Namespace", "a").is_some());
+    }
+}

@@ -191,4 +191,33 @@ mod tests {
             Err(ParseError::MissingField("metadata.name"))
         );
     }
+
+    #[test]
+    fn policy_kinds_parse_from_a_kubectl_list() {
+        let fixture = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let doc = format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{},{},{}],"metadata":{{}}}}"#,
+            fixture("k8s-namespace.json"),
+            fixture("k8s-pod.json"),
+            fixture("k8s-netpol.json")
+        );
+        let objs = parse_document(doc.as_bytes()).unwrap();
+        let keys: Vec<String> = objs.iter().map(Object::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "Namespace/shop",
+                "Pod/shop/web-7d9c6b5f4-x2kqp",
+                "NetworkPolicy/shop/web-allow"
+            ]
+        );
+        let typed = br#"{"kind":"PodList","items":[{"metadata":{"name":"a","namespace":"x"}}]}"#;
+        assert!(matches!(&parse_document(typed).unwrap()[0], Object::Pod(p) if p.namespace == "x"));
+    }
 }
