@@ -20,5 +20,6 @@ pub mod netns;
 pub mod nft;
 pub mod nl;
 pub mod plugin;
+pub mod policy;
 pub mod subnet_file;
 pub mod testbed;

@@ -10,6 +10,8 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::labels::{Labels, NO_LABELS};
+
 /// Lichen's VTEP MAC for VXLAN, `aa:bb:cc:dd:ee:ff`.
 pub const LICHEN_VTEP_MAC: &str = "lichen.dev/vtep-mac";
 /// The node's underlay address as Lichen sees it.
@@ -38,12 +40,19 @@ pub struct ObjectMeta {
     #[serde(rename = "deletionTimestamp")]
     pub deletion_timestamp: Option<String>,
     pub annotations: Option<Annotations>,
+    /// All labels (Pods and Namespaces are selected by them).
+    pub labels: Option<Labels>,
 }
 
 impl ObjectMeta {
     /// The kept annotation `key`, if the object has it.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations.as_ref().and_then(|a| a.get(key))
+    }
+
+    /// The labels; none is the empty map.
+    pub fn labels(&self) -> &Labels {
+        self.labels.as_ref().unwrap_or(&NO_LABELS)
     }
 }
 
@@ -92,7 +101,7 @@ impl<'de> Visitor<'de> for KeepVisitor {
 
 /// A map key. serde-json-core's key deserializer supports `deserialize_str` but panics
 /// (`unreachable!`) on `deserialize_string`, which `String`'s own impl calls.
-struct Key(String);
+pub(crate) struct Key(pub(crate) String);
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,8 +1,8 @@
 //! One Kubernetes object of any kind, or a list of them, from a JSON document.
 //!
 //! The kind is read first (by the structural walk in [`super::json`]); only kinds Lichen handles
-//! are parsed fully. Every other kind becomes an [`ObjectRef`] (kind, namespace, name): the
-//! extension point where Pods, Namespaces and NetworkPolicies will get their own variants.
+//! are parsed fully (Nodes, and for the policy mode Namespaces, Pods and NetworkPolicies). Every
+//! other kind becomes an [`ObjectRef`] (kind, namespace, name).
 //!
 //! Lists: `kind: "List"` (what `kubectl get -o json` prints; every item carries its own kind)
 //! and typed lists such as `NodeList` (what the API returns; items carry no kind, it is implied).
@@ -11,12 +11,18 @@ use serde::Deserialize;
 
 use super::json::{self, from_json, outline};
 use super::meta::ObjectMeta;
+use super::namespace::Namespace;
+use super::netpol::NetworkPolicy;
 use super::node::Node;
+use super::pod::Pod;
 use super::ParseError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
     Node(Node),
+    Namespace(Namespace),
+    Pod(Pod),
+    NetworkPolicy(NetworkPolicy),
     /// A kind Lichen does not handle (yet).
     Other(ObjectRef),
 }
@@ -25,6 +31,9 @@ impl Object {
     pub fn kind(&self) -> &str {
         match self {
             Object::Node(_) => "Node",
+            Object::Namespace(_) => "Namespace",
+            Object::Pod(_) => "Pod",
+            Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::Other(r) => &r.kind,
         }
     }
@@ -32,7 +41,28 @@ impl Object {
     pub fn name(&self) -> &str {
         match self {
             Object::Node(n) => &n.name,
+            Object::Namespace(n) => &n.name,
+            Object::Pod(p) => &p.name,
+            Object::NetworkPolicy(p) => &p.name,
             Object::Other(r) => &r.name,
+        }
+    }
+
+    /// The namespace of a namespaced object (Pods, NetworkPolicies, namespaced other kinds).
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Object::Node(_) | Object::Namespace(_) => None,
+            Object::Pod(p) => Some(&p.namespace),
+            Object::NetworkPolicy(p) => Some(&p.namespace),
+            Object::Other(r) => r.namespace.as_deref(),
+        }
+    }
+
+    /// `Kind/name` or `Kind/namespace/name`: unique per object in a cluster.
+    pub fn key(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{}/{ns}/{}", self.kind(), self.name()),
+            None => format!("{}/{}", self.kind(), self.name()),
         }
     }
 }
@@ -56,6 +86,9 @@ pub fn parse_object(bytes: &[u8], implied_kind: Option<&str>) -> Result<Object, 
     };
     match kind.as_str() {
         "Node" => Node::from_json(bytes).map(Object::Node),
+        "Namespace" => Namespace::from_json(bytes).map(Object::Namespace),
+        "Pod" => Pod::from_json(bytes).map(Object::Pod),
+        "NetworkPolicy" => NetworkPolicy::from_json(bytes).map(Object::NetworkPolicy),
         _ => {
             let head: Head = from_json(bytes)?;
             Ok(Object::Other(ObjectRef {
@@ -106,12 +139,13 @@ mod tests {
         let objs = parse_document(K3S_NODE.as_bytes()).unwrap();
         assert_eq!(objs.len(), 1);
         assert!(matches!(&objs[0], Object::Node(n) if n.name == "edge-pi-01"));
-        let objs =
-            parse_document(br#"{"kind":"Pod","metadata":{"name":"web","namespace":"default"}}"#);
+        let objs = parse_document(
+            br#"{"kind":"ConfigMap","metadata":{"name":"web","namespace":"default"}}"#,
+        );
         assert_eq!(
             objs.unwrap(),
             vec![Object::Other(ObjectRef {
-                kind: "Pod".into(),
+                kind: "ConfigMap".into(),
                 namespace: Some("default".into()),
                 name: "web".into()
             })]
@@ -156,5 +190,34 @@ mod tests {
             parse_document(bad),
             Err(ParseError::MissingField("metadata.name"))
         );
+    }
+
+    #[test]
+    fn policy_kinds_parse_from_a_kubectl_list() {
+        let fixture = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let doc = format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{},{},{}],"metadata":{{}}}}"#,
+            fixture("k8s-namespace.json"),
+            fixture("k8s-pod.json"),
+            fixture("k8s-netpol.json")
+        );
+        let objs = parse_document(doc.as_bytes()).unwrap();
+        let keys: Vec<String> = objs.iter().map(Object::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "Namespace/shop",
+                "Pod/shop/web-7d9c6b5f4-x2kqp",
+                "NetworkPolicy/shop/web-allow"
+            ]
+        );
+        let typed = br#"{"kind":"PodList","items":[{"metadata":{"name":"a","namespace":"x"}}]}"#;
+        assert!(matches!(&parse_document(typed).unwrap()[0], Object::Pod(p) if p.namespace == "x"));
     }
 }
