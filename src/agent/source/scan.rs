@@ -101,7 +101,7 @@ impl Files {
         let mut duplicates: BTreeMap<String, Vec<OsString>> = BTreeMap::new();
         for (file, entry) in &self.entries {
             for obj in &entry.objects {
-                let key = format!("{}/{}", obj.kind(), obj.name());
+                let key = obj.key();
                 let replaced = state.upsert(obj.clone()).is_some();
                 if let (true, Some(prev)) = (replaced, owner.get(&key)) {
                     let files = duplicates
