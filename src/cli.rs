@@ -18,6 +18,8 @@ pub enum Sub {
     Agent(AgentCmd),
     Status(StatusCmd),
     Demo(DemoCmd),
+    Install(InstallCmd),
+    Uninstall(UninstallCmd),
     Version(VersionCmd),
     Ipam(IpamCmd),
 }
@@ -76,6 +78,38 @@ pub struct DemoCmd {
     /// keep the namespaces after the demo (remove them with `ip netns del`)
     #[argh(switch)]
     pub keep: bool,
+}
+
+/// Install the plugin (and the lichen-ipam link) and its conflist for the container runtime.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "install")]
+pub struct InstallCmd {
+    /// the CNI binary directory (k3s: /var/lib/rancher/k3s/data/cni, microk8s:
+    /// /var/snap/microk8s/current/opt/cni/bin; default /opt/cni/bin)
+    #[argh(option, default = "PathBuf::from(\"/opt/cni/bin\")")]
+    pub bin_dir: PathBuf,
+    /// the CNI config directory (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d, microk8s:
+    /// /var/snap/microk8s/current/args/cni-network; default /etc/cni/net.d)
+    #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
+    pub conf_dir: PathBuf,
+    /// the conflist to install instead of the built-in one
+    #[argh(option)]
+    pub conflist: Option<PathBuf>,
+    /// replace a 10-lichen.conflist that is not Lichen's
+    #[argh(switch)]
+    pub force: bool,
+}
+
+/// Remove what `lichen install` put in place (a conflist only if it is Lichen's).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "uninstall")]
+pub struct UninstallCmd {
+    /// the CNI binary directory (default /opt/cni/bin)
+    #[argh(option, default = "PathBuf::from(\"/opt/cni/bin\")")]
+    pub bin_dir: PathBuf,
+    /// the CNI config directory (default /etc/cni/net.d)
+    #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
+    pub conf_dir: PathBuf,
 }
 
 /// Print the version, the target and the enabled features.
@@ -149,11 +183,52 @@ pub fn run() -> i32 {
             }
         },
         Sub::Demo(d) => crate::demo::run(d.keep),
+        Sub::Install(i) => install(i),
+        Sub::Uninstall(u) => report_lines(
+            "uninstall",
+            crate::install::uninstall(&u.bin_dir, &u.conf_dir),
+        ),
         Sub::Version(_) => {
             println!("{}", version_line());
             0
         }
         Sub::Ipam(i) => ipam(i.action),
+    }
+}
+
+fn install(i: InstallCmd) -> i32 {
+    let conflist = match &i.conflist {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("lichen install: {}: {e}", p.display());
+                return 1;
+            }
+        },
+        None => crate::install::DEFAULT_CONFLIST.to_owned(),
+    };
+    let inst = crate::install::Install {
+        bin_dir: i.bin_dir,
+        conf_dir: i.conf_dir,
+        conflist,
+        force: i.force,
+    };
+    let res = std::env::current_exe().and_then(|exe| inst.run(&exe));
+    report_lines("install", res)
+}
+
+fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
+    match res {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("lichen {what}: {e}");
+            1
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cni;
 pub mod dataplane;
 pub mod demo;
+pub mod install;
 pub mod k8s;
 pub mod logging;
 pub mod netns;
