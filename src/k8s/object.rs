@@ -35,6 +35,18 @@ impl Object {
             Object::Other(r) => &r.name,
         }
     }
+
+    /// The object's identity (kind, namespace, name).
+    pub fn object_ref(&self) -> ObjectRef {
+        match self {
+            Object::Node(n) => ObjectRef {
+                kind: "Node".into(),
+                namespace: None,
+                name: n.name.clone(),
+            },
+            Object::Other(r) => r.clone(),
+        }
+    }
 }
 
 /// Identifies an object without its content.
