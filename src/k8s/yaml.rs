@@ -78,10 +78,7 @@ pub fn flatten(text: &str) -> Result<Flat, YamlError> {
         let Some((key, value)) = key_value(rest) else {
             return Err(err("expected `key: value`"));
         };
-        while stack
-            .last()
-            .is_some_and(|f| f.indent > indent || (f.indent == indent && !f.item))
-        {
+        while stack.last().is_some_and(|f| f.indent >= indent) {
             stack.pop();
         }
         let key = scalar(key).ok_or(err("bad key"))?;
