@@ -57,7 +57,10 @@ fn k3s_yaml_with_client_certificate() {
     assert_eq!(k.ca_pem, pki("ca.crt"));
     assert_eq!(k.token, None);
     let c = k.client_cert.unwrap();
-    assert_eq!((c.cert_pem, c.key_pem), (pki("client.crt"), pki("client.key")));
+    assert_eq!(
+        (c.cert_pem, c.key_pem),
+        (pki("client.crt"), pki("client.key"))
+    );
 }
 
 #[test]
