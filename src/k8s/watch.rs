@@ -124,7 +124,7 @@ pub async fn run(
                 w.version = None;
             }
             Err(error) => {
-                let retry_in = backoff.next();
+                let retry_in = backoff.next_delay();
                 log::warn!(
                     "API: {} {}: {error}; retrying in {retry_in:?}",
                     resource.kind,
@@ -367,7 +367,7 @@ impl Backoff {
         self.next = self.min;
     }
 
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let d = self.next;
         self.next = (d * 2).min(self.max);
         let nanos = SystemTime::now()
@@ -388,12 +388,12 @@ mod tests {
     fn backoff_doubles_within_bounds_with_jitter() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
         for expect in [100u64, 200, 400, 800, 800] {
-            let d = b.next();
+            let d = b.next_delay();
             let e = Duration::from_millis(expect);
             assert!(d >= e / 2 && d <= e, "{d:?} for {e:?}");
         }
         b.reset();
-        assert!(b.next() <= Duration::from_millis(100));
+        assert!(b.next_delay() <= Duration::from_millis(100));
     }
 
     #[test]

@@ -371,7 +371,10 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
     }
 }
 
-fn read_request(tls: &mut Tls) -> Option<(String, String, Vec<(String, String)>, Vec<u8>)> {
+/// Method, target, headers, body.
+type Parsed = (String, String, Vec<(String, String)>, Vec<u8>);
+
+fn read_request(tls: &mut Tls) -> Option<Parsed> {
     let mut r = BufReader::new(tls);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
