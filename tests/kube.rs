@@ -210,7 +210,9 @@ fn a_rotated_token_is_reread_after_401() {
     let mut src = Source::kube(&config(&api, token, false), watch_config()).unwrap();
     wait(&mut src, "the list", has(&["node-a", "node-b", "node-c"]));
 
-    // Rotate in place, keeping the file's inode, length and mtime: only the 401 can tell.
+    // Rotate in place, keeping the file's inode, length and mtime: only the 401 can tell. The
+    // watch must be open first, or its request could see the file between write and touch.
+    api.wait_for_watches(1);
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
     api.rotate_token("token-2");
     std::fs::write(&file, "token-2\n").unwrap();
@@ -226,7 +228,17 @@ fn a_rotated_token_is_reread_after_401() {
         s.nodes.contains_key("node-d")
     });
     let reqs = api.requests();
-    let rejected = reqs.iter().position(|r| r.status == 401).expect("a 401");
+    let rejected = reqs
+        .iter()
+        .position(|r| r.status == 401)
+        .unwrap_or_else(|| {
+            panic!(
+                "no 401: {:#?}",
+                reqs.iter()
+                    .map(|r| (&r.target, &r.auth, r.status))
+                    .collect::<Vec<_>>()
+            )
+        });
     assert_eq!(reqs[rejected].auth, Auth::Bearer("token-1".into()));
     assert_eq!(reqs[rejected + 1].auth, Auth::Bearer("token-2".into()));
     assert_eq!(reqs[rejected + 1].status, 200);

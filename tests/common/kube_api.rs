@@ -219,6 +219,23 @@ impl KubeApi {
         self.requests().iter().filter(|r| r.is_list()).count()
     }
 
+    /// Waits (at most 20 s) until `n` watch requests have been answered with a stream.
+    pub fn wait_for_watches(&self, n: usize) {
+        let s = self.shared.state.lock().unwrap();
+        let count = |s: &State| {
+            s.requests
+                .iter()
+                .filter(|r| r.is_watch() && r.status == 200)
+                .count()
+        };
+        let (s, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(s, Duration::from_secs(20), |s| count(s) < n)
+            .unwrap();
+        assert!(count(&s) >= n, "no watch request came");
+    }
+
     pub fn version(&self) -> u64 {
         self.shared.state.lock().unwrap().rv
     }
@@ -324,6 +341,12 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
         Auth::None => false,
     };
     let path = target.split('?').next().unwrap_or_default().to_owned();
+    // A watch stream reacts to drops/expiries/bookmarks requested after its request was
+    // recorded: take the generations before recording it.
+    let gens = {
+        let s = shared.state.lock().unwrap();
+        (s.drop_gen, s.expire_gen, s.bookmark_gen)
+    };
     let answer = if !allowed {
         Some((401, status_json(401, "Unauthorized", "Unauthorized")))
     } else if method == "GET" && path == "/api/v1/nodes" && rec.is_watch() {
@@ -350,6 +373,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
     };
     rec.status = answer.as_ref().map_or(200, |(c, _)| *c);
     shared.state.lock().unwrap().requests.push(rec.clone());
+    shared.changed.notify_all();
     match answer {
         Some((code, body)) => {
             let reason = match code {
@@ -367,7 +391,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
             tls.conn.send_close_notify();
             let _ = tls.conn.complete_io(&mut tls.sock);
         }
-        None => watch(tls, shared, &rec),
+        None => watch(tls, shared, &rec, gens),
     }
 }
 
@@ -435,7 +459,7 @@ fn list(shared: &Shared, rec: &Recorded) -> String {
 }
 
 /// Streams watch events as chunks of varying sizes (events cut anywhere, several in one).
-fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded) {
+fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded, gens: (u64, u64, u64)) {
     let mut from: u64 = rec
         .query("resourceVersion")
         .and_then(|v| v.parse().ok())
@@ -454,10 +478,7 @@ fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded) {
     {
         return;
     }
-    let (drop_gen, expire_gen, mut bookmark_gen) = {
-        let s = shared.state.lock().unwrap();
-        (s.drop_gen, s.expire_gen, s.bookmark_gen)
-    };
+    let (drop_gen, expire_gen, mut bookmark_gen) = gens;
     let mut sent_gen = bookmark_gen;
     let mut seed = from as u32 ^ 0x9e37_79b9;
     let mut pending = Vec::new();
