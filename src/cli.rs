@@ -38,6 +38,14 @@ pub struct AgentCmd {
     /// directory of Kubernetes objects as JSON files (Nodes), watched for changes
     #[argh(option)]
     pub cluster_dir: Option<PathBuf>,
+    /// read the cluster from the Kubernetes API in-cluster (service account token and CA,
+    /// KUBERNETES_SERVICE_HOST/PORT)
+    #[argh(switch)]
+    pub kube: bool,
+    /// read the cluster from the Kubernetes API named by this kubeconfig (e.g.
+    /// /etc/rancher/k3s/k3s.yaml)
+    #[argh(option)]
+    pub kubeconfig: Option<PathBuf>,
     /// where to write the node's subnet for the plugin (default /run/lichen/subnet.env)
     #[argh(option, default = "PathBuf::from(crate::subnet_file::DEFAULT_PATH)")]
     pub subnet_file: PathBuf,
@@ -258,16 +266,26 @@ fn agent(a: AgentCmd) -> i32 {
         return if errors.is_empty() { 0 } else { 1 };
     }
     let node_name = a.node_name.or_else(|| std::env::var("NODE_NAME").ok());
-    let (Some(node_name), Some(net_conf), Some(cluster_dir)) =
-        (node_name, a.net_conf, a.cluster_dir)
-    else {
-        eprintln!("lichen agent: needs --node-name (or NODE_NAME), --net-conf and --cluster-dir");
+    let (Some(node_name), Some(net_conf)) = (node_name, a.net_conf) else {
+        eprintln!("lichen agent: needs --node-name (or NODE_NAME) and --net-conf");
         return 2;
+    };
+    let (cluster_dir, kube) = match cluster_source(a.cluster_dir, a.kube, a.kubeconfig) {
+        Ok(Ok(source)) => source,
+        Ok(Err(e)) => {
+            eprintln!("lichen agent: {e}");
+            return 1;
+        }
+        Err(usage) => {
+            eprintln!("lichen agent: {usage}");
+            return 2;
+        }
     };
     let opts = run::Options {
         node_name,
         net_conf,
         cluster_dir,
+        kube,
         subnet_file: a.subnet_file,
         iface: a.iface,
         listen: a.listen,
@@ -279,6 +297,29 @@ fn agent(a: AgentCmd) -> i32 {
             eprintln!("lichen agent: {e}");
             1
         }
+    }
+}
+
+/// Exactly one of `--cluster-dir`, `--kube`, `--kubeconfig`: the cluster dir (empty with the
+/// API) and the API configuration. `Err`: a usage error; `Ok(Err)`: the kubeconfig or service
+/// account cannot be read.
+#[allow(clippy::type_complexity)]
+fn cluster_source(
+    dir: Option<PathBuf>,
+    kube: bool,
+    kubeconfig: Option<PathBuf>,
+) -> Result<Result<(PathBuf, Option<crate::k8s::KubeConfig>), String>, &'static str> {
+    use crate::k8s::KubeConfig;
+    match (dir, kube, kubeconfig) {
+        (Some(d), false, None) => Ok(Ok((d, None))),
+        (None, true, None) => Ok(KubeConfig::in_cluster()
+            .map(|k| (PathBuf::new(), Some(k)))
+            .map_err(|e| format!("--kube: {e}"))),
+        (None, false, Some(f)) => Ok(KubeConfig::from_file(&f)
+            .map(|k| (PathBuf::new(), Some(k)))
+            .map_err(|e| format!("--kubeconfig: {e}"))),
+        (None, false, None) => Err("needs one of --cluster-dir, --kube or --kubeconfig"),
+        _ => Err("--cluster-dir, --kube and --kubeconfig are mutually exclusive"),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Options {
     pub node_name: String,
     pub net_conf: PathBuf,
     pub cluster_dir: PathBuf,
+    /// Read the cluster from this API server instead of `cluster_dir` (`--kube`/`--kubeconfig`).
+    pub kube: Option<crate::k8s::KubeConfig>,
     pub subnet_file: PathBuf,
     pub iface: Option<String>,
     pub listen: SocketAddr,
@@ -50,8 +52,11 @@ pub fn run(opts: Options) -> Result<(), String> {
     if let Err(e) = rec.backend.validate() {
         return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
     }
-    let mut source =
-        Source::dir(&opts.cluster_dir, DirConfig::default()).map_err(|e| e.to_string())?;
+    let mut source = match &opts.kube {
+        Some(k) => Source::kube(k, Default::default()),
+        None => Source::dir(&opts.cluster_dir, DirConfig::default()),
+    }
+    .map_err(|e| e.to_string())?;
     let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
     let report = Arc::new(Mutex::new(Report::default()));
 

@@ -17,14 +17,15 @@
 //! cancel-safe (a change seen by a dropped call is reported by the next one), so the loop may
 //! race it against its own reconcile timer with `smol::future::or`.
 //!
-//! Sources are a closed set: the directory of JSON objects ([`DirSource`]) today, the Kubernetes
-//! API (list + watch) next. Both feed the same [`ClusterState::upsert`]/[`ClusterState::remove`],
+//! Sources are a closed set: the directory of JSON objects ([`DirSource`]) and the Kubernetes
+//! API (list + watch, [`KubeSource`]). Both feed the same [`ClusterState::upsert`]/[`ClusterState::remove`],
 //! so the backends never know where the state came from. Nodes, and for the policy mode
 //! Namespaces, Pods and NetworkPolicies, are kept (namespaced kinds keyed by namespace and
 //! name); other kinds are dropped by `upsert`.
 
 mod dir;
 mod inotify;
+mod kube;
 mod scan;
 
 use std::collections::BTreeMap;
@@ -33,9 +34,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::k8s::watch::WatchConfig;
 pub use dir::{DirConfig, DirSource};
+pub use kube::KubeSource;
 
-use crate::k8s::{Namespace, NetworkPolicy, Node, Object, ObjectRef, Pod};
+use crate::k8s::{ApiError, KubeConfig, Namespace, NetworkPolicy, Node, Object, ObjectRef, Pod};
 
 /// A namespaced object's key: (namespace, name).
 pub type NsName = (String, String);
@@ -110,6 +113,7 @@ impl ClusterState {
 /// The cluster source the agent was started with.
 pub enum Source {
     Dir(DirSource),
+    Kube(KubeSource),
 }
 
 impl Source {
@@ -118,11 +122,18 @@ impl Source {
         DirSource::open(path, config).map(Source::Dir)
     }
 
+    /// The Kubernetes API (list + watch Nodes; see [`KubeSource`]). Must be called inside smol
+    /// (the watcher runs on smol's global executor).
+    pub fn kube(config: &KubeConfig, watch: WatchConfig) -> Result<Source, SourceError> {
+        KubeSource::start(config, watch).map(Source::Kube)
+    }
+
     /// Waits until the state differs from the last snapshot returned and returns it; the first
     /// call returns the initial state at once. Cancel-safe.
     pub async fn next(&mut self) -> Result<Arc<ClusterState>, SourceError> {
         match self {
             Source::Dir(d) => Ok(d.next().await),
+            Source::Kube(k) => k.next().await,
         }
     }
 
@@ -130,6 +141,7 @@ impl Source {
     pub fn current(&self) -> Arc<ClusterState> {
         match self {
             Source::Dir(d) => d.current(),
+            Source::Kube(k) => k.current(),
         }
     }
 }
@@ -140,6 +152,11 @@ pub enum SourceError {
     Dir { path: PathBuf, source: io::Error },
     /// The inotify watch on the cluster directory cannot be set up.
     Watch { path: PathBuf, source: io::Error },
+    /// The Kubernetes API cannot be used (configuration) or a request to it failed (the source
+    /// keeps its state and retries by itself).
+    Api(ApiError),
+    /// The API watcher task ended (it only does when the source is dropped).
+    Stopped,
 }
 
 impl fmt::Display for SourceError {
@@ -151,6 +168,8 @@ impl fmt::Display for SourceError {
             SourceError::Watch { path, source } => {
                 write!(f, "watching cluster directory {}: {source}", path.display())
             }
+            SourceError::Api(e) => write!(f, "Kubernetes API: {e}"),
+            SourceError::Stopped => write!(f, "the Kubernetes API watcher stopped"),
         }
     }
 }
@@ -159,6 +178,8 @@ impl std::error::Error for SourceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SourceError::Dir { source, .. } | SourceError::Watch { source, .. } => Some(source),
+            SourceError::Api(e) => Some(e),
+            SourceError::Stopped => None,
         }
     }
 }

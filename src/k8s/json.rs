@@ -122,6 +122,70 @@ pub(crate) fn from_json_unchecked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T
     Ok(value)
 }
 
+/// The byte ranges of the values of top-level members `keys` (a string value's range includes
+/// its quotes), after checking the caps. Only containers and strings are found (scalars such as
+/// numbers are not tokens of the walk).
+pub fn members(
+    bytes: &[u8],
+    keys: &[&str],
+    max_len: usize,
+    max_depth: usize,
+) -> Result<Vec<Option<Range<usize>>>, ParseError> {
+    outline(bytes, max_len, max_depth)?;
+    let mut found = vec![None; keys.len()];
+    let mut depth = 0usize;
+    let mut last_str: Option<Range<usize>> = None;
+    // The key of the top-level member whose value is being read, and where that value began.
+    let mut key: Option<Range<usize>> = None;
+    let mut start: Option<usize> = None;
+    let mut slot = |key: &Option<Range<usize>>, range: Range<usize>| {
+        if let Some(i) = keys.iter().position(|k| key_is(bytes, key, k.as_bytes())) {
+            found[i] = Some(range);
+        }
+    };
+    for tok in Tokens::new(bytes) {
+        match tok {
+            Tok::Open(pos, _) => {
+                depth += 1;
+                if depth == 2 {
+                    start = Some(pos);
+                }
+            }
+            Tok::Close(pos) => {
+                if depth == 2 {
+                    if let Some(s) = start.take() {
+                        slot(&key, s..pos + 1);
+                    }
+                    key = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Tok::Str(range) => {
+                if depth == 1 {
+                    if key.is_some() {
+                        slot(&key, range.start - 1..range.end + 1);
+                        key = None;
+                    } else {
+                        last_str = Some(range);
+                    }
+                }
+            }
+            Tok::Colon => {
+                if depth == 1 {
+                    key = last_str.take();
+                }
+            }
+            Tok::Comma => {
+                if depth == 1 {
+                    key = None;
+                    last_str = None;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The structural tokens of a JSON text; scalars and whitespace are skipped.
 enum Tok {
     Open(usize, u8),
@@ -212,6 +276,22 @@ mod tests {
     fn escaped_quotes_do_not_end_strings() {
         let o = outline(br#"{"a":"x\"}\\","kind":"Node"}"#, 100, 4).unwrap();
         assert_eq!(o.kind.as_deref(), Some("Node"));
+    }
+
+    #[test]
+    fn members_finds_top_level_values() {
+        let doc =
+            br#"{"type":"ADDED","object":{"kind":"Node","type":"x","a":["}"]},"n":1,"s":"t"}"#;
+        let m = members(doc, &["type", "object", "n", "s", "none"], 1 << 20, 8).unwrap();
+        let text = |r: &Option<Range<usize>>| r.clone().map(|r| &doc[r]);
+        assert_eq!(text(&m[0]), Some(&br#""ADDED""#[..]));
+        assert_eq!(
+            text(&m[1]),
+            Some(&br#"{"kind":"Node","type":"x","a":["}"]}"#[..])
+        );
+        assert_eq!(text(&m[2]), None);
+        assert_eq!(text(&m[3]), Some(&br#""t""#[..]));
+        assert_eq!(text(&m[4]), None);
     }
 
     #[test]

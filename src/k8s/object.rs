@@ -65,6 +65,18 @@ impl Object {
             None => format!("{}/{}", self.kind(), self.name()),
         }
     }
+
+    /// The object's identity (kind, namespace, name).
+    pub fn object_ref(&self) -> ObjectRef {
+        match self {
+            Object::Other(r) => r.clone(),
+            o => ObjectRef {
+                kind: o.kind().into(),
+                namespace: o.namespace().map(str::to_owned),
+                name: o.name().into(),
+            },
+        }
+    }
 }
 
 /// Identifies an object without its content.
