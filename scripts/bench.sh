@@ -8,5 +8,5 @@ for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   cargo build --release --quiet --target "$t"
 done
 cargo bench --quiet --no-run
-unshare -n -- cargo bench --quiet --bench cni
-exec unshare -n -- cargo bench --quiet --bench agent
+unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench cni
+exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent

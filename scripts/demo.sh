@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (sudo scripts/demo.sh)" >&2; exit 1; }
 scripts/setup.sh
 cargo build --release --quiet
-exec unshare -n -- target/release/lichen demo "$@"
+exec unshare -n -- scripts/in-netns.sh target/release/lichen demo "$@"

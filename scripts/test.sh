@@ -30,7 +30,7 @@ step "build (host)"
 cargo build --workspace --all-targets --quiet
 
 step "tests (host, inside unshare -n)"
-unshare -n -- cargo test --workspace --quiet -- --test-threads="${TEST_THREADS:-4}"
+unshare -n -- scripts/in-netns.sh cargo test --workspace --quiet -- --test-threads="${TEST_THREADS:-4}"
 
 step "static musl builds"
 for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
@@ -50,6 +50,6 @@ step "aarch64 tests under qemu-aarch64 (cortex-a53)"
 # does not translate: they run on the host build above (and the unit tests that need them say
 # SKIPPED here).
 export LICHEN_RUNNER="qemu-aarch64 -cpu cortex-a53"
-unshare -n -- cargo test --quiet --target aarch64-unknown-linux-musl -p lichen-ipam -p lichen-backends
-unshare -n -- cargo test --quiet --target aarch64-unknown-linux-musl -p lichen --lib --bins --test plugin --test chain \
+unshare -n -- scripts/in-netns.sh cargo test --quiet --target aarch64-unknown-linux-musl -p lichen-ipam -p lichen-backends
+unshare -n -- scripts/in-netns.sh cargo test --quiet --target aarch64-unknown-linux-musl -p lichen --lib --bins --test plugin --test chain \
   -- --test-threads="${TEST_THREADS:-4}"
