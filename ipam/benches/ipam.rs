@@ -3,7 +3,8 @@
 //! once (each with its own open, as separate CNI processes would be). Prints per-operation
 //! median and p95; asserts nothing about time.
 //!
-//! `cargo bench -p lichen-ipam --bench ipam` (BENCH_ITERATIONS sets the sequential count).
+//! `cargo bench -p lichen-ipam --bench ipam` (BENCH_ITERATIONS sets the sequential count,
+//! BENCH_LEASES a comma-separated list of lease counts).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -144,8 +145,15 @@ fn main() {
         std::env::temp_dir().display(),
         iterations
     );
-    let sizes: &[usize] = if full { &[0, 100, 1000] } else { &[0, 10] };
-    for &n in sizes {
+    let sizes: Vec<usize> = match std::env::var("BENCH_LEASES") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) if full => vec![0, 100, 1000],
+        Err(_) => vec![0, 10],
+    };
+    for n in sizes {
         let scratch = Scratch::new(&format!("n{n}"));
         prefill(&scratch.0, n);
 

@@ -18,6 +18,7 @@
 //! and is tested against an in-memory store ([`MemStore`]); [`disk::DiskStore`] is the real one.
 
 pub mod allocator;
+mod cache;
 pub mod disk;
 pub mod error;
 mod fsio;
