@@ -6,6 +6,7 @@
 //! .lichen/attachments/<cid>@<ifname>   addresses lichen leased to the attachment (see `index`)
 //! .lichen/leases                       cache: every lease file's holder (see `cache`)
 //! .lichen/tmp/.tmp-<pid>-<n>           temp files, only ever present while the lock is held
+//! .lichen/prep/.tmp-<pid>-<n>          lease texts written before the lock (see below)
 //! ```
 //!
 //! host-local walks the whole network directory recursively when it releases or looks up an
@@ -33,7 +34,8 @@
 //!
 //! 1. if `<dir>/<ip>` exists, stop (leased);
 //! 2. add `ip` to A's index (create it, or append a line; no fsync);
-//! 3. write the lease text to a temp file and **fsync it** (the one fsync of a reservation);
+//! 3. write the lease text to a temp file and **fsync it** (the one fsync of a reservation;
+//!    normally done before the lock, see "Writing ahead of the lock");
 //! 4. `link()` it to `<dir>/<ip>` (EEXIST: leased by someone else, never overwritten);
 //! 5. unlink the temp; 6. write the cursor (in place, as host-local does: a hint only).
 //!
@@ -73,6 +75,21 @@
 //! files and renames matter beyond the fsyncs: each created or freed inode costs, and ext4
 //! forces the data of a file renamed over another out to disk (`auto_da_alloc`).
 //!
+//! # Writing ahead of the lock
+//!
+//! Parallel ADDs queue on the lock, so what happens under it bounds their throughput. A
+//! lease's text depends only on its attachment, not on its address, so step 3 needs no lock:
+//! `allocate` first calls [`Store::prepare`], which writes and fsyncs the text in
+//! `.lichen/prep/`, then takes the lock, where each reservation only `link()`s that file to its
+//! address (one inode then backs all of the call's leases: they hold the same text and nobody
+//! modifies a lease in place); [`Store::finish`] unlinks the prepared name once the lock is
+//! released. The argument above is unchanged: the data is on disk before any name links to it.
+//! The prepared files are not in `.lichen/tmp`, whose sweep at every lock would delete them
+//! under a waiting writer; a crash leaves one behind (never taken for a lease: its name is not
+//! an address), which GC removes once it is older than any live operation. If the prepared file
+//! is gone or unusable (host-local's DEL walk deletes files holding the text it releases), the
+//! reservation writes and fsyncs its temp under the lock as in step 3.
+//!
 //! # The lease cache (`.lichen/leases`)
 //!
 //! A fresh attachment's ADD must know whether some lease file already names it (host-local may
@@ -108,10 +125,12 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::fsio::{self, FileLock};
 use crate::{index, IpamError, Lease, Store};
 
+mod prepared;
 mod survey;
 
 const LOCK_FILE: &str = "lock";
@@ -120,10 +139,13 @@ const META_DIR: &str = ".lichen";
 const INDEX_DIR: &str = "attachments";
 const TMP_DIR: &str = "tmp";
 const CACHE_FILE: &str = "leases";
+const PREP_DIR: &str = "prep";
 
 /// The store of one network directory.
 pub struct DiskStore {
     pub dir: PathBuf,
+    /// Lease files written ahead of the lock by [`Store::prepare`]: (lease text, path).
+    prepared: Mutex<Vec<(String, PathBuf)>>,
 }
 
 /// The network's flock, held until dropped.
@@ -167,12 +189,19 @@ impl DiskStore {
     /// Opens `<data_dir>/<network>/`, creating it and lichen's subdirectories.
     pub fn open(data_dir: &Path, network: &str) -> Result<DiskStore, IpamError> {
         validate_network_name(network)?;
-        let store = DiskStore {
-            dir: data_dir.join(network),
-        };
+        let store = DiskStore::at(data_dir.join(network));
         fsio::mkdir_all(&store.index_dir())?;
         fsio::mkdir_all(&store.tmp_dir())?;
+        fsio::mkdir_all(&store.prep_dir())?;
         Ok(store)
+    }
+
+    /// The store of the network directory `dir` as it is: nothing is created or checked.
+    pub fn at(dir: PathBuf) -> DiskStore {
+        DiskStore {
+            dir,
+            prepared: Mutex::new(Vec::new()),
+        }
     }
 
     /// Where the lease of `ip` lives: the address as host-local (Go's `net.IP.String`) prints
@@ -191,6 +220,11 @@ impl DiskStore {
 
     pub fn tmp_dir(&self) -> PathBuf {
         self.dir.join(META_DIR).join(TMP_DIR)
+    }
+
+    /// Lease files written before the lock (see "Writing ahead of the lock" above).
+    pub fn prep_dir(&self) -> PathBuf {
+        self.dir.join(META_DIR).join(PREP_DIR)
     }
 
     /// The lease cache (see "The lease cache" above).
@@ -246,6 +280,20 @@ impl DiskStore {
             self.write_index(cid, ifname, &ips)?;
         }
         Ok(())
+    }
+
+    /// Steps 3 to 5: the lease file appears, whole, under its name: linked from the text
+    /// prepared before the lock when there is one, else from a temp written and fsynced now.
+    /// `Ok(false)` if the address was leased meanwhile.
+    fn link_lease(&self, cid: &str, ifname: &str, ip: IpAddr) -> Result<bool, IpamError> {
+        if let Some(prepared) = self.prepared_for(&lease_text(cid, ifname)) {
+            match fsio::link_new(&prepared, &self.lease_path(ip)) {
+                Ok(linked) => return Ok(linked),
+                Err(e) => log::debug!("ipam: prepared lease not usable ({e}): writing it now"),
+            }
+        }
+        let tmp = self.write_lease_temp(cid, ifname)?;
+        self.publish_lease(&tmp, ip)
     }
 
     /// Step 3: the lease text in a fsynced temp file.
@@ -345,8 +393,7 @@ impl Store for DiskStore {
             return Ok(false);
         }
         let newly_indexed = self.index_add(cid, ifname, ip)?;
-        let tmp = self.write_lease_temp(cid, ifname)?;
-        if !self.publish_lease(&tmp, ip)? {
+        if !self.link_lease(cid, ifname, ip)? {
             if newly_indexed {
                 self.index_remove(cid, ifname, ip)?;
             }
@@ -415,10 +462,25 @@ impl Store for DiskStore {
         Ok(bytes.map(|b| parse_lease(ip, &b)))
     }
 
+    fn prepare(&self, cid: &str, ifname: &str) {
+        self.prepare_lease(cid, ifname);
+    }
+
+    fn finish(&self, cid: &str, ifname: &str) {
+        self.drop_prepared(&lease_text(cid, ifname));
+    }
+
     fn sweep(&self) -> Vec<IpamError> {
         let mut errors = self.clear_temps();
+        errors.extend(self.sweep_prepared());
         errors.extend(self.tidy_index());
         errors
+    }
+}
+
+impl Drop for DiskStore {
+    fn drop(&mut self) {
+        self.drop_all_prepared();
     }
 }
 
