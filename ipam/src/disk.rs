@@ -13,9 +13,9 @@
 //! attachment, reading every regular file: it skips names that are not addresses when listing
 //! and only deletes files whose trimmed content equals the attachment's. Index files never match
 //! (see `index`); a temp file left by a crash holds a complete lease text under a name that is
-//! not an address, so at worst host-local deletes that stale temp; the cache never matches
-//! either (see `cache`). Nothing here is ever taken
-//! for a lease, by either implementation: leases are the regular files of the network directory
+//! not an address, so at worst host-local deletes that stale temp (or a prepared lease text,
+//! see below); the cache never matches either (see `cache`). Nothing here is ever taken for a
+//! lease, by either implementation: leases are the regular files of the network directory
 //! itself whose name parses as an address.
 //!
 //! # Crash safety
@@ -56,9 +56,10 @@
 //!   After a process crash this holds by order: step 2 returned before step 4 began; release
 //!   removes the index last. A process crash inside step 2 can leave an empty index (created,
 //!   not yet written) or a torn last line; neither lists a lease that exists, the next append
-//!   starts on a fresh line, and an index with no verified lease sends lookups to the survey. After a power loss the unsynced index may be old, empty or gone:
-//!   the first survey after a reboot (below) sees a cache from another boot, reads every lease
-//!   file and adds each missing address to its holder's index if that index exists. Lookups
+//!   starts on a fresh line, and an index with no verified lease sends lookups to the survey.
+//!   After a power loss the unsynced index may be old, empty or gone: the first survey after
+//!   a reboot (below) sees a cache from another boot, reads every lease file and adds each
+//!   missing address to its holder's index if that index exists. Lookups
 //!   that find no verified lease through an index fall back to the survey, which covers an
 //!   attachment whose index is gone. The converse need not hold: an index entry may point at
 //!   nothing (crash between 2 and 4, or between unlink and index update) or at an address since
@@ -96,24 +97,27 @@
 //! have written one before a switch, and its ADD is being retried), and release of an
 //! attachment without a usable index must find its leases. Rather than reading every lease file
 //! each time, the store keeps a cache of every lease file's holder keyed by file name and inode
-//! number (see [`crate::cache`]), and a *survey* is: read the cache, `readdir` the network
+//! number (see the `cache` module), and a *survey* is: read the cache, `readdir` the network
 //! directory (names and inodes, nothing opened), take the holder from the cache for every name
 //! whose inode matches, read the others, drop cached names that are gone, and rewrite the cache
-//! (in place, checksummed, no fsync) if anything differed. Each operation therefore opens only the lease
-//! files created since the previous survey.
+//! (in place, checksummed, no fsync) if anything differed. Each operation therefore opens only
+//! the lease files created since the previous survey. The cache needs no ordering with the
+//! lease files: whatever it says, the next survey's `readdir` corrects it.
 //!
 //! The cache is never trusted for safety. Whether an address is free is decided by `stat` and
 //! `link()` on the lease name itself; the cache only says which leases an attachment holds, and
 //! each address it names is verified by reading its lease file before it is returned or
-//! released. A missing, torn (no matching end line), foreign or older-boot cache is not used:
+//! released. A missing, torn (count or checksum not matching), foreign or older-boot cache is
+//! not used:
 //! the survey reads every file and rebuilds it. A stale cache is corrected by the `readdir`: new
 //! names (host-local's leases, ours after a crash before the rewrite) are read, vanished names
 //! dropped, a name re-created with another inode re-read. What it cannot see is a lease file
-//! deleted and re-created under the same name *and* the same inode number, or rewritten in
-//! place — never done by lichen or host-local within one survey's interval except across a
-//! switch to host-local and back. Then a survey may miss that the attachment holds it: its ADD
-//! allocates it a second address (never someone else's) and its release leaves that lease to
-//! GC, which reads every file. The cache records the boot ID: a cache from another boot marks
+//! rewritten in place (nobody does that), or deleted and re-created under the same name *and*
+//! the same inode number between two surveys: lichen always surveys before a fresh ADD, so
+//! only host-local can do that (a DEL then an ADD of that address while lichen is not used,
+//! with the file system reusing the inode number). Then a survey may miss that the new holder
+//! holds it: its ADD by lichen allocates it a second address (never someone else's) and its
+//! release leaves that lease to GC, which reads every file. The cache records the boot ID: a cache from another boot marks
 //! the first survey after a power loss, which rebuilds it and repairs indexes (above).
 //! Listing (GC, `lichen ipam list`, STATUS) always reads every file, and rebuilds the cache.
 //!
