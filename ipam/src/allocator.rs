@@ -68,6 +68,19 @@ impl<S: Store> Ipam<S> {
         ifname: &str,
         requested: &[IpAddr],
     ) -> Result<Vec<Allocation>, IpamError> {
+        self.store.prepare(container_id, ifname);
+        let result = self.allocate_locked(sets, container_id, ifname, requested);
+        self.store.finish(container_id, ifname);
+        result
+    }
+
+    fn allocate_locked(
+        &self,
+        sets: &[RangeSet],
+        container_id: &str,
+        ifname: &str,
+        requested: &[IpAddr],
+    ) -> Result<Vec<Allocation>, IpamError> {
         let _guard = self.store.lock()?;
         let wanted = match_requests(sets, requested)?;
         let held = self.store.get_by_attachment(container_id, ifname)?;

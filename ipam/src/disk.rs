@@ -4,64 +4,152 @@
 //!
 //! ```text
 //! .lichen/attachments/<cid>@<ifname>   addresses lichen leased to the attachment (see `index`)
+//! .lichen/leases                       cache: every lease file's holder (see `cache`)
 //! .lichen/tmp/.tmp-<pid>-<n>           temp files, only ever present while the lock is held
+//! .lichen/prep/.tmp-<pid>-<n>          lease texts written before the lock (see below)
 //! ```
 //!
 //! host-local walks the whole network directory recursively when it releases or looks up an
 //! attachment, reading every regular file: it skips names that are not addresses when listing
 //! and only deletes files whose trimmed content equals the attachment's. Index files never match
 //! (see `index`); a temp file left by a crash holds a complete lease text under a name that is
-//! not an address, so at worst host-local deletes that stale temp. Nothing here is ever taken
-//! for a lease, by either implementation: leases are the regular files of the network directory
+//! not an address, so at worst host-local deletes that stale temp (or a prepared lease text,
+//! see below); the cache never matches either (see `cache`). Nothing here is ever taken for a
+//! lease, by either implementation: leases are the regular files of the network directory
 //! itself whose name parses as an address.
 //!
 //! # Crash safety
 //!
-//! Every mutation happens under the flock on `lock`. Reserving `ip` for attachment A:
+//! Every mutation happens under the flock on `lock`. Two kinds of crash are told apart:
+//!
+//! - **A process dies** (SIGKILL, panic, OOM): the page cache survives, so every system call
+//!   that returned is seen by the next process, in order. No fsync is needed for this: only
+//!   the order of the steps matters.
+//! - **The machine dies** (power loss, kernel panic): writes not yet on disk are lost, and a
+//!   file system may keep a later step without an earlier one. After a reboot every pod is
+//!   created again, so a lease made just before is worth nothing; what must hold is that no
+//!   lease file is torn or empty, and that no address is handed out twice.
+//!
+//! Reserving `ip` for attachment A:
 //!
 //! 1. if `<dir>/<ip>` exists, stop (leased);
-//! 2. add `ip` to A's index: temp file, fsync, rename, fsync `.lichen/attachments`;
-//! 3. write the lease text to a temp file and fsync it;
+//! 2. add `ip` to A's index (create it, or append a line; no fsync);
+//! 3. write the lease text to a temp file and **fsync it** (the one fsync of a reservation;
+//!    normally done before the lock, see "Writing ahead of the lock");
 //! 4. `link()` it to `<dir>/<ip>` (EEXIST: leased by someone else, never overwritten);
-//! 5. unlink the temp, fsync `<dir>`; 6. write the cursor (temp + rename, a hint only).
+//! 5. unlink the temp; 6. write the cursor (in place, as host-local does: a hint only).
 //!
-//! - The lease file appears by `link()` of a file whose data is already on disk, so after any
-//!   crash `<dir>/<ip>` is either absent or complete: never empty or torn (host-local's O_EXCL
-//!   create-then-write can leave an empty lease; such a file still counts as leased here, and
-//!   GC releases it since no valid attachment has an empty ID).
-//! - Step 2 is durable before step 4 starts, so "a lichen lease exists ⇒ its attachment's index
-//!   lists it" holds after any crash. Release removes lease files first and the index last, so
-//!   the invariant survives release too. The converse need not hold: an index entry may point
-//!   at nothing (crash between 2 and 4, or between unlink and index update) or at an address
-//!   since leased to someone else; readers therefore verify the lease file's content before
-//!   trusting an entry, and GC drops entries that point nowhere.
+//! Releasing: unlink the attachment's verified lease files, then update its index. No fsync.
+//!
+//! Why this is enough:
+//!
+//! - **A lease file that exists is whole**, after either kind of crash: its name appears only
+//!   by `link()` of an inode whose data was fsynced before (step 3), so whatever the file system
+//!   keeps of the link, it points at complete data. The directory is not fsynced: after a
+//!   power loss the link (or an unlink) may be lost. A lost lease frees an address nobody holds
+//!   any more (its pod is gone); a resurrected one is a leak that GC releases. Neither hands an
+//!   address out twice: one name holds one file, and reservations only ever `link()` to a free
+//!   name. (host-local's O_EXCL create-then-write can leave an empty lease: such a file counts as
+//!   leased, here as in host-local, and GC releases it since no valid attachment has an empty
+//!   ID.)
+//! - **A lease exists ⇒ its attachment's index lists it, or the attachment has no index file.**
+//!   After a process crash this holds by order: step 2 returned before step 4 began; release
+//!   removes the index last. A process crash inside step 2 can leave an empty index (created,
+//!   not yet written) or a torn last line; neither lists a lease that exists, the next append
+//!   starts on a fresh line, and an index with no verified lease sends lookups to the survey.
+//!   After a power loss the unsynced index may be old, empty or gone: the first survey after
+//!   a reboot (below) sees a cache from another boot, reads every lease file and adds each
+//!   missing address to its holder's index if that index exists. Lookups
+//!   that find no verified lease through an index fall back to the survey, which covers an
+//!   attachment whose index is gone. The converse need not hold: an index entry may point at
+//!   nothing (crash between 2 and 4, or between unlink and index update) or at an address since
+//!   leased to someone else; readers therefore verify the lease file's content before trusting
+//!   an entry, and GC drops entries that point nowhere.
 //! - A crash after 3 leaves a temp file: its name is not an address, so nobody reads it as a
 //!   lease; the next locked operation deletes every file in `.lichen/tmp` (none can belong to a
 //!   live writer, since writers hold the lock). A crash after 4 but before the temp's unlink
 //!   leaves both: the lease is whole, the temp is swept later.
-//! - Release: unlink the attachment's verified lease files, fsync `<dir>`, then delete the
-//!   index. A crash in between leaves an index pointing nowhere (harmless, see above).
-//! - When an attachment's index yields no verified lease (no index: host-local wrote its
-//!   leases, or an index left dangling), release and lookup fall back to reading every lease,
-//!   with host-local's matching rules. Known limit: if host-local itself adds a lease for an
-//!   attachment that also has lichen-indexed leases, release misses it; GC releases it.
+//! - The cursor is a hint: torn or lost, round-robin restarts elsewhere in the range.
+//!
+//! Only files a torn version of which is harmless are written in place (index appends, the
+//! cursor, the cache); only lease files need whole content after a power loss. Fewer temp
+//! files and renames matter beyond the fsyncs: each created or freed inode costs, and ext4
+//! forces the data of a file renamed over another out to disk (`auto_da_alloc`).
+//!
+//! # Writing ahead of the lock
+//!
+//! Parallel ADDs queue on the lock, so what happens under it bounds their throughput. A
+//! lease's text depends only on its attachment, not on its address, so step 3 needs no lock:
+//! `allocate` first calls [`Store::prepare`], which writes and fsyncs the text in
+//! `.lichen/prep/`, then takes the lock, where each reservation only `link()`s that file to its
+//! address (one inode then backs all of the call's leases: they hold the same text and nobody
+//! modifies a lease in place); [`Store::finish`] unlinks the prepared name once the lock is
+//! released. The argument above is unchanged: the data is on disk before any name links to it.
+//! The prepared files are not in `.lichen/tmp`, whose sweep at every lock would delete them
+//! under a waiting writer; a crash leaves one behind (never taken for a lease: its name is not
+//! an address), which GC removes once it is older than any live operation. If the prepared file
+//! is gone or unusable (host-local's DEL walk deletes files holding the text it releases), the
+//! reservation writes and fsyncs its temp under the lock as in step 3.
+//!
+//! # The lease cache (`.lichen/leases`)
+//!
+//! A fresh attachment's ADD must know whether some lease file already names it (host-local may
+//! have written one before a switch, and its ADD is being retried), and release of an
+//! attachment without a usable index must find its leases. Rather than reading every lease file
+//! each time, the store keeps a cache of every lease file's holder keyed by file name and inode
+//! number (see the `cache` module), and a *survey* is: read the cache, `readdir` the network
+//! directory (names and inodes, nothing opened), take the holder from the cache for every name
+//! whose inode matches, read the others, drop cached names that are gone, and rewrite the cache
+//! (in place, checksummed, no fsync) if anything differed. Each operation therefore opens only
+//! the lease files created since the previous survey. The cache needs no ordering with the
+//! lease files: whatever it says, the next survey's `readdir` corrects it.
+//!
+//! The cache is never trusted for safety. Whether an address is free is decided by `stat` and
+//! `link()` on the lease name itself; the cache only says which leases an attachment holds, and
+//! each address it names is verified by reading its lease file before it is returned or
+//! released. A missing, torn (count or checksum not matching), foreign or older-boot cache is
+//! not used:
+//! the survey reads every file and rebuilds it. A stale cache is corrected by the `readdir`: new
+//! names (host-local's leases, ours after a crash before the rewrite) are read, vanished names
+//! dropped, a name re-created with another inode re-read. What it cannot see is a lease file
+//! rewritten in place (nobody does that), or deleted and re-created under the same name *and*
+//! the same inode number between two surveys: lichen always surveys before a fresh ADD, so
+//! only host-local can do that (a DEL then an ADD of that address while lichen is not used,
+//! with the file system reusing the inode number). Then a survey may miss that the new holder
+//! holds it: its ADD by lichen allocates it a second address (never someone else's) and its
+//! release leaves that lease to GC, which reads every file. The cache records the boot ID: a cache from another boot marks
+//! the first survey after a power loss, which rebuilds it and repairs indexes (above).
+//! Listing (GC, `lichen ipam list`, STATUS) always reads every file, and rebuilds the cache.
+//!
+//! # Known limit
+//!
+//! If host-local itself adds a lease for an attachment that also has lichen-indexed leases,
+//! release and lookup through the index miss it until the next reboot's repair; GC releases it.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::fsio::{self, FileLock};
 use crate::{index, IpamError, Lease, Store};
+
+mod prepared;
+mod survey;
 
 const LOCK_FILE: &str = "lock";
 const CURSOR_PREFIX: &str = "last_reserved_ip.";
 const META_DIR: &str = ".lichen";
 const INDEX_DIR: &str = "attachments";
 const TMP_DIR: &str = "tmp";
+const CACHE_FILE: &str = "leases";
+const PREP_DIR: &str = "prep";
 
 /// The store of one network directory.
 pub struct DiskStore {
     pub dir: PathBuf,
+    /// Lease files written ahead of the lock by [`Store::prepare`]: (lease text, path).
+    prepared: Mutex<Vec<(String, PathBuf)>>,
 }
 
 /// The network's flock, held until dropped.
@@ -105,12 +193,19 @@ impl DiskStore {
     /// Opens `<data_dir>/<network>/`, creating it and lichen's subdirectories.
     pub fn open(data_dir: &Path, network: &str) -> Result<DiskStore, IpamError> {
         validate_network_name(network)?;
-        let store = DiskStore {
-            dir: data_dir.join(network),
-        };
+        let store = DiskStore::at(data_dir.join(network));
         fsio::mkdir_all(&store.index_dir())?;
         fsio::mkdir_all(&store.tmp_dir())?;
+        fsio::mkdir_all(&store.prep_dir())?;
         Ok(store)
+    }
+
+    /// The store of the network directory `dir` as it is: nothing is created or checked.
+    pub fn at(dir: PathBuf) -> DiskStore {
+        DiskStore {
+            dir,
+            prepared: Mutex::new(Vec::new()),
+        }
     }
 
     /// Where the lease of `ip` lives: the address as host-local (Go's `net.IP.String`) prints
@@ -131,6 +226,16 @@ impl DiskStore {
         self.dir.join(META_DIR).join(TMP_DIR)
     }
 
+    /// Lease files written before the lock (see "Writing ahead of the lock" above).
+    pub fn prep_dir(&self) -> PathBuf {
+        self.dir.join(META_DIR).join(PREP_DIR)
+    }
+
+    /// The lease cache (see "The lease cache" above).
+    pub fn cache_path(&self) -> PathBuf {
+        self.dir.join(META_DIR).join(CACHE_FILE)
+    }
+
     fn index_path(&self, container_id: &str, ifname: &str) -> Option<PathBuf> {
         index::key(container_id, ifname).map(|k| self.index_dir().join(k))
     }
@@ -146,36 +251,29 @@ impl DiskStore {
     }
 
     /// Rewrites an attachment's index; an empty list deletes it.
-    fn write_index(
-        &self,
-        cid: &str,
-        ifname: &str,
-        ips: &[IpAddr],
-        durable: bool,
-    ) -> Result<(), IpamError> {
+    fn write_index(&self, cid: &str, ifname: &str, ips: &[IpAddr]) -> Result<(), IpamError> {
         let Some(path) = self.index_path(cid, ifname) else {
             return Ok(());
         };
         if ips.is_empty() {
             return fsio::remove_optional(&path).map(drop);
         }
-        fsio::replace(
-            &self.tmp_dir(),
-            &path,
-            index::encode(ips).as_bytes(),
-            durable,
-        )
+        fsio::replace(&self.tmp_dir(), &path, index::encode(ips).as_bytes())
     }
 
-    /// Step 2 of a reservation: durably adds `ip` to the attachment's index. `Ok(true)` if it
-    /// was not listed before.
+    /// Step 2 of a reservation: adds `ip` to the attachment's index. `Ok(true)` if it was not
+    /// listed before.
+    /// A new index is created with its first address, an existing one appended to: no temp
+    /// file, no rename (see "Crash safety" for why a torn index is harmless).
     pub(crate) fn index_add(&self, cid: &str, ifname: &str, ip: IpAddr) -> Result<bool, IpamError> {
-        let mut ips = self.read_index(cid, ifname)?;
-        if ips.contains(&ip) {
+        let Some(path) = self.index_path(cid, ifname) else {
             return Ok(false);
+        };
+        match fsio::read_optional(&path)? {
+            None => fsio::create_new(&path, index::encode(&[ip]).as_bytes())?,
+            Some(bytes) if index::decode(&bytes).contains(&ip) => return Ok(false),
+            Some(bytes) => fsio::append(&path, index::append_text(&bytes, ip).as_bytes())?,
         }
-        ips.push(ip);
-        self.write_index(cid, ifname, &ips, true)?;
         Ok(true)
     }
 
@@ -183,9 +281,23 @@ impl DiskStore {
         let mut ips = self.read_index(cid, ifname)?;
         if ips.contains(&ip) {
             ips.retain(|i| *i != ip);
-            self.write_index(cid, ifname, &ips, false)?;
+            self.write_index(cid, ifname, &ips)?;
         }
         Ok(())
+    }
+
+    /// Steps 3 to 5: the lease file appears, whole, under its name: linked from the text
+    /// prepared before the lock when there is one, else from a temp written and fsynced now.
+    /// `Ok(false)` if the address was leased meanwhile.
+    fn link_lease(&self, cid: &str, ifname: &str, ip: IpAddr) -> Result<bool, IpamError> {
+        if let Some(prepared) = self.prepared_for(&lease_text(cid, ifname)) {
+            match fsio::link_new(&prepared, &self.lease_path(ip)) {
+                Ok(linked) => return Ok(linked),
+                Err(e) => log::debug!("ipam: prepared lease not usable ({e}): writing it now"),
+            }
+        }
+        let tmp = self.write_lease_temp(cid, ifname)?;
+        self.publish_lease(&tmp, ip)
     }
 
     /// Step 3: the lease text in a fsynced temp file.
@@ -193,34 +305,22 @@ impl DiskStore {
         fsio::write_temp(&self.tmp_dir(), lease_text(cid, ifname).as_bytes(), true)
     }
 
-    /// Steps 4 and 5: link the temp to the lease name (never replacing one), drop the temp,
-    /// make the new name durable. `Ok(false)` if the address was leased meanwhile.
+    /// Steps 4 and 5: link the temp to the lease name (never replacing one), drop the temp.
+    /// `Ok(false)` if the address was leased meanwhile.
     pub(crate) fn publish_lease(&self, tmp: &Path, ip: IpAddr) -> Result<bool, IpamError> {
         let linked = fsio::link_new(tmp, &self.lease_path(ip));
         if let Err(e) = fsio::remove_optional(tmp) {
             log::warn!("ipam: {e} (the next locked operation removes it)");
         }
-        if !linked? {
-            return Ok(false);
-        }
-        if let Err(e) = fsio::fsync_dir(&self.dir) {
-            // Not known to be durable: undo, so the caller's error leaves nothing behind.
-            let _ = fsio::remove_optional(&self.lease_path(ip));
-            return Err(e);
-        }
-        Ok(true)
+        linked
     }
 
-    /// Step 6: the round-robin cursor. Only a hint: a lost or torn cursor restarts round-robin
-    /// at the range start, so it is renamed into place but not fsynced.
+    /// Step 6: the round-robin cursor. Only a hint, for us as for host-local (which writes it
+    /// in place too): a lost or torn cursor restarts round-robin at the range start, or at
+    /// whatever address it reads as. So it is overwritten in place, not fsynced.
     fn write_cursor(&self, range_set: usize, ip: IpAddr) -> Result<(), IpamError> {
         let text = ip.to_string();
-        fsio::replace(
-            &self.tmp_dir(),
-            &self.cursor_path(range_set),
-            text.as_bytes(),
-            false,
-        )
+        fsio::overwrite(&self.cursor_path(range_set), text.as_bytes())
     }
 
     /// The attachment's leases its index lists, checked against the lease files.
@@ -269,33 +369,9 @@ impl DiskStore {
         let listed = self.read_index(cid, ifname)?;
         let live = self.indexed_leases(cid, ifname)?;
         if live != listed {
-            self.write_index(cid, ifname, &live, false)?;
+            self.write_index(cid, ifname, &live)?;
         }
         Ok(())
-    }
-
-    /// Every lease file's holder matching the attachment by host-local's rules: exact
-    /// matches, or (when there are none, for release) the container's older ifname-less files.
-    fn scan(
-        &self,
-        cid: &str,
-        ifname: &str,
-        older_only_if_none: bool,
-    ) -> Result<Vec<IpAddr>, IpamError> {
-        let leases = self.list()?;
-        let exact: Vec<IpAddr> = leases
-            .iter()
-            .filter(|l| l.held_by(cid, ifname))
-            .map(|l| l.ip)
-            .collect();
-        if older_only_if_none && !exact.is_empty() {
-            return Ok(exact);
-        }
-        let older = leases
-            .iter()
-            .filter(|l| l.held_by_container(cid))
-            .map(|l| l.ip);
-        Ok(exact.iter().copied().chain(older).collect())
     }
 }
 
@@ -321,8 +397,7 @@ impl Store for DiskStore {
             return Ok(false);
         }
         let newly_indexed = self.index_add(cid, ifname, ip)?;
-        let tmp = self.write_lease_temp(cid, ifname)?;
-        if !self.publish_lease(&tmp, ip)? {
+        if !self.link_lease(cid, ifname, ip)? {
             if newly_indexed {
                 self.index_remove(cid, ifname, ip)?;
             }
@@ -353,13 +428,13 @@ impl Store for DiskStore {
         if !indexed.is_empty() {
             return Ok(indexed);
         }
-        self.scan(cid, ifname, false)
+        self.surveyed_holdings(cid, ifname, false)
     }
 
     fn release_attachment(&self, cid: &str, ifname: &str) -> Result<Vec<IpAddr>, IpamError> {
         let mut targets = self.indexed_leases(cid, ifname)?;
         if targets.is_empty() {
-            targets = self.scan(cid, ifname, true)?;
+            targets = self.surveyed_holdings(cid, ifname, true)?;
         }
         let mut released = Vec::new();
         for ip in targets {
@@ -367,10 +442,7 @@ impl Store for DiskStore {
                 released.push(ip);
             }
         }
-        if !released.is_empty() {
-            fsio::fsync_dir(&self.dir)?;
-        }
-        self.write_index(cid, ifname, &[], false)?;
+        self.write_index(cid, ifname, &[])?;
         Ok(released)
     }
 
@@ -379,7 +451,6 @@ impl Store for DiskStore {
             return Ok(());
         };
         fsio::remove_optional(&self.lease_path(ip))?;
-        fsio::fsync_dir(&self.dir)?;
         if let Err(e) = self.index_remove(&lease.container_id, &lease.ifname, ip) {
             log::warn!("ipam: index of {} not updated: {e}", lease.container_id);
         }
@@ -387,21 +458,7 @@ impl Store for DiskStore {
     }
 
     fn list(&self) -> Result<Vec<Lease>, IpamError> {
-        let mut leases = Vec::new();
-        for name in fsio::dir_names(&self.dir)? {
-            let Ok(ip) = name.parse::<IpAddr>() else {
-                continue;
-            };
-            let path = self.dir.join(&name);
-            if path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            if let Some(bytes) = fsio::read_optional(&path)? {
-                leases.push(parse_lease(ip, &bytes));
-            }
-        }
-        leases.sort_by_key(|l| l.ip);
-        Ok(leases)
+        self.list_all()
     }
 
     fn lease(&self, ip: IpAddr) -> Result<Option<Lease>, IpamError> {
@@ -409,10 +466,25 @@ impl Store for DiskStore {
         Ok(bytes.map(|b| parse_lease(ip, &b)))
     }
 
+    fn prepare(&self, cid: &str, ifname: &str) {
+        self.prepare_lease(cid, ifname);
+    }
+
+    fn finish(&self, cid: &str, ifname: &str) {
+        self.drop_prepared(&lease_text(cid, ifname));
+    }
+
     fn sweep(&self) -> Vec<IpamError> {
         let mut errors = self.clear_temps();
+        errors.extend(self.sweep_prepared());
         errors.extend(self.tidy_index());
         errors
+    }
+}
+
+impl Drop for DiskStore {
+    fn drop(&mut self) {
+        self.drop_all_prepared();
     }
 }
 

@@ -1,10 +1,10 @@
 //! Small file-system primitives with errors that keep the path, the operation and the errno:
-//! flock, crash-safe writes (temp file, fsync, link or rename), directory fsync.
+//! flock, crash-safe writes (temp file, fsync, link or rename), directory listing.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, DirEntryExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,7 +52,8 @@ pub(crate) fn lock_exclusive(path: &Path) -> Result<FileLock, IpamError> {
     }
 }
 
-/// Writes `contents` to a new file in `tmp_dir` (fsynced when `sync`) and returns its path.
+/// Writes `contents` to a new file in `tmp_dir` (its data fsynced when `sync`: `fdatasync`,
+/// which also syncs the size needed to read it back) and returns its path.
 /// The name starts with '.' and never parses as an address.
 pub(crate) fn write_temp(
     tmp_dir: &Path,
@@ -71,7 +72,7 @@ pub(crate) fn write_temp(
             .map_err(io_err(&path, "create"))?;
         f.write_all(contents).map_err(io_err(&path, "write"))?;
         if sync {
-            f.sync_all().map_err(io_err(&path, "fsync"))?;
+            f.sync_data().map_err(io_err(&path, "fsync"))?;
         }
         Ok(())
     })();
@@ -93,28 +94,53 @@ pub(crate) fn link_new(src: &Path, dst: &Path) -> Result<bool, IpamError> {
     }
 }
 
-pub(crate) fn fsync_dir(dir: &Path) -> Result<(), IpamError> {
-    let d = File::open(dir).map_err(io_err(dir, "open directory"))?;
-    d.sync_all().map_err(io_err(dir, "fsync directory"))
-}
-
-/// Replaces `dst` atomically with `contents` (temp file in `tmp_dir`, rename). With `durable`,
-/// the data and the rename are fsynced before returning.
-pub(crate) fn replace(
-    tmp_dir: &Path,
-    dst: &Path,
-    contents: &[u8],
-    durable: bool,
-) -> Result<(), IpamError> {
-    let tmp = write_temp(tmp_dir, contents, durable)?;
+/// Replaces `dst` atomically with `contents` (temp file in `tmp_dir`, rename), without fsync:
+/// every process sees the old or the new file, never a torn one; after a power loss it may be
+/// old, torn or empty (callers only use this for files that tolerate that, see `disk`).
+pub(crate) fn replace(tmp_dir: &Path, dst: &Path, contents: &[u8]) -> Result<(), IpamError> {
+    let tmp = write_temp(tmp_dir, contents, false)?;
     if let Err(e) = fs::rename(&tmp, dst) {
         let _ = fs::remove_file(&tmp);
         return Err(io_err(dst, "rename")(e));
     }
-    match (durable, dst.parent()) {
-        (true, Some(parent)) => fsync_dir(parent),
-        _ => Ok(()),
-    }
+    Ok(())
+}
+
+/// Creates `path`, which must not exist, holding `contents` (not fsynced).
+pub(crate) fn create_new(path: &Path, contents: &[u8]) -> Result<(), IpamError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(io_err(path, "create"))?;
+    f.write_all(contents).map_err(io_err(path, "write"))
+}
+
+/// Appends `contents` to the existing file `path` (not fsynced).
+pub(crate) fn append(path: &Path, contents: &[u8]) -> Result<(), IpamError> {
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_err(path, "open"))?;
+    f.write_all(contents).map_err(io_err(path, "write"))
+}
+
+/// Overwrites `path` (creating it if needed) with `contents` in place: write from offset 0,
+/// then cut the file to that length; not fsynced. Cheaper than a temp file and a rename (no
+/// inode created or freed), but NOT atomic: a crash in between leaves a mix of old and new
+/// bytes. Only for files whose readers detect that or do not care (see `disk`).
+pub(crate) fn overwrite(path: &Path, contents: &[u8]) -> Result<(), IpamError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(path)
+        .map_err(io_err(path, "open"))?;
+    f.write_all_at(contents, 0).map_err(io_err(path, "write"))?;
+    f.set_len(contents.len() as u64)
+        .map_err(io_err(path, "truncate"))
 }
 
 /// The file's bytes, or `None` if it does not exist.
@@ -133,6 +159,34 @@ pub(crate) fn remove_optional(path: &Path) -> Result<bool, IpamError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(io_err(path, "unlink")(e)),
     }
+}
+
+/// One directory entry as `readdir` gives it, without opening or stat-ing the file (the type
+/// comes from `d_type` where the file system fills it in).
+#[derive(Debug)]
+pub(crate) struct DirEnt {
+    pub name: String,
+    pub ino: u64,
+    pub is_dir: bool,
+}
+
+/// A directory's entries with their inode numbers and whether they are directories (a symlink
+/// is not: it is followed when read). Names that are not UTF-8 are skipped: none are ours.
+pub(crate) fn dir_entries(dir: &Path) -> Result<Vec<DirEnt>, IpamError> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir, "read directory"))? {
+        let entry = entry.map_err(io_err(dir, "read directory"))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let kind = entry.file_type().map_err(io_err(&entry.path(), "stat"))?;
+        out.push(DirEnt {
+            name,
+            ino: entry.ino(),
+            is_dir: kind.is_dir(),
+        });
+    }
+    Ok(out)
 }
 
 /// The names of a directory's entries (names that are not UTF-8 are skipped: none of ours).

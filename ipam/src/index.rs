@@ -36,13 +36,23 @@ pub(crate) fn encode(ips: &[IpAddr]) -> String {
     s
 }
 
+/// What to append to an index whose current bytes are `existing` to list `ip` as well: the
+/// whole text when it is empty, a line otherwise (after a newline if the last line is torn).
+pub(crate) fn append_text(existing: &[u8], ip: IpAddr) -> String {
+    match existing.last() {
+        None => encode(&[ip]),
+        Some(b'\n') => format!("{ip}\n"),
+        Some(_) => format!("\n{ip}\n"),
+    }
+}
+
 /// The addresses listed; lines that are not addresses (the header) are skipped.
 pub(crate) fn decode(bytes: &[u8]) -> Vec<IpAddr> {
     let text = String::from_utf8_lossy(bytes);
     text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
@@ -54,7 +64,7 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn unescape(s: &str) -> Option<String> {
+pub(crate) fn unescape(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -102,5 +112,23 @@ mod tests {
         let text = encode(&ips);
         assert_eq!(decode(text.as_bytes()), ips);
         assert!(text.trim().contains(' '));
+    }
+
+    #[test]
+    fn appending_keeps_one_address_per_line() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut text = String::new();
+        for (k, add) in ["10.0.0.2", "10.0.0.3"].into_iter().enumerate() {
+            text.push_str(&append_text(text.as_bytes(), ip(add)));
+            assert_eq!(decode(text.as_bytes()).len(), k + 1);
+        }
+        assert!(text.starts_with(HEADER));
+        // A torn last line (a crash mid-append) is fenced off, not glued to the next one.
+        text.push_str("10.0.");
+        text.push_str(&append_text(text.as_bytes(), ip("fd00::4")));
+        assert_eq!(
+            decode(text.as_bytes()),
+            [ip("10.0.0.2"), ip("10.0.0.3"), ip("fd00::4")]
+        );
     }
 }

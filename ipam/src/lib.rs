@@ -11,13 +11,15 @@
 //!
 //! Unlike host-local: lease files are written atomically (temp file, fsync, `link()` to the final
 //! name so an existing lease is never overwritten, unlink the temp), lock errors are errors,
-//! release finds an attachment's addresses without reading every file, and GC exists. The
-//! crash-safety argument is in [`disk`].
+//! neither ADD nor release reads every lease file (a per-attachment index and a cache of every
+//! lease's holder, checked with one `readdir`), and GC exists. The crash-safety argument, and
+//! why one fsync per ADD (taken before the lock) is all it needs, are in [`disk`].
 //!
 //! The allocator ([`allocator`]) knows nothing about disk: it works against the [`Store`] trait
 //! and is tested against an in-memory store ([`MemStore`]); [`disk::DiskStore`] is the real one.
 
 pub mod allocator;
+mod cache;
 pub mod disk;
 pub mod error;
 mod fsio;

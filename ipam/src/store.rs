@@ -66,6 +66,15 @@ pub trait Store {
         Ok(self.list()?.into_iter().find(|l| l.ip == ip))
     }
 
+    /// Work for the attachment's coming reservations that needs no lock, done before taking
+    /// it so that less happens under it (the disk store writes and fsyncs the lease text).
+    /// Best effort: [`Store::reserve`] works without it.
+    fn prepare(&self, _container_id: &str, _ifname: &str) {}
+
+    /// Called once the operation's lock is released: drops what [`Store::prepare`] made for
+    /// the attachment, used or not.
+    fn finish(&self, _container_id: &str, _ifname: &str) {}
+
     /// Housekeeping for GC: removes what a crash can leave behind (stale temp files, index
     /// entries pointing nowhere). Returns the errors met; goes on past them.
     fn sweep(&self) -> Vec<IpamError> {

@@ -137,9 +137,7 @@ fn spawn_churn(dir: &std::path::Path) -> Child {
 /// Every lease file is whole and listed in its attachment's index; each attachment holds at
 /// most one address per family.
 fn check_invariants(dir: &std::path::Path) -> usize {
-    let store = DiskStore {
-        dir: dir.to_path_buf(),
-    };
+    let store = DiskStore::at(dir.to_path_buf());
     let leases = store.list().unwrap();
     for lease in &leases {
         assert!(

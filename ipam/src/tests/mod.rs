@@ -7,3 +7,5 @@ mod concurrency;
 mod crash;
 mod disk;
 mod hostlocal;
+mod prepared;
+mod survey;
