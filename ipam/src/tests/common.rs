@@ -63,3 +63,18 @@ pub fn lease_names(dir: &Path) -> Vec<String> {
 pub fn read(path: impl AsRef<Path>) -> String {
     String::from_utf8(fs::read(path).unwrap()).unwrap()
 }
+
+/// A command re-running this test binary, through `$LICHEN_RUNNER` (e.g. `qemu-arm -cpu
+/// cortex-a7`) when the tests of a foreign-architecture build run under qemu-user.
+pub fn this_test_binary() -> std::process::Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    match std::env::var("LICHEN_RUNNER") {
+        Ok(r) if !r.trim().is_empty() => {
+            let mut words = r.split_whitespace();
+            let mut c = std::process::Command::new(words.next().expect("non-empty"));
+            c.args(words).arg(exe);
+            c
+        }
+        _ => std::process::Command::new(exe),
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::thread;
 
 use super::common::{lease_names, names, set, TempDir};
@@ -44,7 +44,7 @@ fn child_worker() {
 fn run_workers(dir: &Path, mode: &str) {
     let children: Vec<_> = (0..WORKERS)
         .map(|w| {
-            Command::new(std::env::current_exe().unwrap())
+            super::common::this_test_binary()
                 .args([
                     "tests::concurrency::child_worker",
                     "--exact",

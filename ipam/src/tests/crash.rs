@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::net::IpAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use super::common::{ip, lease_names, names, read, set, TempDir};
 use crate::{DiskStore, Ipam, RangeSet, Store};
@@ -121,7 +121,7 @@ fn child_churn() {
 }
 
 fn spawn_churn(dir: &std::path::Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    super::common::this_test_binary()
         .args([
             "tests::crash::child_churn",
             "--exact",
