@@ -75,6 +75,9 @@ pub fn run(opts: Options) -> Result<(), String> {
             opts.listen
         );
         let mut timer = smol::Timer::interval(RESYNC);
+        // Passes in a row that ended in errors: a plan the kernel keeps refusing must not spin
+        // on the notifications of its own attempts.
+        let mut failing: u32 = 0;
         loop {
             let wake = async { source.next().await.map(|_| Wake::Cluster) }
                 .or(async {
@@ -97,7 +100,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                 Ok(Wake::Timer) => true,
                 Ok(Wake::Cluster) => false,
                 Ok(Wake::Kernel) => {
-                    smol::Timer::after(DEBOUNCE).await;
+                    smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
                     while events.try_recv().is_ok() {}
                     false
                 }
@@ -111,9 +114,23 @@ pub fn run(opts: Options) -> Result<(), String> {
             let state = source.current();
             let mut r = report.lock().expect("report").clone();
             rec.reconcile(&state, full, &mut r);
+            failing = if r.last_errors.is_empty() {
+                0
+            } else {
+                failing.saturating_add(1)
+            };
             *report.lock().expect("report") = r;
         }
     })
+}
+
+/// The wait before a kernel-triggered pass after `failing` failed passes: 0, then 100 ms
+/// doubling up to 5 s.
+fn backoff(failing: u32) -> Duration {
+    if failing == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(100u64.saturating_mul(1 << failing.min(6))).min(Duration::from_secs(5))
 }
 
 /// Lease files under the IPAM data dir (every network), for /metrics.
