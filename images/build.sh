@@ -78,4 +78,11 @@ jq -c --argjson i "$index" --arg v "$version" \
   '.manifests = [$i + {annotations: {"org.opencontainers.image.ref.name": $v}}]' "$out/index.json" >"$stage/top.json"
 cp "$stage/top.json" "$out/index.json"
 umoci gc --layout "$out"
+
+# The same binaries by platform, as the build context of images/Dockerfile (docker buildx).
+for t in "${ALL_TARGETS[@]}"; do
+  p="target/image/platforms/linux/$(oci_platform "$t" | tr ' ' '/')"
+  mkdir -p "$p"
+  cp "target/$t/release/lichen" "$p/lichen"
+done
 echo "image: $out:$version ($(jq -r '.manifests[0].digest' "$out/index.json"))"

@@ -5,7 +5,8 @@
 #    linux/arm/v6, and each image config says the same architecture/variant;
 #  - each manifest has exactly one layer, holding exactly one file, /lichen, byte for byte the
 #    binary of that platform's target (same SHA-256, and the ELF machine the platform needs);
-#  - the entrypoint is /lichen with the argument `daemonset`.
+#  - the entrypoint is /lichen with the argument `daemonset`;
+#  - skopeo, asked for each platform, selects that platform's manifest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . cross/lib.sh
@@ -17,6 +18,7 @@ fail() {
   exit 1
 }
 blob() { echo "$layout/blobs/sha256/${1#sha256:}"; }
+install_packages jq skopeo
 [ -f "$layout/oci-layout" ] || fail "$layout is not an OCI layout"
 
 for f in "$layout"/blobs/sha256/*; do
@@ -61,6 +63,10 @@ for t in "${ALL_TARGETS[@]}"; do
   machine=$(readelf -h "$tmp/$t/lichen" | sed -n 's/^ *Machine: *//p')
   [ "$machine" = "$(elf_machine "$t")" ] || fail "$t: the layer's binary is for $machine"
   [ -x "$tmp/$t/lichen" ] || fail "$t: /lichen is not executable"
+  # An independent reader picks the same manifest for the platform.
+  picked=$(skopeo inspect --override-os linux --override-arch "$arch" ${variant:+--override-variant "$variant"} \
+    "oci:$layout:$version" | jq -r '.Layers[0]')
+  [ "$picked" = "$(jq -r '.layers[0].digest' "$manifest")" ] || fail "$t: skopeo picks another image for $arch $variant"
   printf 'image linux/%-8s %s  %s\n' "$arch${variant:+/$variant}" "$(jq -r '.[0].digest' <<<"$desc" | cut -c1-19)" "$t"
 done
 echo "image OK: $layout:$version"
