@@ -32,6 +32,8 @@ for t in "${targets[@]}"; do
   if builds_std "$t"; then
     ensure_rust_src
     cross/sysroot.sh "$t"
+    # CC_/CFLAGS_/AR_<target> for crates with C code (none today; ring later).
+    export_c_toolchain "$t"
   else
     rustup target list --installed | grep -qx "$t" || rustup target add "$t"
   fi

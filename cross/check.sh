@@ -32,7 +32,11 @@ machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
 attr() { readelf -A "$bin" | sed -n "s/^ *$1: *//p" | head -n1; }
 case "$t" in
   arm-*)
-    [ "$(attr Tag_CPU_arch)" = "v6" ] || fail "Tag_CPU_arch is '$(attr Tag_CPU_arch)', want v6 (ARM1176)"
+    # The ARM1176 is ARMv6KZ: v6, v6K and v6KZ code runs on it; v6T2 (Thumb-2) and v7 do not.
+    case "$(attr Tag_CPU_arch)" in
+      v6 | v6K | v6KZ) ;;
+      *) fail "Tag_CPU_arch is '$(attr Tag_CPU_arch)', want v6 (ARM1176)" ;;
+    esac
     case "$(attr Tag_THUMB_ISA_use)" in *Thumb-2*) fail "Thumb-2 code in an ARMv6 binary" ;; esac
     [ -z "$(attr Tag_Advanced_SIMD_arch)" ] || fail "NEON in an ARMv6 binary"
     [ "$(attr Tag_FP_arch)" = "VFPv2" ] || fail "Tag_FP_arch is '$(attr Tag_FP_arch)', want VFPv2"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Fetches Debian packages of a foreign architecture, and source packages, with a PRIVATE apt
 # configuration under $CROSS_CACHE/apt: the machine's dpkg architectures and sources lists are
 # never touched (no `dpkg --add-architecture`). Sourced by cross/sysroot.sh.
@@ -60,7 +61,7 @@ fetch_source() {
     (cd "$dir" && APT_CONFIG="$conf" apt-get -qq source --download-only "$pkg" >&2) ||
       die "cannot download the source of $pkg"
     dsc=$(ls "$dir/${pkg}"_*.dsc | head -n1)
-    rm -rf "$dir/$pkg"
+    rm -rf "${dir:?}/$pkg"
     # apt-get already checked every file against the signed Sources index; dpkg-source's own
     # check would need the uploader's key (debian-keyring).
     dpkg-source --no-check -x "$dsc" "$dir/$pkg" >&2 || die "cannot unpack $dsc"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by cross/build.sh, scripts/arm-test.sh and images/: what each target needs. Source it
 # from the repository root (`. cross/lib.sh`). Bash only.
 #

@@ -24,7 +24,7 @@ nightly=$(rustc +"$LICHEN_NIGHTLY" -V) cc=$CC_T"
 if [ -f "$root/stamp" ] && [ "$(cat "$root/stamp")" = "$stamp" ]; then
   exit 0
 fi
-command -v "$CC_T" >/dev/null && command -v llvm-ar >/dev/null || die "needs $CC_T and llvm-ar (apt-get install clang llvm)"
+{ command -v "$CC_T" >/dev/null && command -v llvm-ar >/dev/null; } || die "needs $CC_T and llvm-ar (apt-get install clang llvm)"
 [ -d "$rust_src/src/llvm-project/libunwind" ] || die "no rust-src in $LICHEN_NIGHTLY (rustup component add rust-src --toolchain $LICHEN_NIGHTLY)"
 rm -rf "$root"
 mkdir -p "$root/lib" "$root/include"
@@ -77,6 +77,7 @@ libunwind() {
 -D_LIBUNWIND_DISABLE_VISIBILITY_ANNOTATIONS -D_LIBUNWIND_IS_NATIVE_ONLY -DNDEBUG"
   rm -rf "$out"
   mkdir -p "$out"
+  # shellcheck disable=SC2086 # $common holds several flags
   for f in UnwindLevel1.c UnwindLevel1-gcc-ext.c Unwind-sjlj.c Unwind-EHABI.cpp libunwind.cpp \
     UnwindRegistersSave.S UnwindRegistersRestore.S; do
     o="$out/${f%.*}.o"

@@ -30,6 +30,7 @@ for t in "${targets[@]}"; do
   if builds_std "$t"; then
     ensure_rust_src
     cross/sysroot.sh "$t"
+    export_c_toolchain "$t"
   else
     rustup target list --installed | grep -qx "$t" || rustup target add "$t"
   fi
