@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# cross/build.sh [TARGET...]: the static release binary for each target (default: all four) in
+# target/<triple>/release/lichen, built here without docker, then checked (cross/check.sh: static,
+# right CPU, runs under qemu with the board's CPU model, within 2 MiB).
+#
+#   x86_64-unknown-linux-musl        PCs, servers, Intel/AMD edge boxes
+#   aarch64-unknown-linux-musl       Raspberry Pi 3/4/5 (and Zero 2) on a 64-bit OS
+#   armv7-unknown-linux-musleabihf   Raspberry Pi 2, and Pi 3/4 on a 32-bit OS
+#   arm-unknown-linux-musleabihf     Raspberry Pi Zero / Zero W / Pi 1 (ARMv6, ARM1176JZF-S)
+#
+# x86_64 and aarch64 use rustup's prebuilt std. The 32-bit ARM targets build std from the nightly's
+# rust-src (-Zbuild-std) against a sysroot made by cross/sysroot.sh; everything expensive is cached
+# under target/cross-cache, so a warm run only rebuilds what changed. Needs root only to install
+# missing Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. cross/lib.sh
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
+for t in "${targets[@]}"; do known_target "$t" || die "unknown target $t (known: ${ALL_TARGETS[*]})"; done
+
+need_std_from_source=false
+for t in "${targets[@]}"; do builds_std "$t" && need_std_from_source=true; done
+if $need_std_from_source; then
+  install_packages file binutils qemu-user clang llvm dpkg-dev
+else
+  install_packages file binutils qemu-user
+fi
+
+for t in "${targets[@]}"; do
+  if builds_std "$t"; then
+    ensure_rust_src
+    cross/sysroot.sh "$t"
+    # CC_/CFLAGS_/AR_<target> for crates with C code (none today; ring later).
+    export_c_toolchain "$t"
+  else
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+  fi
+  read -ra cargo <<<"$(cargo_for "$t" build)"
+  echo "=== build $t" >&2
+  # LICHEN_TARGET: the triple `lichen version` prints (stable rustc cannot tell armv7 from ARMv6
+  # through cfg!).
+  LICHEN_TARGET="$t" "${cargo[@]}" build --release --quiet --target "$t" -p lichen --bin lichen
+done
+
+echo "=== check" >&2
+for t in "${targets[@]}"; do
+  cross/check.sh "$t"
+done

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/arm-test.sh [TARGET...]: the tests of the ARM builds under qemu-user, with the CPU model
+# of the boards (default: all three ARM targets):
+#   aarch64-unknown-linux-musl       qemu-aarch64 -cpu cortex-a53
+#   armv7-unknown-linux-musleabihf   qemu-arm -cpu cortex-a7
+#   arm-unknown-linux-musleabihf     qemu-arm -cpu arm1176   (SIGILL on any ARMv7 instruction)
+# For each: the unit tests of every crate and the plugin's end-to-end tests (ADD/CHECK/DEL in
+# network namespaces, with the ARM binary of the plugin). The agent's end-to-end tests need
+# NETLINK_NETFILTER and neighbour/FDB messages, which qemu-user does not translate: they run on the
+# host only (the unit tests that need them say SKIPPED here).
+#
+# Root (network namespaces). Tests run inside a throwaway network namespace (unshare -n) and
+# namespaces they make. Builds happen first, outside it (-Zbuild-std may fetch std's crates).
+# LICHEN_RUNNER tells the tests how to run a binary of the foreign architecture they spawn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. cross/lib.sh
+[ "$(id -u)" = 0 ] || die "arm-test.sh: run as root (network namespaces)"
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf)
+for t in "${targets[@]}"; do
+  known_target "$t" && [ -n "$(qemu_runner "$t")" ] || die "not a foreign target here: $t"
+done
+install_packages qemu-user iproute2 iputils-ping file binutils clang llvm dpkg-dev
+
+threads="${TEST_THREADS:-4}"
+failed=()
+for t in "${targets[@]}"; do
+  if builds_std "$t"; then
+    ensure_rust_src
+    cross/sysroot.sh "$t"
+    export_c_toolchain "$t"
+  else
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+  fi
+  read -ra cargo <<<"$(cargo_for "$t" test)"
+  export LICHEN_TARGET="$t" LICHEN_RUNNER
+  LICHEN_RUNNER=$(qemu_runner "$t")
+  printf '\n=== tests for %s under %s\n' "$t" "$LICHEN_RUNNER"
+  crates=(-p lichen-ipam -p lichen-backends)
+  plugin=(-p lichen --lib --bins --test plugin --test chain)
+  "${cargo[@]}" test --quiet --no-run --target "$t" "${crates[@]}"
+  "${cargo[@]}" test --quiet --no-run --target "$t" "${plugin[@]}"
+  unshare -n -- "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${crates[@]}" -- --test-threads="$threads" ||
+    failed+=("$t: lichen-ipam/lichen-backends")
+  unshare -n -- "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${plugin[@]}" -- --test-threads="$threads" ||
+    failed+=("$t: lichen (lib, bins, plugin, chain)")
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
