@@ -21,10 +21,12 @@ mod batch;
 mod expr;
 mod foreign;
 mod list;
+mod lookups;
 mod matches;
 mod node_rules;
 mod objects;
 mod scan;
+mod set;
 mod socket;
 mod sys;
 mod udata;
@@ -38,13 +40,15 @@ use std::io;
 use ipnet::IpNet;
 
 pub use batch::Batch;
-pub use expr::{CmpOp, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
+pub use expr::{CmpOp, CtKey, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
 pub use foreign::MARK as FOREIGN_MARK;
 pub use list::{list_table, ChainSummary};
+pub use lookups::{Field, IpVersion};
 pub use matches::Addr;
 pub use node_rules::{lichen_table, FORWARD, POSTROUTING, TABLE};
 pub use objects::{priority, BaseChain, Chain, ChainType, Family, Hook, Rule, RuleRef, Table};
 pub use scan::{generation, ForwardChain};
+pub use set::{concat, Element, KeyType, Set};
 pub use socket::{KernelError, Socket};
 
 /// The agent's node rules.

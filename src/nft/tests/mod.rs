@@ -4,6 +4,7 @@
 mod effect;
 mod foreign;
 mod rules;
+mod sets;
 
 use std::fs::File;
 use std::io::{self, Write};
