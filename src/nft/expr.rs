@@ -69,7 +69,7 @@ pub enum CmpOp {
 }
 
 /// A verdict: a rule's final `immediate`, or a base chain's policy (accept/drop only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Verdict {
     Accept,
     Drop,

@@ -96,7 +96,7 @@ impl Set {
 }
 
 /// One element as sent to the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Element {
     pub key: Vec<u8>,
     /// The inclusive end of a concatenated range.
@@ -173,7 +173,9 @@ impl Batch {
                 w.nest(NFTA_SET_DESC, |w| {
                     w.nest(NFTA_SET_DESC_CONCAT, |w| {
                         for k in &s.key {
-                            w.nest(NFTA_LIST_ELEM, |w| w.put_be32(NFTA_SET_FIELD_LEN, k.bytes()));
+                            w.nest(NFTA_LIST_ELEM, |w| {
+                                w.put_be32(NFTA_SET_FIELD_LEN, k.bytes())
+                            });
                         }
                     })
                 });

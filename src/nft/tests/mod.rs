@@ -3,6 +3,7 @@
 
 mod effect;
 mod foreign;
+mod policy;
 mod rules;
 mod sets;
 
