@@ -22,6 +22,7 @@ pub enum Sub {
     Uninstall(UninstallCmd),
     Version(VersionCmd),
     Ipam(IpamCmd),
+    Policy(PolicyCmd),
 }
 
 /// Run the node agent: the node's pod subnet, routes to every peer (host-gw or VXLAN), egress
@@ -65,6 +66,10 @@ pub struct AgentCmd {
     /// and exit
     #[argh(switch)]
     pub cleanup: bool,
+    /// enforce Kubernetes NetworkPolicies on this node (also `"NetworkPolicy": true` in the
+    /// net-conf); off, the policy table is removed
+    #[argh(switch)]
+    pub network_policy: bool,
 }
 
 /// Show this node's backend, subnet, peers and any drift, from the running agent.
@@ -118,6 +123,42 @@ pub struct UninstallCmd {
     /// the CNI config directory (default /etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
+}
+
+/// NetworkPolicy tools.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "policy")]
+pub struct PolicyCmd {
+    #[argh(subcommand)]
+    pub action: PolicyAction,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum PolicyAction {
+    Explain(PolicyExplain),
+}
+
+/// Whether this node lets a new connection SRC -> DST PORT/PROTO through, and by which rule,
+/// asked of the running agent (the ruleset the kernel got). Exit 0: allowed, 1: denied.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "explain")]
+pub struct PolicyExplain {
+    /// source address
+    #[argh(positional)]
+    pub src: std::net::IpAddr,
+    /// destination address
+    #[argh(positional)]
+    pub dst: std::net::IpAddr,
+    /// PORT/PROTO, e.g. 8080/tcp or 53/udp (protocol tcp when omitted)
+    #[argh(positional)]
+    pub port: String,
+    /// the agent's endpoint (default 127.0.0.1:9470)
+    #[argh(
+        option,
+        default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
+    )]
+    pub server: std::net::SocketAddr,
 }
 
 /// Print the version, the target and the enabled features.
@@ -201,6 +242,9 @@ pub fn run() -> i32 {
             0
         }
         Sub::Ipam(i) => ipam(i.action),
+        Sub::Policy(p) => match p.action {
+            PolicyAction::Explain(e) => crate::agent::explain::cli(&e),
+        },
     }
 }
 
@@ -290,6 +334,7 @@ fn agent(a: AgentCmd) -> i32 {
         iface: a.iface,
         listen: a.listen,
         ipam_dir: a.ipam_dir,
+        network_policy: a.network_policy,
     };
     match run::run(opts) {
         Ok(()) => 0,

@@ -1,5 +1,6 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
-//! `lichen status`), `/healthz` and `/metrics` (Prometheus). One request per connection.
+//! `lichen status`), `/healthz`, `/metrics` (Prometheus) and `/policy/explain` (for
+//! `lichen policy explain`). One request per connection.
 
 use std::io;
 use std::net::SocketAddr;
@@ -44,10 +45,12 @@ async fn handle(
     })
     .await?;
     let req = String::from_utf8_lossy(&buf[..n]);
-    let path = req.split_whitespace().nth(1).unwrap_or("/");
+    let target = req.split_whitespace().nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let (code, body) = {
         let r = report.lock().expect("report lock");
         match path {
+            "/policy/explain" => super::explain::serve(&r.policy, query),
             "/status" => (200, r.render()),
             "/healthz" if r.healthy(Duration::from_secs(120)) => (200, "ok\n".to_owned()),
             "/healthz" => (503, format!("unhealthy: {}\n", r.last_errors.join("; "))),
@@ -57,6 +60,7 @@ async fn handle(
     };
     let reason = match code {
         200 => "OK",
+        400 => "Bad Request",
         404 => "Not Found",
         _ => "Service Unavailable",
     };

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
+use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
+use crate::policy::Ruleset;
 
 pub trait Kernel {
     /// The underlay interface: `iface` when given, else the interface holding `addr`.
@@ -21,4 +23,12 @@ pub trait Kernel {
     fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()>;
     /// Removes Lichen's nftables table.
     fn remove_rules(&mut self) -> io::Result<()>;
+    /// Makes Lichen's policy table hold `rules` in one transaction; `previous` is what the
+    /// last successful call applied (`None`: unknown), so element changes can go alone.
+    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied>;
+    /// Removes Lichen's policy table (absent is success).
+    fn remove_policy(&mut self) -> io::Result<()>;
+    /// Makes bridged IPv4/IPv6 traffic go through the IP hooks (br_netfilter); `false` when
+    /// br_netfilter is not available.
+    fn bridge_filtering(&mut self) -> io::Result<bool>;
 }

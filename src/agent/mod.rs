@@ -4,10 +4,12 @@
 //! - [`source`]: where the cluster state comes from (a directory of objects today, the
 //!   Kubernetes API next), as snapshots of the whole state.
 
+pub mod explain;
 pub mod http;
 pub mod kernel;
 pub mod netconf;
 pub mod netlink;
+pub mod policy;
 pub mod reconcile;
 pub mod report;
 pub mod run;

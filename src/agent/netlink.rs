@@ -25,8 +25,10 @@ use std::net::IpAddr;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::kernel::Kernel;
+use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::nl::Nl;
+use crate::policy::Ruleset;
 
 pub use watch::monitor;
 
@@ -72,4 +74,35 @@ impl Kernel for NetlinkKernel {
     fn remove_rules(&mut self) -> io::Result<()> {
         crate::nft::remove_lichen_table()
     }
+
+    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied> {
+        crate::nft::policy::apply_policy(rules, previous)
+    }
+
+    fn remove_policy(&mut self) -> io::Result<()> {
+        crate::nft::policy::remove_policy_table()
+    }
+
+    fn bridge_filtering(&mut self) -> io::Result<bool> {
+        bridge_filtering()
+    }
+}
+
+/// br_netfilter's switches, per network namespace (Linux ≥ 5.3; /proc/sys/net is the
+/// reading process's namespace).
+const BRIDGE_NF: [&str; 2] = [
+    "/proc/sys/net/bridge/bridge-nf-call-iptables",
+    "/proc/sys/net/bridge/bridge-nf-call-ip6tables",
+];
+
+fn bridge_filtering() -> io::Result<bool> {
+    for path in BRIDGE_NF {
+        match std::fs::read_to_string(path) {
+            Ok(v) if v.trim() == "1" => {}
+            Ok(_) => std::fs::write(path, "1")?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }

@@ -12,6 +12,7 @@ use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanCon
 
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
+use super::policy::PolicySync;
 use super::report::Report;
 use super::source::ClusterState;
 use crate::k8s::Node;
@@ -27,6 +28,8 @@ pub struct Reconciler<K: Kernel> {
     pub subnet_file: PathBuf,
     /// The rules last applied (None: never, or must be re-applied).
     applied_rules: Option<NodeRules>,
+    /// The NetworkPolicy mode (on when `netconf.network_policy`).
+    policy: PolicySync,
 }
 
 /// The backend configuration of a net-conf.
@@ -87,6 +90,7 @@ impl<K: Kernel> Reconciler<K> {
             iface,
             subnet_file,
             applied_rules: None,
+            policy: PolicySync::default(),
         }
     }
 
@@ -121,6 +125,15 @@ impl<K: Kernel> Reconciler<K> {
         full: bool,
         report: &mut Report,
     ) -> Result<(), String> {
+        // Policy needs only this node's name: pods name their node.
+        self.policy.sync(
+            &mut self.kernel,
+            self.netconf.network_policy,
+            state,
+            &self.node_name,
+            full,
+            report,
+        );
         let Some(local) = state.nodes.get(&self.node_name).filter(|n| !n.deleting) else {
             report.waiting = Some(format!(
                 "Node {:?} is not in the cluster state yet",
@@ -269,6 +282,9 @@ impl<K: Kernel> Reconciler<K> {
         }
         if let Err(e) = self.kernel.remove_rules() {
             errors.push(format!("nftables: {e}"));
+        }
+        if let Err(e) = self.kernel.remove_policy() {
+            errors.push(format!("nftables policy table: {e}"));
         }
         match std::fs::remove_file(&self.subnet_file) {
             Ok(()) => {}

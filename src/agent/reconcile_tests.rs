@@ -13,6 +13,7 @@ use super::reconcile::Reconciler;
 use super::report::Report;
 use super::source::ClusterState;
 use crate::k8s::{Node, Object};
+use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::subnet_file::SubnetFile;
 
@@ -20,6 +21,11 @@ struct Fake {
     k: FakeKernel,
     rules: Option<NodeRules>,
     rule_writes: usize,
+    /// The policy table: the ruleset it holds, or absent.
+    policy: Option<crate::policy::Ruleset>,
+    /// How each policy apply went (replaced or elements only).
+    policy_applies: Vec<Applied>,
+    bridge_nf: bool,
 }
 
 impl Kernel for Fake {
@@ -48,6 +54,28 @@ impl Kernel for Fake {
     fn remove_rules(&mut self) -> io::Result<()> {
         self.rules = None;
         Ok(())
+    }
+    fn apply_policy(
+        &mut self,
+        rules: &crate::policy::Ruleset,
+        previous: Option<&crate::policy::Ruleset>,
+    ) -> io::Result<Applied> {
+        // What the real kernel does: element batches only on top of what is there.
+        let how = match previous.and_then(|p| crate::nft::policy::element_changes(p, rules)) {
+            Some(c) if c.is_empty() => Applied::Unchanged,
+            Some(c) if self.policy.as_ref() == previous => Applied::Elements(c.len()),
+            _ => Applied::Replaced(0),
+        };
+        self.policy = Some(rules.clone());
+        self.policy_applies.push(how);
+        Ok(how)
+    }
+    fn remove_policy(&mut self) -> io::Result<()> {
+        self.policy = None;
+        Ok(())
+    }
+    fn bridge_filtering(&mut self) -> io::Result<bool> {
+        Ok(self.bridge_nf)
     }
 }
 
@@ -91,6 +119,9 @@ impl Case {
             k: FakeKernel::new(&underlay()),
             rules: None,
             rule_writes: 0,
+            policy: None,
+            policy_applies: Vec::new(),
+            bridge_nf: true,
         };
         let nc = NetConf::parse(netconf.as_bytes()).unwrap();
         Case {
@@ -232,4 +263,82 @@ fn cleanup_removes_everything() {
     assert!(c.rec.kernel.k.devices.is_empty());
     assert!(c.rec.kernel.rules.is_none());
     assert!(!c.file.exists());
+}
+
+const POLICY: &str =
+    r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"},"NetworkPolicy":true}"#;
+
+fn with_policy(client_app: &str) -> ClusterState {
+    use crate::policy::tests::{ns, pod, policy};
+    let mut s = state(&three());
+    ns(&mut s, "a", &[]);
+    pod(&mut s, "a/web", "node1", "10.100.1.2", &[("app", "web")]);
+    pod(
+        &mut s,
+        "a/client",
+        "node2",
+        "10.100.2.2",
+        &[("app", client_app)],
+    );
+    policy(
+        &mut s,
+        "a/web",
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"client"}}}]}]}"#,
+    );
+    s
+}
+
+#[test]
+fn policy_on_applies_the_ruleset_and_label_changes_are_element_changes() {
+    let mut c = Case::new(POLICY);
+    let r = c.run(&with_policy("client"));
+    assert!(r.last_errors.is_empty(), "{:?}", r.last_errors);
+    let rs = c.rec.kernel.policy.clone().expect("policy table");
+    assert_eq!(rs.pods.len(), 1, "only node1's pods");
+    let status = r.render();
+    assert!(
+        status.contains("a/web: ingress isolated by a/web; egress not isolated"),
+        "{status}"
+    );
+    assert!(status.contains("same-node traffic: filtered"), "{status}");
+    // unchanged state: nothing sent
+    c.run(&with_policy("client"));
+    assert_eq!(c.rec.kernel.policy_applies.len(), 1);
+    // a label change: elements only
+    c.run(&with_policy("other"));
+    assert!(matches!(
+        c.rec.kernel.policy_applies[..],
+        [Applied::Replaced(_), Applied::Elements(_)]
+    ));
+    // the timer's full pass replaces the table
+    let mut r = Report::default();
+    c.rec.reconcile(&with_policy("other"), true, &mut r);
+    assert!(matches!(
+        c.rec.kernel.policy_applies.last(),
+        Some(Applied::Replaced(_))
+    ));
+    // cleanup removes the policy table too
+    assert!(c.rec.cleanup().is_empty());
+    assert!(c.rec.kernel.policy.is_none());
+}
+
+#[test]
+fn policy_off_removes_the_table_and_missing_br_netfilter_is_reported() {
+    let mut c = Case::new(HOSTGW);
+    c.rec.kernel.policy = Some(crate::policy::Ruleset::default());
+    let r = c.run(&with_policy("client"));
+    assert!(
+        c.rec.kernel.policy.is_none(),
+        "policy off removes the table"
+    );
+    assert!(r.render().contains("policy:   off"));
+
+    let mut c = Case::new(POLICY);
+    c.rec.kernel.bridge_nf = false;
+    let r = c.run(&with_policy("client"));
+    let status = r.render();
+    assert!(
+        status.contains("same-node traffic: WARNING: br_netfilter is not loaded"),
+        "{status}"
+    );
 }

@@ -25,6 +25,8 @@ pub struct Report {
     pub source_restarts: u64,
     /// Unix time of the last successful reconcile.
     pub last_sync: Option<SystemTime>,
+    /// The NetworkPolicy mode.
+    pub policy: super::policy::PolicyReport,
 }
 
 impl Report {
@@ -81,6 +83,7 @@ impl Report {
                 let _ = writeln!(s, "  {d}");
             }
         }
+        self.policy.render(&mut s);
         for e in &self.last_errors {
             let _ = writeln!(s, "error:    {e}");
         }

@@ -31,6 +31,8 @@ pub struct Options {
     pub listen: SocketAddr,
     /// The IPAM data dir, for the leases metric.
     pub ipam_dir: PathBuf,
+    /// `--network-policy`: enforce NetworkPolicies (or the net-conf's `NetworkPolicy`).
+    pub network_policy: bool,
 }
 
 enum Wake {
@@ -40,7 +42,8 @@ enum Wake {
 }
 
 pub fn run(opts: Options) -> Result<(), String> {
-    let netconf = NetConf::load(&opts.net_conf).map_err(|e| e.to_string())?;
+    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| e.to_string())?;
+    netconf.network_policy |= opts.network_policy;
     let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
     let mut rec = Reconciler::new(
         kernel,

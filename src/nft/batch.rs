@@ -148,7 +148,7 @@ impl Batch {
         w.bytes().to_vec()
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         msg: u16,
         flags: u16,

@@ -7,7 +7,9 @@
 use super::sys::*;
 use super::wire::Writer;
 
-/// A data register (`NFT_REG_1..4`, 16 bytes each) or the verdict register.
+/// A data register (`NFT_REG_1..4`, 16 bytes each), a 4-byte register (`NFT_REG32_00..15`,
+/// the same storage: `R1` is `R32(0..=3)`), or the verdict register. Concatenations load
+/// each field into consecutive 4-byte registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Register {
     Verdict,
@@ -15,13 +17,33 @@ pub enum Register {
     R2,
     R3,
     R4,
+    /// `NFT_REG32_00 + n`, n < 16.
+    R32(u8),
 }
 
 impl Register {
     fn number(self) -> u32 {
-        self as u32
+        match self {
+            Register::Verdict => 0,
+            Register::R1 => 1,
+            Register::R2 => 2,
+            Register::R3 => 3,
+            Register::R4 => 4,
+            Register::R32(n) => NFT_REG32_00 + u32::from(n),
+        }
     }
 }
+
+/// The conntrack keys the builder knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtKey {
+    /// `ct state` (4 bytes, host byte order, one bit per state: see [`CT_STATE_ESTABLISHED`]).
+    State,
+}
+
+/// `ct state` bits (`NF_CT_STATE_BIT`).
+pub const CT_STATE_ESTABLISHED: u32 = 1 << 1;
+pub const CT_STATE_RELATED: u32 = 1 << 2;
 
 /// Where a payload load starts counting its offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +69,7 @@ pub enum CmpOp {
 }
 
 /// A verdict: a rule's final `immediate`, or a base chain's policy (accept/drop only).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Verdict {
     Accept,
     Drop,
@@ -67,6 +89,17 @@ impl Verdict {
             Verdict::Jump(_) => NFT_JUMP,
             Verdict::Goto(_) => NFT_GOTO,
         }
+    }
+
+    /// The verdict as nf_tables data (`NFTA_DATA_VERDICT { code, chain }`): an immediate's
+    /// data or a verdict map element's.
+    pub(crate) fn encode_data(&self, w: &mut Writer) {
+        w.nest(NFTA_DATA_VERDICT, |w| {
+            w.put_be32(NFTA_VERDICT_CODE, self.code() as u32);
+            if let Some(chain) = self.chain() {
+                w.put_str(NFTA_VERDICT_CHAIN, chain);
+            }
+        })
     }
 
     fn chain(&self) -> Option<&str> {
@@ -130,6 +163,17 @@ pub enum Expr {
     Verdict(Verdict),
     /// Source NAT to the outgoing interface's address.
     Masquerade(NatFlags),
+    /// Looks the key in `sreg` (as long as the set's key) up in set `set`. Without `dreg`
+    /// it breaks the rule unless found (or, `invert`, unless not found); with `dreg` (a map)
+    /// the element's data goes there: [`Register::Verdict`] for a verdict map (`vmap`).
+    Lookup {
+        sreg: Register,
+        set: String,
+        dreg: Option<Register>,
+        invert: bool,
+    },
+    /// Loads a conntrack key into `dreg`.
+    Ct { dreg: Register, key: CtKey },
 }
 
 impl Expr {
@@ -149,6 +193,8 @@ impl Expr {
             Expr::Bitwise { .. } => "bitwise",
             Expr::Verdict(_) => "immediate",
             Expr::Masquerade(_) => "masq",
+            Expr::Lookup { .. } => "lookup",
+            Expr::Ct { .. } => "ct",
         }
     }
 
@@ -201,19 +247,34 @@ impl Expr {
             }
             Expr::Verdict(v) => {
                 w.put_be32(NFTA_IMMEDIATE_DREG, Register::Verdict.number());
-                w.nest(NFTA_IMMEDIATE_DATA, |w| {
-                    w.nest(NFTA_DATA_VERDICT, |w| {
-                        w.put_be32(NFTA_VERDICT_CODE, v.code() as u32);
-                        if let Some(chain) = v.chain() {
-                            w.put_str(NFTA_VERDICT_CHAIN, chain);
-                        }
-                    })
-                });
+                w.nest(NFTA_IMMEDIATE_DATA, |w| v.encode_data(w));
             }
             Expr::Masquerade(flags) => {
                 if flags.bits() != 0 {
                     w.put_be32(NFTA_MASQ_FLAGS, flags.bits());
                 }
+            }
+            Expr::Lookup {
+                sreg,
+                set,
+                dreg,
+                invert,
+            } => {
+                w.put_str(NFTA_LOOKUP_SET, set);
+                w.put_be32(NFTA_LOOKUP_SREG, sreg.number());
+                if let Some(d) = dreg {
+                    w.put_be32(NFTA_LOOKUP_DREG, d.number());
+                }
+                if *invert {
+                    w.put_be32(NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+                }
+            }
+            Expr::Ct { dreg, key } => {
+                let key = match key {
+                    CtKey::State => NFT_CT_STATE,
+                };
+                w.put_be32(NFTA_CT_DREG, dreg.number());
+                w.put_be32(NFTA_CT_KEY, key);
             }
         }
     }

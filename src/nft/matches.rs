@@ -91,7 +91,7 @@ impl Rule {
     }
 
     /// Adds `meta nfproto <proto>` unless the rule already has it.
-    fn require_nfproto(&mut self, proto: u8) {
+    pub(super) fn require_nfproto(&mut self, proto: u8) {
         let load = Expr::Meta {
             dreg: Register::R1,
             key: MetaKey::NfProto,

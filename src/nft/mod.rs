@@ -16,15 +16,20 @@
 //! - `node_rules`: the agent's rules, a plain user of the above; [`list_table`] reads back.
 //! - `scan`: what is there before a change (generation, other tables' forward chains);
 //!   `foreign`: our accepts in those chains (design notes there); `udata`: rule comments.
+//! - `set`, `lookups`: named sets, maps and their elements; lookups, `vmap`, `ct state`.
+//! - [`policy`]: the NetworkPolicy ruleset in its own table `inet lichen-policy`.
 
 mod batch;
 mod expr;
 mod foreign;
 mod list;
+mod lookups;
 mod matches;
 mod node_rules;
 mod objects;
+pub mod policy;
 mod scan;
+mod set;
 mod socket;
 mod sys;
 mod udata;
@@ -38,13 +43,15 @@ use std::io;
 use ipnet::IpNet;
 
 pub use batch::Batch;
-pub use expr::{CmpOp, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
+pub use expr::{CmpOp, CtKey, Expr, MetaKey, NatFlags, PayloadBase, Register, Verdict};
 pub use foreign::MARK as FOREIGN_MARK;
 pub use list::{list_table, ChainSummary};
+pub use lookups::{Field, IpVersion};
 pub use matches::Addr;
 pub use node_rules::{lichen_table, FORWARD, POSTROUTING, TABLE};
 pub use objects::{priority, BaseChain, Chain, ChainType, Family, Hook, Rule, RuleRef, Table};
 pub use scan::{generation, ForwardChain};
+pub use set::{concat, Element, KeyType, Set};
 pub use socket::{KernelError, Socket};
 
 /// The agent's node rules.
@@ -95,7 +102,12 @@ pub fn lichen_status() -> io::Result<Option<Vec<ChainSummary>>> {
 /// not nf_tables and never appear.
 pub fn foreign_forward_chains() -> io::Result<Vec<ForwardChain>> {
     let sock = Socket::open()?;
-    scan::forward_chains(&sock, &lichen_table(), FOREIGN_MARK)
+    scan::forward_chains(&sock, &own_tables(), FOREIGN_MARK)
+}
+
+/// Lichen's tables: never "foreign" (the policy table's drops must not get our accepts).
+fn own_tables() -> [Table; 2] {
+    [lichen_table(), policy::policy_table()]
 }
 
 /// Reads the generation and the foreign chains, builds a batch checked against that
@@ -106,7 +118,7 @@ fn transact(build: impl Fn(&[ForwardChain], u32) -> Batch) -> io::Result<()> {
     let mut attempt = 1;
     loop {
         let genid = generation(&sock)?;
-        let foreign = scan::forward_chains(&sock, &lichen_table(), FOREIGN_MARK)?;
+        let foreign = scan::forward_chains(&sock, &own_tables(), FOREIGN_MARK)?;
         match sock.apply(&build(&foreign, genid)) {
             Err(e) if errno(&e) == Some(libc::ERESTART) => {
                 if attempt == ATTEMPTS {

@@ -35,10 +35,10 @@ pub fn generation(sock: &Socket) -> io::Result<u32> {
     id.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "nf_tables: no generation"))
 }
 
-/// Every forward base chain of families ip, ip6 and inet outside `own`, with the rules in
+/// Every forward base chain of families ip, ip6 and inet outside the `own` tables, with the rules in
 /// it whose comment is `mark`. Tables flagged `owner` (another process holds them; the
 /// kernel refuses changes from anyone else) are left out.
-pub fn forward_chains(sock: &Socket, own: &Table, mark: &str) -> io::Result<Vec<ForwardChain>> {
+pub fn forward_chains(sock: &Socket, own: &[Table], mark: &str) -> io::Result<Vec<ForwardChain>> {
     let mut out = Vec::new();
     for family in [Family::Ip, Family::Ip6, Family::Inet] {
         let writable = writable_tables(sock, family)?;
@@ -48,7 +48,7 @@ pub fn forward_chains(sock: &Socket, own: &Table, mark: &str) -> io::Result<Vec<
                 continue;
             };
             let table = Table::new(family, &table);
-            if &table == own || !writable.contains(&table.name) {
+            if own.contains(&table) || !writable.contains(&table.name) {
                 continue;
             }
             let ours = marked_rules(sock, &table, &name, mark)?;

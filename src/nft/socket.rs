@@ -49,6 +49,9 @@ impl From<KernelError> for io::Error {
     }
 }
 
+/// Send and receive buffer size asked for (bytes).
+const BUFFER: i32 = 16 << 20;
+
 /// An open NETLINK_NETFILTER socket in the namespace of the thread that opened it.
 #[derive(Debug)]
 pub struct Socket {
@@ -78,6 +81,12 @@ impl Socket {
             // Short ACKs and error strings; old kernels lack them, which is fine.
             let _ = sock.set_opt(SOL_NETLINK, NETLINK_CAP_ACK, 1);
             let _ = sock.set_opt(SOL_NETLINK, NETLINK_EXT_ACK, 1);
+            // A policy batch can hold thousands of messages, each acknowledged: room for the
+            // batch (the kernel refuses a send larger than the send buffer) and the ACKs.
+            // Forcing needs CAP_NET_ADMIN, which the agent has; otherwise the defaults stay.
+            for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
+                let _ = sock.set_opt(libc::SOL_SOCKET, opt, BUFFER);
+            }
             // A dump that never ends must not hang the agent.
             let tv = libc::timeval {
                 tv_sec: 10,

@@ -50,6 +50,9 @@ pub const NFT_MSG_GETCHAIN: u16 = 4;
 pub const NFT_MSG_NEWRULE: u16 = 6;
 pub const NFT_MSG_GETRULE: u16 = 7;
 pub const NFT_MSG_DELRULE: u16 = 8;
+pub const NFT_MSG_NEWSET: u16 = 9;
+pub const NFT_MSG_NEWSETELEM: u16 = 12;
+pub const NFT_MSG_DELSETELEM: u16 = 14;
 pub const NFT_MSG_GETGEN: u16 = 16;
 
 // verdicts (enum nft_verdicts)
@@ -110,6 +113,53 @@ pub const NFT_META_NFPROTO: u32 = 15;
 pub const NFT_META_L4PROTO: u32 = 16;
 pub const NFT_CMP_EQ: u32 = 0;
 pub const NFT_CMP_NEQ: u32 = 1;
+
+// registers (enum nft_registers)
+pub const NFT_REG32_00: u32 = 8;
+
+// sets (enum nft_set_attributes, nft_set_flags, nft_set_desc_attributes,
+// nft_set_field_attributes, nft_set_elem_list_attributes, nft_set_elem_attributes)
+pub const NFTA_SET_TABLE: u16 = 1;
+pub const NFTA_SET_NAME: u16 = 2;
+pub const NFTA_SET_FLAGS: u16 = 3;
+pub const NFTA_SET_KEY_TYPE: u16 = 4;
+pub const NFTA_SET_KEY_LEN: u16 = 5;
+pub const NFTA_SET_DATA_TYPE: u16 = 6;
+pub const NFTA_SET_DATA_LEN: u16 = 7;
+pub const NFTA_SET_DESC: u16 = 9;
+pub const NFTA_SET_ID: u16 = 10;
+pub const NFTA_SET_DESC_CONCAT: u16 = 2;
+pub const NFTA_SET_FIELD_LEN: u16 = 1;
+pub const NFT_SET_INTERVAL: u32 = 0x4;
+pub const NFT_SET_MAP: u32 = 0x8;
+pub const NFT_SET_CONCAT: u32 = 0x80;
+pub const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
+pub const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+pub const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+pub const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+pub const NFTA_SET_ELEM_KEY: u16 = 1;
+pub const NFTA_SET_ELEM_DATA: u16 = 2;
+pub const NFTA_SET_ELEM_FLAGS: u16 = 3;
+pub const NFTA_SET_ELEM_KEY_END: u16 = 10;
+pub const NFT_SET_ELEM_INTERVAL_END: u32 = 0x1;
+
+// lookup and ct expressions
+pub const NFTA_LOOKUP_SET: u16 = 1;
+pub const NFTA_LOOKUP_SREG: u16 = 2;
+pub const NFTA_LOOKUP_DREG: u16 = 3;
+pub const NFTA_LOOKUP_FLAGS: u16 = 5;
+pub const NFT_LOOKUP_F_INV: u32 = 1;
+pub const NFTA_CT_DREG: u16 = 1;
+pub const NFTA_CT_KEY: u16 = 2;
+pub const NFT_CT_STATE: u32 = 0;
+
+// nft's datatype ids (nftables' `enum datatypes`), stored as set key types for its listing
+pub const NFT_TYPE_IPADDR: u32 = 7;
+pub const NFT_TYPE_IP6ADDR: u32 = 8;
+pub const NFT_TYPE_INET_PROTOCOL: u32 = 12;
+pub const NFT_TYPE_INET_SERVICE: u32 = 13;
+/// Bits per field in a concatenated type id.
+pub const NFT_TYPE_BITS: u32 = 6;
 
 // nf_nat.h
 pub const NF_NAT_RANGE_PROTO_RANDOM: u32 = 1 << 2;

@@ -70,4 +70,4 @@ pub use explain::{explain, Explanation, Packet, Step};
 pub use ruleset::{Direction, LocalPod, Origin, PolicyId, Ruleset};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -28,6 +28,8 @@ pub struct Cluster {
     pub nodes: Vec<ClusterNode>,
     pub dir: PathBuf,
     pub backend: String,
+    /// Extra arguments for every agent started from now on (e.g. `--network-policy`).
+    pub agent_args: Vec<String>,
 }
 
 impl Cluster {
@@ -51,6 +53,7 @@ impl Cluster {
             nodes: Vec::new(),
             dir,
             backend: backend.to_owned(),
+            agent_args: Vec::new(),
         };
         for i in 1..=n {
             c.add_node_on_lan(i);
@@ -135,6 +138,35 @@ impl Cluster {
         fs::rename(&tmp, self.objects().join(format!("{}.json", n.name))).unwrap();
     }
 
+    /// Writes (or replaces) object file `file` in the cluster dir, atomically by rename.
+    pub fn put_object(&self, file: &str, json: &str) {
+        let tmp = self.objects().join(format!(".{file}.tmp"));
+        fs::write(&tmp, json).unwrap();
+        fs::rename(&tmp, self.objects().join(file)).unwrap();
+    }
+
+    pub fn remove_object(&self, file: &str) {
+        fs::remove_file(self.objects().join(file)).unwrap();
+    }
+
+    /// `nft <args>` in node `k`'s namespace (stdout).
+    pub fn nft(&self, k: usize, args: &[&str]) -> String {
+        let out = self.nodes[k].ns.exec("nft", args).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the lichen binary with `args` in node `k` (stdout + stderr, exit code).
+    pub fn lichen(&self, k: usize, args: &[&str]) -> (String, i32) {
+        let out = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN))
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (text, out.status.code().unwrap_or(-1))
+    }
+
     pub fn unpublish(&self, k: usize) {
         fs::remove_file(self.objects().join(format!("{}.json", self.nodes[k].name))).unwrap();
     }
@@ -151,6 +183,7 @@ impl Cluster {
             .arg(self.objects())
             .arg("--subnet-file")
             .arg(self.subnet_file(k))
+            .args(&self.agent_args)
             .env("LICHEN_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -3,7 +3,9 @@
 
 mod effect;
 mod foreign;
+mod policy;
 mod rules;
+mod sets;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -1,0 +1,436 @@
+//! NetworkPolicy benchmark, in namespaces made here (run as root under `unshare -n`, see
+//! scripts/bench.sh). Prints figures; asserts nothing about time.
+//! - enforcement: 100 policies over 1,000 pods (20 local, the rest synthetic pods of other
+//!   nodes); from a cluster-dir change (a file renamed into place) to the change being in
+//!   the kernel (polled with `nft list set`), for a pod label change (element batch) and a
+//!   policy edit (table replaced); the ruleset's size;
+//! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
+//!   with no policy and with 100 policies selecting the server pod.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use lichen::cni::CniResult;
+use lichen::testbed::{self, Invocation, NamedNs};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lichen"))
+}
+
+struct Agent(Child);
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root; run scripts/bench.sh");
+        std::process::exit(1);
+    }
+    println!("NetworkPolicy benchmark (binary: {})", bin().display());
+    if std::env::var_os("BENCH_SKIP_ENFORCEMENT").is_none() {
+        enforcement();
+    }
+    dataplane();
+}
+
+fn node_json(name: &str, cidr: &str, ip: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}"}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+    )
+}
+
+fn pod_json(ns: &str, name: &str, node: &str, ip: &str, app: &str) -> String {
+    format!(
+        r#"{{"kind":"Pod","metadata":{{"name":"{name}","namespace":"{ns}","labels":{{"app":"{app}"}}}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","ports":[{{"name":"http","containerPort":8080}}]}}]}},"status":{{"phase":"Running","podIP":"{ip}"}}}}"#
+    )
+}
+
+/// Policy `i` of namespace `ns`: pods `app=app<i>` accept `app=app<i+1>` (any namespace
+/// labelled team=t) on the named port and on 9000-9100; the last one also `app=client`.
+fn policy_json(ns: &str, i: usize, server_app: &str, client_app: &str) -> String {
+    format!(
+        r#"{{"kind":"NetworkPolicy","metadata":{{"name":"p{i}","namespace":"{ns}"}},"spec":{{"podSelector":{{"matchLabels":{{"app":"{server_app}"}}}},"ingress":[{{"from":[{{"namespaceSelector":{{"matchLabels":{{"team":"t"}}}},"podSelector":{{"matchLabels":{{"app":"{client_app}"}}}}}}],"ports":[{{"port":"http"}},{{"port":9000,"endPort":9100}}]}}]}}}}"#
+    )
+}
+
+fn list(items: &[String]) -> String {
+    format!(r#"{{"kind":"List","items":[{}]}}"#, items.join(","))
+}
+
+fn put(dir: &Path, file: &str, json: &str) {
+    let tmp = dir.join(format!(".{file}.tmp"));
+    fs::write(&tmp, json).unwrap();
+    fs::rename(&tmp, dir.join(file)).unwrap();
+}
+
+fn start_agent(ns: &NamedNs, dir: &Path, node: &str, policy: bool) -> Agent {
+    fs::write(
+        dir.join("net-conf.json"),
+        r#"{"Network":"10.128.0.0/9","Backend":{"Type":"host-gw"}}"#,
+    )
+    .unwrap();
+    let mut c = testbed::binary_command(ns, bin()).unwrap();
+    c.args(["agent", "--node-name", node, "--net-conf"])
+        .arg(dir.join("net-conf.json"))
+        .arg("--cluster-dir")
+        .arg(dir.join("objects"))
+        .arg("--subnet-file")
+        .arg(dir.join(format!("{node}.env")))
+        .env("LICHEN_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(dir.join(format!("{node}.log"))).unwrap());
+    if policy {
+        c.arg("--network-policy");
+    }
+    Agent(c.spawn().unwrap())
+}
+
+fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    true
+}
+
+fn nft(ns: &NamedNs, args: &[&str]) -> String {
+    String::from_utf8_lossy(&ns.exec("nft", args).unwrap().stdout).into_owned()
+}
+
+/// 10 namespaces × 100 pods; pod j of namespace k is app<j % 10 + 10k>; 20 of them on node
+/// "self", the rest on "other". 10 policies per namespace.
+fn objects(extra_label: Option<(usize, &str)>) -> (String, String) {
+    let mut pods = Vec::new();
+    for k in 0..10 {
+        for j in 0..100 {
+            let n = k * 100 + j;
+            let node = if n % 50 == 0 { "self" } else { "other" };
+            let ip = if node == "self" {
+                format!("10.128.0.{}", 2 + n / 50)
+            } else {
+                format!("10.129.{}.{}", n / 250, n % 250 + 2)
+            };
+            let app = match extra_label {
+                Some((m, label)) if m == n => label.to_owned(),
+                _ => format!("app{}", j % 10 + 10 * k),
+            };
+            pods.push(pod_json(
+                &format!("ns{k}"),
+                &format!("pod{n}"),
+                node,
+                &ip,
+                &app,
+            ));
+        }
+    }
+    let mut policies = Vec::new();
+    for k in 0..10 {
+        for i in 0..10 {
+            let a = 10 * k + i;
+            policies.push(policy_json(
+                &format!("ns{k}"),
+                a,
+                &format!("app{a}"),
+                &format!("app{}", a + 1),
+            ));
+        }
+    }
+    (list(&pods), list(&policies))
+}
+
+fn enforcement() {
+    let ns = NamedNs::create(&testbed::unique_name("lbp", "node")).unwrap();
+    let far = NamedNs::create(&testbed::unique_name("lbp", "far")).unwrap();
+    testbed::veth(&ns, "eth0", "100.64.0.1/16", &far, "eth0", "100.64.0.2/16").unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
+    let objs = dir.join("objects");
+    fs::create_dir_all(&objs).unwrap();
+    put(
+        &objs,
+        "self.json",
+        &node_json("self", "10.128.0.0/24", "100.64.0.1"),
+    );
+    put(
+        &objs,
+        "other.json",
+        &node_json("other", "10.129.0.0/16", "100.64.0.2"),
+    );
+    let mut namespaces = Vec::new();
+    for k in 0..10 {
+        namespaces.push(format!(
+            r#"{{"kind":"Namespace","metadata":{{"name":"ns{k}","labels":{{"team":"t"}}}}}}"#
+        ));
+    }
+    put(&objs, "namespaces.json", &list(&namespaces));
+    let _agent = start_agent(&ns, &dir, "self", true);
+    assert!(wait(Duration::from_secs(10), || dir
+        .join("self.env")
+        .exists()));
+
+    let (pods, policies) = objects(None);
+    let t = Instant::now();
+    put(&objs, "pods.json", &pods);
+    put(&objs, "policies.json", &policies);
+    // pod0 (local, app0) is selected by ns0/p0, whose peers are app1 pods
+    let peers = "ingress/ns0/p0/0/peers.v4";
+    let has = |ip: &str| {
+        nft(&ns, &["list", "set", "inet", "lichen-policy", peers])
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .any(|w| w == ip)
+    };
+    assert!(wait(Duration::from_secs(30), || has("10.129.0.3")));
+    println!(
+        "100 policies over 1,000 pods: first ruleset in the kernel after {:.1} ms (files written to set visible)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let status = String::from_utf8_lossy(
+        &testbed::binary_command(&ns, bin())
+            .unwrap()
+            .arg("status")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    for l in status.lines().filter(|l| l.starts_with("policy:")) {
+        println!("  size: {}", l.trim_start_matches("policy:").trim());
+    }
+
+    // A pod label change: pod 902 (other node) becomes app1, a peer of ns0/p0.
+    let (pods2, _) = objects(Some((902, "app1")));
+    let t = Instant::now();
+    put(&objs, "pods.json", &pods2);
+    assert!(wait(Duration::from_secs(10), || has("10.129.3.154")));
+    let label = t.elapsed();
+    // A policy edit: ns0/p0 gets a first rule admitting app5 pods (pod5 is 10.129.0.7): new
+    // chain rules, so the table is replaced.
+    let edited = policies.replacen(
+        r#""ingress":[{"#,
+        r#""ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"app5"}}}]},{"#,
+        1,
+    );
+    let t = Instant::now();
+    put(&objs, "policies.json", &edited);
+    assert!(wait(Duration::from_secs(10), || has("10.129.0.7")));
+    let edit = t.elapsed();
+    println!(
+        "  pod label change enforced after {:.1} ms; policy edit after {:.1} ms (change to visible in the kernel, incl. ~5 ms per nft poll)",
+        label.as_secs_f64() * 1e3,
+        edit.as_secs_f64() * 1e3
+    );
+    let log = fs::read_to_string(dir.join("self.log")).unwrap_or_default();
+    for l in log.lines().filter(|l| l.contains("policy:")) {
+        println!("  agent: {}", l.split("] ").nth(1).unwrap_or(l));
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Two nodes (host-gw), a server pod on node 1, a client pod on node 2.
+fn dataplane() {
+    let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
+    println!("Pod-to-pod across two nodes (host-gw, iperf3 {secs} s, one stream; connections: 2 s of connect/accept/close):");
+    for with_policies in [false, true] {
+        let sw = NamedNs::create(&testbed::unique_name("lbq", "sw")).unwrap();
+        sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
+        sw.ip(&["link", "set", "sw0", "up"]).unwrap();
+        let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+        let objs = dir.join("objects");
+        fs::create_dir_all(&objs).unwrap();
+        let mut nodes = Vec::new();
+        for i in 1..=2 {
+            let ns = NamedNs::create(&testbed::unique_name("lbq", &format!("n{i}"))).unwrap();
+            let ip = format!("198.51.100.{}", 10 + i);
+            testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
+            sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
+                .unwrap();
+            put(
+                &objs,
+                &format!("n{i}.json"),
+                &node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
+            );
+            nodes.push(ns);
+        }
+        let agents: Vec<Agent> = nodes
+            .iter()
+            .enumerate()
+            .map(|(k, ns)| start_agent(ns, &dir, &format!("n{}", k + 1), true))
+            .collect();
+        let pods: Vec<(NamedNs, String)> = (0..2).map(|k| attach(&nodes[k], &dir, k)).collect();
+        put(
+            &objs,
+            "ns.json",
+            r#"{"kind":"Namespace","metadata":{"name":"b","labels":{"team":"t"}}}"#,
+        );
+        put(
+            &objs,
+            "srv.json",
+            &pod_json("b", "srv", "n1", &pods[0].1, "srv"),
+        );
+        put(
+            &objs,
+            "cli.json",
+            &pod_json("b", "cli", "n2", &pods[1].1, "client"),
+        );
+        assert!(wait(Duration::from_secs(10), || pods[1]
+            .0
+            .ping(&pods[0].1, 1)
+            .unwrap_or(false)));
+        if with_policies {
+            // 100 policies select the server; only the last admits the client (worst case:
+            // a new connection tries all 100 chains).
+            let items: Vec<String> = (0..100)
+                .map(|i| {
+                    let from = if i == 99 {
+                        "client".to_owned()
+                    } else {
+                        format!("nobody{i}")
+                    };
+                    policy_json("b", i, "srv", &from)
+                        .replace(r#"{"port":"http"},"#, r#"{"port":5201},{"port":7000},"#)
+                })
+                .collect();
+            put(&objs, "policies.json", &list(&items));
+            let ok = wait(Duration::from_secs(10), || {
+                nft(
+                    &nodes[0],
+                    &["list", "chain", "inet", "lichen-policy", "ingress/b/p99"],
+                )
+                .contains("accept")
+            });
+            assert!(ok, "policies not applied");
+        }
+        let gbps = iperf(&pods[0].0, &pods[1].0, &pods[0].1, &secs);
+        let rate = connection_rate(&pods[0].0, &pods[1].0, &pods[0].1);
+        println!(
+            "  {:<22} {gbps:>7.2} Gbit/s   {rate:>8.0} connections/s",
+            if with_policies {
+                "100 policies"
+            } else {
+                "policy on, no policies"
+            }
+        );
+        drop(agents);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+fn attach(node: &NamedNs, dir: &Path, k: usize) -> (NamedNs, String) {
+    let env: PathBuf = dir.join(format!("n{}.env", k + 1));
+    assert!(wait(Duration::from_secs(10), || env.exists()));
+    let pod = NamedNs::create(&testbed::unique_name("lbq", &format!("pod{k}"))).unwrap();
+    let conf = format!(
+        r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+        env.display(),
+        dir.join(format!("n{k}-ipam")).display()
+    );
+    let a = testbed::invoke(
+        bin(),
+        node,
+        &Invocation {
+            command: "ADD",
+            container_id: &pod.name,
+            netns: Some(&pod.path),
+            ifname: "eth0",
+            config: &conf,
+            cni_path: "/usr/lib/cni",
+            extra_env: vec![],
+        },
+    )
+    .unwrap();
+    assert!(a.ok, "{}", a.stdout);
+    let ip = CniResult::parse(a.stdout.as_bytes()).unwrap().ips[0]
+        .address
+        .addr()
+        .to_string();
+    (pod, ip)
+}
+
+fn enter(ns: &NamedNs) {
+    use std::os::fd::AsRawFd;
+    let f = fs::File::open(&ns.path).unwrap();
+    assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+}
+
+/// New TCP connections per second (connect, read one byte, close) for 2 s, one client.
+fn connection_rate(server: &NamedNs, client: &NamedNs, ip: &str) -> f64 {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
+    std::thread::scope(|s| {
+        let l = s
+            .spawn(|| {
+                enter(server);
+                TcpListener::bind("0.0.0.0:7000").unwrap()
+            })
+            .join()
+            .unwrap();
+        s.spawn(move || {
+            for mut c in l.incoming().flatten() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _ = c.write_all(b"x");
+            }
+        });
+        let addr = format!("{ip}:7000").parse().unwrap();
+        let n = s
+            .spawn(move || {
+                enter(client);
+                let t = Instant::now();
+                let mut n = 0u64;
+                while t.elapsed() < Duration::from_secs(2) {
+                    let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+                    let mut b = [0u8; 1];
+                    c.read_exact(&mut b).unwrap();
+                    n += 1;
+                }
+                // unblock the accept loop
+                stop.store(true, Ordering::Relaxed);
+                drop(TcpStream::connect(addr));
+                n
+            })
+            .join()
+            .unwrap();
+        n as f64 / 2.0
+    })
+}
+
+/// iperf3 from `client` to a server in `server` listening on `ip`: Gbit/s received.
+fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
+    let mut srv = server
+        .command("iperf3")
+        .unwrap()
+        .args(["-s", "-1", "-B", ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client
+        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
+        .unwrap();
+    let _ = srv.wait();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let key = "\"sum_received\":";
+    let i = json.find(key).expect("iperf3 JSON has sum_received");
+    let rest = &json[i..];
+    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
+    let v: String = rest[j..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
+        .collect();
+    v.parse::<f64>().unwrap() / 1e9
+}

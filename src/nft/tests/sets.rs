@@ -1,0 +1,182 @@
+//! Sets, maps, lookups and `ct state` as `nft` renders them, and element changes.
+
+use super::{fresh_netns, nft};
+use crate::nft::*;
+
+fn v4(a: &str) -> Vec<u8> {
+    a.parse::<std::net::Ipv4Addr>().unwrap().octets().to_vec()
+}
+
+fn sets(t: &Table) -> [Set; 5] {
+    let set = |name: &str, key: Vec<KeyType>, interval, verdict_map| Set {
+        table: t.clone(),
+        name: name.into(),
+        key,
+        interval,
+        verdict_map,
+    };
+    [
+        set("addrs", vec![KeyType::Ipv4Addr], true, false),
+        set(
+            "ports",
+            vec![KeyType::InetProto, KeyType::InetService],
+            true,
+            false,
+        ),
+        set(
+            "named",
+            vec![KeyType::Ipv4Addr, KeyType::InetProto, KeyType::InetService],
+            false,
+            false,
+        ),
+        set("addrs6", vec![KeyType::Ipv6Addr], true, false),
+        set("pods", vec![KeyType::Ipv4Addr], false, true),
+    ]
+}
+
+#[test]
+fn sets_maps_and_lookups_render_as_nft_writes_them() {
+    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
+    fresh_netns();
+    let t = Table::new(Family::Inet, "t");
+    let [addrs, ports, named, addrs6, pods] = sets(&t);
+    let mut b = Batch::new();
+    b.add_table(&t);
+    b.add_chain(&Chain {
+        table: t.clone(),
+        name: "f".into(),
+        base: Some(BaseChain {
+            kind: ChainType::Filter,
+            hook: Hook::Forward,
+            priority: -1,
+            policy: Verdict::Accept,
+        }),
+    });
+    b.add_chain(&Chain {
+        table: t.clone(),
+        name: "group".into(),
+        base: None,
+    });
+    for s in [&addrs, &ports, &named, &addrs6, &pods] {
+        b.add_set(s);
+    }
+    b.add_elements(
+        &addrs,
+        &[
+            Element::key(v4("10.0.0.0")),
+            Element::interval_end(v4("10.0.1.0")),
+            Element::key(v4("10.1.0.5")),
+            Element::interval_end(v4("10.1.0.6")),
+        ],
+    );
+    let pp = |proto: u8, port: u16| concat(&[&[proto], &port.to_be_bytes()]);
+    b.add_elements(
+        &ports,
+        &[
+            Element::range(pp(6, 80), pp(6, 90)),
+            Element::range(pp(17, 53), pp(17, 53)),
+        ],
+    );
+    b.add_elements(
+        &named,
+        &[Element::key(concat(&[
+            &v4("10.1.0.5"),
+            &[6],
+            &8080u16.to_be_bytes(),
+        ]))],
+    );
+    let fd = "fd00::"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets()
+        .to_vec();
+    let fd_end = "fd00::100"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets()
+        .to_vec();
+    b.add_elements(&addrs6, &[Element::key(fd), Element::interval_end(fd_end)]);
+    b.add_elements(
+        &pods,
+        &[Element::mapping(
+            v4("10.1.0.5"),
+            Verdict::Jump("group".into()),
+        )],
+    );
+    let rule = || Rule::new(&t, "f");
+    use Field::*;
+    for r in [
+        rule().ct_established_or_related().verdict(Verdict::Accept),
+        rule()
+            .lookup(&[Saddr], IpVersion::V4, "addrs")
+            .lookup(&[L4Proto, Dport], IpVersion::V4, "ports")
+            .verdict(Verdict::Accept),
+        rule()
+            .lookup(&[Daddr, L4Proto, Dport], IpVersion::V4, "named")
+            .verdict(Verdict::Accept),
+        rule().vmap(&[Saddr], IpVersion::V4, "pods"),
+        rule()
+            .lookup(&[Saddr], IpVersion::V6, "addrs6")
+            .verdict(Verdict::Drop),
+    ] {
+        b.add_rule(&r);
+    }
+    Socket::open().unwrap().apply(&b).unwrap();
+    let text = flat(&nft("list table inet t"));
+    for want in [
+        "ct state established,related accept",
+        "ip saddr @addrs meta l4proto . th dport @ports accept",
+        "ip daddr . meta l4proto . th dport @named accept",
+        "ip saddr vmap @pods",
+        "ip6 saddr @addrs6 drop",
+        "type ipv4_addr flags interval elements = { 10.0.0.0/24, 10.1.0.5 }",
+        "type inet_proto . inet_service flags interval elements = { tcp . 80-90, udp . 53 }",
+        "type ipv4_addr . inet_proto . inet_service elements = { 10.1.0.5 . tcp . 8080 }",
+        "type ipv6_addr flags interval elements = { fd00::/120 }",
+        "type ipv4_addr : verdict elements = { 10.1.0.5 : jump group }",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+
+    // Element changes alone: a range and a mapping out, others in.
+    let mut b = Batch::new();
+    b.delete_elements(
+        &addrs,
+        &[
+            Element::key(v4("10.1.0.5")),
+            Element::interval_end(v4("10.1.0.6")),
+        ],
+    );
+    b.add_elements(
+        &addrs,
+        &[
+            Element::key(v4("10.2.0.0")),
+            Element::interval_end(v4("10.2.0.2")),
+        ],
+    );
+    b.delete_elements(&ports, &[Element::range(pp(17, 53), pp(17, 53))]);
+    b.delete_elements(&pods, &[Element::key(v4("10.1.0.5"))]);
+    b.add_elements(
+        &pods,
+        &[Element::mapping(
+            v4("10.1.0.6"),
+            Verdict::Jump("group".into()),
+        )],
+    );
+    Socket::open().unwrap().apply(&b).unwrap();
+    let text = flat(&nft("list table inet t"));
+    for want in [
+        "elements = { 10.0.0.0/24, 10.2.0.0/31 }",
+        "elements = { tcp . 80-90 }",
+        "elements = { 10.1.0.6 : jump group }",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+/// The listing with every run of whitespace made one space.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

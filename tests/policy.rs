@@ -1,0 +1,270 @@
+//! NetworkPolicy end to end: two nodes (both backends), agents with `--network-policy`, pods
+//! attached by the plugin and published as Pod objects, servers on TCP 8080 and 9090 and UDP
+//! 5353 in every pod, and a reachability matrix probed after each change (allowed and denied
+//! cells both checked; a change must show within a few seconds, with nothing restarted).
+//!
+//!   node1: a/web (app=web, ports http=8080/TCP, dns=5353/UDP), a/c1 (app=client)
+//!   node2: a/c2 (app=client), b/c3 (app=client; namespace b has team=b)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::*;
+use common::probe::*;
+use common::*;
+
+const SETTLE: Duration = Duration::from_secs(5);
+
+struct Pods {
+    web: (NamedNs, String),
+    c1: (NamedNs, String),
+    c2: (NamedNs, String),
+    c3: (NamedNs, String),
+}
+
+fn pod_json(ns: &str, name: &str, node: &str, ip: &str, app: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"{ns}","labels":{{"app":"{app}"}}}},
+        "spec":{{"nodeName":"{node}","containers":[{{"name":"c","ports":[{{"name":"http","containerPort":8080}},{{"name":"dns","containerPort":5353,"protocol":"UDP"}}]}}]}},
+        "status":{{"phase":"Running","podIP":"{ip}","podIPs":[{{"ip":"{ip}"}}]}}}}"#
+    )
+}
+
+fn namespace_json(name: &str, team: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{name}","labels":{{"team":"{team}","kubernetes.io/metadata.name":"{name}"}}}}}}"#
+    )
+}
+
+fn policy_json(ns: &str, name: &str, spec: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{{"name":"{name}","namespace":"{ns}"}},"spec":{spec}}}"#
+    )
+}
+
+/// A cell: (from, to address, port, protocol, allowed).
+type Cell<'a> = (&'a std::path::Path, &'a str, u16, Proto, bool);
+
+/// Probes every cell (in parallel) until all match, or fails after [`SETTLE`] naming the
+/// cells that do not.
+#[track_caller]
+fn expect(case: &str, cells: &[Cell]) {
+    let t = Instant::now();
+    loop {
+        let got: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = cells
+                .iter()
+                .map(|&(from, ip, port, proto, _)| s.spawn(move || reach(from, ip, port, proto)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let wrong: Vec<String> = cells
+            .iter()
+            .zip(&got)
+            .filter(|((.., want), got)| want != *got)
+            .map(|((from, ip, port, proto, want), _)| {
+                format!(
+                    "{} -> {ip}:{port}/{proto:?} should be {}",
+                    from.display(),
+                    if *want { "allowed" } else { "denied" }
+                )
+            })
+            .collect();
+        if wrong.is_empty() {
+            return;
+        }
+        if t.elapsed() > SETTLE {
+            panic!("case {case}: {wrong:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn scenario(backend: &str, tag: &str) {
+    let mut c = Cluster::new(tag, 2, backend);
+    c.agent_args = vec!["--network-policy".into()];
+    // Someone else's table: it must come out unchanged.
+    let node1 = &c.nodes[0].ns;
+    node1.exec("nft", &["add", "table", "ip", "other"]).unwrap();
+    node1
+        .exec(
+            "nft",
+            &["add chain ip other in { type filter hook input priority 0; policy accept; }"],
+        )
+        .unwrap();
+    let other_before = c.nft(0, &["list", "table", "ip", "other"]);
+    assert!(other_before.contains("hook input"), "{other_before}");
+    c.start_agents();
+
+    c.put_object("ns-a.json", &namespace_json("a", "a"));
+    c.put_object("ns-b.json", &namespace_json("b", "b"));
+    let p = Pods {
+        web: c.pod(0, "web"),
+        c1: c.pod(0, "c1"),
+        c2: c.pod(1, "c2"),
+        c3: c.pod(1, "c3"),
+    };
+    for (ns, name, node, pod, app) in [
+        ("a", "web", "node1", &p.web, "web"),
+        ("a", "c1", "node1", &p.c1, "client"),
+        ("a", "c2", "node2", &p.c2, "client"),
+        ("b", "c3", "node2", &p.c3, "client"),
+    ] {
+        serve(&pod.0, &[8080, 9090], &[5353]);
+        c.put_object(
+            &format!("pod-{name}.json"),
+            &pod_json(ns, name, node, &pod.1, app),
+        );
+    }
+    let (web, c1, c2, c3) = (&p.web.1[..], &p.c1.0.path, &p.c2.0.path, &p.c3.0.path);
+    let web_ns = &p.web.0.path;
+    let node1_ns = &c.nodes[0].ns.path;
+    use Proto::*;
+
+    // every client to web on every port, and web to c2
+    let all = |v: [bool; 9], egress: bool| -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for (i, from) in [c1, c2, c3].into_iter().enumerate() {
+            for (j, (port, proto)) in [(8080, Tcp), (9090, Tcp), (5353, Udp)]
+                .into_iter()
+                .enumerate()
+            {
+                cells.push((from.as_path(), web, port, proto, v[i * 3 + j]));
+            }
+        }
+        cells.push((web_ns.as_path(), &p.c2.1[..], 8080, Tcp, egress));
+        cells
+    };
+
+    expect("no policy: everything allowed", &all([true; 9], true));
+    wait_for("node1's agent to see its pods", SETTLE, || {
+        c.status(0).contains("local pods: 2")
+    });
+    let status = c.status(0);
+    assert!(status.contains("policy:   on"), "{status}");
+    assert!(
+        status.contains("same-node traffic: filtered (br_netfilter)"),
+        "{status}"
+    );
+    assert!(
+        status.contains("a/web: ingress not isolated; egress not isolated"),
+        "{status}"
+    );
+
+    let web_policy = |spec: &str| c.put_object("np-web.json", &policy_json("a", "web", spec));
+    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
+    let mut cells = all([false; 9], true);
+    cells.push((node1_ns.as_path(), web, 8080, Tcp, true));
+    expect("ingress [] denies all but node traffic and egress", &cells);
+    let status = c.status(0);
+    assert!(
+        status.contains("a/web: ingress isolated by a/web; egress not isolated"),
+        "{status}"
+    );
+    let (out, code) = c.lichen(0, &["policy", "explain", &p.c1.1, web, "8080/tcp"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DENIED") && out.contains("default deny (ingress isolated by a/web)"),
+        "{out}"
+    );
+
+    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{}]}"#);
+    expect("ingress [{}] allows all", &all([true; 9], true));
+    let (out, code) = c.lichen(0, &["policy", "explain", &p.c1.1, web, "8080/tcp"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ALLOWED") && out.contains("policy a/web ingress rule 0"),
+        "{out}"
+    );
+
+    web_policy(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":"http"}]}]}"#,
+    );
+    #[rustfmt::skip]
+    let named = all([true, false, false, true, false, false, false, false, false], true);
+    expect("same-namespace clients on the named port", &named);
+
+    web_policy(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"b"}},"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":8000,"endPort":8100}]}]}"#,
+    );
+    #[rustfmt::skip]
+    let and_peer = all([false, false, false, false, false, false, true, false, false], true);
+    expect("namespace AND pod selector, endPort range", &and_peer);
+    c.put_object("ns-b.json", &namespace_json("b", "x"));
+    expect("namespace label change", &all([false; 9], true));
+    c.put_object("ns-b.json", &namespace_json("b", "b"));
+    expect("namespace label back", &and_peer);
+    c.put_object(
+        "pod-c3.json",
+        &pod_json("b", "c3", "node2", &p.c3.1, "other"),
+    );
+    expect("pod label change", &all([false; 9], true));
+    c.put_object(
+        "pod-c3.json",
+        &pod_json("b", "c3", "node2", &p.c3.1, "client"),
+    );
+    expect("pod label back", &and_peer);
+
+    web_policy(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.100.0.0/16","except":["10.100.2.0/24"]}}],"ports":[{"port":5353,"protocol":"UDP"}]}]}"#,
+    );
+    #[rustfmt::skip]
+    let block = all([false, false, true, false, false, false, false, false, false], true);
+    expect("ipBlock with except, UDP", &block);
+
+    // Egress, enforced on web's node: to clients of its namespace on 8080 only.
+    web_policy(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Egress"],"egress":[{"to":[{"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":8080}]}]}"#,
+    );
+    let mut cells = all([true; 9], true);
+    cells.extend([
+        (web_ns.as_path(), &p.c2.1[..], 9090, Tcp, false),
+        (web_ns.as_path(), &p.c1.1[..], 8080, Tcp, true),
+        (web_ns.as_path(), &p.c1.1[..], 9090, Tcp, false),
+        (web_ns.as_path(), &p.c3.1[..], 8080, Tcp, false),
+    ]);
+    expect(
+        "egress isolation; replies of ingress connections pass",
+        &cells,
+    );
+
+    c.remove_object("np-web.json");
+    expect("policy deleted: everything allowed", &all([true; 9], true));
+
+    // Only Lichen's tables (and nobody else's) changed.
+    let tables = c.nft(0, &["list", "tables"]);
+    let mut tables: Vec<&str> = tables.lines().collect();
+    tables.sort();
+    assert_eq!(
+        tables,
+        [
+            "table inet lichen",
+            "table inet lichen-policy",
+            "table ip other"
+        ]
+    );
+    assert_eq!(c.nft(0, &["list", "table", "ip", "other"]), other_before);
+
+    // Turning policy off removes the table.
+    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
+    expect("denied again", &all([false; 9], true));
+    c.kill_agent(0);
+    c.agent_args.clear();
+    c.start_agent(0);
+    wait_for("the policy table removed", SETTLE, || {
+        !c.nft(0, &["list", "tables"]).contains("lichen-policy")
+    });
+    expect("policy off: everything allowed", &all([true; 9], true));
+    assert!(c.status(0).contains("policy:   off"));
+}
+
+#[test]
+fn network_policy_host_gw() {
+    scenario(r#"{"Type":"host-gw"}"#, "polhg");
+}
+
+#[test]
+fn network_policy_vxlan() {
+    scenario(r#"{"Type":"vxlan"}"#, "polvx");
+}
