@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cross/build.sh [TARGET...]: the static release binary for each target (default: all four) in
 # target/<triple>/release/lichen, built here without docker, then checked (cross/check.sh: static,
-# right CPU, runs under qemu with the board's CPU model, within 2 MiB).
+# right CPU, runs under qemu with the board's CPU model, within 3 MiB).
 #
 #   x86_64-unknown-linux-musl        PCs, servers, Intel/AMD edge boxes
 #   aarch64-unknown-linux-musl       Raspberry Pi 3/4/5 (and Zero 2) on a 64-bit OS
@@ -32,10 +32,11 @@ for t in "${targets[@]}"; do
   if builds_std "$t"; then
     ensure_rust_src
     cross/sysroot.sh "$t"
-    # CC_/CFLAGS_/AR_<target> for crates with C code (none today; ring later).
+    # CC_/CFLAGS_/AR_<target> for crates with C code (ring, for the Kubernetes client's TLS).
     export_c_toolchain "$t"
   else
     rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+    prepare_c_prebuilt_std "$t"
   fi
   read -ra cargo <<<"$(cargo_for "$t" build)"
   echo "=== build $t" >&2

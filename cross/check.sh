@@ -6,7 +6,8 @@
 #    Thumb-2 and no NEON (one ARMv7 object linked in raises Tag_CPU_arch to v7), armv7 says v7;
 #  - it runs (`lichen version`, which names the target) on the host or under qemu-user with the
 #    board's CPU model: qemu's arm1176 raises SIGILL on any ARMv7-only instruction executed;
-#  - at most 2 MiB.
+#  - at most 3 MiB: the Kubernetes issue's budget. The plugin, IPAM and agent fit in 2 MiB; the
+#    API client's TLS (rustls + ring) costs about 1.2 MB on x86_64 (see README, ARM boards).
 # Prints one line: target, size, and `file`'s verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 t=${1:?usage: cross/check.sh TARGET [BINARY]}
 bin=${2:-target/$t/release/lichen}
-max=$((2 * 1024 * 1024))
+max=$((3 * 1024 * 1024))
 fail() {
   echo "FAIL $t: $*" >&2
   exit 1
@@ -58,6 +59,6 @@ out=$(echo '{}' | CNI_COMMAND=VERSION "${runner[@]}" "$bin" 2>&1) || fail "CNI V
 case "$out" in *supportedVersions*) ;; *) fail "CNI VERSION answered '$out'" ;; esac
 
 size=$(stat -c %s "$bin")
-[ "$size" -le "$max" ] || fail "$size bytes, over the 2 MiB budget"
+[ "$size" -le "$max" ] || fail "$size bytes, over the 3 MiB budget"
 printf '%-32s %8d bytes (%4d KiB)  %s, %s\n' "$t" "$size" "$((size / 1024))" "$machine" \
   "$(grep -o 'stat[a-z -]*linked' <<<"$desc")"

@@ -150,3 +150,27 @@ ensure_rust_src() {
   [ -d "$(rustc +"$LICHEN_NIGHTLY" --print sysroot)/lib/rustlib/src/rust/library" ] ||
     rustup component add rust-src --toolchain "$LICHEN_NIGHTLY"
 }
+
+# For a foreign target with a prebuilt std (aarch64): C crates (ring, for the Kubernetes client's
+# TLS) still need a C compiler and musl's headers. clang targets every architecture; the headers
+# come from Debian's musl-dev of that architecture (private apt, nothing installed), into a
+# headers-only sysroot. Then CC_/CFLAGS_/AR_<target> as for the other targets.
+prepare_c_prebuilt_std() {
+  local t=$1 root deb tmp arch multiarch
+  case "$t" in
+    aarch64-*) arch=arm64 multiarch=aarch64-linux-musl ;;
+    *) return 0 ;; # the host's own architecture: the host compiler does
+  esac
+  install_packages clang llvm dpkg-dev
+  root=$(sysroot_dir "$t")
+  if [ ! -f "$root/include/stdio.h" ]; then
+    . cross/debian.sh
+    deb=$(fetch_deb "$arch" musl-dev)
+    tmp=$(mktemp -d)
+    dpkg-deb -x "$deb" "$tmp"
+    mkdir -p "$root/include"
+    cp -r "$tmp/usr/include/$multiarch/." "$root/include/"
+    rm -rf "$tmp"
+  fi
+  export_c_toolchain "$t"
+}

@@ -33,6 +33,7 @@ for t in "${targets[@]}"; do
     export_c_toolchain "$t"
   else
     rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+    prepare_c_prebuilt_std "$t"
   fi
   read -ra cargo <<<"$(cargo_for "$t" test)"
   export LICHEN_TARGET="$t" LICHEN_RUNNER
@@ -42,9 +43,9 @@ for t in "${targets[@]}"; do
   plugin=(-p lichen --lib --bins --test plugin --test chain)
   "${cargo[@]}" test --quiet --no-run --target "$t" "${crates[@]}"
   "${cargo[@]}" test --quiet --no-run --target "$t" "${plugin[@]}"
-  unshare -n -- "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${crates[@]}" -- --test-threads="$threads" ||
+  unshare -n -- scripts/in-netns.sh "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${crates[@]}" -- --test-threads="$threads" ||
     failed+=("$t: lichen-ipam/lichen-backends")
-  unshare -n -- "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${plugin[@]}" -- --test-threads="$threads" ||
+  unshare -n -- scripts/in-netns.sh "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${plugin[@]}" -- --test-threads="$threads" ||
     failed+=("$t: lichen (lib, bins, plugin, chain)")
 done
 

@@ -32,24 +32,15 @@ cargo build --workspace --all-targets --quiet
 step "tests (host, inside unshare -n)"
 unshare -n -- scripts/in-netns.sh cargo test --workspace --quiet -- --test-threads="${TEST_THREADS:-4}"
 
-step "static musl builds"
-for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  cargo build --release --quiet --target "$t"
-  bin="target/$t/release/lichen"
-  desc=$(file -b "$bin")
-  echo "$t: $(stat -c %s "$bin") bytes; $desc"
-  case "$desc" in
-    *"statically linked"*|*"static-pie linked"*) ;;
-    *) echo "FAIL: $bin is not static" >&2; exit 1 ;;
-  esac
-done
+step "static builds for every board (cross/build.sh: x86_64, aarch64, armv7, ARMv6; checks static, CPU, size)"
+cross/build.sh
 
-step "aarch64 tests under qemu-aarch64 (cortex-a53)"
-# Unit tests of every crate and the plugin's end-to-end tests, with the aarch64 binary. The
-# agent's end-to-end tests need NETLINK_NETFILTER and neighbour/FDB messages, which qemu-user
-# does not translate: they run on the host build above (and the unit tests that need them say
-# SKIPPED here).
-export LICHEN_RUNNER="qemu-aarch64 -cpu cortex-a53"
-unshare -n -- scripts/in-netns.sh cargo test --quiet --target aarch64-unknown-linux-musl -p lichen-ipam -p lichen-backends
-unshare -n -- scripts/in-netns.sh cargo test --quiet --target aarch64-unknown-linux-musl -p lichen --lib --bins --test plugin --test chain \
-  -- --test-threads="${TEST_THREADS:-4}"
+step "OCI image (linux/amd64, arm64, arm/v7, arm/v6) and its check"
+images/build.sh
+images/check.sh
+
+step "ARM tests under qemu-user (aarch64 cortex-a53, armv7 cortex-a7, ARMv6 arm1176)"
+# Unit tests of every crate and the plugin's end-to-end tests, with each ARM binary. The agent's
+# end-to-end tests need NETLINK_NETFILTER and neighbour/FDB messages, which qemu-user does not
+# translate: they run on the host build above (the unit tests that need them say SKIPPED there).
+scripts/arm-test.sh

@@ -20,6 +20,7 @@ pub enum Sub {
     Demo(DemoCmd),
     Install(InstallCmd),
     Uninstall(UninstallCmd),
+    Daemonset(DaemonsetCmd),
     Version(VersionCmd),
     Ipam(IpamCmd),
     Policy(PolicyCmd),
@@ -111,6 +112,26 @@ pub struct InstallCmd {
     /// replace a 10-lichen.conflist that is not Lichen's
     #[argh(switch)]
     pub force: bool,
+}
+
+/// The image's default command: `lichen install` into the host's CNI directories (mounted at
+/// /host/opt/cni/bin and /host/etc/cni/net.d), then `lichen agent --kube` with the net-conf from
+/// /etc/lichen/net-conf.json (a ConfigMap) and NODE_NAME from the downward API.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "daemonset")]
+pub struct DaemonsetCmd {
+    /// where the host's CNI binary directory is mounted (default /host/opt/cni/bin)
+    #[argh(option, default = "PathBuf::from(\"/host/opt/cni/bin\")")]
+    pub bin_dir: PathBuf,
+    /// where the host's CNI config directory is mounted (default /host/etc/cni/net.d)
+    #[argh(option, default = "PathBuf::from(\"/host/etc/cni/net.d\")")]
+    pub conf_dir: PathBuf,
+    /// the net-conf.json (default /etc/lichen/net-conf.json)
+    #[argh(option, default = "PathBuf::from(\"/etc/lichen/net-conf.json\")")]
+    pub net_conf: PathBuf,
+    /// enforce Kubernetes NetworkPolicy (also "NetworkPolicy": true in net-conf.json)
+    #[argh(switch)]
+    pub network_policy: bool,
 }
 
 /// Remove what `lichen install` put in place (a conflist only if it is Lichen's).
@@ -233,6 +254,32 @@ pub fn run() -> i32 {
         },
         Sub::Demo(d) => crate::demo::run(d.keep),
         Sub::Install(i) => install(i),
+        Sub::Daemonset(d) => {
+            let code = install(InstallCmd {
+                bin_dir: d.bin_dir,
+                conf_dir: d.conf_dir,
+                conflist: None,
+                force: false,
+            });
+            if code != 0 {
+                return code;
+            }
+            agent(AgentCmd {
+                node_name: None,
+                net_conf: Some(d.net_conf),
+                cluster_dir: None,
+                kube: true,
+                kubeconfig: None,
+                subnet_file: PathBuf::from(crate::subnet_file::DEFAULT_PATH),
+                iface: None,
+                listen: crate::agent::http::DEFAULT_LISTEN
+                    .parse()
+                    .expect("a socket address"),
+                ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
+                cleanup: false,
+                network_policy: d.network_policy,
+            })
+        }
         Sub::Uninstall(u) => report_lines(
             "uninstall",
             crate::install::uninstall(&u.bin_dir, &u.conf_dir),
