@@ -79,10 +79,11 @@ impl NamedNs {
             .output()
     }
 
-    /// Does `ping -c <n>` from this namespace to `ip` succeed?
+    /// Do `count` echo replies from `ip` arrive within `count + 2` seconds (ping sends every
+    /// 0.2 s until then, so a first packet lost while a just-made path settles is retried)?
     pub fn ping(&self, ip: &str, count: u32) -> io::Result<bool> {
-        let n = count.to_string();
-        let out = self.exec("ping", &["-c", &n, "-i", "0.2", "-W", "1", ip])?;
+        let (n, deadline) = (count.to_string(), (count + 2).to_string());
+        let out = self.exec("ping", &["-c", &n, "-i", "0.2", "-w", &deadline, ip])?;
         Ok(out.status.success())
     }
 }
