@@ -8,6 +8,7 @@ pub mod http;
 pub mod kernel;
 pub mod netconf;
 pub mod netlink;
+pub mod publish;
 pub mod reconcile;
 pub mod report;
 pub mod run;
