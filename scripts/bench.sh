@@ -9,4 +9,5 @@ for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
 done
 cargo bench --quiet --no-run
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench cni
-exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent
+unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent
+exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench kube
