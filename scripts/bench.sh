@@ -10,4 +10,5 @@ done
 cargo bench --quiet --no-run
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench cni
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent
-exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench policy
+unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench policy
+exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench kube

@@ -63,6 +63,10 @@ pub struct AgentCmd {
     /// the IPAM data directory, for the leases metric (default /var/lib/cni/networks)
     #[argh(option, default = "PathBuf::from(crate::plugin::DEFAULT_DATA_DIR)")]
     pub ipam_dir: PathBuf,
+    /// the underlay address peers should reach this node at, when not its InternalIP; published
+    /// as the lichen.dev/public-ip annotation (with --kube/--kubeconfig)
+    #[argh(option)]
+    pub public_ip: Option<std::net::IpAddr>,
     /// remove everything the agent created (routes, VXLAN device, nftables table, subnet file)
     /// and exit
     #[argh(switch)]
@@ -278,6 +282,7 @@ pub fn run() -> i32 {
                 ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
                 cleanup: false,
                 network_policy: d.network_policy,
+                public_ip: None,
             })
         }
         Sub::Uninstall(u) => report_lines(
@@ -382,6 +387,7 @@ fn agent(a: AgentCmd) -> i32 {
         listen: a.listen,
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
+        public_ip: a.public_ip,
     };
     match run::run(opts) {
         Ok(()) => 0,

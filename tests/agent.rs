@@ -10,32 +10,6 @@ use common::*;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn pods_everywhere(c: &Cluster) -> Vec<(NamedNs, String)> {
-    (0..c.nodes.len())
-        .map(|k| c.pod(k, &format!("pod{k}")))
-        .collect()
-}
-
-/// Every pod pings every pod on another node, and 1 MiB crosses each pair over TCP.
-fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
-    for (a, (pa, ipa)) in pods.iter().enumerate() {
-        for (b, (pb, ipb)) in pods.iter().enumerate() {
-            if a == b {
-                continue;
-            }
-            assert!(
-                pa.ping(ipb, 3).unwrap(),
-                "{} pod -> {} pod ({ipb})",
-                c.nodes[a].name,
-                c.nodes[b].name
-            );
-            let (n, peer) = tcp_transfer(pb, ipb, pa, 1 << 20);
-            assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
-            assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
-        }
-    }
-}
-
 fn cross_node_works(backend: &str) {
     let mut c = Cluster::new(&backend[9..13], 3, backend);
     // Before any agent runs there is no subnet file: pods can only be attached once the agents

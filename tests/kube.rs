@@ -302,6 +302,7 @@ fn a_server_not_from_the_cluster_ca_is_refused() {
 #[test]
 fn patches_are_what_the_api_expects() {
     let api = KubeApi::start(Some("t1"));
+    api.put_node("node-a", "10.42.0.0/24", "198.51.100.1");
     let client = Client::new(&config(&api, static_token("t1"), false)).unwrap();
     smol::block_on(async {
         publish::patch_node_annotations(
@@ -323,6 +324,14 @@ fn patches_are_what_the_api_expects() {
             .await
             .is_err());
     });
+    // the server applied the merge patch, as the API does
+    let node = api.node("node-a").unwrap();
+    for member in [
+        r#""lichen.dev/vtep-mac":"5a:94:0a:2a:00:00""#,
+        r#""lichen.dev/public-ip":"198.51.100.1""#,
+    ] {
+        assert!(node.contains(member), "{node}");
+    }
     let reqs = api.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     let (a, s) = (&reqs[0], &reqs[1]);

@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod netconf;
 pub mod netlink;
 pub mod policy;
+pub mod publish;
 pub mod reconcile;
 pub mod report;
 pub mod run;

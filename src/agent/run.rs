@@ -10,6 +10,7 @@ use smol::future::FutureExt;
 use super::http;
 use super::netconf::NetConf;
 use super::netlink::{self, NetlinkKernel};
+use super::publish::Publisher;
 use super::reconcile::Reconciler;
 use super::report::Report;
 use super::source::{DirConfig, Source};
@@ -33,6 +34,9 @@ pub struct Options {
     pub ipam_dir: PathBuf,
     /// `--network-policy`: enforce NetworkPolicies (or the net-conf's `NetworkPolicy`).
     pub network_policy: bool,
+    /// `--public-ip`: the underlay address peers should use, published as an annotation
+    /// (API source only).
+    pub public_ip: Option<std::net::IpAddr>,
 }
 
 enum Wake {
@@ -56,10 +60,21 @@ pub fn run(opts: Options) -> Result<(), String> {
         return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
     }
     let mut source = match &opts.kube {
-        Some(k) => Source::kube(k, Default::default()),
+        Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
         None => Source::dir(&opts.cluster_dir, DirConfig::default()),
     }
     .map_err(|e| e.to_string())?;
+    // Only what the API source reads is published to (never with --cluster-dir).
+    let mut publisher = source.client().map(|client| {
+        let w = crate::k8s::watch::WatchConfig::default();
+        Publisher::start(
+            client,
+            opts.node_name.clone(),
+            rec.backend.clone(),
+            opts.public_ip,
+            (w.backoff_min, w.backoff_max),
+        )
+    });
     let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
     let report = Arc::new(Mutex::new(Report::default()));
 
@@ -122,7 +137,11 @@ pub fn run(opts: Options) -> Result<(), String> {
             } else {
                 failing.saturating_add(1)
             };
+            let programmed = r.waiting.is_none() && r.last_errors.is_empty();
             *report.lock().expect("report") = r;
+            if let (true, Some(p)) = (programmed, publisher.as_mut()) {
+                p.programmed(&state);
+            }
         }
     })
 }
@@ -134,6 +153,16 @@ fn backoff(failing: u32) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_millis(100u64.saturating_mul(1 << failing.min(6))).min(Duration::from_secs(5))
+}
+
+/// The kinds the API source watches: Nodes, and the policy kinds when NetworkPolicies are
+/// enforced.
+fn watched(netconf: &NetConf) -> &'static [crate::k8s::watch::Resource] {
+    if netconf.network_policy {
+        crate::k8s::watch::WITH_POLICY
+    } else {
+        crate::k8s::watch::ROUTING
+    }
 }
 
 /// Lease files under the IPAM data dir (every network), for /metrics.

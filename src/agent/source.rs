@@ -128,6 +128,25 @@ impl Source {
         KubeSource::start(config, watch).map(Source::Kube)
     }
 
+    /// The Kubernetes API watching each of `resources` (Nodes; with NetworkPolicy enforcement
+    /// also [`crate::k8s::watch::WITH_POLICY`]). Must be called inside smol.
+    pub fn kube_kinds(
+        config: &KubeConfig,
+        watch: WatchConfig,
+        resources: &[crate::k8s::watch::Resource],
+    ) -> Result<Source, SourceError> {
+        KubeSource::start_kinds(config, watch, resources).map(Source::Kube)
+    }
+
+    /// The API client, when the state comes from the API (what the agent publishes goes
+    /// through it); `None` for the directory source, which publishes nothing.
+    pub fn client(&self) -> Option<Arc<crate::k8s::Client>> {
+        match self {
+            Source::Dir(_) => None,
+            Source::Kube(k) => Some(k.client()),
+        }
+    }
+
     /// Waits until the state differs from the last snapshot returned and returns it; the first
     /// call returns the initial state at once. Cancel-safe.
     pub async fn next(&mut self) -> Result<Arc<ClusterState>, SourceError> {

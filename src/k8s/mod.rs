@@ -31,6 +31,7 @@ pub mod object;
 pub mod pod;
 pub mod protocol;
 pub mod publish;
+pub mod rbac;
 pub mod tls;
 pub mod watch;
 pub mod yaml;

@@ -18,6 +18,22 @@ pub const MERGE_PATCH: &str = "application/merge-patch+json";
 pub const STRATEGIC_MERGE_PATCH: &str = "application/strategic-merge-patch+json";
 /// The condition's reason when Lichen has programmed the node.
 pub const REASON_UP: &str = "LichenIsUp";
+/// What the PATCHes below touch, as RBAC names them: (apiGroup, resource).
+pub const PATCHED: &[(&str, &str)] = &[("", "nodes"), ("", "nodes/status")];
+/// The annotation with this node's VTEP MAC (VXLAN).
+pub const VTEP_MAC: &str = super::meta::LICHEN_VTEP_MAC;
+/// The annotation with this node's public (underlay) address override.
+pub const PUBLIC_IP: &str = super::meta::LICHEN_PUBLIC_IP;
+
+/// The path of Node `node` (the annotations PATCH).
+pub fn node_path(node: &str) -> Result<String, ApiError> {
+    Ok(format!("/api/v1/nodes/{}", path_segment(node)?))
+}
+
+/// The path of Node `node`'s status subresource (the condition PATCH).
+pub fn status_path(node: &str) -> Result<String, ApiError> {
+    Ok(format!("/api/v1/nodes/{}/status", path_segment(node)?))
+}
 
 /// Sets (`Some`) or removes (`None`) annotations on Node `node`.
 pub async fn patch_node_annotations(
@@ -25,7 +41,7 @@ pub async fn patch_node_annotations(
     node: &str,
     annotations: &[(&str, Option<&str>)],
 ) -> Result<(), ApiError> {
-    let path = format!("/api/v1/nodes/{}", path_segment(node)?);
+    let path = node_path(node)?;
     client
         .patch(
             &path,
@@ -42,7 +58,7 @@ pub async fn set_network_available(
     node: &str,
     now: SystemTime,
 ) -> Result<(), ApiError> {
-    let path = format!("/api/v1/nodes/{}/status", path_segment(node)?);
+    let path = status_path(node)?;
     client
         .patch(
             &path,

@@ -1,5 +1,5 @@
-//! List + watch of one resource kind, by the API's rules, written once for every kind (Nodes
-//! now; Pods, Namespaces and NetworkPolicies for the policy mode).
+//! List + watch of one resource kind, by the API's rules, written once for every kind (Nodes;
+//! Pods, Namespaces and NetworkPolicies for the policy mode).
 //!
 //! - LIST (paged with `limit`/`continue`) gives every object and a resourceVersion; the
 //!   watcher reports the whole set as [`WatchEvent::Listed`], with the objects it knew before
@@ -13,14 +13,18 @@
 //!   (connection refused or dropped, TLS, 5xx) → [`WatchEvent::Failed`], back off (exponential,
 //!   with jitter) and resume from the last version, relisting only if there is none.
 //! - Events whose object does not parse are logged and skipped (the version still advances).
+//! - A watch silent for longer than its `timeoutSeconds` plus [`IDLE_SLACK`] is a dead
+//!   connection (a server that vanished without a FIN or RST): it fails and is resumed.
 
 use std::collections::BTreeSet;
+use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use smol::channel::Sender;
 
 use super::client::{self, ApiError, Client, Status};
+use super::http::HttpError;
 use super::json::{self, MAX_DEPTH, MAX_LIST_BYTES, MAX_OBJECT_BYTES};
 use super::meta::ObjectMeta;
 use super::{parse_object, Object, ObjectRef, ParseError};
@@ -29,6 +33,10 @@ use super::{parse_object, Object, ObjectRef, ParseError};
 #[derive(Clone, Copy)]
 pub struct Resource {
     pub kind: &'static str,
+    /// The API group (`""` for the core group), for RBAC.
+    pub group: &'static str,
+    /// The resource's plural name, for RBAC, e.g. `nodes`.
+    pub resource: &'static str,
     /// The collection's API path, e.g. `/api/v1/nodes`.
     pub path: &'static str,
     /// Parses one object of this kind (as found in a list's items or an event).
@@ -38,9 +46,47 @@ pub struct Resource {
 /// Nodes, cluster-wide.
 pub const NODES: Resource = Resource {
     kind: "Node",
+    group: "",
+    resource: "nodes",
     path: "/api/v1/nodes",
     parse: |b| parse_object(b, Some("Node")),
 };
+
+/// Namespaces (their labels, for namespaceSelectors).
+pub const NAMESPACES: Resource = Resource {
+    kind: "Namespace",
+    group: "",
+    resource: "namespaces",
+    path: "/api/v1/namespaces",
+    parse: |b| parse_object(b, Some("Namespace")),
+};
+
+/// Pods of every namespace (labels, addresses, node).
+pub const PODS: Resource = Resource {
+    kind: "Pod",
+    group: "",
+    resource: "pods",
+    path: "/api/v1/pods",
+    parse: |b| parse_object(b, Some("Pod")),
+};
+
+/// NetworkPolicies of every namespace.
+pub const NETWORK_POLICIES: Resource = Resource {
+    kind: "NetworkPolicy",
+    group: "networking.k8s.io",
+    resource: "networkpolicies",
+    path: "/apis/networking.k8s.io/v1/networkpolicies",
+    parse: |b| parse_object(b, Some("NetworkPolicy")),
+};
+
+/// What the agent watches for routing alone.
+pub const ROUTING: &[Resource] = &[NODES];
+/// What the agent watches with NetworkPolicy enforcement on.
+pub const WITH_POLICY: &[Resource] = &[NODES, NAMESPACES, PODS, NETWORK_POLICIES];
+
+/// How much longer than the `timeoutSeconds` it asked for a watch may stay silent before it is
+/// taken for dead.
+pub const IDLE_SLACK: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchConfig {
@@ -227,7 +273,19 @@ impl Watcher<'_> {
                     }))
             }
         }
-        while let Some(line) = resp.body.read_line(self.config.max_line).await? {
+        let idle = Duration::from_secs(u64::from(self.config.timeout_secs)) + IDLE_SLACK;
+        loop {
+            let next = resp.body.read_line(self.config.max_line);
+            let silent = async {
+                smol::Timer::after(idle).await;
+                Err(HttpError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("watch silent for {idle:?}"),
+                )))
+            };
+            let Some(line) = smol::future::or(next, silent).await? else {
+                break;
+            };
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

@@ -80,7 +80,9 @@ impl Pod {
     /// Whether `ping -c1 -W1 ip` from inside the pod gets an answer.
     pub fn ping(&self, ip: &str) -> bool {
         // one reply within 3 s, retried every 0.2 s
-        self.exec(&["ping", "-c1", "-i0.2", "-w3", ip]).status.success()
+        self.exec(&["ping", "-c1", "-i0.2", "-w3", ip])
+            .status
+            .success()
     }
 
     /// Deletes the namespace now.

@@ -1,6 +1,8 @@
 //! A cluster of node namespaces on an L2 underlay (a "switch" namespace with a bridge), each
-//! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects.
-//! Optionally a router namespace to a second L3 segment, and an "outside" host.
+//! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects
+//! or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server, which then runs in
+//! an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router namespace to a
+//! second L3 segment, and an "outside" host.
 #![allow(dead_code)]
 
 use std::fs;
@@ -11,6 +13,16 @@ use std::time::{Duration, Instant};
 use super::*;
 
 pub const NETWORK: &str = "10.100.0.0/16";
+/// Where the test API server listens in API mode (the test PKI's server certificate names it).
+pub const API_IP: &str = "198.51.100.250";
+pub const API_TOKEN: &str = "lichen-cluster-token";
+
+/// The test API server of an API-mode cluster, in its own namespace on the underlay.
+pub struct ApiServer {
+    pub ns: NamedNs,
+    pub api: super::kube_api::KubeApi,
+    pub kubeconfig: PathBuf,
+}
 
 pub struct ClusterNode {
     pub name: String,
@@ -20,6 +32,8 @@ pub struct ClusterNode {
     /// Pod subnet, e.g. 10.100.1.0/24.
     pub subnet: String,
     pub agent: Option<Child>,
+    /// Extra `lichen agent` arguments.
+    pub args: Vec<String>,
 }
 
 pub struct Cluster {
@@ -30,12 +44,22 @@ pub struct Cluster {
     pub backend: String,
     /// Extra arguments for every agent started from now on (e.g. `--network-policy`).
     pub agent_args: Vec<String>,
+    pub api: Option<ApiServer>,
 }
 
 impl Cluster {
     /// `n` nodes on 198.51.100.0/24, pod subnets 10.100.<i>.0/24, backend JSON e.g.
     /// `{"Type":"host-gw"}`.
     pub fn new(tag: &str, n: usize, backend: &str) -> Cluster {
+        Cluster::build(tag, n, backend, false)
+    }
+
+    /// Like [`Cluster::new`], with the Nodes served by the test API server (API mode).
+    pub fn with_api(tag: &str, n: usize, backend: &str) -> Cluster {
+        Cluster::build(tag, n, backend, true)
+    }
+
+    fn build(tag: &str, n: usize, backend: &str, api: bool) -> Cluster {
         require_root();
         let lan = NamedNs::create(&testbed::unique_name("lc", &format!("{tag}-lan"))).unwrap();
         lan.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
@@ -54,11 +78,53 @@ impl Cluster {
             dir,
             backend: backend.to_owned(),
             agent_args: Vec::new(),
+            api: None,
         };
+        if api {
+            c.start_api();
+        }
         for i in 1..=n {
             c.add_node_on_lan(i);
         }
         c
+    }
+
+    fn start_api(&mut self) {
+        let ns = NamedNs::create(&testbed::unique_name("lc", "api")).unwrap();
+        testbed::veth(&ns, "eth0", &format!("{API_IP}/24"), &self.lan, "pa", "").unwrap();
+        self.lan
+            .ip(&["link", "set", "pa", "master", "sw0"])
+            .unwrap();
+        let path = ns.path.clone();
+        // A socket stays in the namespace it was made in: bind on a thread inside it.
+        let listener = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let f = fs::File::open(path).unwrap();
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+            std::net::TcpListener::bind((API_IP, 6443)).unwrap()
+        })
+        .join()
+        .unwrap();
+        let api = super::kube_api::KubeApi::start_on(listener, Some(API_TOKEN));
+        let kubeconfig = self.dir.join("kubeconfig.yaml");
+        fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://{API_IP}:6443\n    certificate-authority: {}/ca.crt\nusers:\n- name: agent\n  user:\n    token: {API_TOKEN}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: agent\ncurrent-context: test\n",
+                super::kube_api::PKI
+            ),
+        )
+        .unwrap();
+        self.api = Some(ApiServer {
+            ns,
+            api,
+            kubeconfig,
+        });
+    }
+
+    /// The test API server (API mode).
+    pub fn api(&self) -> &super::kube_api::KubeApi {
+        &self.api.as_ref().expect("an API-mode cluster").api
     }
 
     pub fn objects(&self) -> PathBuf {
@@ -80,6 +146,7 @@ impl Cluster {
             ip,
             subnet: format!("10.100.{i}.0/24"),
             agent: None,
+            args: Vec::new(),
         });
         self.publish(self.nodes.len() - 1);
     }
@@ -120,15 +187,26 @@ impl Cluster {
             ip,
             subnet: format!("10.100.{i}.0/24"),
             agent: None,
+            args: Vec::new(),
         });
         let k = self.nodes.len() - 1;
         self.publish(k);
         k
     }
 
-    /// Writes node `k`'s Node object into the cluster dir (atomically, by rename).
+    /// Writes node `k`'s Node object into the cluster dir (atomically, by rename); in API mode
+    /// puts the Node (a full k3s Node without Flannel's VTEP MAC) into the API server.
     pub fn publish(&self, k: usize) {
         let n = &self.nodes[k];
+        if let Some(a) = &self.api {
+            let (name, subnet, ip) = (n.name.clone(), n.subnet.clone(), n.ip.clone());
+            a.api.put_node_with(&n.name, |rv| {
+                let json = super::kube_api::node_json(&name, &subnet, &ip, rv);
+                let strip = r#"{"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":null}}}"#;
+                super::kube_api::patch_annotations(&json, strip).unwrap()
+            });
+            return;
+        }
         let json = format!(
             r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}}},"spec":{{"podCIDR":"{}","podCIDRs":["{1}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{}"}},{{"type":"Hostname","address":"{0}"}}]}}}}"#,
             n.name, n.subnet, n.ip
@@ -168,6 +246,10 @@ impl Cluster {
     }
 
     pub fn unpublish(&self, k: usize) {
+        if let Some(a) = &self.api {
+            a.api.delete_node(&self.nodes[k].name);
+            return;
+        }
         fs::remove_file(self.objects().join(format!("{}.json", self.nodes[k].name))).unwrap();
     }
 
@@ -178,9 +260,12 @@ impl Cluster {
     pub fn start_agent(&mut self, k: usize) {
         let mut c = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN)).unwrap();
         c.args(["agent", "--node-name", &self.nodes[k].name, "--net-conf"])
-            .arg(self.dir.join("net-conf.json"))
-            .arg("--cluster-dir")
-            .arg(self.objects())
+            .arg(self.dir.join("net-conf.json"));
+        match &self.api {
+            Some(a) => c.arg("--kubeconfig").arg(&a.kubeconfig),
+            None => c.arg("--cluster-dir").arg(self.objects()),
+        };
+        c.args(&self.nodes[k].args)
             .arg("--subnet-file")
             .arg(self.subnet_file(k))
             .args(&self.agent_args)
@@ -269,6 +354,9 @@ impl Drop for Cluster {
         for k in 0..self.nodes.len() {
             self.kill_agent(k);
         }
+        if let Some(a) = &self.api {
+            a.api.set_down(true);
+        }
         if std::thread::panicking() {
             for k in 0..self.nodes.len() {
                 eprintln!(
@@ -279,6 +367,33 @@ impl Drop for Cluster {
             }
         }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A pod on every node.
+pub fn pods_everywhere(c: &Cluster) -> Vec<(NamedNs, String)> {
+    (0..c.nodes.len())
+        .map(|k| c.pod(k, &format!("pod{k}")))
+        .collect()
+}
+
+/// Every pod pings every pod on another node, and 1 MiB crosses each pair over TCP.
+pub fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
+    for (a, (pa, ipa)) in pods.iter().enumerate() {
+        for (b, (pb, ipb)) in pods.iter().enumerate() {
+            if a == b {
+                continue;
+            }
+            assert!(
+                pa.ping(ipb, 3).unwrap(),
+                "{} pod -> {} pod ({ipb})",
+                c.nodes[a].name,
+                c.nodes[b].name
+            );
+            let (n, peer) = tcp_transfer(pb, ipb, pa, 1 << 20);
+            assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
+            assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
+        }
     }
 }
 

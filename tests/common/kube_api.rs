@@ -6,7 +6,9 @@
 //! record of every request (PATCH bodies included).
 //!
 //! Blocking: one thread per connection (rustls' `StreamOwned`), state behind a mutex with a
-//! condvar that wakes the watch streams. It serves Nodes only, made from the k3s fixture.
+//! condvar that wakes the watch streams. It serves Nodes only, made from the k3s fixture. A
+//! merge PATCH of a Node's annotations is applied (a MODIFIED event follows), as the API does.
+//! `set_down` makes it refuse service: open watches are cut and new connections closed at once.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -84,6 +86,8 @@ struct State {
     gone_next_watch: bool,
     /// BOOKMARK events written so far.
     bookmarks_sent: u64,
+    /// New connections are closed at once.
+    down: bool,
 }
 
 struct Shared {
@@ -100,7 +104,11 @@ impl KubeApi {
     /// Listens on 127.0.0.1 (an ephemeral port). `token`: the accepted bearer token (client
     /// certificates from the test CA are always accepted).
     pub fn start(token: Option<&str>) -> KubeApi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        KubeApi::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), token)
+    }
+
+    /// Serves on `listener` (e.g. one bound inside a network namespace).
+    pub fn start_on(listener: TcpListener, token: Option<&str>) -> KubeApi {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -115,6 +123,11 @@ impl KubeApi {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
+                if s.state.lock().unwrap().down {
+                    // refused: closed before the TLS handshake
+                    drop(conn);
+                    continue;
+                }
                 let (s, config) = (s.clone(), config.clone());
                 std::thread::spawn(move || serve(conn, config, &s));
             }
@@ -144,6 +157,37 @@ impl KubeApi {
             };
             s.nodes.insert(name.to_owned(), (s.rv, json.clone()));
             s.log.push((s.rv, kind, json));
+        });
+    }
+
+    /// Adds or replaces Node `name` with the JSON `make` builds for a resourceVersion.
+    pub fn put_node_with(&self, name: &str, make: impl FnOnce(u64) -> String) {
+        self.change(|s| {
+            s.rv += 1;
+            let json = make(s.rv);
+            let kind = if s.nodes.contains_key(name) {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            };
+            s.nodes.insert(name.to_owned(), (s.rv, json.clone()));
+            s.log.push((s.rv, kind, json));
+        });
+    }
+
+    /// The stored JSON of Node `name`.
+    pub fn node(&self, name: &str) -> Option<String> {
+        let s = self.shared.state.lock().unwrap();
+        s.nodes.get(name).map(|(_, j)| j.clone())
+    }
+
+    /// Down: cuts every open watch and closes new connections at once; up: serves again.
+    pub fn set_down(&self, down: bool) {
+        self.change(|s| {
+            s.down = down;
+            if down {
+                s.drop_gen += 1;
+            }
         });
     }
 
@@ -276,6 +320,76 @@ pub fn node_json(name: &str, pod_cidr: &str, ip: &str, rv: u64) -> String {
     )
 }
 
+/// Applies a JSON merge patch `{"metadata":{"annotations":{"k":"v"|null,…}}}` (string values
+/// only, what the agent sends) to a one-line Node; `None` if the patch has another shape.
+pub fn patch_annotations(node: &str, patch: &str) -> Option<String> {
+    let inner = patch
+        .strip_prefix(r#"{"metadata":{"annotations":{"#)?
+        .strip_suffix("}}}")?;
+    let mut out = node.to_owned();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let (key, r) = json_str(rest)?;
+        let r = r.strip_prefix(':')?;
+        let (value, r) = match r.strip_prefix("null") {
+            Some(r) => (None, r),
+            None => {
+                let (v, r) = json_str(r)?;
+                (Some(v), r)
+            }
+        };
+        rest = r.strip_prefix(',').unwrap_or(r);
+        // remove the key if present, then add the new value first
+        let member = format!("{key}:");
+        if let Some(i) = out.find(&member) {
+            let (old, after) = json_str(&out[i + member.len()..])?;
+            let end = i + member.len() + old.len();
+            let (start, end) = match (after.starts_with(','), out[..i].ends_with(',')) {
+                (true, _) => (i, end + 1),
+                (false, true) => (i - 1, end),
+                (false, false) => (i, end),
+            };
+            out.replace_range(start..end, "");
+        }
+        if let Some(v) = value {
+            let at = out.find(r#""annotations":{"#)? + r#""annotations":{"#.len();
+            let sep = if out[at..].starts_with('}') { "" } else { "," };
+            out.insert_str(at, &format!("{key}:{v}{sep}"));
+        }
+    }
+    Some(out)
+}
+
+/// The JSON string literal at the start of `s` (quotes and escapes kept) and what follows it.
+fn json_str(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((&s[..=i], &s[i + 1..])),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Sets a one-line Node's `metadata.resourceVersion`.
+fn set_version(node: &str, rv: u64) -> String {
+    let key = r#""resourceVersion":""#;
+    match node.find(key) {
+        Some(i) => {
+            let start = i + key.len();
+            let end = start + node[start..].find('"').unwrap_or(0);
+            format!("{}{rv}{}", &node[..start], &node[end..])
+        }
+        None => node.to_owned(),
+    }
+}
+
 /// Drops the whitespace outside strings.
 fn minify(json: &str) -> String {
     let (mut out, mut in_str, mut esc) = (String::new(), false, false);
@@ -364,10 +478,26 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
     } else if method == "GET" && path == "/api/v1/nodes" {
         Some((200, list(shared, &rec)))
     } else if method == "PATCH" && path.starts_with("/api/v1/nodes/") {
-        Some((
-            200,
-            "{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{}}".to_owned(),
-        ))
+        let name = path["/api/v1/nodes/".len()..].trim_end_matches("/status");
+        let merge = rec.content_type.as_deref() == Some("application/merge-patch+json");
+        let mut s = shared.state.lock().unwrap();
+        match s.nodes.get(name).cloned() {
+            None => Some((404, status_json(404, "NotFound", "node not found"))),
+            Some((_, json)) if merge && !path.ends_with("/status") => {
+                match patch_annotations(&json, &rec.body) {
+                    Some(patched) => {
+                        s.rv += 1;
+                        let rv = s.rv;
+                        let patched = set_version(&patched, rv);
+                        s.nodes.insert(name.to_owned(), (rv, patched.clone()));
+                        s.log.push((rv, "MODIFIED", patched.clone()));
+                        Some((200, patched))
+                    }
+                    None => Some((400, status_json(400, "BadRequest", "bad merge patch"))),
+                }
+            }
+            Some((_, json)) => Some((200, json)),
+        }
     } else {
         Some((404, status_json(404, "NotFound", "not found")))
     };
@@ -378,6 +508,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
         Some((code, body)) => {
             let reason = match code {
                 200 => "OK",
+                400 => "Bad Request",
                 401 => "Unauthorized",
                 410 => "Gone",
                 _ => "Not Found",

@@ -170,6 +170,7 @@ pub fn error_code(a: &Answer) -> u32 {
         .unwrap()
 }
 pub mod cluster;
+pub mod kube_api;
 pub mod probe;
 
 /// Adds members (`"k":v,...`) to a JSON object's text.

@@ -1,21 +1,24 @@
-//! The Kubernetes API source (`--kube`, `--kubeconfig`): a task lists and watches Nodes (see
-//! [`crate::k8s::watch`]) and sends events over a channel; [`KubeSource::next`] folds them into
-//! the state and hands out snapshots like the directory source.
+//! The Kubernetes API source (`--kube`, `--kubeconfig`): one task per resource kind lists and
+//! watches it (see [`crate::k8s::watch`]; Nodes, and with NetworkPolicy enforcement also
+//! Namespaces, Pods and NetworkPolicies) and sends events over a shared channel;
+//! [`KubeSource::next`] folds them into the state and hands out snapshots like the directory
+//! source.
 //!
-//! - No snapshot is returned before the first LIST has succeeded: an empty state would tell the
-//!   reconciler that every peer is gone.
+//! - No snapshot is returned before the first LIST of every kind has succeeded: an empty state
+//!   would tell the reconciler that every peer (or every pod) is gone.
 //! - A failed request (API unreachable, TLS, 5xx) is returned by `next` as an error, once per
 //!   failure, while the state stays as it was: the data plane keeps its last programming and the
 //!   watcher resumes on its own when the API is back.
 //! - Events that arrive together are folded into one snapshot.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use smol::channel::{self, Receiver};
 use smol::Task;
 
 use super::{ClusterState, SourceError};
-use crate::k8s::watch::{self, WatchConfig, WatchEvent};
+use crate::k8s::watch::{self, Resource, WatchConfig, WatchEvent};
 use crate::k8s::{Client, KubeConfig};
 
 /// Events buffered between the watcher task and `next`.
@@ -26,26 +29,45 @@ pub struct KubeSource {
     events: Receiver<WatchEvent>,
     state: Arc<ClusterState>,
     returned: Option<Arc<ClusterState>>,
-    /// The first LIST has arrived.
+    /// The first LIST of every kind has arrived.
     synced: bool,
-    _watcher: Task<()>,
+    /// The kinds watched, and those listed at least once.
+    kinds: BTreeSet<&'static str>,
+    listed: BTreeSet<&'static str>,
+    _watchers: Vec<Task<()>>,
 }
 
 impl KubeSource {
     /// Checks the configuration (CA, client certificate and key) and starts watching Nodes on
     /// smol's global executor. Connection errors come later, from `next`.
     pub fn start(config: &KubeConfig, watch: WatchConfig) -> Result<KubeSource, SourceError> {
+        KubeSource::start_kinds(config, watch, watch::ROUTING)
+    }
+
+    /// Like [`KubeSource::start`], watching each of `resources` (e.g. [`watch::WITH_POLICY`]).
+    pub fn start_kinds(
+        config: &KubeConfig,
+        watch: WatchConfig,
+        resources: &[Resource],
+    ) -> Result<KubeSource, SourceError> {
         let client = Arc::new(Client::new(config).map_err(SourceError::Api)?);
         let (tx, rx) = channel::bounded(QUEUE);
-        let c = client.clone();
-        let task = smol::spawn(async move { watch::run(&c, watch::NODES, watch, tx).await });
+        let watchers = resources
+            .iter()
+            .map(|&r| {
+                let (c, tx) = (client.clone(), tx.clone());
+                smol::spawn(async move { watch::run(&c, r, watch, tx).await })
+            })
+            .collect();
         Ok(KubeSource {
             client,
             events: rx,
             state: Arc::new(ClusterState::default()),
             returned: None,
             synced: false,
-            _watcher: task,
+            kinds: resources.iter().map(|r| r.kind).collect(),
+            listed: BTreeSet::new(),
+            _watchers: watchers,
         })
     }
 
@@ -96,18 +118,19 @@ impl KubeSource {
             } => {
                 for d in deleted {
                     log::info!("API: {kind} {} vanished while not watched", d.name);
-                    state.remove(kind, &d.name);
+                    state.remove_ref(&d);
                 }
                 for o in objects {
                     state.upsert(o);
                 }
-                self.synced = true;
+                self.listed.insert(kind);
+                self.synced = self.listed.is_superset(&self.kinds);
             }
             WatchEvent::Applied(o) => {
                 state.upsert(o);
             }
             WatchEvent::Deleted(o) => {
-                state.remove(o.kind(), o.name());
+                state.remove_ref(&o.object_ref());
             }
             WatchEvent::Failed { error, .. } => return Err(SourceError::Api(error)),
         }

@@ -1,0 +1,197 @@
+//! The agent against the Kubernetes API (the test API server of tests/common/kube_api.rs, full
+//! k3s Node objects), in namespaces made here (run as root under `unshare -n`, see
+//! scripts/bench.sh). Prints figures; asserts nothing about time.
+//! - the agent's RSS when idle in a 100-node cluster (listed, watching, routes programmed);
+//! - the time from a Node ADDED on the watch to its route in the kernel (median and worst of
+//!   several), both backends.
+
+#[path = "../tests/common/kube_api.rs"]
+mod kube_api;
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use lichen::netns::NetNs;
+use lichen::nl::Nl;
+use lichen::testbed::{self, NamedNs};
+
+const NODES: usize = 100;
+const EVENTS: usize = 20;
+const TOKEN: &str = "bench-token";
+
+/// The shipped static (musl) binary when built, else this build's.
+fn bin() -> std::path::PathBuf {
+    let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-musl/release/lichen");
+    if cfg!(target_arch = "x86_64") && musl.exists() {
+        musl
+    } else {
+        env!("CARGO_BIN_EXE_lichen").into()
+    }
+}
+
+struct Agent(Child);
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root; run scripts/bench.sh");
+        std::process::exit(1);
+    }
+    println!(
+        "Agent with the Kubernetes API (binary: {})",
+        bin().display()
+    );
+    for backend in ["host-gw", "vxlan"] {
+        run(backend);
+    }
+}
+
+/// Peer `i`'s pod subnet and underlay address (a /16 underlay: every peer is adjacent).
+fn peer(i: usize) -> (String, String) {
+    (
+        format!("10.{}.{}.0/24", 128 + i / 256, i % 256),
+        format!("100.64.{}.{}", i / 250 + 1, i % 250 + 1),
+    )
+}
+
+/// A full k3s Node without Flannel's VTEP MAC (every peer derives its own).
+fn put(api: &kube_api::KubeApi, name: &str, cidr: &str, ip: &str) {
+    api.put_node_with(name, |rv| {
+        let json = kube_api::node_json(name, cidr, ip, rv);
+        let strip =
+            r#"{"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":null}}}"#;
+        kube_api::patch_annotations(&json, strip).unwrap()
+    });
+}
+
+fn run(backend: &str) {
+    let ns = NamedNs::create(&testbed::unique_name("lbk", "node")).unwrap();
+    let far = NamedNs::create(&testbed::unique_name("lbk", "far")).unwrap();
+    testbed::veth(
+        &ns,
+        "eth0",
+        "100.64.0.1/16",
+        &far,
+        "eth0",
+        "100.64.255.254/16",
+    )
+    .unwrap();
+    // The API server listens on the node's own loopback (the test certificate names 127.0.0.1).
+    let path = ns.path.clone();
+    let listener = std::thread::spawn(move || {
+        let f = fs::File::open(path).unwrap();
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        std::net::TcpListener::bind("127.0.0.1:6443").unwrap()
+    })
+    .join()
+    .unwrap();
+    let api = kube_api::KubeApi::start_on(listener, Some(TOKEN));
+    put(&api, "self", "10.128.0.0/24", "100.64.0.1");
+    for i in 1..NODES {
+        let (cidr, ip) = peer(i);
+        put(&api, &format!("peer{i}"), &cidr, &ip);
+    }
+
+    let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("net-conf.json"),
+        format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority: {}/ca.crt\nusers:\n- name: b\n  user:\n    token: {TOKEN}\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: b\ncurrent-context: b\n",
+            kube_api::PKI
+        ),
+    )
+    .unwrap();
+    let mut c = testbed::binary_command(&ns, &bin()).unwrap();
+    c.args(["agent", "--node-name", "self", "--net-conf"])
+        .arg(dir.join("net-conf.json"))
+        .arg("--kubeconfig")
+        .arg(dir.join("kubeconfig"))
+        .arg("--subnet-file")
+        .arg(dir.join("self.env"))
+        .env("LICHEN_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let agent = Agent(c.spawn().unwrap());
+
+    let mut nl = Nl::open_in(&NetNs::open(&ns.path).unwrap()).unwrap();
+    let mut routes = |dst: Option<&str>| {
+        nl.routes(254, None)
+            .unwrap()
+            .iter()
+            .filter(|r| r.protocol == lichen_backends::RT_PROTO_LICHEN)
+            .filter(|r| dst.is_none_or(|d| r.dst.to_string() == d))
+            .count()
+    };
+    let t = Instant::now();
+    assert!(
+        wait(Duration::from_secs(60), || routes(None) >= NODES - 1),
+        "{backend}: only {} routes of {} after 60 s",
+        routes(None),
+        NODES - 1
+    );
+    let start = t.elapsed();
+    std::thread::sleep(Duration::from_secs(3));
+    let rss = rss_kib(agent.0.id());
+
+    let mut lat = Vec::new();
+    for e in 0..EVENTS {
+        let i = NODES + e;
+        let (cidr, ip) = peer(i);
+        let t = Instant::now();
+        put(&api, &format!("peer{i}"), &cidr, &ip);
+        assert!(
+            wait(Duration::from_secs(10), || routes(Some(&cidr)) == 1),
+            "{backend}: no route to {cidr}"
+        );
+        lat.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{backend:<8} {NODES} nodes: listed and programmed in {:>7.1} ms; agent RSS idle {:>5.2} MB; Node ADDED -> route in kernel: median {:>5.1} ms, worst {:>5.1} ms ({EVENTS} events)",
+        ms(start),
+        rss as f64 / 1024.0,
+        ms(lat[lat.len() / 2]),
+        ms(lat[lat.len() - 1]),
+    );
+    drop(agent);
+    api.set_down(true);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    true
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
