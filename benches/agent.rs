@@ -6,9 +6,12 @@
 //! - TCP throughput pod→pod across two nodes (host-gw, VXLAN) against the plain underlay path
 //!   between the two node namespaces (iperf3).
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use lichen::cni::CniResult;
@@ -16,19 +19,6 @@ use lichen::netns::NetNs;
 use lichen::nl::Nl;
 use lichen::testbed::{self, Invocation, NamedNs};
 
-/// The shipped static (musl) binary when built, else this build's.
-fn bin() -> &'static Path {
-    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/x86_64-unknown-linux-musl/release/lichen");
-        if cfg!(target_arch = "x86_64") && musl.exists() {
-            musl
-        } else {
-            env!("CARGO_BIN_EXE_lichen").into()
-        }
-    })
-}
 const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
 
 fn main() {
@@ -55,20 +45,6 @@ fn main() {
     throughput();
 }
 
-struct Agent(Child);
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn node_json(name: &str, cidr: &str, ip: &str) -> String {
-    format!(
-        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
-    )
-}
-
 fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
     fs::write(
         dir.join("net-conf.json"),
@@ -87,26 +63,6 @@ fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     Agent(c.spawn().unwrap())
-}
-
-fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    true
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// (time from the change to all routes present, idle RSS in KiB afterwards).
@@ -265,32 +221,4 @@ fn throughput() {
     for (name, gbps) in &rows {
         println!("  {name:<30} {gbps:>7.2} Gbit/s   ratio {:.3}", gbps / base);
     }
-}
-
-/// iperf3 from `client` to a server in `server` listening on `ip`: Gbit/s received.
-fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
-    let mut srv = server
-        .command("iperf3")
-        .unwrap()
-        .args(["-s", "-1", "-B", ip])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let out = client
-        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
-        .unwrap();
-    let _ = srv.wait();
-    let json = String::from_utf8_lossy(&out.stdout);
-    let key = "\"sum_received\":";
-    let i = json.find(key).expect("iperf3 JSON has sum_received");
-    let rest = &json[i..];
-    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
-    let v: String = rest[j..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
-        .collect();
-    v.parse::<f64>().unwrap() / 1e9
 }

@@ -2,6 +2,8 @@
 //! the same machine, in namespaces made here (run it as root under `unshare -n`, see
 //! scripts/bench.sh). Prints figures and ratios; asserts nothing about time.
 
+mod common;
+
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -10,19 +12,7 @@ use std::time::{Duration, Instant};
 
 use lichen::testbed::{self, NamedNs};
 
-const LICHEN: &str = env!("CARGO_BIN_EXE_lichen");
 const REF: &str = "/usr/lib/cni";
-
-/// The shipped static (musl) binary when built, else this build's.
-fn lichen_bin() -> PathBuf {
-    let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/x86_64-unknown-linux-musl/release/lichen");
-    if cfg!(target_arch = "x86_64") && musl.exists() {
-        musl
-    } else {
-        LICHEN.into()
-    }
-}
 
 struct Plugin {
     label: &'static str,
@@ -45,7 +35,7 @@ fn main() {
     let plugins = [
         Plugin {
             label: "lichen",
-            bin: lichen_bin(),
+            bin: common::bin().to_path_buf(),
             conf: format!(
                 r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
                 data.display()

@@ -8,10 +8,12 @@
 #[path = "../tests/common/kube_api.rs"]
 mod kube_api;
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use lichen::netns::NetNs;
@@ -21,25 +23,6 @@ use lichen::testbed::{self, NamedNs};
 const NODES: usize = 100;
 const EVENTS: usize = 20;
 const TOKEN: &str = "bench-token";
-
-/// The shipped static (musl) binary when built, else this build's.
-fn bin() -> std::path::PathBuf {
-    let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/x86_64-unknown-linux-musl/release/lichen");
-    if cfg!(target_arch = "x86_64") && musl.exists() {
-        musl
-    } else {
-        env!("CARGO_BIN_EXE_lichen").into()
-    }
-}
-
-struct Agent(Child);
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     if unsafe { libc::geteuid() } != 0 {
@@ -116,7 +99,7 @@ fn run(backend: &str) {
         ),
     )
     .unwrap();
-    let mut c = testbed::binary_command(&ns, &bin()).unwrap();
+    let mut c = testbed::binary_command(&ns, bin()).unwrap();
     c.args(["agent", "--node-name", "self", "--net-conf"])
         .arg(dir.join("net-conf.json"))
         .arg("--kubeconfig")
@@ -174,24 +157,4 @@ fn run(backend: &str) {
     drop(agent);
     api.set_down(true);
     let _ = fs::remove_dir_all(&dir);
-}
-
-fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    true
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }

@@ -7,27 +7,18 @@
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
 //!   with no policy and with 100 policies selecting the server pod.
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use lichen::cni::CniResult;
 use lichen::testbed::{self, Invocation, NamedNs};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_lichen"))
-}
-
-struct Agent(Child);
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     if unsafe { libc::geteuid() } != 0 {
@@ -39,12 +30,6 @@ fn main() {
         enforcement();
     }
     dataplane();
-}
-
-fn node_json(name: &str, cidr: &str, ip: &str) -> String {
-    format!(
-        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}"}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
-    )
 }
 
 fn pod_json(ns: &str, name: &str, node: &str, ip: &str, app: &str) -> String {
@@ -92,17 +77,6 @@ fn start_agent(ns: &NamedNs, dir: &Path, node: &str, policy: bool) -> Agent {
         c.arg("--network-policy");
     }
     Agent(c.spawn().unwrap())
-}
-
-fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    true
 }
 
 fn nft(ns: &NamedNs, args: &[&str]) -> String {
@@ -405,32 +379,4 @@ fn connection_rate(server: &NamedNs, client: &NamedNs, ip: &str) -> f64 {
             .unwrap();
         n as f64 / 2.0
     })
-}
-
-/// iperf3 from `client` to a server in `server` listening on `ip`: Gbit/s received.
-fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
-    let mut srv = server
-        .command("iperf3")
-        .unwrap()
-        .args(["-s", "-1", "-B", ip])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let out = client
-        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
-        .unwrap();
-    let _ = srv.wait();
-    let json = String::from_utf8_lossy(&out.stdout);
-    let key = "\"sum_received\":";
-    let i = json.find(key).expect("iperf3 JSON has sum_received");
-    let rest = &json[i..];
-    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
-    let v: String = rest[j..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
-        .collect();
-    v.parse::<f64>().unwrap() / 1e9
 }

@@ -1,0 +1,92 @@
+//! Helpers the benchmarks share (each bench target includes this module).
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use lichen::testbed::NamedNs;
+
+/// The binary to measure: the shipped static (musl) one when built, else this build's.
+pub fn bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/x86_64-unknown-linux-musl/release/lichen");
+        if cfg!(target_arch = "x86_64") && musl.exists() {
+            musl
+        } else {
+            env!("CARGO_BIN_EXE_lichen").into()
+        }
+    })
+}
+
+/// A running agent, killed when dropped.
+pub struct Agent(pub Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A minimal Node object.
+pub fn node_json(name: &str, cidr: &str, ip: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+    )
+}
+
+/// Polls `f` every 0.5 ms until it holds (true) or `limit` passes (false).
+pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    true
+}
+
+/// A process's resident set in KiB (0 when unreadable).
+pub fn rss_kib(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// iperf3 from `client` to a server in `server` bound to `ip` for `secs` seconds: Gbit/s received.
+pub fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
+    let mut srv = server
+        .command("iperf3")
+        .unwrap()
+        .args(["-s", "-1", "-B", ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client
+        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
+        .unwrap();
+    let _ = srv.wait();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let i = json
+        .find("\"sum_received\":")
+        .expect("iperf3 JSON has sum_received");
+    let rest = &json[i..];
+    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
+    let v: String = rest[j..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        .collect();
+    v.parse::<f64>().unwrap() / 1e9
+}
