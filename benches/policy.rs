@@ -3,7 +3,7 @@
 //! - enforcement: 100 policies over 1,000 pods (20 local, the rest synthetic pods of other
 //!   nodes); from a cluster-dir change (a file renamed into place) to the change being in
 //!   the kernel (polled with `nft list set`), for a pod label change (element batch) and a
-//!   policy edit (table replaced); the ruleset's size;
+//!   policy edit (chain flushed and refilled, new sets, in place); the ruleset's size;
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
 //!   with no policy and with 100 policies selecting the server pod.
 
@@ -189,7 +189,7 @@ fn enforcement() {
     assert!(wait(Duration::from_secs(10), || has("10.129.3.154")));
     let label = t.elapsed();
     // A policy edit: ns0/p0 gets a first rule admitting app5 pods (pod5 is 10.129.0.7): new
-    // chain rules, so the table is replaced.
+    // chain rules and sets, edited in place (one batch).
     let edited = policies.replacen(
         r#""ingress":[{"#,
         r#""ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"app5"}}}]},{"#,

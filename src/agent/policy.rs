@@ -85,6 +85,7 @@ impl PolicySync {
                 let what = match how {
                     Applied::Replaced(n) => format!("table replaced ({n} messages)"),
                     Applied::Elements(n) => format!("elements changed ({n} messages)"),
+                    Applied::Incremental(n) => format!("table edited ({n} messages)"),
                     Applied::Unchanged => "unchanged".to_owned(),
                 };
                 log::info!("policy: {what} in {ms:.1} ms");

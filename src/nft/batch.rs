@@ -75,6 +75,24 @@ impl Batch {
         });
     }
 
+    /// Deletes a chain (with its rules; no other rule or map element may still jump to it).
+    pub fn delete_chain(&mut self, t: &Table, chain: &str) {
+        let what = format!("delete chain {} {} {chain}", t.family, t.name);
+        self.push(NFT_MSG_DELCHAIN, 0, t.family, what, |w| {
+            w.put_str(NFTA_CHAIN_TABLE, &t.name);
+            w.put_str(NFTA_CHAIN_NAME, chain);
+        });
+    }
+
+    /// Deletes every rule of a chain (`DELRULE` naming only table and chain: a flush).
+    pub fn flush_chain(&mut self, t: &Table, chain: &str) {
+        let what = format!("flush chain {} {} {chain}", t.family, t.name);
+        self.push(NFT_MSG_DELRULE, 0, t.family, what, |w| {
+            w.put_str(NFTA_RULE_TABLE, &t.name);
+            w.put_str(NFTA_RULE_CHAIN, chain);
+        });
+    }
+
     /// Appends `r` at the end of its chain.
     pub fn add_rule(&mut self, r: &Rule) {
         self.new_rule(r, NLM_F_APPEND, "add");

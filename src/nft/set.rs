@@ -183,6 +183,15 @@ impl Batch {
         });
     }
 
+    /// Deletes a set or map with its elements (no rule may still use it).
+    pub fn delete_set(&mut self, s: &Set) {
+        let what = format!("delete set {} {}", s.table, s.name);
+        self.push(NFT_MSG_DELSET, 0, s.table.family, what, |w| {
+            w.put_str(NFTA_SET_TABLE, &s.table.name);
+            w.put_str(NFTA_SET_NAME, &s.name);
+        });
+    }
+
     /// Adds elements to `s` (one message per [`CHUNK`]).
     pub fn add_elements(&mut self, s: &Set, elements: &[Element]) {
         self.elements(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add", s, elements);

@@ -1,5 +1,5 @@
 //! Pod churn as element changes: when two rulesets differ only in set and map elements, the
-//! change is a batch of element deletions and additions, not a new table.
+//! change is a batch of element deletions and additions ([`super::incremental`] sends them).
 //!
 //! Units ([`super::encode::set_units`]) are compared whole: a changed address range is the
 //! old range (start and end elements) deleted and the new one added, in that order, in one
@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::mem::discriminant;
 
-use crate::nft::{Batch, Element, Set};
+use crate::nft::{Element, Set};
 use crate::policy::Ruleset;
 
 use super::encode::all_units;
@@ -40,37 +40,33 @@ pub fn element_changes(old: &Ruleset, new: &Ruleset) -> Option<Vec<Change>> {
     let mut out = Vec::new();
     for (name, (set, units)) in all_units(new) {
         let before = &old_units.get(&name)?.1;
-        if *before == units {
-            continue;
-        }
-        let was: HashSet<&Vec<Element>> = before.iter().collect();
-        let is: HashSet<&Vec<Element>> = units.iter().collect();
-        let delete = before
-            .iter()
-            .filter(|u| !is.contains(u))
-            .flatten()
-            .map(|e| Element {
-                verdict: None,
-                ..e.clone()
-            })
-            .collect();
-        let add = units
-            .iter()
-            .filter(|u| !was.contains(u))
-            .flatten()
-            .cloned()
-            .collect();
-        out.push(Change { set, delete, add });
+        out.extend(delta(set, before, &units));
     }
     Some(out)
 }
 
-/// Every deletion first, then every addition.
-pub fn encode(batch: &mut Batch, changes: &[Change]) {
-    for c in changes.iter().filter(|c| !c.delete.is_empty()) {
-        batch.delete_elements(&c.set, &c.delete);
+/// The change turning the element units `before` of `set` into `after`, `None` when equal.
+/// Units are compared whole; deletions carry no verdict.
+pub fn delta(set: Set, before: &[Vec<Element>], after: &[Vec<Element>]) -> Option<Change> {
+    if before == after {
+        return None;
     }
-    for c in changes.iter().filter(|c| !c.add.is_empty()) {
-        batch.add_elements(&c.set, &c.add);
-    }
+    let was: HashSet<&Vec<Element>> = before.iter().collect();
+    let is: HashSet<&Vec<Element>> = after.iter().collect();
+    let delete = before
+        .iter()
+        .filter(|u| !is.contains(u))
+        .flatten()
+        .map(|e| Element {
+            verdict: None,
+            ..e.clone()
+        })
+        .collect();
+    let add = after
+        .iter()
+        .filter(|u| !was.contains(u))
+        .flatten()
+        .cloned()
+        .collect();
+    Some(Change { set, delete, add })
 }

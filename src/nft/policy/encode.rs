@@ -212,6 +212,30 @@ pub fn rules(chain: &str, rule: &ruleset::Rule) -> Vec<Rule> {
         .collect()
 }
 
+/// The kernel chain of an abstract chain (its rules apart).
+pub fn kernel_chain(name: &str, chain: &ruleset::Chain) -> Chain {
+    let base = chain.hook.map(|h| BaseChain {
+        kind: ChainType::Filter,
+        hook: Hook::Forward,
+        priority: h.priority(),
+        policy: Verdict::Accept,
+    });
+    Chain {
+        table: policy_table(),
+        name: name.to_owned(),
+        base,
+    }
+}
+
+/// Adds every rule of `chain` (to an empty chain).
+pub fn add_rules(batch: &mut Batch, name: &str, chain: &ruleset::Chain) {
+    for rule in &chain.rules {
+        for r in rules(name, rule) {
+            batch.add_rule(&r);
+        }
+    }
+}
+
 /// Replaces the whole table: add, delete (so an absent table is no error), add, then chains,
 /// sets and maps with their elements, then rules. `batch` may be a checked one.
 pub fn replace(batch: &mut Batch, rs: &Ruleset) {
@@ -221,17 +245,7 @@ pub fn replace(batch: &mut Batch, rs: &Ruleset) {
     batch.add_table(&t);
     // Chains first: map elements and jumps name them.
     for (name, chain) in &rs.chains {
-        let base = chain.hook.map(|h| BaseChain {
-            kind: ChainType::Filter,
-            hook: Hook::Forward,
-            priority: h.priority(),
-            policy: Verdict::Accept,
-        });
-        batch.add_chain(&Chain {
-            table: t.clone(),
-            name: name.clone(),
-            base,
-        });
+        batch.add_chain(&kernel_chain(name, chain));
     }
     for (name, kind) in &rs.sets {
         for (set, v) in kernel_sets(name, kind) {
@@ -252,11 +266,7 @@ pub fn replace(batch: &mut Batch, rs: &Ruleset) {
         }
     }
     for (name, chain) in &rs.chains {
-        for rule in &chain.rules {
-            for r in rules(name, rule) {
-                batch.add_rule(&r);
-            }
-        }
+        add_rules(batch, name, chain);
     }
 }
 

@@ -3,19 +3,24 @@
 //! table, and the node rules' table `inet lichen` never mixes with it.
 //!
 //! Every change is one checked transaction (valid only at the generation read just before
-//! it, rebuilt when another writer got in between). When only set and map elements differ
-//! from what the last apply put there (pods coming and going, label changes), the batch holds
-//! just those element changes ([`diff`]); anything else replaces the table (add, delete, add
-//! and everything in it). An element batch the kernel refuses (someone changed our table)
-//! falls back to the replacement.
+//! it, rebuilt when another writer got in between). Given what the last apply put there, the
+//! batch holds only the difference ([`incremental`]): element changes when only set and map
+//! elements differ (pods coming and going, label changes, [`diff`]); for a policy added,
+//! edited or deleted also the chains and sets that appear or disappear and a flush and
+//! refill of the chains whose rules changed. Without a previous ruleset (first apply, the
+//! agent's periodic repair pass) the table is replaced (add, delete, add and everything in
+//! it), and so it is when the kernel refuses the incremental batch (someone changed our
+//! table).
 
 mod diff;
 mod encode;
+mod incremental;
 
 use std::io;
 
 pub use diff::{element_changes, Change};
 pub use encode::{policy_table, size, twin, TABLE};
+pub use incremental::Plan;
 
 use super::socket::Socket;
 use super::{errno, generation, list_table, Batch, ChainSummary};
@@ -28,6 +33,9 @@ pub enum Applied {
     Replaced(usize),
     /// Only elements changed, in a batch of this many messages.
     Elements(usize),
+    /// Chains, rules or sets changed too; the table was edited in place, in a batch of this
+    /// many messages.
+    Incremental(usize),
     /// Nothing differed from `old`.
     Unchanged,
 }
@@ -36,14 +44,15 @@ pub enum Applied {
 /// there (`None`: unknown, replace). Runs in the calling thread's network namespace.
 pub fn apply_policy(new: &Ruleset, old: Option<&Ruleset>) -> io::Result<Applied> {
     let sock = Socket::open()?;
-    if let Some(changes) = old.and_then(|o| element_changes(o, new)) {
-        if changes.is_empty() {
+    if let Some(old) = old {
+        let plan = Plan::new(old, new);
+        if plan.is_empty() {
             return Ok(Applied::Unchanged);
         }
-        let sent = checked(&sock, |b| diff::encode(b, &changes));
-        match sent {
-            Ok(n) => return Ok(Applied::Elements(n)),
-            Err(e) => log::warn!("policy element update refused ({e}); replacing the table"),
+        match checked(&sock, |b| plan.encode(b)) {
+            Ok(n) if plan.is_elements_only() => return Ok(Applied::Elements(n)),
+            Ok(n) => return Ok(Applied::Incremental(n)),
+            Err(e) => log::warn!("incremental policy update refused ({e}); replacing the table"),
         }
     }
     checked(&sock, |b| encode::replace(b, new)).map(Applied::Replaced)

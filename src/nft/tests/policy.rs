@@ -102,12 +102,12 @@ fn ruleset_renders_with_twins_maps_and_comments() {
     );
     assert_eq!(apply_policy(&rs2, Some(&rs2)).unwrap(), Applied::Unchanged);
 
-    // A new policy changes chains: the table is replaced.
+    // A new policy changes chains: the table is edited in place.
     policy(&mut s, "a/deny", r#"{"podSelector":{},"ingress":[]}"#);
     let rs3 = compile(&s, "n1");
     assert!(matches!(
         apply_policy(&rs3, Some(&rs2)).unwrap(),
-        Applied::Replaced(_)
+        Applied::Incremental(_)
     ));
     let text = flat(&nft("list table inet lichen-policy"));
     assert!(text.contains("chain ingress/a/deny {"), "{text}");
