@@ -4,9 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
 scripts/setup.sh
-for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  cargo build --release --quiet --target "$t"
-done
+cross/build.sh x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 cargo bench --quiet --no-run
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench cni
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent
