@@ -764,25 +764,4 @@ mod tests {
             Err(DpError::NoSuchInterface(_))
         ));
     }
-
-    /// Not a benchmark: prints the mean attach time over a few pods (`--nocapture`).
-    #[test]
-    fn attach_timing() {
-        enter_node();
-        let pods: Vec<Pod> = (0..10).map(|_| Pod::new("dp")).collect();
-        attach(&bridge(), &pod_spec(&pods[0], 2)).unwrap();
-        let t = Instant::now();
-        for (i, p) in pods.iter().enumerate().skip(1) {
-            let mut spec = pod_spec(p, 2 + i as u8);
-            spec.addresses.truncate(1);
-            spec.routes.truncate(1);
-            attach(&bridge(), &spec).unwrap();
-        }
-        eprintln!("attach (IPv4, bridge present): {:?} each", t.elapsed() / 9);
-        let t = Instant::now();
-        for p in &pods {
-            detach(Some(&p.path()), "eth0", &host_veth_name(&p.name, "eth0")).unwrap();
-        }
-        eprintln!("detach: {:?} each", t.elapsed() / 10);
-    }
 }
