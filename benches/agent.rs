@@ -14,10 +14,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lichen::cni::CniResult;
 use lichen::netns::NetNs;
 use lichen::nl::Nl;
-use lichen::testbed::{self, Invocation, NamedNs};
+use lichen::testbed::{self, NamedNs};
 
 const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
 
@@ -168,31 +167,13 @@ fn throughput() {
             .enumerate()
             .map(|(k, (ns, _))| {
                 let name = format!("n{}", k + 1);
-                let env = dir.join(format!("{name}.env"));
-                assert!(wait(Duration::from_secs(10), || env.exists()));
-                let pod = NamedNs::create(&testbed::unique_name("lbt", &format!("pod{k}"))).unwrap();
-                let conf = format!(
-                    r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
-                    env.display(),
-                    dir.join(format!("{name}-ipam")).display()
-                );
-                let a = testbed::invoke(
-                    bin(),
+                let pod = testbed::unique_name("lbt", &format!("pod{k}"));
+                attach_pod(
                     ns,
-                    &Invocation {
-                        command: "ADD",
-                        container_id: &pod.name,
-                        netns: Some(&pod.path),
-                        ifname: "eth0",
-                        config: &conf,
-                        cni_path: "/usr/lib/cni",
-                        extra_env: vec![],
-                    },
+                    &dir.join(format!("{name}.env")),
+                    &dir.join(format!("{name}-ipam")),
+                    &pod,
                 )
-                .unwrap();
-                assert!(a.ok, "{}", a.stdout);
-                let ip = CniResult::parse(a.stdout.as_bytes()).unwrap().ips[0].address.addr().to_string();
-                (pod, ip)
             })
             .collect();
         assert!(wait(Duration::from_secs(10), || pods[0]

@@ -13,12 +13,11 @@ use common::*;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lichen::cni::CniResult;
-use lichen::testbed::{self, Invocation, NamedNs};
+use lichen::testbed::{self, NamedNs};
 
 fn main() {
     if unsafe { libc::geteuid() } != 0 {
@@ -301,34 +300,9 @@ fn dataplane() {
 }
 
 fn attach(node: &NamedNs, dir: &Path, k: usize) -> (NamedNs, String) {
-    let env: PathBuf = dir.join(format!("n{}.env", k + 1));
-    assert!(wait(Duration::from_secs(10), || env.exists()));
-    let pod = NamedNs::create(&testbed::unique_name("lbq", &format!("pod{k}"))).unwrap();
-    let conf = format!(
-        r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
-        env.display(),
-        dir.join(format!("n{k}-ipam")).display()
-    );
-    let a = testbed::invoke(
-        bin(),
-        node,
-        &Invocation {
-            command: "ADD",
-            container_id: &pod.name,
-            netns: Some(&pod.path),
-            ifname: "eth0",
-            config: &conf,
-            cni_path: "/usr/lib/cni",
-            extra_env: vec![],
-        },
-    )
-    .unwrap();
-    assert!(a.ok, "{}", a.stdout);
-    let ip = CniResult::parse(a.stdout.as_bytes()).unwrap().ips[0]
-        .address
-        .addr()
-        .to_string();
-    (pod, ip)
+    let env = dir.join(format!("n{}.env", k + 1));
+    let name = testbed::unique_name("lbq", &format!("pod{k}"));
+    attach_pod(node, &env, &dir.join(format!("n{k}-ipam")), &name)
 }
 
 fn enter(ns: &NamedNs) {

@@ -141,11 +141,17 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// end lookup) + 1 per pod address + 1 per pod route + 1 (host end lookup) [+ 1 bridge re-read
 /// when its MAC may have changed]. IPv4 only, one route: 10 (11).
 pub fn attach(bridge: &BridgeSpec, pod: &PodSpec) -> Result<Attached, DpError> {
-    let ns = NetNs::open(&pod.netns).map_err(|e| DpError::NetnsMissing(pod.netns.clone(), e))?;
-    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
-    if find(&mut pod_nl, &pod.ifname)?.is_some() {
-        return Err(DpError::IfnameExists(pod.ifname.clone()));
-    }
+    attach_checked(bridge, pod, preflight(&pod.netns, &pod.ifname)?)
+}
+
+/// [`attach`] for a pod namespace [`preflight`] already opened and checked: ADD keeps the
+/// namespace and its netlink socket across IPAM instead of opening them twice.
+pub fn attach_checked(
+    bridge: &BridgeSpec,
+    pod: &PodSpec,
+    checked: Checked,
+) -> Result<Attached, DpError> {
+    let Checked { ns, nl: mut pod_nl } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
     let br = ensure_bridge(&mut host, bridge)?;
     let v6 = bridge
@@ -461,13 +467,20 @@ fn is_v6_link_local(n: &IpNet) -> bool {
 /// ADD's checks that need the kernel but change nothing: the netns opens and is a network
 /// namespace (`NetnsMissing` otherwise) and `ifname` does not exist in it (`IfnameExists`).
 /// Run before IPAM so a refused ADD leases nothing.
-pub fn preflight(netns: &Path, ifname: &str) -> Result<(), DpError> {
+pub fn preflight(netns: &Path, ifname: &str) -> Result<Checked, DpError> {
     let ns = NetNs::open(netns).map_err(|e| DpError::NetnsMissing(netns.to_path_buf(), e))?;
-    let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
-    match find(&mut pod_nl, ifname)? {
+    let mut nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    match find(&mut nl, ifname)? {
         Some(_) => Err(DpError::IfnameExists(ifname.to_owned())),
-        None => Ok(()),
+        None => Ok(Checked { ns, nl }),
     }
+}
+
+/// A pod namespace that [`preflight`] opened and found without the interface to create, with
+/// a netlink socket inside it.
+pub struct Checked {
+    ns: NetNs,
+    nl: Nl,
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lichen::testbed::NamedNs;
+use lichen::cni::CniResult;
+use lichen::testbed::{self, Invocation, NamedNs};
 
 /// The binary to measure: the shipped static (musl) one when built, else this build's.
 pub fn bin() -> &'static Path {
@@ -89,4 +90,41 @@ pub fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
         .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         .collect();
     v.parse::<f64>().unwrap() / 1e9
+}
+
+/// A pod namespace attached on `node` by the plugin (this binary), through the node's subnet
+/// file `subnet_env` (waited for) and IPAM dir `ipam_dir`: the pod and its address.
+pub fn attach_pod(
+    node: &NamedNs,
+    subnet_env: &Path,
+    ipam_dir: &Path,
+    name: &str,
+) -> (NamedNs, String) {
+    assert!(wait(Duration::from_secs(10), || subnet_env.exists()));
+    let pod = NamedNs::create(name).unwrap();
+    let conf = format!(
+        r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+        subnet_env.display(),
+        ipam_dir.display()
+    );
+    let a = testbed::invoke(
+        bin(),
+        node,
+        &Invocation {
+            command: "ADD",
+            container_id: &pod.name,
+            netns: Some(&pod.path),
+            ifname: "eth0",
+            config: &conf,
+            cni_path: "/usr/lib/cni",
+            extra_env: vec![],
+        },
+    )
+    .unwrap();
+    assert!(a.ok, "{}", a.stdout);
+    let ip = CniResult::parse(a.stdout.as_bytes()).unwrap().ips[0]
+        .address
+        .addr()
+        .to_string();
+    (pod, ip)
 }

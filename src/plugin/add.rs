@@ -16,14 +16,14 @@ use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
 pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
     let t = std::time::Instant::now();
     let netns = env.netns.as_deref().expect("validated for ADD");
-    dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
+    let checked = dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
     log::debug!("ADD: preflight done at {:?}", t.elapsed());
 
     let ipam = Source::of(conf);
     let addrs = ipam.add(env, conf, stdin)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
     let (bridge, pod) = specs(env, conf, &addrs);
-    match dataplane::attach(&bridge, &pod) {
+    match dataplane::attach_checked(&bridge, &pod, checked) {
         Ok(att) => {
             log::debug!("ADD: attached at {:?}", t.elapsed());
             Ok(Some(
