@@ -93,9 +93,7 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
             "",
         )?;
         switch.ip(&["link", "set", &format!("port{i}"), "master", "sw0"])?;
-        let node = format!(
-            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"10.244.{i}.0/24","podCIDRs":["10.244.{i}.0/24"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
-        );
+        let node = testbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
         fs::write(objects.join(format!("{name}.json")), node)?;
         println!(
             "demo: {name}: namespace {}, underlay {ip}, podCIDR 10.244.{i}.0/24",

@@ -137,6 +137,13 @@ pub fn skip_emulated(what: &str) -> bool {
     skip
 }
 
+/// A minimal Node object as a cluster-dir file holds it: name, podCIDR(s), InternalIP.
+pub fn node_json(name: &str, cidr: &str, ip: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+    )
+}
+
 /// One plugin invocation as a runtime makes it.
 pub struct Invocation<'a> {
     pub command: &'a str,

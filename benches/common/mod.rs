@@ -34,12 +34,8 @@ impl Drop for Agent {
     }
 }
 
-/// A minimal Node object.
-pub fn node_json(name: &str, cidr: &str, ip: &str) -> String {
-    format!(
-        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
-    )
-}
+#[allow(unused_imports)] // not every bench writes Nodes
+pub use lichen::testbed::node_json;
 
 /// Polls `f` every 0.5 ms until it holds (true) or `limit` passes (false).
 pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
