@@ -416,10 +416,22 @@ pub fn tcp_transfer(
     client: &NamedNs,
     bytes: usize,
 ) -> (usize, String) {
+    let target = format!("{server_ip}:5001");
+    tcp_transfer_via(&server.path, &client.path, &target, bytes)
+}
+
+/// Like [`tcp_transfer`] between namespace files (e.g. `/proc/<pid>/ns/net`), the client
+/// connecting to `target` (`ip:port`, e.g. a host port mapped to the listener's port 5001).
+pub fn tcp_transfer_via(
+    server: &Path,
+    client: &Path,
+    target: &str,
+    bytes: usize,
+) -> (usize, String) {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
-    let enter = |ns: &NamedNs| {
-        let f = fs::File::open(&ns.path).unwrap();
+    let enter = |ns: &Path| {
+        let f = fs::File::open(ns).unwrap();
         assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
     };
     std::thread::scope(|s| {
@@ -431,7 +443,20 @@ pub fn tcp_transfer(
             .join()
             .unwrap();
         let srv = s.spawn(move || {
-            let (mut conn, peer) = listener.accept().unwrap();
+            // Bounded, so a client that cannot connect fails the test instead of hanging it.
+            listener.set_nonblocking(true).unwrap();
+            let t = Instant::now();
+            let (mut conn, peer) = loop {
+                match listener.accept() {
+                    Ok(c) => break c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(t.elapsed() < Duration::from_secs(20), "no connection came");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+            };
+            conn.set_nonblocking(false).unwrap();
             conn.set_read_timeout(Some(Duration::from_secs(20)))
                 .unwrap();
             let mut n = 0;
@@ -447,7 +472,7 @@ pub fn tcp_transfer(
         });
         s.spawn(|| {
             enter(client);
-            let addr = format!("{server_ip}:5001").parse().unwrap();
+            let addr = target.parse().unwrap();
             let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
                 .expect("connect");
             c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();

@@ -1,0 +1,242 @@
+//! End to end through a real container runtime's Kubernetes path, as users run Lichen: Debian's
+//! containerd with its CRI plugin, driven over CRI v1 like a kubelet (tests/runtime/cri.py), on
+//! two nodes laid out like a k3s node with flannel off and like a microk8s node
+//! (tests/runtime/node.rs). The shipped manifest's DaemonSet runs as written: its init
+//! containers, then its agent (tests/runtime/daemonset.py), against the test API server. Then:
+//! NetworkReady false until the agent is ready and true after; pod sandboxes with addresses in
+//! their node's podCIDR and `lo` up; traffic within a node and across nodes; a pod reaching
+//! itself through its own host port; stop and remove leaving no lease and no veth.
+//!
+//! The sandbox image is built here (nothing can be pulled): a static `pause()` loop. The tests
+//! take a lock so only one runs at a time (they bind over the same host paths, each in its own
+//! mount namespace, and create missing mount points, which the last one out removes).
+
+mod common;
+#[path = "runtime/layout.rs"]
+mod layout;
+#[path = "runtime/node.rs"]
+mod node;
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::cluster::{tcp_transfer_via, wait_for, Cluster};
+use common::*;
+use layout::{DaemonSet, Layout, MountPoints, PYTHON};
+use node::{Pod, RuntimeNode};
+
+const READY: Duration = Duration::from_secs(60);
+const HOST_PORT: &str = "30501";
+
+#[test]
+fn k3s_node_without_flannel() {
+    run(&layout::K3S);
+}
+
+#[test]
+fn microk8s_node() {
+    run(&layout::MICROK8S);
+}
+
+/// Fails (not skips) when what scripts/setup.sh installs is missing.
+fn require_tools() {
+    for (tool, arg) in [
+        ("containerd", "--version"),
+        ("runc", "--version"),
+        ("ctr", "--version"),
+        ("gcc", "--version"),
+        ("nsenter", "--version"),
+    ] {
+        let ok = Command::new(tool)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "{tool} is missing: run scripts/setup.sh (containerd, runc, gcc)"
+        );
+    }
+    let py = Command::new(PYTHON)
+        .args(["-c", "import grpc, yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        py,
+        "python3-grpcio or python3-yaml is missing: run scripts/setup.sh"
+    );
+}
+
+/// Only one runtime test at a time on this machine (an flock held until dropped).
+fn exclusive() -> std::fs::File {
+    let f = std::fs::File::create(std::env::temp_dir().join("lichen-runtime-test.lock")).unwrap();
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
+
+/// The nodes, then the mount points the test created, then the working dir.
+struct Site {
+    nodes: Vec<RuntimeNode>,
+    mounts: MountPoints,
+    dir: PathBuf,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        self.mounts = MountPoints::default();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn ping(from: &Path, ip: &str) -> bool {
+    Command::new("nsenter")
+        .arg(format!("--net={}", from.display()))
+        .args(["ping", "-c", "3", "-i", "0.2", "-w", "5", ip])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Ping and 1 MiB over TCP from `a` to `b`, which sees `a`'s own address.
+fn traffic(what: &str, a: &Pod, b: &Pod) {
+    assert!(ping(&a.netns, &b.ip), "{what}: ping {} -> {}", a.ip, b.ip);
+    let (n, peer) = tcp_transfer_via(&b.netns, &a.netns, &format!("{}:5001", b.ip), 1 << 20);
+    assert_eq!(n, 1 << 20, "{what}: TCP {} -> {}", a.ip, b.ip);
+    assert_eq!(peer, a.ip, "{what}: pod traffic keeps the pod address");
+}
+
+fn lo_up(pod: &Pod) -> bool {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", pod.netns.display()))
+        .args(["ip", "-o", "link", "show", "lo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let flags = text.split('<').nth(1).and_then(|t| t.split('>').next());
+    flags.is_some_and(|f| f.split(',').any(|x| x == "UP"))
+}
+
+fn run(layout: &Layout) {
+    require_root();
+    require_tools();
+    let _lock = exclusive();
+    let ds = DaemonSet::load(layout.manifest);
+    // The Nodes' podCIDRs come from the manifest's own cluster network, as the
+    // controller-manager hands them out (the first /SubnetLen to the first node, …).
+    let network: ipnet::Ipv4Net = ds.network.parse().unwrap();
+    let mut cluster = Cluster::with_api(&format!("rt-{}", layout.name), 2, "{}");
+    let mut subnets = network.subnets(ds.subnet_len).unwrap();
+    for k in 0..cluster.nodes.len() {
+        cluster.nodes[k].subnet = subnets.next().unwrap().to_string();
+        cluster.publish(k);
+    }
+    let dir = std::env::temp_dir().join(testbed::unique_name("lr", layout.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut site = Site {
+        nodes: Vec::new(),
+        mounts: MountPoints::default(),
+        dir: dir.clone(),
+    };
+    let image = layout::pause_image(&dir);
+    for n in &cluster.nodes {
+        let rn = RuntimeNode::start(layout, n, &dir, &mut site.mounts, &ds.host_paths, &image);
+        site.nodes.push(rn);
+    }
+    let nodes = &mut site.nodes;
+
+    // The DaemonSet's init containers run to completion; until its agent is ready, containerd
+    // finds no network config and says the network is not ready.
+    for n in nodes.iter_mut() {
+        for c in &ds.init {
+            n.run_container(&ds, c, false);
+        }
+        let (ready, msg) = n.network_ready();
+        let files = n.conf_files();
+        assert!(
+            !ready && files.is_empty(),
+            "{}: before the agent runs containerd must see no network (NetworkReady={ready} \
+             {msg:?}; {} holds {files:?})",
+            n.name,
+            layout.conf_dir()
+        );
+    }
+    for n in nodes.iter_mut() {
+        for c in &ds.containers {
+            n.run_container(&ds, c, true);
+        }
+    }
+    for n in nodes.iter() {
+        wait_for(&format!("NetworkReady on {}", n.name), READY, || {
+            n.network_ready().0
+        });
+    }
+
+    // Two pods per node; the first one maps a host port on its node's address to its port 5001.
+    let mut pods: Vec<Vec<Pod>> = Vec::new();
+    for n in nodes.iter() {
+        let mapping = format!("TCP:5001:{HOST_PORT}:{}", n.ip);
+        let a = n.run_pod("a", &[&mapping]);
+        let b = n.run_pod("b", &[]);
+        pods.push(vec![a, b]);
+    }
+    for (n, ps) in nodes.iter().zip(&pods) {
+        let subnet: ipnet::Ipv4Net = n.subnet.parse().unwrap();
+        for p in ps {
+            let ip: std::net::Ipv4Addr = p.ip.parse().unwrap();
+            assert!(
+                subnet.contains(&ip),
+                "{}: pod {} outside {subnet}",
+                n.name,
+                p.ip
+            );
+            assert!(lo_up(p), "{}: lo is not up in pod {}", n.name, p.ip);
+        }
+        assert_eq!(n.leases().len(), 2, "{}: one lease per pod", n.name);
+    }
+    traffic("same node", &pods[0][0], &pods[0][1]);
+    traffic("same node (back)", &pods[0][1], &pods[0][0]);
+    traffic("across nodes", &pods[0][1], &pods[1][0]);
+    traffic("across nodes (back)", &pods[1][1], &pods[0][0]);
+    for (n, ps) in nodes.iter().zip(&pods) {
+        let target = format!("{}:{HOST_PORT}", n.ip);
+        let (got, _) = tcp_transfer_via(&ps[0].netns, &ps[0].netns, &target, 1 << 16);
+        assert_eq!(
+            got,
+            1 << 16,
+            "{}: a pod reaches itself via {target}",
+            n.name
+        );
+    }
+
+    // Stop and remove: no lease and no pod veth left behind.
+    for (n, ps) in nodes.iter().zip(&pods) {
+        let veths = n.pod_veths();
+        assert_eq!(
+            veths.len(),
+            2,
+            "{}: one host veth per pod: {veths:?}",
+            n.name
+        );
+        let mut leased = n.leases();
+        leased.retain(|l| ps.iter().any(|p| &p.ip == l));
+        assert_eq!(
+            leased.len(),
+            2,
+            "{}: the pods' leases are where we look",
+            n.name
+        );
+        for p in ps {
+            n.remove_pod(p);
+        }
+        assert_eq!(n.leases(), Vec::<String>::new(), "{}: leases left", n.name);
+        let left: Vec<String> = n
+            .pod_veths()
+            .into_iter()
+            .filter(|v| veths.contains(v))
+            .collect();
+        assert!(left.is_empty(), "{}: veths left: {left:?}", n.name);
+    }
+    drop(site);
+    drop(cluster);
+}

@@ -1,0 +1,123 @@
+"""Runs the DaemonSet of a conf/lichen-*.yaml manifest on one test node as a kubelet would
+(hostNetwork): each container gets its own mount namespace (a child of the node's) and a root
+holding the image (`/lichen`: the test's binary), its volumes and /proc, /sys, /dev, /tmp.
+
+usage: daemonset.py MANIFEST facts
+         prints `network=`, `subnet_len=`, `init=NAME`, `container=NAME`, `hostpath=PATH` lines
+       daemonset.py MANIFEST run CONTAINER NODE NODE_IP HOLDER_PID BINARY ROOT TOKEN CA_FILE API_HOST API_PORT
+         builds the container's root in ROOT, then becomes the container's process: it enters the
+         node's network and mount namespaces (those of HOLDER_PID), unshares a mount namespace and
+         execs the container's command chrooted into ROOT, with the container's environment.
+"""
+import json, os, shlex, shutil, sys
+
+import yaml
+
+# The image (images/Dockerfile): FROM scratch, /lichen, ENTRYPOINT ["/lichen"], CMD ["daemonset"].
+IMAGE_ENTRYPOINT, IMAGE_CMD = ["/lichen"], ["daemonset"]
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def load(path):
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    return ds["spec"]["template"]["spec"], configmaps
+
+
+def facts(spec, configmaps):
+    netconf = None
+    for v in spec.get("volumes", []):
+        if "configMap" in v:
+            data = configmaps[v["configMap"]["name"]]
+            if "net-conf.json" in data:
+                netconf = json.loads(data["net-conf.json"])
+        if "hostPath" in v:
+            print("hostpath=" + v["hostPath"]["path"])
+    print("network=" + netconf["Network"])
+    print("subnet_len=" + str(netconf.get("SubnetLen", 24)))
+    for c in spec.get("initContainers", []):
+        print("init=" + c["name"])
+    for c in spec["containers"]:
+        print("container=" + c["name"])
+
+
+def env_of(c, node, node_ip, api_host, api_port):
+    env = {"PATH": PATH, "HOSTNAME": node,
+           "KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": api_port}
+    fields = {"spec.nodeName": node, "status.hostIP": node_ip, "status.podIP": node_ip,
+              "metadata.namespace": "kube-system"}
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        else:
+            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
+    return env
+
+
+def write_files(dir, files):
+    os.makedirs(dir, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(dir, name), "w") as f:
+            f.write(data)
+
+
+def run(spec, configmaps, name, node, node_ip, holder, binary, root, token, ca, api_host, api_port):
+    (c,) = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == name]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ["usr", "dev", "proc", "sys", "tmp", "etc"]:
+        os.makedirs(os.path.join(root, d))
+    os.symlink("usr/lib", os.path.join(root, "lib"))
+    os.symlink("usr/lib64", os.path.join(root, "lib64"))
+    open(os.path.join(root, "lichen"), "w").close()
+    r = shlex.quote(root)
+    # The test's binary is dynamically linked (the image's is static): the host's /usr serves it.
+    script = ["set -e", f"mount --rbind /usr {r}/usr", f"mount --rbind /dev {r}/dev",
+              f"mount -t proc proc {r}/proc", f"mount -t sysfs sysfs {r}/sys",
+              f"mount -t tmpfs tmpfs {r}/tmp", f"mount --bind {shlex.quote(binary)} {r}/lichen"]
+    write_files(os.path.join(root, SERVICE_ACCOUNT.lstrip("/")),
+                {"token": token, "ca.crt": open(ca).read(), "namespace": "kube-system"})
+    for m in c.get("volumeMounts", []):
+        assert "subPath" not in m, f"{name}: subPath is not supported by this test"
+        v = volumes[m["name"]]
+        dst = os.path.join(root, m["mountPath"].lstrip("/"))
+        if "configMap" in v:
+            write_files(dst, configmaps[v["configMap"]["name"]])
+        elif "emptyDir" in v:
+            os.makedirs(dst, exist_ok=True)
+        elif "hostPath" in v:
+            src, kind = v["hostPath"]["path"], v["hostPath"].get("type", "")
+            os.makedirs(dst, exist_ok=True)
+            if kind == "DirectoryOrCreate":
+                script.append(f"mkdir -p {shlex.quote(src)}")
+            script.append(f"mount --rbind {shlex.quote(src)} {shlex.quote(dst)}")
+            if m.get("readOnly"):
+                script.append(f"mount -o remount,bind,ro {shlex.quote(dst)}")
+        else:
+            sys.exit(f"{name}: volume {m['name']} of an unsupported kind: {v}")
+    if "command" in c:
+        argv = c["command"] + c.get("args", [])
+    else:
+        argv = IMAGE_ENTRYPOINT + c.get("args", IMAGE_CMD)
+    script.append("exec chroot " + r + " " + " ".join(shlex.quote(a) for a in argv))
+    env = env_of(c, node, node_ip, api_host, api_port)
+    # `sh` is looked up on the caller's PATH before the container's environment takes over.
+    os.execve("/usr/bin/nsenter",
+              ["nsenter", "-t", holder, "-m", "-n", "--", "unshare", "-m", "--propagation", "private",
+               "--", "/bin/sh", "-c", "\n".join(script)], env)
+
+
+def main():
+    spec, configmaps = load(sys.argv[1])
+    if sys.argv[2] == "facts":
+        facts(spec, configmaps)
+    elif sys.argv[2] == "run":
+        run(spec, configmaps, *sys.argv[3:])
+    else:
+        sys.exit(f"unknown command {sys.argv[2]}")
+
+
+if __name__ == "__main__":
+    main()
