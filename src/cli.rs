@@ -75,7 +75,18 @@ pub struct AgentCmd {
     /// net-conf); off, the policy table is removed
     #[argh(switch)]
     pub network_policy: bool,
+    /// the runtime's CNI config directory: write the conflist staged by `lichen install --stage`
+    /// there once this node is programmed (so the node turns Ready only when pods can get
+    /// addresses)
+    #[argh(option)]
+    pub cni_conf_dir: Option<PathBuf>,
+    /// the staged conflist for --cni-conf-dir (default /run/lichen/10-lichen.conflist)
+    #[argh(option, default = "PathBuf::from(STAGED_CONFLIST)")]
+    pub cni_conflist: PathBuf,
 }
+
+/// Where the DaemonSet's installer stages the conflist for the agent.
+pub const STAGED_CONFLIST: &str = "/run/lichen/10-lichen.conflist";
 
 /// Show this node's backend, subnet, peers and any drift, from the running agent.
 #[derive(FromArgs, Debug)]
@@ -98,29 +109,44 @@ pub struct DemoCmd {
     pub keep: bool,
 }
 
-/// Install the plugin (and the lichen-ipam link) and its conflist for the container runtime.
+/// Install the plugin (with its lichen-ipam and loopback links), the plugins its conflist chains,
+/// and the conflist, where the container runtime looks. Plain containerd, CRI-O and k3s started
+/// with --flannel-backend=none use the defaults; microk8s: --bin-dir
+/// /var/snap/microk8s/current/opt/cni/bin --conf-dir /var/snap/microk8s/current/args/cni-network.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "install")]
 pub struct InstallCmd {
-    /// the CNI binary directory (k3s: /var/lib/rancher/k3s/data/cni, microk8s:
-    /// /var/snap/microk8s/current/opt/cni/bin; default /opt/cni/bin)
+    /// the CNI binary directory (default /opt/cni/bin)
     #[argh(option, default = "PathBuf::from(\"/opt/cni/bin\")")]
     pub bin_dir: PathBuf,
-    /// the CNI config directory (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d, microk8s:
-    /// /var/snap/microk8s/current/args/cni-network; default /etc/cni/net.d)
+    /// the CNI config directory (default /etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
     /// the conflist to install instead of the built-in one
     #[argh(option)]
     pub conflist: Option<PathBuf>,
+    /// like --conflist, but only when this file exists (the DaemonSet points it at an optional
+    /// ConfigMap key); otherwise the built-in conflist
+    #[argh(option)]
+    pub custom_conflist: Option<PathBuf>,
+    /// where to link chained plugins (portmap, bandwidth) from when the bin dir lacks them
+    /// (repeatable; k3s keeps its own in /var/lib/rancher/k3s/data/cni); a plugin found nowhere
+    /// is left out of the built-in conflist
+    #[argh(option)]
+    pub plugins_from: Vec<PathBuf>,
+    /// write the conflist to this file instead of the conf dir; `lichen agent --cni-conf-dir`
+    /// puts it in place once the node is programmed
+    #[argh(option)]
+    pub stage: Option<PathBuf>,
     /// replace a 10-lichen.conflist that is not Lichen's
     #[argh(switch)]
     pub force: bool,
 }
 
 /// The image's default command: `lichen install` into the host's CNI directories (mounted at
-/// /host/opt/cni/bin and /host/etc/cni/net.d), then `lichen agent --kube` with the net-conf from
-/// /etc/lichen/net-conf.json (a ConfigMap) and NODE_NAME from the downward API.
+/// /host/opt/cni/bin and /host/etc/cni/net.d) with the conflist staged in /run/lichen, then
+/// `lichen agent --kube` with the net-conf from /etc/lichen/net-conf.json (a ConfigMap) and
+/// NODE_NAME from the downward API, which writes the conflist once the node is programmed.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "daemonset")]
 pub struct DaemonsetCmd {
@@ -130,6 +156,10 @@ pub struct DaemonsetCmd {
     /// where the host's CNI config directory is mounted (default /host/etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/host/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
+    /// where to link missing chained plugins from (repeatable; k3s:
+    /// /var/lib/rancher/k3s/data/cni, mounted at the same path)
+    #[argh(option)]
+    pub plugins_from: Vec<PathBuf>,
     /// the net-conf.json (default /etc/lichen/net-conf.json)
     #[argh(option, default = "PathBuf::from(\"/etc/lichen/net-conf.json\")")]
     pub net_conf: PathBuf,
@@ -138,7 +168,9 @@ pub struct DaemonsetCmd {
     pub network_policy: bool,
 }
 
-/// Remove what `lichen install` put in place (a conflist only if it is Lichen's).
+/// Remove what `lichen install` put in place (a conflist only if it is Lichen's); with --all
+/// also everything the agent made on this node. Run it before k3s-uninstall.sh or removing the
+/// microk8s snap.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "uninstall")]
 pub struct UninstallCmd {
@@ -148,6 +180,14 @@ pub struct UninstallCmd {
     /// the CNI config directory (default /etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
+    /// also remove what the agent made: its routes (proto 108), the VXLAN device, both
+    /// nftables tables, the bridge, and the files in /run/lichen (stop the DaemonSet first)
+    #[argh(switch)]
+    pub all: bool,
+    /// the agent's subnet file; its directory also holds the staged conflist (default
+    /// /run/lichen/subnet.env)
+    #[argh(option, default = "PathBuf::from(crate::subnet_file::DEFAULT_PATH)")]
+    pub subnet_file: PathBuf,
 }
 
 /// NetworkPolicy tools.
@@ -261,8 +301,11 @@ pub fn run() -> i32 {
         Sub::Daemonset(d) => {
             let code = install(InstallCmd {
                 bin_dir: d.bin_dir,
-                conf_dir: d.conf_dir,
+                conf_dir: d.conf_dir.clone(),
                 conflist: None,
+                custom_conflist: None,
+                plugins_from: d.plugins_from,
+                stage: Some(PathBuf::from(STAGED_CONFLIST)),
                 force: false,
             });
             if code != 0 {
@@ -283,12 +326,11 @@ pub fn run() -> i32 {
                 cleanup: false,
                 network_policy: d.network_policy,
                 public_ip: None,
+                cni_conf_dir: Some(d.conf_dir),
+                cni_conflist: PathBuf::from(STAGED_CONFLIST),
             })
         }
-        Sub::Uninstall(u) => report_lines(
-            "uninstall",
-            crate::install::uninstall(&u.bin_dir, &u.conf_dir),
-        ),
+        Sub::Uninstall(u) => uninstall(u),
         Sub::Version(_) => {
             println!("{}", version_line());
             0
@@ -301,24 +343,76 @@ pub fn run() -> i32 {
 }
 
 fn install(i: InstallCmd) -> i32 {
-    let conflist = match &i.conflist {
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => t,
+    let custom = i.custom_conflist.filter(|p| {
+        let there = p.exists();
+        if !there {
+            println!(
+                "{} not found: installing the built-in conflist",
+                p.display()
+            );
+        }
+        there
+    });
+    let (conflist, builtin) = match i.conflist.or(custom) {
+        Some(p) => match std::fs::read_to_string(&p) {
+            Ok(t) => (t, false),
             Err(e) => {
                 eprintln!("lichen install: {}: {e}", p.display());
                 return 1;
             }
         },
-        None => crate::install::DEFAULT_CONFLIST.to_owned(),
+        None => (crate::install::DEFAULT_CONFLIST.to_owned(), true),
     };
     let inst = crate::install::Install {
         bin_dir: i.bin_dir,
         conf_dir: i.conf_dir,
         conflist,
+        builtin,
+        plugins_from: i.plugins_from,
+        stage: i.stage,
         force: i.force,
     };
     let res = std::env::current_exe().and_then(|exe| inst.run(&exe));
     report_lines("install", res)
+}
+
+/// `lichen uninstall [--all]`: the files first (so the runtime stops calling the plugin), then,
+/// with --all, what the agent made, with the agent's own cleanup and the plugin's bridge.
+fn uninstall(u: UninstallCmd) -> i32 {
+    let bridge = crate::install::installed_bridge(&u.conf_dir);
+    let code = report_lines(
+        "uninstall",
+        crate::install::uninstall(&u.bin_dir, &u.conf_dir),
+    );
+    if !u.all {
+        return code;
+    }
+    let mut errors = agent_cleanup(&u.subnet_file);
+    match crate::nl::Nl::open()
+        .and_then(|mut nl| crate::nl::missing_ok(nl.delete_link(crate::nl::LinkId::Name(&bridge))))
+    {
+        Ok(()) => println!("removed bridge {bridge} (if it was there)"),
+        Err(e) => errors.push(format!("bridge {bridge}: {e}")),
+    }
+    let dir = u.subnet_file.parent().unwrap_or(std::path::Path::new("/"));
+    let staged = dir.join(crate::install::CONFLIST_NAME);
+    match std::fs::remove_file(&staged) {
+        Ok(()) => println!("removed {}", staged.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => errors.push(format!("{}: {e}", staged.display())),
+    }
+    // the directory only when nothing else is left in it
+    if std::fs::remove_dir(dir).is_ok() {
+        println!("removed {}", dir.display());
+    }
+    for e in &errors {
+        eprintln!("lichen uninstall: {e}");
+    }
+    if errors.is_empty() {
+        code
+    } else {
+        1
+    }
 }
 
 fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
@@ -336,26 +430,29 @@ fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
     }
 }
 
+/// Removes every route, device, nftables table and the subnet file the agent made; returns the
+/// errors.
+fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
+    use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler};
+    let kernel = match NetlinkKernel::open() {
+        Ok(k) => k,
+        Err(e) => return vec![format!("netlink: {e}")],
+    };
+    let netconf = crate::agent::netconf::NetConf {
+        network: Vec::new(),
+        subnet_len: Vec::new(),
+        backend: crate::agent::netconf::Backend::HostGw,
+        mtu: None,
+        ipmasq: false,
+        network_policy: false,
+    };
+    Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned()).cleanup()
+}
+
 fn agent(a: AgentCmd) -> i32 {
-    use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler, run};
+    use crate::agent::run;
     if a.cleanup {
-        let kernel = match NetlinkKernel::open() {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("lichen agent --cleanup: netlink: {e}");
-                return 1;
-            }
-        };
-        let netconf = crate::agent::netconf::NetConf {
-            network: Vec::new(),
-            subnet_len: Vec::new(),
-            backend: crate::agent::netconf::Backend::HostGw,
-            mtu: None,
-            ipmasq: false,
-            network_policy: false,
-        };
-        let mut rec = Reconciler::new(kernel, String::new(), netconf, None, a.subnet_file);
-        let errors = rec.cleanup();
+        let errors = agent_cleanup(&a.subnet_file);
         for e in &errors {
             eprintln!("lichen agent --cleanup: {e}");
         }
@@ -388,6 +485,7 @@ fn agent(a: AgentCmd) -> i32 {
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,
+        cni_conf: a.cni_conf_dir.map(|d| (a.cni_conflist, d)),
     };
     match run::run(opts) {
         Ok(()) => 0,

@@ -37,6 +37,10 @@ pub struct Options {
     /// `--public-ip`: the underlay address peers should use, published as an annotation
     /// (API source only).
     pub public_ip: Option<std::net::IpAddr>,
+    /// `--cni-conf-dir` with `--cni-conflist`: (the conflist `lichen install --stage` wrote, the
+    /// runtime's conf dir). Written there once this node is programmed, so the runtime (and so
+    /// the kubelet) reports the network ready only when pods can get addresses.
+    pub cni_conf: Option<(PathBuf, PathBuf)>,
 }
 
 enum Wake {
@@ -137,7 +141,18 @@ pub fn run(opts: Options) -> Result<(), String> {
             } else {
                 failing.saturating_add(1)
             };
-            let programmed = r.waiting.is_none() && r.last_errors.is_empty();
+            let mut programmed = r.waiting.is_none() && r.last_errors.is_empty();
+            if let (true, Some((staged, dir))) = (programmed, &opts.cni_conf) {
+                match crate::install::publish(staged, dir) {
+                    Ok(Some(done)) => log::info!("CNI config: {done}"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::error!("CNI config: {e}");
+                        r.last_errors.push(format!("CNI config: {e}"));
+                        programmed = false;
+                    }
+                }
+            }
             *report.lock().expect("report") = r;
             if let (true, Some(p)) = (programmed, publisher.as_mut()) {
                 p.programmed(&state);
