@@ -388,6 +388,7 @@ fn agent(a: AgentCmd) -> i32 {
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,
+        podcidr_wait: run::podcidr_wait_from_env(),
     };
     match run::run(opts) {
         Ok(()) => 0,
