@@ -486,6 +486,7 @@ fn agent(a: AgentCmd) -> i32 {
         network_policy: a.network_policy,
         public_ip: a.public_ip,
         cni_conf: a.cni_conf_dir.map(|d| (a.cni_conflist, d)),
+        podcidr_wait: run::podcidr_wait_from_env(),
     };
     match run::run(opts) {
         Ok(()) => 0,

@@ -129,6 +129,15 @@ impl Node {
     pub fn links(&self) -> Vec<String> {
         links(&self.ns)
     }
+
+    /// The node links the plugin makes with [`Node::conf`]: the bridge `lbr0` and the host
+    /// veth ends (`lic…`). Compare these, never the whole list: the kernel adds links of its
+    /// own to a namespace (e.g. `sit0`, `tunl0` when a tunnel module loads).
+    pub fn plugin_links(&self) -> Vec<String> {
+        let mut v = self.links();
+        v.retain(|l| l == "lbr0" || l.starts_with("lic"));
+        v
+    }
 }
 
 impl Drop for Node {
