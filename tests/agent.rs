@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fs;
 use std::time::{Duration, Instant};
 
 use common::cluster::*;
@@ -350,6 +351,28 @@ fn a_node_without_pod_cidr_is_told_how_to_get_one() {
     let no_cidr = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"node1"},"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.11"}]}}"#;
     c.put_object("node1.json", no_cidr);
     c.agent_env = vec![("LICHEN_PODCIDR_WAIT".into(), "1".into())];
+    // the DaemonSet's hand-off: the installer stages the conflist, the agent writes it into the
+    // runtime's conf dir only once the node is programmed
+    let (staged, conf_dir) = (c.dir.join("staged.conflist"), c.dir.join("net.d"));
+    let (out, code) = c.lichen(
+        0,
+        &[
+            "install",
+            "--bin-dir",
+            c.dir.join("bin").to_str().unwrap(),
+            "--stage",
+            staged.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    c.nodes[0].args = [
+        "--cni-conf-dir",
+        conf_dir.to_str().unwrap(),
+        "--cni-conflist",
+        staged.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
     c.start_agent(0);
     let flags = "--allocate-node-cidrs=true --cluster-cidr=10.100.0.0/16 --node-cidr-mask-size=24";
     wait_for("the hint in lichen status", WAIT, || {
@@ -383,6 +406,10 @@ fn a_node_without_pod_cidr_is_told_how_to_get_one() {
     assert_eq!(warned.len(), 1, "{log}");
     assert!(warned[0].contains("WARN"), "{}", warned[0]);
     assert!(!c.subnet_file(0).exists());
+    assert!(
+        !conf_dir.join("10-lichen.conflist").exists(),
+        "no conflist before the node works"
+    );
 
     c.publish(0);
     wait_for("ready once the podCIDR is there", WAIT, || {
@@ -390,4 +417,9 @@ fn a_node_without_pod_cidr_is_told_how_to_get_one() {
     });
     assert!(!c.status(0).contains("waiting:"));
     assert!(c.subnet_file(0).exists());
+    assert_eq!(
+        fs::read_to_string(conf_dir.join("10-lichen.conflist")).unwrap(),
+        fs::read_to_string(&staged).unwrap(),
+        "the staged conflist, in place once ready"
+    );
 }
