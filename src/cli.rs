@@ -5,8 +5,15 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 /// Lichen: a small CNI and node agent for edge Kubernetes. Run by a container runtime (with
-/// CNI_COMMAND set) it is the CNI plugin; as `lichen-ipam` it is the IPAM plugin.
+/// CNI_COMMAND set) it is the CNI plugin; as `lichen-ipam` the IPAM plugin; as `loopback` the
+/// loopback plugin. `-h`, `--help` or `help` on any command explains it; `--version` says which
+/// build this is.
 #[derive(FromArgs, Debug)]
+#[argh(
+    error_code(0, "success"),
+    error_code(1, "failure (and `lichen status`: the node is not healthy)"),
+    error_code(2, "usage error: unknown command or option, missing argument")
+)]
 pub struct Cli {
     #[argh(subcommand)]
     pub command: Sub,
@@ -275,7 +282,11 @@ pub struct IpamGc {
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match parse(&args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     crate::logging::init(None, None, log::LevelFilter::Info);
     match cli.command {
         Sub::Agent(a) => agent(a),
@@ -340,6 +351,36 @@ pub fn run() -> i32 {
             PolicyAction::Explain(e) => crate::agent::explain::cli(&e),
         },
     }
+}
+
+/// The command line as the operator's tools in the same toolbox take it: `-h` as well as
+/// `--help` and `help`, `--version` as well as `lichen version`; help and the version on stdout
+/// with exit 0, usage errors on stderr with exit 2. `Err` is the exit code to end with.
+fn parse(args: &[String]) -> Result<Cli, i32> {
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("lichen");
+    let rest: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| if a == "-h" { "--help" } else { a.as_str() })
+        .collect();
+    if matches!(rest.as_slice(), ["--version"] | ["-V"]) {
+        println!("{}", version_line());
+        return Err(0);
+    }
+    Cli::from_args(&[name], &rest).map_err(|exit| match exit.status {
+        Ok(()) => {
+            println!("{}", exit.output);
+            0
+        }
+        Err(()) => {
+            eprintln!("{}", exit.output);
+            2
+        }
+    })
 }
 
 fn install(i: InstallCmd) -> i32 {
