@@ -95,7 +95,8 @@ pub struct AgentCmd {
 /// Where the DaemonSet's installer stages the conflist for the agent.
 pub const STAGED_CONFLIST: &str = "/run/lichen/10-lichen.conflist";
 
-/// Show this node's backend, subnet, peers and any drift, from the running agent.
+/// Show this node's backend, subnet, peers and any drift, from the running agent. Exit 0 when the
+/// node is ready (programmed, no errors), 1 when it is not or no agent answers.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "status")]
 pub struct StatusCmd {
@@ -105,6 +106,9 @@ pub struct StatusCmd {
         default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
     )]
     pub server: std::net::SocketAddr,
+    /// wait up to this many seconds for the node to be ready, then show the status
+    #[argh(option)]
+    pub wait: Option<u64>,
 }
 
 /// Build a demo cluster in network namespaces on this machine, show pods talking, remove it.
@@ -290,23 +294,7 @@ pub fn run() -> i32 {
     crate::logging::init(None, None, log::LevelFilter::Info);
     match cli.command {
         Sub::Agent(a) => agent(a),
-        Sub::Status(s) => match crate::agent::http::fetch(s.server, "/status") {
-            Ok((200, body)) => {
-                print!("{body}");
-                0
-            }
-            Ok((code, body)) => {
-                eprintln!("lichen status: agent answered {code}: {body}");
-                1
-            }
-            Err(e) => {
-                eprintln!(
-                    "lichen status: no agent at {} ({e}); is `lichen agent` running?",
-                    s.server
-                );
-                1
-            }
-        },
+        Sub::Status(s) => status(&s),
         Sub::Demo(d) => crate::demo::run(d.keep),
         Sub::Install(i) => install(i),
         Sub::Daemonset(d) => {
@@ -381,6 +369,41 @@ fn parse(args: &[String]) -> Result<Cli, i32> {
             2
         }
     })
+}
+
+/// `lichen status [--wait SECONDS]`: the agent's status text; exit 0 only when `/readyz` says
+/// the node is programmed.
+fn status(s: &StatusCmd) -> i32 {
+    use crate::agent::http::fetch;
+    let ready = || matches!(fetch(s.server, "/readyz"), Ok((200, _)));
+    if let Some(secs) = s.wait {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !ready() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+    match fetch(s.server, "/status") {
+        Ok((200, body)) => {
+            print!("{body}");
+            if ready() {
+                0
+            } else {
+                eprintln!("lichen status: this node is not ready (see above)");
+                1
+            }
+        }
+        Ok((code, body)) => {
+            eprintln!("lichen status: agent answered {code}: {body}");
+            1
+        }
+        Err(e) => {
+            eprintln!(
+                "lichen status: no agent at {} ({e}); is `lichen agent` running?",
+                s.server
+            );
+            1
+        }
+    }
 }
 
 fn install(i: InstallCmd) -> i32 {

@@ -333,10 +333,15 @@ fn a_reconcile_error_is_unready_not_unhealthy() {
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("not inside the cluster network"), "{body}");
     assert!(c.status(0).contains("ready:    no"));
+    // `lichen status` says so with its exit code, also after waiting a while
+    assert_eq!(c.lichen(0, &["status"]).1, 1);
+    assert_eq!(c.lichen(0, &["status", "--wait", "1"]).1, 1);
 
     c.nodes[0].subnet = "10.100.1.0/24".into();
     c.publish(0);
-    wait_for("ready once fixed", WAIT, || c.http(0, "/readyz").0 == 200);
+    let (out, code) = c.lichen(0, &["status", "--wait", "10"]);
+    assert_eq!(code, 0, "ready within the wait: {out}");
+    assert_eq!(c.http(0, "/readyz").0, 200);
     assert_eq!(c.http(0, "/healthz").0, 200);
     assert!(c.status(0).contains("ready:    yes"));
     assert!(!c.route(0, "10.100.2.0/24").is_empty());
