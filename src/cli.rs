@@ -257,7 +257,7 @@ pub enum IpamAction {
     Gc(IpamGc),
 }
 
-/// List the leases of a network.
+/// List the leases of a network (reads the store; changes nothing on disk).
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 pub struct IpamList {
@@ -269,7 +269,8 @@ pub struct IpamList {
     pub data_dir: PathBuf,
 }
 
-/// Release every lease not held by one of the given attachments.
+/// Release every lease not held by one of the given attachments. Give the attachments to keep
+/// (--keep, repeatable), or --all to release every lease: never everything by omission.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "gc")]
 pub struct IpamGc {
@@ -282,6 +283,12 @@ pub struct IpamGc {
     /// an attachment to keep, as CONTAINERID/IFNAME (repeatable)
     #[argh(option)]
     pub keep: Vec<String>,
+    /// release every lease of the network (instead of --keep)
+    #[argh(switch)]
+    pub all: bool,
+    /// say what would be released, release nothing
+    #[argh(switch)]
+    pub dry_run: bool,
 }
 
 /// Runs the command line; returns the exit code.
@@ -654,15 +661,32 @@ pub fn version_line() -> String {
 }
 
 fn ipam(action: IpamAction) -> i32 {
+    use lichen_ipam::{DiskStore, Ipam, Store};
     let res = match action {
-        IpamAction::List(l) => lichen_ipam::Ipam::open(&l.data_dir, &l.network)
-            .and_then(|i| i.leases())
-            .map(|leases| {
-                for l in leases {
-                    println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
-                }
-            }),
+        IpamAction::List(l) => {
+            let dir = l.data_dir.join(&l.network);
+            if lichen_ipam::disk::validate_network_name(&l.network).is_ok() && !dir.is_dir() {
+                eprintln!(
+                    "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
+                    dir.display()
+                );
+                return 1;
+            }
+            lichen_ipam::disk::validate_network_name(&l.network)
+                .and_then(|()| DiskStore::at(dir).list())
+                .map(|leases| {
+                    for l in leases {
+                        println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
+                    }
+                })
+        }
         IpamAction::Gc(g) => {
+            if g.keep.is_empty() != g.all {
+                eprintln!(
+                    "lichen ipam gc: give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both"
+                );
+                return 2;
+            }
             let keep: Vec<(String, String)> = g
                 .keep
                 .iter()
@@ -671,7 +695,13 @@ fn ipam(action: IpamAction) -> i32 {
                     None => (k.clone(), String::new()),
                 })
                 .collect();
-            lichen_ipam::Ipam::open(&g.data_dir, &g.network).map(|i| {
+            Ipam::open(&g.data_dir, &g.network).and_then(|i| {
+                if g.dry_run {
+                    for l in i.gc_plan(&keep)? {
+                        println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
+                    }
+                    return Ok(());
+                }
                 let (released, errors) = i.gc(&keep);
                 for ip in released {
                     println!("released {ip}");
@@ -679,6 +709,7 @@ fn ipam(action: IpamAction) -> i32 {
                 for e in errors {
                     eprintln!("error: {e}");
                 }
+                Ok(())
             })
         }
     };

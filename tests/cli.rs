@@ -78,3 +78,88 @@ fn usage_errors_exit_2_on_stderr() {
         assert!(!o.stderr.is_empty(), "{args:?} says why");
     }
 }
+
+/// A host-local style store with two leases, in a fresh temp dir.
+fn store(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lichen-cli-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("net")).unwrap();
+    std::fs::write(d.join("net/10.1.0.5"), "c1\r\neth0").unwrap();
+    std::fs::write(d.join("net/10.1.0.6"), "c2\r\neth0").unwrap();
+    d
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn ipam_list_changes_nothing_on_disk() {
+    let d = store("list");
+    let dir = d.to_str().unwrap();
+    let o = lichen(&["ipam", "list", "--network", "net", "--data-dir", dir]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "10.1.0.5\tc1\teth0\n10.1.0.6\tc2\teth0\n");
+    assert_eq!(
+        names(&d.join("net")),
+        ["10.1.0.5", "10.1.0.6"],
+        "nothing created"
+    );
+    let o = lichen(&["ipam", "list", "--network", "other", "--data-dir", dir]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(names(&d), ["net"], "no directory made for a wrong name");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn ipam_gc_never_releases_everything_by_omission() {
+    let d = store("gc");
+    let dir = d.to_str().unwrap();
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["ipam", "gc", "--network", "net", "--data-dir", dir];
+        args.extend_from_slice(extra);
+        lichen(&args)
+    };
+    let leases = || {
+        names(&d.join("net"))
+            .into_iter()
+            .filter(|n| n.starts_with("10."))
+            .collect::<Vec<_>>()
+    };
+    let o = gc(&[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no --keep, no --all: a usage error"
+    );
+    assert!(text(&o.stderr).contains("--all"));
+    assert_eq!(gc(&["--all", "--keep", "c1/eth0"]).status.code(), Some(2));
+    assert_eq!(leases(), ["10.1.0.5", "10.1.0.6"]);
+
+    let o = gc(&["--keep", "c1/eth0", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "would release 10.1.0.6\tc2\teth0\n");
+    assert_eq!(
+        leases(),
+        ["10.1.0.5", "10.1.0.6"],
+        "a dry run releases nothing"
+    );
+
+    let o = gc(&["--keep", "c1/eth0"]);
+    assert_eq!(text(&o.stdout), "released 10.1.0.6\n");
+    assert_eq!(leases(), ["10.1.0.5"]);
+    let o = gc(&["--all"]);
+    assert_eq!(text(&o.stdout), "released 10.1.0.5\n");
+    assert!(leases().is_empty());
+    std::fs::remove_dir_all(&d).unwrap();
+}
