@@ -61,29 +61,6 @@ fn rust_log_level(v: &str) -> Option<LevelFilter> {
     bare
 }
 
-/// `2026-12-02T20:31:05.123Z` for a time since the Unix epoch (UTC; days to a civil date by
-/// Howard Hinnant's algorithm).
-fn rfc3339(since_epoch: std::time::Duration) -> String {
-    let secs = since_epoch.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60,
-        since_epoch.subsec_millis()
-    )
-}
-
 /// One line per record: `<RFC 3339 UTC time> <pid> <LEVEL> <target>: <message>`.
 struct FileLogger {
     file: Mutex<File>,
@@ -99,12 +76,9 @@ impl Log for FileLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         let line = format!(
             "{} {} {} {}: {}\n",
-            rfc3339(now),
+            crate::rfc3339::format(std::time::SystemTime::now(), true),
             std::process::id(),
             record.level(),
             record.target(),
@@ -121,20 +95,6 @@ impl Log for FileLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn rfc3339_utc() {
-        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339(Duration::from_millis(951_782_400_250)),
-            "2000-02-29T00:00:00.250Z"
-        );
-        assert_eq!(
-            rfc3339(Duration::from_secs(1_796_329_865)),
-            "2026-12-03T20:31:05.000Z"
-        );
-    }
 
     #[test]
     fn rust_log_directives() {

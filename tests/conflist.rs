@@ -117,16 +117,7 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
         "containerd 1.6/1.7 (libcni 1.1) fail every ADD of a newer result version"
     );
     let node = Node::new("shipped");
-    let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
-    testbed::veth(
-        &node.ns,
-        "uplink",
-        "198.51.100.1/24",
-        &client,
-        "eth0",
-        "198.51.100.2/24",
-    )
-    .unwrap();
+    let client = node.client();
     let subnet_file = node.dir.join("subnet.env");
     std::fs::write(
         &subnet_file,

@@ -70,6 +70,22 @@ impl Node {
         )
     }
 
+    /// An outside host: a namespace whose `eth0` (198.51.100.2/24) is wired to the node's
+    /// `uplink` (198.51.100.1/24).
+    pub fn client(&self) -> NamedNs {
+        let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
+        testbed::veth(
+            &self.ns,
+            "uplink",
+            "198.51.100.1/24",
+            &client,
+            "eth0",
+            "198.51.100.2/24",
+        )
+        .unwrap();
+        client
+    }
+
     pub fn pod(&self, tag: &str) -> NamedNs {
         NamedNs::create(&testbed::unique_name("lt", tag)).expect("pod netns")
     }
