@@ -11,10 +11,13 @@
 //!   end by its deterministic name first, which needs no namespace switch.
 //! - Once attached, the pod announces its addresses (gratuitous ARP, unsolicited NA: see
 //!   `announce.rs`) over a packet socket opened in the pod together with the netlink socket.
+//! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
 
 mod announce;
+mod loopback;
 
 pub use announce::Announcer;
+pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 
 use std::io;
 use std::net::IpAddr;

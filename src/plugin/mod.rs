@@ -1,10 +1,12 @@
-//! The CNI verbs, one file each, and the standalone IPAM plugin (`lichen-ipam`).
+//! The CNI verbs, one file each, the standalone IPAM plugin (`lichen-ipam`) and the loopback
+//! plugin (`loopback`).
 //!
 //! Every entry point reads stdin and the environment, runs one verb, and prints exactly one
 //! thing on stdout: the result (ADD, VERSION, IPAM ADD), nothing (DEL, CHECK, GC, STATUS on
 //! success), or the spec's error object (with a non-zero exit).
 
 pub use ipam::DEFAULT_DATA_DIR;
+pub use loopback::LOOPBACK_NAME;
 
 mod add;
 mod check;
@@ -13,6 +15,7 @@ mod delegate;
 mod gc;
 mod ipam;
 mod ipam_plugin;
+mod loopback;
 mod status;
 mod version;
 
@@ -49,6 +52,14 @@ pub fn run_ipam_plugin() -> i32 {
             let conf = load(stdin)?;
             ipam_plugin::run(env, &conf)
         }
+    })
+}
+
+/// `loopback`: `lo` up in the pod, as the reference loopback plugin (see `loopback.rs`).
+pub fn run_loopback() -> i32 {
+    run(|env, stdin| match env.command {
+        Command::Version => version::run(stdin),
+        _ => loopback::run(env, &load(stdin)?),
     })
 }
 
