@@ -187,6 +187,10 @@ pub fn attach_checked(
             } else {
                 br
             };
+            // Only now: the host end's lookup at the end of `plumb` (RTM_GETLINK) has the
+            // kernel run the host end's pending carrier event first (link-watch), which is what
+            // moves the bridge port out of the disabled state. Sent earlier, the bridge drops the
+            // announcement (measured: tests/mac.rs's reload case then fails every time).
             if let Some(a) = &announcer {
                 a.announce(pod_link.index, &pod_link.mac, &pod.addresses);
             }

@@ -12,6 +12,12 @@
 //!   and overrides an existing entry with it. For IPv6, RFC 4861 §7.2.6: to all-nodes
 //!   (ff02::1), hop limit 255, Override set, Solicited clear, the target link-layer address
 //!   option carrying the MAC.
+//! - When: last in ADD, after the host end's lookup. The bridge drops frames from a port whose
+//!   carrier event the kernel has not processed yet (link-watch runs it asynchronously); on
+//!   the kernels measured here (6.18) RTM_GETLINK on the host end processes it first, so the
+//!   port forwards by the time the pod sends. On kernels whose RTM_GETLINK does not do that,
+//!   the announcement may be lost right after a DEL (best effort, like the kernel's own
+//!   `arp_notify`, which fires even earlier, at link up).
 //! - One `AF_PACKET` datagram socket, opened inside the pod's namespace together with ADD's
 //!   netlink socket (no extra namespace switch) with protocol 0, so it never receives. Sending
 //!   needs no netlink round trip and no wait; a failure is logged and never fails the ADD.
