@@ -163,6 +163,29 @@ fn del_brings_lo_down_and_succeeds_when_the_netns_is_gone() {
         assert_eq!(d.stdout, "", "DEL prints nothing");
         assert!(!lo_up(&pod), "lo is down after DEL");
     }
+    // CNI_ARGS is not read (as the reference): unknown keys without IgnoreUnknown are fine.
+    let args = vec![("CNI_ARGS", "FOO=bar;IP=not-an-ip")];
+    let a = node.run(
+        &link.path(),
+        "ADD",
+        "s2",
+        Some(&pod.path),
+        "lo",
+        &c,
+        args.clone(),
+    );
+    assert!(
+        a.ok && lo_up(&pod),
+        "ADD with foreign CNI_ARGS: {} {}",
+        a.stdout,
+        a.stderr
+    );
+    let d = node.run(&link.path(), "DEL", "s2", Some(&pod.path), "lo", &c, args);
+    assert!(
+        d.ok && !lo_up(&pod),
+        "DEL with foreign CNI_ARGS: {}",
+        d.stdout
+    );
     let gone = node.pod("gone");
     let path = gone.path.clone();
     drop(gone);

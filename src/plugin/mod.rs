@@ -56,8 +56,10 @@ pub fn run_ipam_plugin() -> i32 {
 }
 
 /// `loopback`: `lo` up in the pod, as the reference loopback plugin (see `loopback.rs`).
+/// Like it, it does not read CNI_ARGS (whatever keys a runtime passes there).
 pub fn run_loopback() -> i32 {
-    run(|env, stdin| match env.command {
+    let env = || Env::from_vars(|k| std::env::var(k).ok().filter(|_| k != "CNI_ARGS"));
+    run_with(env, |env, stdin| match env.command {
         Command::Version => version::run(stdin),
         _ => loopback::run(env, &load(stdin)?),
     })
@@ -74,11 +76,18 @@ fn load(stdin: &[u8]) -> Result<NetConf, CniError> {
 }
 
 fn run(verb: impl FnOnce(&Env, &[u8]) -> Result<Output, CniError>) -> i32 {
+    run_with(Env::from_process, verb)
+}
+
+fn run_with(
+    env: impl FnOnce() -> Result<Env, CniError>,
+    verb: impl FnOnce(&Env, &[u8]) -> Result<Output, CniError>,
+) -> i32 {
     let stdin = match read_stdin() {
         Ok(s) => s,
         Err(e) => return fail(&e, Version::LATEST.as_str()),
     };
-    let result = Env::from_process().and_then(|env| {
+    let result = env().and_then(|env| {
         let r = verb(&env, &stdin);
         if let Err(e) = &r {
             log::error!("{} failed: {e}", env.command.as_str());
