@@ -154,6 +154,7 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
                 "bandwidth",
                 r#""bandwidth":{"ingressRate":100000000,"ingressBurst":1000000}"#,
             ),
+            ("mac", r#""mac":"0e:00:5e:00:00:42""#),
         ],
     );
     let pod = node.pod("p");
@@ -161,6 +162,9 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
     let pod_ip = first_ip(&result);
     assert!(pod_ip.starts_with("10.85.3."), "{result}");
     assert_eq!(leases(), std::slice::from_ref(&pod_ip));
+    // the mac capability (podman keeps a container's MAC across `network reload`)
+    let eth0 = pod.ip(&["link", "show", "eth0"]).unwrap();
+    assert!(eth0.contains("link/ether 0e:00:5e:00:00:42"), "{eth0}");
     let veth = lichen::cni::CniResult::parse(result.as_bytes())
         .unwrap()
         .interfaces[1]

@@ -43,7 +43,7 @@ pub const CONFLIST_NAME: &str = "10-lichen.conflist";
 /// The conflist shipped in conf/ (the subnet-file hand-off: the same file on every node).
 pub const DEFAULT_CONFLIST: &str = include_str!("../../conf/10-lichen.conflist");
 /// The name containerd and CRI-O run for every sandbox's `lo`; Lichen answers to it.
-pub const LOOPBACK: &str = "loopback";
+use crate::plugin::LOOPBACK_NAME as LOOPBACK;
 
 #[derive(Debug, Clone)]
 pub struct Install {
