@@ -159,7 +159,12 @@ prepare_c_prebuilt_std() {
   local t=$1 root deb tmp arch multiarch
   case "$t" in
     aarch64-*) arch=arm64 multiarch=aarch64-linux-musl ;;
-    *) return 0 ;; # the host's own architecture: the host compiler does
+    # the host's own architecture: cc-rs looks for musl-gcc (Debian's musl-tools), the host's
+    # gcc with musl's headers and specs
+    *)
+      install_packages musl-tools
+      return 0
+      ;;
   esac
   install_packages clang llvm dpkg-dev
   root=$(sysroot_dir "$t")

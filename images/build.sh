@@ -7,7 +7,12 @@
 # OCI image index naming each platform: linux/amd64, linux/arm64, linux/arm/v7, linux/arm/v6.
 #
 # Push it with e.g. `skopeo copy --all oci:target/image/oci:0.1.0 docker://REGISTRY/lichen:0.1.0`.
-# images/check.sh verifies the layout. (images/Dockerfile does the same with docker buildx.)
+# Also one archive per platform, target/image/lichen-<amd64|arm64|armv7|armv6>.tar: an OCI archive
+# whose one image is named localhost/lichen:<version>, the reference the manifests in conf/ use, for
+# nodes without a registry: `k3s ctr images import`, k3s's /var/lib/rancher/k3s/agent/images/, or
+# `microk8s ctr image import`. (Not `docker save`'s format: containerd 1.6 imports that without the
+# ARM variant, and a Pi Zero's linux/arm/v6 then filters the image out.)
+# images/check.sh verifies both. (images/Dockerfile does the same with docker buildx.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . cross/lib.sh
@@ -17,7 +22,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 # Reproducible metadata: the time of the last commit unless SOURCE_DATE_EPOCH says otherwise.
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
-install_packages umoci jq
+install_packages umoci jq skopeo
 
 missing=()
 for t in "${ALL_TARGETS[@]}"; do [ -x "target/$t/release/lichen" ] || missing+=("$t"); done
@@ -84,5 +89,14 @@ for t in "${ALL_TARGETS[@]}"; do
   p="target/image/platforms/linux/$(oci_platform "$t" | tr ' ' '/')"
   mkdir -p "$p"
   cp "target/$t/release/lichen" "$p/lichen"
+done
+# One archive per platform: what k3s and microk8s import.
+for t in "${ALL_TARGETS[@]}"; do
+  read -r arch variant <<<"$(oci_platform "$t")"
+  archive="$(dirname "$out")/lichen-$arch$variant.tar"
+  rm -f "$archive"
+  skopeo copy --quiet --override-os linux --override-arch "$arch" ${variant:+--override-variant "$variant"} \
+    "oci:$out:$version" "oci-archive:$archive:localhost/lichen:$version"
+  echo "archive: $archive"
 done
 echo "image: $out:$version ($(jq -r '.manifests[0].digest' "$out/index.json"))"

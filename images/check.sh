@@ -6,7 +6,10 @@
 #  - each manifest has exactly one layer, holding exactly one file, /lichen, byte for byte the
 #    binary of that platform's target (same SHA-256, and the ELF machine the platform needs);
 #  - the entrypoint is /lichen with the argument `daemonset`;
-#  - skopeo, asked for each platform, selects that platform's manifest.
+#  - skopeo, asked for each platform, selects that platform's manifest;
+#  - each per-platform archive (target/image/lichen-<platform>.tar) is imported by Debian's
+#    containerd (`ctr images import`, what `k3s ctr` and `microk8s ctr` run) as the reference the
+#    manifests in conf/ name, localhost/lichen:<version>, holding that platform's binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . cross/lib.sh
@@ -18,7 +21,7 @@ fail() {
   exit 1
 }
 blob() { echo "$layout/blobs/sha256/${1#sha256:}"; }
-install_packages jq skopeo
+install_packages jq skopeo containerd
 [ -f "$layout/oci-layout" ] || fail "$layout is not an OCI layout"
 
 for f in "$layout"/blobs/sha256/*; do
@@ -68,5 +71,48 @@ for t in "${ALL_TARGETS[@]}"; do
     "oci:$layout:$version" | jq -r '.Layers[0]')
   [ "$picked" = "$(jq -r '.layers[0].digest' "$manifest")" ] || fail "$t: skopeo picks another image for $arch $variant"
   printf 'image linux/%-8s %s  %s\n' "$arch${variant:+/$variant}" "$(jq -r '.[0].digest' <<<"$desc" | cut -c1-19)" "$t"
+done
+# The per-platform archives, imported by a throwaway containerd (its own root, state and socket,
+# in new mount and network namespaces) as the nodes' `ctr images import` does.
+ref="localhost/lichen:$version"
+for f in conf/lichen-*.yaml; do
+  grep -q "image: $ref\$" "$f" || fail "$f does not use the image the archives are tagged with, $ref"
+done
+ctrd="$tmp/containerd"
+mkdir -p "$ctrd"
+cat >"$ctrd/config.toml" <<EOF
+version = 2
+root = "$ctrd/root"
+state = "$ctrd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "$ctrd/sock"
+EOF
+unshare -m -n containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
+ctrd_pid=$!
+trap 'kill $ctrd_pid 2>/dev/null; wait $ctrd_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do [ -S "$ctrd/sock" ] && break; sleep 0.1; done
+ctr_() { ctr --address "$ctrd/sock" --namespace k8s.io "$@"; }
+ctr_ version >/dev/null || fail "containerd did not start: $(cat "$ctrd/log")"
+for t in "${ALL_TARGETS[@]}"; do
+  read -r arch variant <<<"$(oci_platform "$t")"
+  platform="linux/$arch${variant:+/$variant}"
+  archive="$(dirname "$layout")/lichen-$arch$variant.tar"
+  [ -f "$archive" ] || fail "$archive is missing (images/build.sh makes it)"
+  ctr_ images rm "$ref" >/dev/null 2>&1 || true
+  ctr_ images import --platform "$platform" "$archive" >/dev/null || fail "containerd cannot import $archive"
+  ctr_ images ls -q | grep -qx "$ref" || fail "$archive imports as [$(ctr_ images ls -q | tr '\n' ' ')], not $ref"
+  # what the node would run: the image's one layer, read back from containerd's store
+  rm -rf "$tmp/back" && mkdir -p "$tmp/back"
+  ctr_ images export --platform "$platform" "$tmp/back.tar" "$ref" && tar -xf "$tmp/back.tar" -C "$tmp/back"
+  desc=$(jq -c '.manifests[0]' "$tmp/back/index.json")
+  [ "$(jq -r .mediaType <<<"$desc")" != application/vnd.oci.image.index.v1+json ] ||
+    fail "$archive: imported as an index, want one platform's image"
+  manifest=$(jq -r .digest <<<"$desc")
+  layer=$(jq -r '.layers[0].digest' "$tmp/back/blobs/sha256/${manifest#sha256:}")
+  got=$(tar -xOf "$tmp/back/blobs/sha256/${layer#sha256:}" lichen 2>/dev/null | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$(sha256sum <"target/$t/release/lichen" | cut -d' ' -f1)" ] ||
+    fail "$archive: the imported image's /lichen is not target/$t/release/lichen"
+  printf 'archive %-18s imports as %s (%s)\n' "$(basename "$archive")" "$ref" "$platform"
 done
 echo "image OK: $layout:$version"

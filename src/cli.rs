@@ -5,8 +5,15 @@ use std::path::PathBuf;
 use argh::FromArgs;
 
 /// Lichen: a small CNI and node agent for edge Kubernetes. Run by a container runtime (with
-/// CNI_COMMAND set) it is the CNI plugin; as `lichen-ipam` it is the IPAM plugin.
+/// CNI_COMMAND set) it is the CNI plugin; as `lichen-ipam` the IPAM plugin; as `loopback` the
+/// loopback plugin. `-h`, `--help` or `help` on any command explains it; `--version` says which
+/// build this is.
 #[derive(FromArgs, Debug)]
+#[argh(
+    error_code(0, "success"),
+    error_code(1, "failure (and `lichen status`: the node is not healthy)"),
+    error_code(2, "usage error: unknown command or option, missing argument")
+)]
 pub struct Cli {
     #[argh(subcommand)]
     pub command: Sub,
@@ -75,9 +82,21 @@ pub struct AgentCmd {
     /// net-conf); off, the policy table is removed
     #[argh(switch)]
     pub network_policy: bool,
+    /// the runtime's CNI config directory: write the conflist staged by `lichen install --stage`
+    /// there once this node is programmed (so the node turns Ready only when pods can get
+    /// addresses)
+    #[argh(option)]
+    pub cni_conf_dir: Option<PathBuf>,
+    /// the staged conflist for --cni-conf-dir (default /run/lichen/10-lichen.conflist)
+    #[argh(option, default = "PathBuf::from(STAGED_CONFLIST)")]
+    pub cni_conflist: PathBuf,
 }
 
-/// Show this node's backend, subnet, peers and any drift, from the running agent.
+/// Where the DaemonSet's installer stages the conflist for the agent.
+pub const STAGED_CONFLIST: &str = "/run/lichen/10-lichen.conflist";
+
+/// Show this node's backend, subnet, peers and any drift, from the running agent. Exit 0 when the
+/// node is ready (programmed, no errors), 1 when it is not or no agent answers.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "status")]
 pub struct StatusCmd {
@@ -87,6 +106,9 @@ pub struct StatusCmd {
         default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
     )]
     pub server: std::net::SocketAddr,
+    /// wait up to this many seconds for the node to be ready, then show the status
+    #[argh(option)]
+    pub wait: Option<u64>,
 }
 
 /// Build a demo cluster in network namespaces on this machine, show pods talking, remove it.
@@ -98,29 +120,44 @@ pub struct DemoCmd {
     pub keep: bool,
 }
 
-/// Install the plugin (and the lichen-ipam link) and its conflist for the container runtime.
+/// Install the plugin (with its lichen-ipam and loopback links), the plugins its conflist chains,
+/// and the conflist, where the container runtime looks. Plain containerd, CRI-O and k3s started
+/// with --flannel-backend=none use the defaults; microk8s: --bin-dir
+/// /var/snap/microk8s/current/opt/cni/bin --conf-dir /var/snap/microk8s/current/args/cni-network.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "install")]
 pub struct InstallCmd {
-    /// the CNI binary directory (k3s: /var/lib/rancher/k3s/data/cni, microk8s:
-    /// /var/snap/microk8s/current/opt/cni/bin; default /opt/cni/bin)
+    /// the CNI binary directory (default /opt/cni/bin)
     #[argh(option, default = "PathBuf::from(\"/opt/cni/bin\")")]
     pub bin_dir: PathBuf,
-    /// the CNI config directory (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d, microk8s:
-    /// /var/snap/microk8s/current/args/cni-network; default /etc/cni/net.d)
+    /// the CNI config directory (default /etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
     /// the conflist to install instead of the built-in one
     #[argh(option)]
     pub conflist: Option<PathBuf>,
+    /// like --conflist, but only when this file exists (the DaemonSet points it at an optional
+    /// ConfigMap key); otherwise the built-in conflist
+    #[argh(option)]
+    pub custom_conflist: Option<PathBuf>,
+    /// where to link chained plugins (portmap, bandwidth) from when the bin dir lacks them
+    /// (repeatable; k3s keeps its own in /var/lib/rancher/k3s/data/cni); a plugin found nowhere
+    /// is left out of the built-in conflist
+    #[argh(option)]
+    pub plugins_from: Vec<PathBuf>,
+    /// write the conflist to this file instead of the conf dir; `lichen agent --cni-conf-dir`
+    /// puts it in place once the node is programmed
+    #[argh(option)]
+    pub stage: Option<PathBuf>,
     /// replace a 10-lichen.conflist that is not Lichen's
     #[argh(switch)]
     pub force: bool,
 }
 
 /// The image's default command: `lichen install` into the host's CNI directories (mounted at
-/// /host/opt/cni/bin and /host/etc/cni/net.d), then `lichen agent --kube` with the net-conf from
-/// /etc/lichen/net-conf.json (a ConfigMap) and NODE_NAME from the downward API.
+/// /host/opt/cni/bin and /host/etc/cni/net.d) with the conflist staged in /run/lichen, then
+/// `lichen agent --kube` with the net-conf from /etc/lichen/net-conf.json (a ConfigMap) and
+/// NODE_NAME from the downward API, which writes the conflist once the node is programmed.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "daemonset")]
 pub struct DaemonsetCmd {
@@ -130,6 +167,10 @@ pub struct DaemonsetCmd {
     /// where the host's CNI config directory is mounted (default /host/etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/host/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
+    /// where to link missing chained plugins from (repeatable; k3s:
+    /// /var/lib/rancher/k3s/data/cni, mounted at the same path)
+    #[argh(option)]
+    pub plugins_from: Vec<PathBuf>,
     /// the net-conf.json (default /etc/lichen/net-conf.json)
     #[argh(option, default = "PathBuf::from(\"/etc/lichen/net-conf.json\")")]
     pub net_conf: PathBuf,
@@ -138,7 +179,9 @@ pub struct DaemonsetCmd {
     pub network_policy: bool,
 }
 
-/// Remove what `lichen install` put in place (a conflist only if it is Lichen's).
+/// Remove what `lichen install` put in place (a conflist only if it is Lichen's); with --all
+/// also everything the agent made on this node. Run it before k3s-uninstall.sh or removing the
+/// microk8s snap.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "uninstall")]
 pub struct UninstallCmd {
@@ -148,6 +191,14 @@ pub struct UninstallCmd {
     /// the CNI config directory (default /etc/cni/net.d)
     #[argh(option, default = "PathBuf::from(\"/etc/cni/net.d\")")]
     pub conf_dir: PathBuf,
+    /// also remove what the agent made: its routes (proto 108), the VXLAN device, both
+    /// nftables tables, the bridge, and the files in /run/lichen (stop the DaemonSet first)
+    #[argh(switch)]
+    pub all: bool,
+    /// the agent's subnet file; its directory also holds the staged conflist (default
+    /// /run/lichen/subnet.env)
+    #[argh(option, default = "PathBuf::from(crate::subnet_file::DEFAULT_PATH)")]
+    pub subnet_file: PathBuf,
 }
 
 /// NetworkPolicy tools.
@@ -206,7 +257,7 @@ pub enum IpamAction {
     Gc(IpamGc),
 }
 
-/// List the leases of a network.
+/// List the leases of a network (reads the store; changes nothing on disk).
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "list")]
 pub struct IpamList {
@@ -218,7 +269,8 @@ pub struct IpamList {
     pub data_dir: PathBuf,
 }
 
-/// Release every lease not held by one of the given attachments.
+/// Release every lease not held by one of the given attachments. Give the attachments to keep
+/// (--keep, repeatable), or --all to release every lease: never everything by omission.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "gc")]
 pub struct IpamGc {
@@ -231,38 +283,35 @@ pub struct IpamGc {
     /// an attachment to keep, as CONTAINERID/IFNAME (repeatable)
     #[argh(option)]
     pub keep: Vec<String>,
+    /// release every lease of the network (instead of --keep)
+    #[argh(switch)]
+    pub all: bool,
+    /// say what would be released, release nothing
+    #[argh(switch)]
+    pub dry_run: bool,
 }
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
-    let cli: Cli = argh::from_env();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match parse(&args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     crate::logging::init(None, None, log::LevelFilter::Info);
     match cli.command {
         Sub::Agent(a) => agent(a),
-        Sub::Status(s) => match crate::agent::http::fetch(s.server, "/status") {
-            Ok((200, body)) => {
-                print!("{body}");
-                0
-            }
-            Ok((code, body)) => {
-                eprintln!("lichen status: agent answered {code}: {body}");
-                1
-            }
-            Err(e) => {
-                eprintln!(
-                    "lichen status: no agent at {} ({e}); is `lichen agent` running?",
-                    s.server
-                );
-                1
-            }
-        },
+        Sub::Status(s) => status(&s),
         Sub::Demo(d) => crate::demo::run(d.keep),
         Sub::Install(i) => install(i),
         Sub::Daemonset(d) => {
             let code = install(InstallCmd {
                 bin_dir: d.bin_dir,
-                conf_dir: d.conf_dir,
+                conf_dir: d.conf_dir.clone(),
                 conflist: None,
+                custom_conflist: None,
+                plugins_from: d.plugins_from,
+                stage: Some(PathBuf::from(STAGED_CONFLIST)),
                 force: false,
             });
             if code != 0 {
@@ -283,12 +332,11 @@ pub fn run() -> i32 {
                 cleanup: false,
                 network_policy: d.network_policy,
                 public_ip: None,
+                cni_conf_dir: Some(d.conf_dir),
+                cni_conflist: PathBuf::from(STAGED_CONFLIST),
             })
         }
-        Sub::Uninstall(u) => report_lines(
-            "uninstall",
-            crate::install::uninstall(&u.bin_dir, &u.conf_dir),
-        ),
+        Sub::Uninstall(u) => uninstall(u),
         Sub::Version(_) => {
             println!("{}", version_line());
             0
@@ -300,25 +348,142 @@ pub fn run() -> i32 {
     }
 }
 
+/// The command line as the operator's tools in the same toolbox take it: `-h` as well as
+/// `--help` and `help`, `--version` as well as `lichen version`; help and the version on stdout
+/// with exit 0, usage errors on stderr with exit 2. `Err` is the exit code to end with.
+fn parse(args: &[String]) -> Result<Cli, i32> {
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("lichen");
+    let rest: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| if a == "-h" { "--help" } else { a.as_str() })
+        .collect();
+    if matches!(rest.as_slice(), ["--version"] | ["-V"]) {
+        println!("{}", version_line());
+        return Err(0);
+    }
+    Cli::from_args(&[name], &rest).map_err(|exit| match exit.status {
+        Ok(()) => {
+            println!("{}", exit.output);
+            0
+        }
+        Err(()) => {
+            eprintln!("{}", exit.output);
+            2
+        }
+    })
+}
+
+/// `lichen status [--wait SECONDS]`: the agent's status text; exit 0 only when `/readyz` says
+/// the node is programmed.
+fn status(s: &StatusCmd) -> i32 {
+    use crate::agent::http::fetch;
+    let ready = || matches!(fetch(s.server, "/readyz"), Ok((200, _)));
+    if let Some(secs) = s.wait {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !ready() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+    match fetch(s.server, "/status") {
+        Ok((200, body)) => {
+            print!("{body}");
+            if ready() {
+                0
+            } else {
+                eprintln!("lichen status: this node is not ready (see above)");
+                1
+            }
+        }
+        Ok((code, body)) => {
+            eprintln!("lichen status: agent answered {code}: {body}");
+            1
+        }
+        Err(e) => {
+            eprintln!(
+                "lichen status: no agent at {} ({e}); is `lichen agent` running?",
+                s.server
+            );
+            1
+        }
+    }
+}
+
 fn install(i: InstallCmd) -> i32 {
-    let conflist = match &i.conflist {
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => t,
+    let custom = i.custom_conflist.filter(|p| {
+        let there = p.exists();
+        if !there {
+            println!(
+                "{} not found: installing the built-in conflist",
+                p.display()
+            );
+        }
+        there
+    });
+    let (conflist, builtin) = match i.conflist.or(custom) {
+        Some(p) => match std::fs::read_to_string(&p) {
+            Ok(t) => (t, false),
             Err(e) => {
                 eprintln!("lichen install: {}: {e}", p.display());
                 return 1;
             }
         },
-        None => crate::install::DEFAULT_CONFLIST.to_owned(),
+        None => (crate::install::DEFAULT_CONFLIST.to_owned(), true),
     };
     let inst = crate::install::Install {
         bin_dir: i.bin_dir,
         conf_dir: i.conf_dir,
         conflist,
+        builtin,
+        plugins_from: i.plugins_from,
+        stage: i.stage,
         force: i.force,
     };
     let res = std::env::current_exe().and_then(|exe| inst.run(&exe));
     report_lines("install", res)
+}
+
+/// `lichen uninstall [--all]`: the files first (so the runtime stops calling the plugin), then,
+/// with --all, what the agent made, with the agent's own cleanup and the plugin's bridge.
+fn uninstall(u: UninstallCmd) -> i32 {
+    let bridge = crate::install::installed_bridge(&u.conf_dir);
+    let code = report_lines(
+        "uninstall",
+        crate::install::uninstall(&u.bin_dir, &u.conf_dir),
+    );
+    if !u.all {
+        return code;
+    }
+    let mut errors = agent_cleanup(&u.subnet_file);
+    match crate::nl::Nl::open()
+        .and_then(|mut nl| crate::nl::missing_ok(nl.delete_link(crate::nl::LinkId::Name(&bridge))))
+    {
+        Ok(()) => println!("removed bridge {bridge} (if it was there)"),
+        Err(e) => errors.push(format!("bridge {bridge}: {e}")),
+    }
+    let dir = u.subnet_file.parent().unwrap_or(std::path::Path::new("/"));
+    let staged = dir.join(crate::install::CONFLIST_NAME);
+    match std::fs::remove_file(&staged) {
+        Ok(()) => println!("removed {}", staged.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => errors.push(format!("{}: {e}", staged.display())),
+    }
+    // the directory only when nothing else is left in it
+    if std::fs::remove_dir(dir).is_ok() {
+        println!("removed {}", dir.display());
+    }
+    for e in &errors {
+        eprintln!("lichen uninstall: {e}");
+    }
+    if errors.is_empty() {
+        code
+    } else {
+        1
+    }
 }
 
 fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
@@ -336,26 +501,29 @@ fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
     }
 }
 
+/// Removes every route, device, nftables table and the subnet file the agent made; returns the
+/// errors.
+fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
+    use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler};
+    let kernel = match NetlinkKernel::open() {
+        Ok(k) => k,
+        Err(e) => return vec![format!("netlink: {e}")],
+    };
+    let netconf = crate::agent::netconf::NetConf {
+        network: Vec::new(),
+        subnet_len: Vec::new(),
+        backend: crate::agent::netconf::Backend::HostGw,
+        mtu: None,
+        ipmasq: false,
+        network_policy: false,
+    };
+    Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned()).cleanup()
+}
+
 fn agent(a: AgentCmd) -> i32 {
-    use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler, run};
+    use crate::agent::run;
     if a.cleanup {
-        let kernel = match NetlinkKernel::open() {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("lichen agent --cleanup: netlink: {e}");
-                return 1;
-            }
-        };
-        let netconf = crate::agent::netconf::NetConf {
-            network: Vec::new(),
-            subnet_len: Vec::new(),
-            backend: crate::agent::netconf::Backend::HostGw,
-            mtu: None,
-            ipmasq: false,
-            network_policy: false,
-        };
-        let mut rec = Reconciler::new(kernel, String::new(), netconf, None, a.subnet_file);
-        let errors = rec.cleanup();
+        let errors = agent_cleanup(&a.subnet_file);
         for e in &errors {
             eprintln!("lichen agent --cleanup: {e}");
         }
@@ -388,6 +556,8 @@ fn agent(a: AgentCmd) -> i32 {
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,
+        cni_conf: a.cni_conf_dir.map(|d| (a.cni_conflist, d)),
+        podcidr_wait: run::podcidr_wait_from_env(),
     };
     match run::run(opts) {
         Ok(()) => 0,
@@ -491,15 +661,32 @@ pub fn version_line() -> String {
 }
 
 fn ipam(action: IpamAction) -> i32 {
+    use lichen_ipam::{DiskStore, Ipam, Store};
     let res = match action {
-        IpamAction::List(l) => lichen_ipam::Ipam::open(&l.data_dir, &l.network)
-            .and_then(|i| i.leases())
-            .map(|leases| {
-                for l in leases {
-                    println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
-                }
-            }),
+        IpamAction::List(l) => {
+            let dir = l.data_dir.join(&l.network);
+            if lichen_ipam::disk::validate_network_name(&l.network).is_ok() && !dir.is_dir() {
+                eprintln!(
+                    "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
+                    dir.display()
+                );
+                return 1;
+            }
+            lichen_ipam::disk::validate_network_name(&l.network)
+                .and_then(|()| DiskStore::at(dir).list())
+                .map(|leases| {
+                    for l in leases {
+                        println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
+                    }
+                })
+        }
         IpamAction::Gc(g) => {
+            if g.keep.is_empty() != g.all {
+                eprintln!(
+                    "lichen ipam gc: give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both"
+                );
+                return 2;
+            }
             let keep: Vec<(String, String)> = g
                 .keep
                 .iter()
@@ -508,7 +695,13 @@ fn ipam(action: IpamAction) -> i32 {
                     None => (k.clone(), String::new()),
                 })
                 .collect();
-            lichen_ipam::Ipam::open(&g.data_dir, &g.network).map(|i| {
+            Ipam::open(&g.data_dir, &g.network).and_then(|i| {
+                if g.dry_run {
+                    for l in i.gc_plan(&keep)? {
+                        println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
+                    }
+                    return Ok(());
+                }
                 let (released, errors) = i.gc(&keep);
                 for ip in released {
                     println!("released {ip}");
@@ -516,6 +709,7 @@ fn ipam(action: IpamAction) -> i32 {
                 for e in errors {
                     eprintln!("error: {e}");
                 }
+                Ok(())
             })
         }
     };

@@ -9,6 +9,15 @@
 //! - Round trips are counted and kept low (see `attach`); nothing is spawned.
 //! - ADD rolls back by deleting the host end (the pod end goes with it); DEL deletes the host
 //!   end by its deterministic name first, which needs no namespace switch.
+//! - Once attached, the pod announces its addresses (gratuitous ARP, unsolicited NA: see
+//!   `announce.rs`) over a packet socket opened in the pod together with the netlink socket.
+//! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
+
+mod announce;
+mod loopback;
+
+pub use announce::Announcer;
+pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 
 use std::io;
 use std::net::IpAddr;
@@ -34,6 +43,8 @@ pub struct PodSpec {
     pub netns: PathBuf,
     /// CNI_IFNAME: the name of the pod end inside the pod.
     pub ifname: String,
+    /// A fixed MAC for the pod end (the runtime asked for one); else the kernel picks one.
+    pub mac: Option<[u8; 6]>,
     /// The host end's name (see [`host_veth_name`]).
     pub host_veth: String,
     pub mtu: Option<u32>,
@@ -151,7 +162,11 @@ pub fn attach_checked(
     pod: &PodSpec,
     checked: Checked,
 ) -> Result<Attached, DpError> {
-    let Checked { ns, nl: mut pod_nl } = checked;
+    let Checked {
+        ns,
+        nl: mut pod_nl,
+        announcer,
+    } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
     let br = ensure_bridge(&mut host, bridge)?;
     let v6 = bridge
@@ -172,6 +187,13 @@ pub fn attach_checked(
             } else {
                 br
             };
+            // Only now: the host end's lookup at the end of `plumb` (RTM_GETLINK) has the
+            // kernel run the host end's pending carrier event first (link-watch), which is what
+            // moves the bridge port out of the disabled state. Sent earlier, the bridge drops the
+            // announcement (measured: tests/mac.rs's reload case then fails every time).
+            if let Some(a) = &announcer {
+                a.announce(pod_link.index, &pod_link.mac, &pod.addresses);
+            }
             Ok(Attached {
                 bridge: info(&br),
                 host_veth: info(&host_veth),
@@ -352,6 +374,7 @@ fn create_veth(
         mtu: pod.mtu,
         up: false,
         netns: Some(ns),
+        mac: pod.mac,
         ..NewLink::default()
     };
     let veth = NewLink {
@@ -469,18 +492,25 @@ fn is_v6_link_local(n: &IpNet) -> bool {
 /// Run before IPAM so a refused ADD leases nothing.
 pub fn preflight(netns: &Path, ifname: &str) -> Result<Checked, DpError> {
     let ns = NetNs::open(netns).map_err(|e| DpError::NetnsMissing(netns.to_path_buf(), e))?;
-    let mut nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
+    // Both sockets in one visit to the namespace.
+    let (mut nl, announcer) = ns
+        .run(|| Ok((Nl::open()?, Announcer::open())))
+        .map_err(kernel("open netlink in the pod namespace"))?;
+    let announcer = announcer
+        .inspect_err(|e| log::warn!("no gratuitous ARP/NA: cannot open a packet socket: {e}"))
+        .ok();
     match find(&mut nl, ifname)? {
         Some(_) => Err(DpError::IfnameExists(ifname.to_owned())),
-        None => Ok(Checked { ns, nl }),
+        None => Ok(Checked { ns, nl, announcer }),
     }
 }
 
 /// A pod namespace that [`preflight`] opened and found without the interface to create, with
-/// a netlink socket inside it.
+/// a netlink socket and a packet socket (for announcing the pod's addresses) inside it.
 pub struct Checked {
     ns: NetNs,
     nl: Nl,
+    announcer: Option<Announcer>,
 }
 
 #[cfg(test)]
@@ -507,6 +537,7 @@ mod tests {
         PodSpec {
             netns: pod.path(),
             ifname: "eth0".into(),
+            mac: None,
             host_veth: host_veth_name(&pod.name, "eth0"),
             mtu: Some(1450),
             hairpin: true,

@@ -22,5 +22,6 @@ pub mod nft;
 pub mod nl;
 pub mod plugin;
 pub mod policy;
+pub mod rfc3339;
 pub mod subnet_file;
 pub mod testbed;

@@ -1,5 +1,6 @@
 //! The `lichen` binary: CNI plugin when CNI_COMMAND is set, IPAM plugin when invoked as
-//! `lichen-ipam`, otherwise the operator's command line.
+//! `lichen-ipam`, loopback plugin when invoked as `loopback`, otherwise the operator's command
+//! line.
 
 fn main() {
     let argv0 = std::env::args_os().next().unwrap_or_default();
@@ -10,6 +11,8 @@ fn main() {
         .to_owned();
     let code = if invoked_as == "lichen-ipam" {
         lichen::plugin::run_ipam_plugin()
+    } else if invoked_as == lichen::plugin::LOOPBACK_NAME {
+        lichen::plugin::run_loopback()
     } else if std::env::var_os("CNI_COMMAND").is_some() {
         lichen::plugin::run_cni()
     } else {

@@ -74,16 +74,7 @@ where
 #[test]
 fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
     let node = Node::new("chain");
-    let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
-    testbed::veth(
-        &node.ns,
-        "uplink",
-        "198.51.100.1/24",
-        &client,
-        "eth0",
-        "198.51.100.2/24",
-    )
-    .unwrap();
+    let client = node.client();
     let name = &node.network;
     let lichen = format!(
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.82.0.0/24"}}]],"dataDir":"{}"}}}}"#,

@@ -112,10 +112,11 @@ fn leak(s: &str) -> &'static str {
 
 /// (manifest, CNI binary dir, CNI config dir, default cluster network).
 const MANIFESTS: &[(&str, &str, &str, &str)] = &[
+    // k3s with --flannel-backend=none: containerd's defaults (NOTES.md, "k3s and microk8s")
     (
         "lichen-k3s.yaml",
-        "/var/lib/rancher/k3s/data/current/bin",
-        "/var/lib/rancher/k3s/agent/etc/cni/net.d",
+        "/opt/cni/bin",
+        "/etc/cni/net.d",
         "10.42.0.0/16",
     ),
     (
@@ -203,9 +204,6 @@ fn daemonset_installs_and_runs_the_agent_on_every_node() {
             .collect();
         assert_eq!(volumes.get("cni-bin"), Some(bin_dir), "{file}");
         assert_eq!(volumes.get("cni-conf"), Some(conf_dir), "{file}");
-        // the install step writes into those host directories
-        let install = m.list(&format!("{pod}.initContainers[0].command"));
-        assert_eq!(install.get(1), Some(&"install"), "{file}: {install:?}");
         let mounts = |c: &str| -> BTreeMap<&str, &str> {
             (0..)
                 .map_while(|i| {
@@ -214,24 +212,77 @@ fn daemonset_installs_and_runs_the_agent_on_every_node() {
                 })
                 .collect()
         };
-        let init = mounts("initContainers[0]");
         let arg = |args: &[&str], flag: &str| {
             let i = args.iter().position(|a| a == &flag).expect(flag);
             args[i + 1].to_owned()
         };
-        assert_eq!(
-            Some(&arg(&install, "--bin-dir").as_str()),
-            init.get("cni-bin")
-        );
-        assert_eq!(
-            Some(&arg(&install, "--conf-dir").as_str()),
-            init.get("cni-conf")
+        let within = |path: &str, mounts: &BTreeMap<&str, &str>, volume: &str| {
+            let dir = mounts
+                .get(volume)
+                .unwrap_or_else(|| panic!("{file}: no {volume} mount"));
+            assert!(
+                path.starts_with(dir),
+                "{file}: {path} is not in the {volume} mount {dir}"
+            );
+        };
+        // the install step: the binary into the host's CNI bin dir, the conflist staged in the
+        // run dir the agent shares, plugins linked from dirs mounted at their host path (so the
+        // links resolve on the host), the operator's conflist from the ConfigMap
+        let install = m.list(&format!("{pod}.initContainers[0].command"));
+        assert_eq!(install.get(1), Some(&"install"), "{file}: {install:?}");
+        let init = mounts("initContainers[0]");
+        within(&arg(&install, "--bin-dir"), &init, "cni-bin");
+        within(&arg(&install, "--stage"), &init, "run");
+        within(&arg(&install, "--custom-conflist"), &init, "config");
+        for (i, a) in install.iter().enumerate() {
+            if *a == "--plugins-from" {
+                let dir = install[i + 1];
+                let volume = init.iter().find(|(_, p)| **p == dir).map(|(v, _)| *v);
+                let volume = volume.unwrap_or_else(|| panic!("{file}: {dir} is not mounted"));
+                assert_eq!(
+                    volumes.get(volume),
+                    Some(&dir),
+                    "{file}: mounted at its host path"
+                );
+            }
+        }
+        assert!(
+            !install.contains(&"--conf-dir"),
+            "{file}: the installer must not write the conflist: the agent does, when ready"
         );
         // the agent: from the API in-cluster, its node name from the downward API, liveness
-        // from its /healthz, the capabilities it needs
+        // from its /healthz, readiness from /readyz, the capabilities it needs; it writes the
+        // staged conflist into the host's conf dir once the node is programmed
         let agent = m.list(&format!("{pod}.containers[0].command"));
         assert_eq!(agent.get(1), Some(&"agent"), "{file}");
         assert!(agent.contains(&"--kube"), "{file}: {agent:?}");
+        let agent_mounts = mounts("containers[0]");
+        within(&arg(&agent, "--cni-conf-dir"), &agent_mounts, "cni-conf");
+        assert_eq!(
+            arg(&agent, "--cni-conflist"),
+            arg(&install, "--stage"),
+            "{file}"
+        );
+        within(&arg(&agent, "--subnet-file"), &agent_mounts, "run");
+        assert_eq!(init.get("run"), agent_mounts.get("run"), "{file}");
+        assert_eq!(
+            get("containers[0].readinessProbe.httpGet.path"),
+            Some("/readyz")
+        );
+        // the image: what images/build.sh makes and README's steps import on every node
+        let image = format!("localhost/lichen:{}", env!("CARGO_PKG_VERSION"));
+        for c in ["initContainers[0]", "containers[0]"] {
+            assert_eq!(
+                get(&format!("{c}.image")),
+                Some(image.as_str()),
+                "{file} {c}"
+            );
+            assert_eq!(
+                get(&format!("{c}.imagePullPolicy")),
+                Some("IfNotPresent"),
+                "{file} {c}: a local image must not be pulled"
+            );
+        }
         assert_eq!(get("containers[0].env[0].name"), Some("NODE_NAME"));
         assert_eq!(
             get("containers[0].env[0].valueFrom.fieldRef.fieldPath"),
@@ -251,7 +302,6 @@ fn daemonset_installs_and_runs_the_agent_on_every_node() {
         ));
         assert!(caps.contains(&"NET_ADMIN"), "{file}: {caps:?}");
         // the net-conf the agent reads is the ConfigMap's, and it parses
-        let agent_mounts = mounts("containers[0]");
         let net_conf = arg(&agent, "--net-conf");
         let dir = agent_mounts.get("config").expect("the config volume");
         assert!(net_conf.starts_with(dir), "{net_conf} in {dir}");
@@ -273,5 +323,35 @@ fn daemonset_installs_and_runs_the_agent_on_every_node() {
         let nc = lichen::agent::netconf::NetConf::parse(text.as_bytes())
             .unwrap_or_else(|e| panic!("{file}: net-conf.json: {e}"));
         assert_eq!(nc.network, [network.parse().unwrap()], "{file}");
+    }
+}
+
+/// The repository says one thing about where runtimes look: no file names k3s's private CNI
+/// dirs, which containerd never reads once Flannel is off.
+#[test]
+fn no_file_names_k3s_flannel_only_cni_dirs() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("git")
+        .args([
+            "-C",
+            root,
+            "ls-files",
+            "README.md",
+            "conf",
+            "src",
+            "images",
+            "scripts",
+        ])
+        .output()
+        .expect("git");
+    let files = String::from_utf8(out.stdout).unwrap();
+    assert!(files.lines().count() > 10, "git ls-files listed {files}");
+    for f in files.lines() {
+        let Ok(text) = std::fs::read_to_string(format!("{root}/{f}")) else {
+            continue;
+        };
+        for stale in ["agent/etc/cni/net.d", "k3s/data/current/bin"] {
+            assert!(!text.contains(stale), "{f} names {stale}");
+        }
     }
 }

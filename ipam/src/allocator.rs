@@ -189,12 +189,7 @@ impl<S: Store> Ipam<S> {
         let mut errors = Vec::new();
         match self.store.list() {
             Ok(leases) => {
-                let keep = |l: &Lease| {
-                    valid
-                        .iter()
-                        .any(|(c, i)| l.held_by(c, i) || l.held_by_container(c))
-                };
-                for lease in leases.iter().filter(|l| !keep(l)) {
+                for lease in unkept(leases, valid) {
                     match self.store.release_ip(lease.ip) {
                         Ok(()) => released.push(lease.ip),
                         Err(e) => errors.push(e),
@@ -205,6 +200,12 @@ impl<S: Store> Ipam<S> {
         }
         errors.extend(self.store.sweep());
         (released, errors)
+    }
+
+    /// The leases [`Ipam::gc`] would release for `valid`, changing nothing (`--dry-run`).
+    pub fn gc_plan(&self, valid: &[(String, String)]) -> Result<Vec<Lease>, IpamError> {
+        let _guard = self.store.lock()?;
+        Ok(unkept(self.store.list()?, valid))
     }
 
     /// Every lease (for `lichen ipam list` and STATUS).
@@ -291,4 +292,17 @@ fn describe_holder(l: &Lease) -> String {
     } else {
         format!("container {} interface {}", l.container_id, l.ifname)
     }
+}
+
+/// The leases no attachment in `valid` holds. A host-local lease without an ifname is held when
+/// its container ID appears in `valid` at all.
+fn unkept(leases: Vec<Lease>, valid: &[(String, String)]) -> Vec<Lease> {
+    leases
+        .into_iter()
+        .filter(|l| {
+            !valid
+                .iter()
+                .any(|(c, i)| l.held_by(c, i) || l.held_by_container(c))
+        })
+        .collect()
 }

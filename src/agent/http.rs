@@ -1,5 +1,6 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
-//! `lichen status`), `/healthz`, `/metrics` (Prometheus) and `/policy/explain` (for
+//! `lichen status`), `/healthz` (liveness: the loop turns), `/readyz` (readiness: this node is
+//! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
 //! `lichen policy explain`). One request per connection.
 
 use std::io;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
-use super::report::Report;
+use super::report::{Report, STALLED};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
 
@@ -52,8 +53,18 @@ async fn handle(
         match path {
             "/policy/explain" => super::explain::serve(&r.policy, query),
             "/status" => (200, r.render()),
-            "/healthz" if r.healthy(Duration::from_secs(120)) => (200, "ok\n".to_owned()),
-            "/healthz" => (503, format!("unhealthy: {}\n", r.last_errors.join("; "))),
+            "/healthz" if r.alive(STALLED) => (200, "ok\n".to_owned()),
+            "/healthz" => (
+                503,
+                format!(
+                    "the agent's loop has not turned for {}s\n",
+                    STALLED.as_secs()
+                ),
+            ),
+            "/readyz" => match r.not_ready() {
+                None => (200, "ready\n".to_owned()),
+                Some(why) => (503, format!("not ready: {why}\n")),
+            },
             "/metrics" => (200, r.metrics(leases())),
             _ => (404, "not found\n".to_owned()),
         }

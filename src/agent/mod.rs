@@ -14,6 +14,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod report;
 pub mod run;
+pub mod signal;
 pub mod source;
 
 #[cfg(test)]

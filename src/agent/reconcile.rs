@@ -2,10 +2,15 @@
 //! plus the subnet file and the nftables rules. It runs on every cluster change, on kernel
 //! changes and on a timer. It never removes what works because information is missing: while
 //! this node is unknown or has no podCIDR, nothing is touched.
+//!
+//! A Node that stays without `spec.podCIDR` for [`Reconciler::podcidr_wait`] (default
+//! [`PODCIDR_WAIT`]) almost always means the kube-controller-manager does not allocate node
+//! CIDRs (microk8s' default): the agent then says once, as a warning, and for as long as it
+//! waits in `lichen status`, what to change ([`podcidr_hint`]).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
 use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanConf};
@@ -30,7 +35,16 @@ pub struct Reconciler<K: Kernel> {
     applied_rules: Option<NodeRules>,
     /// The NetworkPolicy mode (on when `netconf.network_policy`).
     policy: PolicySync,
+    /// How long this Node may lack a podCIDR before the agent says how to fix it.
+    pub podcidr_wait: Duration,
+    /// Since when this Node has had no podCIDR (None: it has one, or is not known yet), and
+    /// whether the warning went out.
+    no_podcidr_since: Option<Instant>,
+    hinted: bool,
 }
+
+/// The default of [`Reconciler::podcidr_wait`].
+pub const PODCIDR_WAIT: Duration = Duration::from_secs(60);
 
 /// The backend configuration of a net-conf.
 pub fn backend_conf(n: &NetConf) -> BackendConf {
@@ -91,7 +105,33 @@ impl<K: Kernel> Reconciler<K> {
             subnet_file,
             applied_rules: None,
             policy: PolicySync::default(),
+            podcidr_wait: PODCIDR_WAIT,
+            no_podcidr_since: None,
+            hinted: false,
         }
+    }
+
+    /// When the podCIDR hint is due, while it is pending (the loop wakes for it).
+    pub fn hint_due(&self) -> Option<Instant> {
+        match (self.no_podcidr_since, self.hinted) {
+            (Some(since), false) => Some(since + self.podcidr_wait),
+            _ => None,
+        }
+    }
+
+    /// The waiting text while this Node has no podCIDR: the hint once `podcidr_wait` passed
+    /// (logged the first time).
+    fn no_podcidr(&mut self) -> String {
+        let since = *self.no_podcidr_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.podcidr_wait {
+            return format!("Node {:?} has no spec.podCIDR yet", self.node_name);
+        }
+        let hint = podcidr_hint(&self.node_name, &self.netconf, since.elapsed());
+        if !self.hinted {
+            self.hinted = true;
+            log::warn!("{}", hint.replace('\n', " "));
+        }
+        hint
     }
 
     /// One pass. `full` re-applies the nftables rules even when unchanged (the timer's pass).
@@ -135,6 +175,7 @@ impl<K: Kernel> Reconciler<K> {
             report,
         );
         let Some(local) = state.nodes.get(&self.node_name).filter(|n| !n.deleting) else {
+            (self.no_podcidr_since, self.hinted) = (None, false);
             report.waiting = Some(format!(
                 "Node {:?} is not in the cluster state yet",
                 self.node_name
@@ -143,10 +184,11 @@ impl<K: Kernel> Reconciler<K> {
             return Ok(());
         };
         if local.pod_cidrs.is_empty() {
-            report.waiting = Some(format!("Node {:?} has no spec.podCIDR yet", self.node_name));
+            report.waiting = Some(self.no_podcidr());
             report.subnets.clear();
             return Ok(());
         }
+        (self.no_podcidr_since, self.hinted) = (None, false);
         if let Some(c) = local
             .pod_cidrs
             .iter()
@@ -293,6 +335,38 @@ impl<K: Kernel> Reconciler<K> {
         }
         errors
     }
+}
+
+/// What to do when Node `node` has waited `waited` for a podCIDR: the controller-manager
+/// flags for the net-conf's networks (kube-controller-manager's `--allocate-node-cidrs`,
+/// `--cluster-cidr`, `--node-cidr-mask-size` or, dual-stack, `-ipv4`/`-ipv6`), and where
+/// microk8s keeps them. One line per step.
+pub fn podcidr_hint(node: &str, netconf: &NetConf, waited: Duration) -> String {
+    let cidrs: Vec<String> = netconf.network.iter().map(|n| n.to_string()).collect();
+    let masks = match (&netconf.network[..], &netconf.subnet_len[..]) {
+        ([_], [len]) => format!("--node-cidr-mask-size={len}"),
+        (nets, lens) => nets
+            .iter()
+            .zip(lens)
+            .map(|(n, len)| {
+                let family = if n.addr().is_ipv4() { "ipv4" } else { "ipv6" };
+                format!("--node-cidr-mask-size-{family}={len}")
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let flags = format!(
+        "--allocate-node-cidrs=true --cluster-cidr={} {masks}",
+        cidrs.join(",")
+    );
+    format!(
+        "Node {node:?} has had no spec.podCIDR for {}s: the kube-controller-manager does not allocate node CIDRs.\n\
+         Run it with {flags}\n\
+         (the net-conf's Network and SubnetLen). On microk8s: add these flags, one per line, to\n\
+         /var/snap/microk8s/current/args/kube-controller-manager on every control-plane node,\n\
+         then run `snap restart microk8s.daemon-kubelite` there.",
+        waited.as_secs()
+    )
 }
 
 /// The first host address of a subnet (the bridge gateway): network + 1.

@@ -3,13 +3,14 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use lichen_backends::testing::FakeKernel;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
 
 use super::kernel::Kernel;
 use super::netconf::NetConf;
-use super::reconcile::Reconciler;
+use super::reconcile::{podcidr_hint, Reconciler};
 use super::report::Report;
 use super::source::ClusterState;
 use crate::k8s::{Node, Object};
@@ -250,6 +251,59 @@ fn pod_cidr_outside_the_network_is_an_error() {
         r.last_errors
     );
     assert!(!c.file.exists());
+    assert!(!r.ready(), "an error is not ready");
+    let r = c.run(&state(&three()));
+    assert!(r.ready(), "{:?} {:?}", r.waiting, r.last_errors);
+}
+
+#[test]
+fn a_node_without_pod_cidr_gets_the_controller_manager_hint_after_the_wait() {
+    let mut c = Case::new(HOSTGW);
+    let mut nodes = three();
+    nodes[0] = Node::from_json(br#"{"kind":"Node","metadata":{"name":"node1"},"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.11"}]}}"#).unwrap();
+    let r = c.run(&state(&nodes));
+    assert_eq!(
+        r.waiting.as_deref(),
+        Some(r#"Node "node1" has no spec.podCIDR yet"#)
+    );
+    let due = c.rec.hint_due().expect("the hint is pending");
+    assert!(
+        due > Instant::now() + Duration::from_secs(50),
+        "after a minute"
+    );
+    c.rec.podcidr_wait = Duration::ZERO;
+    for _ in 0..2 {
+        let r = c.run(&state(&nodes));
+        let w = r.waiting.clone().unwrap();
+        for want in [
+            r#"Node "node1" has had no spec.podCIDR"#,
+            "--allocate-node-cidrs=true --cluster-cidr=10.100.0.0/16 --node-cidr-mask-size=24",
+            "/var/snap/microk8s/current/args/kube-controller-manager on every control-plane node",
+            "snap restart microk8s.daemon-kubelite",
+        ] {
+            assert!(w.contains(want), "{want:?} in {w}");
+        }
+        assert_eq!(c.rec.hint_due(), None, "said once, shown while waiting");
+        assert!(!r.ready());
+    }
+    let r = c.run(&state(&three()));
+    assert!(r.waiting.is_none() && r.ready());
+    c.rec.podcidr_wait = Duration::from_secs(60);
+    c.run(&state(&nodes));
+    assert!(
+        c.rec.hint_due().is_some(),
+        "a podCIDR lost again: the wait starts over"
+    );
+}
+
+#[test]
+fn the_hint_names_both_families_when_dual_stack() {
+    let nc = NetConf::parse(
+        br#"{"Network":"10.100.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:100::/56"}"#,
+    )
+    .unwrap();
+    let hint = podcidr_hint("n1", &nc, Duration::from_secs(61));
+    assert!(hint.contains("--allocate-node-cidrs=true --cluster-cidr=10.100.0.0/16,fd00:100::/56 --node-cidr-mask-size-ipv4=24 --node-cidr-mask-size-ipv6=64"), "{hint}");
 }
 
 #[test]

@@ -1,7 +1,15 @@
-//! What the agent knows about itself, for `lichen status`, `/healthz` and `/metrics`.
+//! What the agent knows about itself, for `lichen status`, `/healthz`, `/readyz` and
+//! `/metrics`.
+//!
+//! Liveness and readiness are different questions (a DaemonSet's liveness probe restarts the
+//! agent, its readiness probe only marks it): [`Report::alive`] says the agent's loop still
+//! turns — it beats on every turn and the resync timer guarantees a turn every
+//! [`super::run::RESYNC`] — whatever the kernel or the cluster answered; [`Report::ready`] says
+//! this node is programmed: its subnet is known and the last pass ended without errors. A
+//! missing kernel module or a peer the kernel refuses makes the agent unready, not dead.
 
 use std::fmt::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lichen_backends::{PeerState, PeerStatus, Via};
 
@@ -27,7 +35,12 @@ pub struct Report {
     pub last_sync: Option<SystemTime>,
     /// The NetworkPolicy mode.
     pub policy: super::policy::PolicyReport,
+    /// When the agent's loop last turned (its heartbeat; `None` before the loop started).
+    pub heartbeat: Option<Instant>,
 }
+
+/// The loop is taken for dead when it has not turned for this long (six resync periods).
+pub const STALLED: Duration = Duration::from_secs(60);
 
 impl Report {
     pub fn peer_line(p: &PeerStatus) -> String {
@@ -56,8 +69,13 @@ impl Report {
         };
         let _ = writeln!(s, "subnet:   {subnets}");
         if let Some(w) = &self.waiting {
-            let _ = writeln!(s, "waiting:  {w}");
+            for (i, line) in w.lines().enumerate() {
+                let head = if i == 0 { "waiting:" } else { "" };
+                let _ = writeln!(s, "{head:<10}{line}");
+            }
         }
+        let ready = if self.ready() { "yes" } else { "no" };
+        let _ = writeln!(s, "ready:    {ready}");
         let sync = self
             .last_sync
             .and_then(|t| t.elapsed().ok())
@@ -90,13 +108,36 @@ impl Report {
         s
     }
 
-    /// Healthy: the last reconcile succeeded within `max_age`.
-    pub fn healthy(&self, max_age: Duration) -> bool {
-        self.last_errors.is_empty()
-            && self
-                .last_sync
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|d| d <= max_age)
+    /// The loop turns: records a heartbeat.
+    pub fn beat(&mut self) {
+        self.heartbeat = Some(Instant::now());
+    }
+
+    /// Alive (`/healthz`): the loop turned within `max_age`.
+    pub fn alive(&self, max_age: Duration) -> bool {
+        self.heartbeat.is_some_and(|t| t.elapsed() <= max_age)
+    }
+
+    /// Ready (`/readyz`): this node's subnet is known and the last pass ended without errors.
+    pub fn ready(&self) -> bool {
+        self.waiting.is_none()
+            && !self.subnets.is_empty()
+            && self.last_errors.is_empty()
+            && self.last_sync.is_some()
+    }
+
+    /// Why the node is not ready (for `/readyz`'s body), or `None` when it is.
+    pub fn not_ready(&self) -> Option<String> {
+        if self.ready() {
+            return None;
+        }
+        Some(if let Some(w) = &self.waiting {
+            format!("waiting: {w}")
+        } else if !self.last_errors.is_empty() {
+            format!("the last pass failed: {}", self.last_errors.join("; "))
+        } else {
+            "no pass has programmed this node yet".to_owned()
+        })
     }
 
     /// Prometheus text format.

@@ -1,4 +1,10 @@
-//! The agent's loop: wait for a cluster change, a kernel change or the timer; reconcile.
+//! The agent's loop: wait for a cluster change, a kernel change, the timer or a due podCIDR
+//! hint; reconcile. Every turn beats the heartbeat `/healthz` reads. SIGTERM or SIGINT end the
+//! loop at once and the agent exits 0, flushing nothing ([`super::signal`]).
+//!
+//! `LICHEN_PODCIDR_WAIT` (seconds, default 60) sets [`Options::podcidr_wait`]: how long this
+//! Node may have no podCIDR before the agent says how to make the controller-manager allocate
+//! one (see [`super::reconcile`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +19,7 @@ use super::netlink::{self, NetlinkKernel};
 use super::publish::Publisher;
 use super::reconcile::Reconciler;
 use super::report::Report;
+use super::signal::Shutdown;
 use super::source::{DirConfig, Source};
 
 /// How often the whole state is re-checked and the nftables rules re-applied even without a
@@ -37,15 +44,36 @@ pub struct Options {
     /// `--public-ip`: the underlay address peers should use, published as an annotation
     /// (API source only).
     pub public_ip: Option<std::net::IpAddr>,
+    /// `--cni-conf-dir` with `--cni-conflist`: (the conflist `lichen install --stage` wrote, the
+    /// runtime's conf dir). Written there once this node is programmed, so the runtime (and so
+    /// the kubelet) reports the network ready only when pods can get addresses.
+    pub cni_conf: Option<(PathBuf, PathBuf)>,
+    /// How long this Node may lack a podCIDR before the agent logs and shows how to fix it
+    /// ([`podcidr_wait_from_env`]).
+    pub podcidr_wait: Duration,
+}
+
+/// [`Options::podcidr_wait`] from `LICHEN_PODCIDR_WAIT` (whole seconds), else the default
+/// [`super::reconcile::PODCIDR_WAIT`] (60 s).
+pub fn podcidr_wait_from_env() -> Duration {
+    std::env::var("LICHEN_PODCIDR_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(super::reconcile::PODCIDR_WAIT)
 }
 
 enum Wake {
     Cluster,
     Kernel,
     Timer,
+    /// The podCIDR hint is due.
+    Hint,
 }
 
 pub fn run(opts: Options) -> Result<(), String> {
+    // First: a SIGTERM during start-up is kept in the pipe and ends the loop at once.
+    let shutdown = Shutdown::install().map_err(|e| format!("signal handlers: {e}"))?;
     let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| e.to_string())?;
     netconf.network_policy |= opts.network_policy;
     let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
@@ -56,6 +84,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         opts.iface.clone(),
         opts.subnet_file.clone(),
     );
+    rec.podcidr_wait = opts.podcidr_wait;
     if let Err(e) = rec.backend.validate() {
         return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
     }
@@ -77,8 +106,14 @@ pub fn run(opts: Options) -> Result<(), String> {
     });
     let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
     let report = Arc::new(Mutex::new(Report::default()));
+    report.lock().expect("report").beat();
 
-    smol::block_on(async {
+    let stop = async {
+        shutdown.wait().await;
+        log::info!("SIGTERM or SIGINT: exiting; routes, devices, rules and the subnet file stay");
+        Ok(())
+    };
+    smol::block_on(stop.or(async {
         let listener = smol::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
@@ -97,6 +132,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         // on the notifications of its own attempts.
         let mut failing: u32 = 0;
         loop {
+            let hint_due = rec.hint_due();
             let wake = async { source.next().await.map(|_| Wake::Cluster) }
                 .or(async {
                     match events.recv().await {
@@ -113,10 +149,18 @@ pub fn run(opts: Options) -> Result<(), String> {
                     timer.next().await;
                     Ok(Wake::Timer)
                 })
+                .or(async {
+                    match hint_due {
+                        Some(t) => smol::Timer::at(t).await,
+                        None => smol::future::pending().await,
+                    };
+                    Ok(Wake::Hint)
+                })
                 .await;
+            report.lock().expect("report").beat();
             let full = match wake {
                 Ok(Wake::Timer) => true,
-                Ok(Wake::Cluster) => false,
+                Ok(Wake::Cluster) | Ok(Wake::Hint) => false,
                 Ok(Wake::Kernel) => {
                     smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
                     while events.try_recv().is_ok() {}
@@ -137,13 +181,24 @@ pub fn run(opts: Options) -> Result<(), String> {
             } else {
                 failing.saturating_add(1)
             };
-            let programmed = r.waiting.is_none() && r.last_errors.is_empty();
+            let mut programmed = r.waiting.is_none() && r.last_errors.is_empty();
+            if let (true, Some((staged, dir))) = (programmed, &opts.cni_conf) {
+                match crate::install::publish(staged, dir) {
+                    Ok(Some(done)) => log::info!("CNI config: {done}"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::error!("CNI config: {e}");
+                        r.last_errors.push(format!("CNI config: {e}"));
+                        programmed = false;
+                    }
+                }
+            }
             *report.lock().expect("report") = r;
             if let (true, Some(p)) = (programmed, publisher.as_mut()) {
                 p.programmed(&state);
             }
         }
-    })
+    }))
 }
 
 /// The wait before a kernel-triggered pass after `failing` failed passes: 0, then 100 ms

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::cni::{CniError, CniResult, Code, Version};
+use crate::cni::{CniError, CniResult, Code, RequestedMac, Version};
 
 mod ipam;
 mod read;
@@ -81,6 +81,9 @@ pub struct NetConf {
     pub ipam: IpamConf,
     /// Addresses requested via `runtimeConfig.ips` (the `ips` capability) and `args.cni.ips`.
     pub requested_ips: Vec<IpAddr>,
+    /// The MAC requested via `runtimeConfig.mac` (the `mac` capability), else `args.cni.mac`;
+    /// validated by ADD (see [`crate::cni::mac`]).
+    pub requested_mac: Option<RequestedMac>,
     /// GC: `cni.dev/valid-attachments` ∪ `cni.dev/attachments`. None when the key is absent.
     pub valid_attachments: Option<Vec<Attachment>>,
     /// `prevResult`, parsed (CHECK, DEL; or when chained after another plugin).

@@ -47,12 +47,14 @@ impl Command {
 }
 
 /// `CNI_ARGS`: `K=V;K=V`. Known keys: `IgnoreUnknown`, `IP` (comma-separated addresses, as
-/// host-local takes them), `K8S_POD_NAMESPACE`, `K8S_POD_NAME`, `K8S_POD_INFRA_CONTAINER_ID`,
+/// host-local takes them), `MAC` (as the reference bridge takes it), `K8S_POD_NAMESPACE`, `K8S_POD_NAME`, `K8S_POD_INFRA_CONTAINER_ID`,
 /// `K8S_POD_UID`. An unknown key is an error (code 4) unless `IgnoreUnknown` is 1/true.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CniArgs {
     pub ignore_unknown: bool,
     pub ips: Vec<IpAddr>,
+    /// `MAC=`, as given: validated by ADD when it is the MAC in effect (see [`crate::cni::mac`]).
+    pub mac: Option<String>,
     pub k8s_pod_namespace: Option<String>,
     pub k8s_pod_name: Option<String>,
     pub k8s_pod_infra_container_id: Option<String>,

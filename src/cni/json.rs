@@ -10,7 +10,7 @@
 mod input;
 mod scan;
 
-pub use input::{check, describe, from_value, unescape, Member, Object, Text};
+pub use input::{array, check, describe, from_value, unescape, Member, Object, Text};
 
 /// Largest JSON document accepted on stdin or from a file (CNI configs are a few KiB).
 pub const MAX_INPUT: usize = 1 << 20;

@@ -6,11 +6,13 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod json;
+pub mod mac;
 pub mod result;
 pub mod version;
 
 pub use config::{Attachment, IpamConf, NetConf, RangeConf, RouteConf};
 pub use env::{CniArgs, Command, Env};
 pub use error::{CniError, Code};
+pub use mac::{Mac, RequestedMac};
 pub use result::{CniResult, Dns, Interface, IpConfig, Route};
 pub use version::Version;

@@ -87,7 +87,14 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
     nl.replace_route(&route).unwrap();
     nl.replace_route(&route).unwrap();
 
-    let neighs = nl.neighs(vx.index).unwrap();
+    // Only the entries this test made: the kernel adds its own on an up device (e.g. the
+    // ff02::16 MLD entry once IPv6 is on), so the dump is never compared whole.
+    let neighs: Vec<Neigh> = nl
+        .neighs(vx.index)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ip == ip("10.42.2.0"))
+        .collect();
     assert_eq!(
         neighs,
         vec![Neigh {
@@ -97,7 +104,12 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
             permanent: true
         }]
     );
-    let fdbs = nl.fdbs(vx.index).unwrap();
+    let fdbs: Vec<Fdb> = nl
+        .fdbs(vx.index)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.mac == peer_mac)
+        .collect();
     assert_eq!(
         fdbs,
         vec![Fdb {
@@ -124,7 +136,7 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
     assert!(is_not_found(&nl.delete_route(&route).unwrap_err()));
     nl.delete_fdb(vx.index, &peer_mac, ip("198.51.100.2"))
         .unwrap();
-    assert!(nl.fdbs(vx.index).unwrap().is_empty());
+    assert!(nl.fdbs(vx.index).unwrap().iter().all(|f| f.mac != peer_mac));
     nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap();
     assert!(is_not_found(
         &nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap_err()
@@ -135,7 +147,7 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
         .addrs(Some(u0.index))
         .unwrap()
         .iter()
-        .all(|a| a.net.addr().is_ipv6()));
+        .all(|a| a.net != "198.51.100.1/24".parse().unwrap()));
     nl.delete_link(LinkId::Name("lic.1")).unwrap();
     let e = nl.delete_link(LinkId::Name("lic.1")).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENODEV));

@@ -1,7 +1,7 @@
 //! ADD: lease addresses, attach the pod to the node's bridge, answer the result.
 //!
 //! Order matters for "a failed ADD changes nothing": everything that can be refused without side
-//! effects (config, env, netns, an existing ifname) is checked first; after IPAM has leased, any
+//! effects (config, env, a requested MAC, netns, an existing ifname) is checked first; after IPAM has leased, any
 //! failure gives the lease back before answering.
 
 use std::net::IpAddr;
@@ -10,11 +10,12 @@ use ipnet::IpNet;
 
 use super::ipam::{Addresses, Source};
 use super::Output;
-use crate::cni::{CniError, CniResult, Code, Env, Interface, NetConf, Route};
+use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, NetConf, Route};
 use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
 
 pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
     let t = std::time::Instant::now();
+    let mac = mac::requested(&env.args, conf)?;
     let netns = env.netns.as_deref().expect("validated for ADD");
     let checked = dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
     log::debug!("ADD: preflight done at {:?}", t.elapsed());
@@ -22,7 +23,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
     let ipam = Source::of(conf);
     let addrs = ipam.add(env, conf, stdin)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
-    let (bridge, pod) = specs(env, conf, &addrs);
+    let (bridge, pod) = specs(env, conf, &addrs, mac);
     match dataplane::attach_checked(&bridge, &pod, checked) {
         Ok(att) => {
             log::debug!("ADD: attached at {:?}", t.elapsed());
@@ -40,7 +41,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
 }
 
 /// The bridge and pod specifications for an attachment.
-fn specs(env: &Env, conf: &NetConf, addrs: &Addresses) -> (BridgeSpec, PodSpec) {
+fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (BridgeSpec, PodSpec) {
     let mtu = conf.mtu.or(addrs.mtu);
     let ips = &addrs.result.ips;
     let bridge = BridgeSpec {
@@ -85,6 +86,7 @@ fn specs(env: &Env, conf: &NetConf, addrs: &Addresses) -> (BridgeSpec, PodSpec) 
     let pod = PodSpec {
         netns: env.netns.clone().expect("validated for ADD"),
         ifname: env.ifname().to_owned(),
+        mac: mac.map(|m| m.0),
         host_veth: dataplane::host_veth_name(env.container_id(), env.ifname()),
         mtu,
         hairpin: conf.hairpin_mode,

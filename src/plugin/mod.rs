@@ -1,10 +1,12 @@
-//! The CNI verbs, one file each, and the standalone IPAM plugin (`lichen-ipam`).
+//! The CNI verbs, one file each, the standalone IPAM plugin (`lichen-ipam`) and the loopback
+//! plugin (`loopback`).
 //!
 //! Every entry point reads stdin and the environment, runs one verb, and prints exactly one
 //! thing on stdout: the result (ADD, VERSION, IPAM ADD), nothing (DEL, CHECK, GC, STATUS on
 //! success), or the spec's error object (with a non-zero exit).
 
 pub use ipam::DEFAULT_DATA_DIR;
+pub use loopback::LOOPBACK_NAME;
 
 mod add;
 mod check;
@@ -13,6 +15,7 @@ mod delegate;
 mod gc;
 mod ipam;
 mod ipam_plugin;
+mod loopback;
 mod status;
 mod version;
 
@@ -52,6 +55,16 @@ pub fn run_ipam_plugin() -> i32 {
     })
 }
 
+/// `loopback`: `lo` up in the pod, as the reference loopback plugin (see `loopback.rs`).
+/// Like it, it does not read CNI_ARGS (whatever keys a runtime passes there).
+pub fn run_loopback() -> i32 {
+    let env = || Env::from_vars(|k| std::env::var(k).ok().filter(|_| k != "CNI_ARGS"));
+    run_with(env, |env, stdin| match env.command {
+        Command::Version => version::run(stdin),
+        _ => loopback::run(env, &load(stdin)?),
+    })
+}
+
 fn load(stdin: &[u8]) -> Result<NetConf, CniError> {
     let conf = NetConf::parse(stdin)?;
     crate::logging::init(
@@ -63,11 +76,18 @@ fn load(stdin: &[u8]) -> Result<NetConf, CniError> {
 }
 
 fn run(verb: impl FnOnce(&Env, &[u8]) -> Result<Output, CniError>) -> i32 {
+    run_with(Env::from_process, verb)
+}
+
+fn run_with(
+    env: impl FnOnce() -> Result<Env, CniError>,
+    verb: impl FnOnce(&Env, &[u8]) -> Result<Output, CniError>,
+) -> i32 {
     let stdin = match read_stdin() {
         Ok(s) => s,
         Err(e) => return fail(&e, Version::LATEST.as_str()),
     };
-    let result = Env::from_process().and_then(|env| {
+    let result = env().and_then(|env| {
         let r = verb(&env, &stdin);
         if let Err(e) = &r {
             log::error!("{} failed: {e}", env.command.as_str());

@@ -44,6 +44,8 @@ pub struct Cluster {
     pub backend: String,
     /// Extra arguments for every agent started from now on (e.g. `--network-policy`).
     pub agent_args: Vec<String>,
+    /// Extra environment for every agent started from now on (e.g. `LICHEN_PODCIDR_WAIT`).
+    pub agent_env: Vec<(String, String)>,
     pub api: Option<ApiServer>,
 }
 
@@ -78,6 +80,7 @@ impl Cluster {
             dir,
             backend: backend.to_owned(),
             agent_args: Vec::new(),
+            agent_env: Vec::new(),
             api: None,
         };
         if api {
@@ -269,6 +272,7 @@ impl Cluster {
             .arg("--subnet-file")
             .arg(self.subnet_file(k))
             .args(&self.agent_args)
+            .envs(self.agent_env.iter().map(|(k, v)| (k, v)))
             .env("LICHEN_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -336,6 +340,19 @@ impl Cluster {
             .ns
             .ip(&["route", "show", dst])
             .unwrap_or_default()
+    }
+
+    /// GET `path` from node `k`'s agent endpoint (its default address, in the node's
+    /// namespace): (status code, body), or (0, "") while nothing answers.
+    pub fn http(&self, k: usize, path: &str) -> (u16, String) {
+        let (ns, path) = (self.nodes[k].ns.path.clone(), path.to_owned());
+        std::thread::spawn(move || {
+            super::probe::enter(&ns);
+            let addr = lichen::agent::http::DEFAULT_LISTEN.parse().unwrap();
+            lichen::agent::http::fetch(addr, &path).unwrap_or_default()
+        })
+        .join()
+        .unwrap()
     }
 
     /// `lichen status` on node `k`.

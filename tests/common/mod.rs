@@ -70,6 +70,22 @@ impl Node {
         )
     }
 
+    /// An outside host: a namespace whose `eth0` (198.51.100.2/24) is wired to the node's
+    /// `uplink` (198.51.100.1/24).
+    pub fn client(&self) -> NamedNs {
+        let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
+        testbed::veth(
+            &self.ns,
+            "uplink",
+            "198.51.100.1/24",
+            &client,
+            "eth0",
+            "198.51.100.2/24",
+        )
+        .unwrap();
+        client
+    }
+
     pub fn pod(&self, tag: &str) -> NamedNs {
         NamedNs::create(&testbed::unique_name("lt", tag)).expect("pod netns")
     }
@@ -128,6 +144,15 @@ impl Node {
     /// Link names in the node namespace.
     pub fn links(&self) -> Vec<String> {
         links(&self.ns)
+    }
+
+    /// The node links the plugin makes with [`Node::conf`]: the bridge `lbr0` and the host
+    /// veth ends (`lic…`). Compare these, never the whole list: the kernel adds links of its
+    /// own to a namespace (e.g. `sit0`, `tunl0` when a tunnel module loads).
+    pub fn plugin_links(&self) -> Vec<String> {
+        let mut v = self.links();
+        v.retain(|l| l == "lbr0" || l.starts_with("lic"));
+        v
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{absolute_path, address_of, bad, ipam, missing};
 use crate::cni::json::{self, Object, Text};
-use crate::cni::{Attachment, CniError, CniResult, Code, IpamConf, NetConf, Version};
+use crate::cni::{Attachment, CniError, CniResult, Code, IpamConf, NetConf, RequestedMac, Version};
 
 #[derive(Deserialize)]
 struct RawAttachment {
@@ -81,6 +81,7 @@ pub(super) fn parse(input: &[u8]) -> Result<NetConf, CniError> {
             None => IpamConf::default(),
         },
         requested_ips: requested_ips(&top)?,
+        requested_mac: requested_mac(&top)?,
         valid_attachments: attachments(&top)?,
         prev_result: prev_result(&top)?,
     })
@@ -157,6 +158,28 @@ fn requested_ips(top: &Object<'_>) -> Result<Vec<IpAddr>, CniError> {
         }
     }
     Ok(out)
+}
+
+/// `runtimeConfig.mac` (the `mac` capability), else `args.cni.mac`, as given.
+fn requested_mac(top: &Object<'_>) -> Result<Option<RequestedMac>, CniError> {
+    if let Some(value) = top
+        .object("runtimeConfig")?
+        .map(|o| o.text("mac"))
+        .transpose()?
+    {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return Ok(Some(RequestedMac {
+                field: "runtimeConfig.mac",
+                value,
+            }));
+        }
+    }
+    let cni = top.object("args")?.map(|a| a.object("cni")).transpose()?;
+    let value = cni.flatten().map(|o| o.text("mac")).transpose()?.flatten();
+    Ok(value.filter(|v| !v.is_empty()).map(|value| RequestedMac {
+        field: "args.cni.mac",
+        value,
+    }))
 }
 
 /// GC's `cni.dev/valid-attachments` ∪ the older `cni.dev/attachments` (order kept, no

@@ -79,6 +79,7 @@ fn expected(v: Version) -> NetConf {
             ],
             data_dir: Some("/var/lib/cni/networks".into()),
         },
+        requested_mac: None,
         requested_ips: vec![],
         valid_attachments: None,
         prev_result: None,

@@ -31,6 +31,7 @@ pub(crate) fn parse(raw: &str) -> Result<CniArgs, CniError> {
         match k {
             "IgnoreUnknown" => {}
             "IP" => args.ips = ips(v)?,
+            "MAC" => args.mac = Some(v.to_string()),
             "K8S_POD_NAMESPACE" => args.k8s_pod_namespace = Some(v.to_string()),
             "K8S_POD_NAME" => args.k8s_pod_name = Some(v.to_string()),
             "K8S_POD_INFRA_CONTAINER_ID" => args.k8s_pod_infra_container_id = Some(v.to_string()),
@@ -38,7 +39,7 @@ pub(crate) fn parse(raw: &str) -> Result<CniArgs, CniError> {
             _ if args.ignore_unknown => {}
             _ => {
                 return Err(invalid(format!(
-                    "CNI_ARGS key {k:?} is not known to lichen (known: IgnoreUnknown, IP, K8S_POD_NAMESPACE, \
+                    "CNI_ARGS key {k:?} is not known to lichen (known: IgnoreUnknown, IP, MAC, K8S_POD_NAMESPACE, \
                      K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID): remove it or add IgnoreUnknown=1"
                 )))
             }

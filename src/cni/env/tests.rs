@@ -59,6 +59,7 @@ fn add_reads_everything() {
         CniArgs {
             ignore_unknown: true,
             ips: vec!["10.42.1.7".parse().unwrap(), "fd00::7".parse().unwrap()],
+            mac: None,
             k8s_pod_namespace: Some("default".into()),
             k8s_pod_name: Some("web-0".into()),
             k8s_pod_infra_container_id: Some("4f6c0e2a9b1d".into()),

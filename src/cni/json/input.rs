@@ -126,6 +126,13 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
     Some(unit)
 }
 
+/// The elements of a raw JSON array value (one that passed [`check`]), each as raw bytes.
+/// `None` when the value is not an array.
+pub fn array(value: &[u8]) -> Option<Vec<&[u8]>> {
+    let ranges = Scanner::new(value, MAX_DEPTH).array_elements().ok()??;
+    Some(ranges.into_iter().map(|r| &value[r]).collect())
+}
+
 /// A JSON string, unescaped. Use it instead of `&str`/`String` in types given to
 /// serde-json-core.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -257,6 +257,34 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// The elements of the array that starts here: the byte range of each, in order.
+    /// `Ok(None)` when the value here is not an array.
+    pub fn array_elements(&mut self) -> Result<Option<Vec<Range<usize>>>, SyntaxError> {
+        self.ws();
+        if self.peek() != Some(b'[') {
+            return Ok(None);
+        }
+        self.enter()?;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(Some(out));
+        }
+        loop {
+            out.push(self.value()?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Some(out));
+                }
+                _ => return Err(self.err("expected ',' or ']' after an array element")),
+            }
+        }
+    }
+
     /// The members of the object that starts here: (raw key range, value range) pairs, in
     /// document order. `Ok(None)` when the value here is not an object.
     #[allow(clippy::type_complexity)]

@@ -1,0 +1,250 @@
+//! `lichen install` / `lichen uninstall`: put the plugin, the plugins its conflist chains and the
+//! conflist where the container runtime looks, as every CNI's DaemonSet does.
+//!
+//! Where runtimes look (sources in ../shared/NOTES.md, "k3s and microk8s"):
+//! - containerd's defaults, `/opt/cni/bin` and `/etc/cni/net.d`: plain containerd, CRI-O, and
+//!   **k3s with `--flannel-backend=none`** (k3s writes its own CNI dirs into containerd's config
+//!   only while Flannel is on). On such a k3s node `/opt/cni/bin` starts empty: k3s keeps its
+//!   plugins (loopback, portmap, bandwidth…) in `/var/lib/rancher/k3s/data/cni`.
+//! - microk8s: `/var/snap/microk8s/current/opt/cni/bin` (its reference plugins are there) and
+//!   `/var/snap/microk8s/current/args/cni-network`.
+//!
+//! What `install` does, each step logged:
+//! - copies the binary as `lichen` and links `lichen-ipam`;
+//! - links `loopback -> lichen` when the bin dir has no `loopback` (containerd runs it for every
+//!   sandbox; Lichen answers to that name);
+//! - for every other plugin the conflist chains: keeps it when present, links it from a
+//!   `--plugins-from` dir when found there (k3s's data dir), and otherwise leaves it out of the
+//!   built-in conflist (an operator's own conflist is written as given, with a warning);
+//! - writes the conflist into the conf dir, or, with `--stage FILE`, to FILE for the agent to
+//!   put in place once the node is programmed (`lichen agent --cni-conf-dir`, [`publish`]);
+//! - records what it created in `<bin dir>/.lichen-installed`, so `uninstall` removes exactly
+//!   that and nothing an operator or another CNI put there.
+//!
+//! Everything is written atomically (temp file beside the target, rename), so a runtime never
+//! reads half a binary or half a conflist. A conflist of another CNI is never overwritten unless
+//! `--force` is given.
+
+mod conflist;
+mod record;
+mod uninstall;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub use conflist::{is_ours, Chain};
+pub use uninstall::{installed_bridge, uninstall};
+
+use crate::subnet_file::write_atomic;
+
+pub const CONFLIST_NAME: &str = "10-lichen.conflist";
+/// The conflist shipped in conf/ (the subnet-file hand-off: the same file on every node).
+pub const DEFAULT_CONFLIST: &str = include_str!("../../conf/10-lichen.conflist");
+/// The name containerd and CRI-O run for every sandbox's `lo`; Lichen answers to it.
+use crate::plugin::LOOPBACK_NAME as LOOPBACK;
+
+#[derive(Debug, Clone)]
+pub struct Install {
+    pub bin_dir: PathBuf,
+    pub conf_dir: PathBuf,
+    /// The conflist to write, and whether it is the built-in one (whose chain is trimmed to the
+    /// plugins present) or an operator's (written as given).
+    pub conflist: String,
+    pub builtin: bool,
+    /// Directories to link missing chained plugins from (k3s: /var/lib/rancher/k3s/data/cni).
+    pub plugins_from: Vec<PathBuf>,
+    /// Write the conflist here instead of `conf_dir` (the agent publishes it when ready).
+    pub stage: Option<PathBuf>,
+    /// Overwrite a conflist that is not Lichen's.
+    pub force: bool,
+}
+
+impl Install {
+    /// Installs; returns what it did, one line each.
+    pub fn run(&self, exe: &Path) -> io::Result<Vec<String>> {
+        let chain =
+            Chain::parse(&self.conflist).map_err(|e| invalid(format!("the conflist: {e}")))?;
+        if !chain.is_lichen() {
+            return Err(invalid(
+                "the conflist to install does not start with a plugin of type \"lichen\"".into(),
+            ));
+        }
+        let target = self.conf_dir.join(CONFLIST_NAME);
+        if self.stage.is_none() {
+            refuse_foreign(&target, self.force)?;
+        }
+        let mut done = Vec::new();
+        let mut made = record::Record::read(&self.bin_dir);
+        fs::create_dir_all(&self.bin_dir)?;
+        let bin = self.bin_dir.join("lichen");
+        let data = fs::read(exe)?;
+        if fs::read(&bin).ok().as_deref() != Some(data.as_slice()) {
+            write_atomic(&bin, &data)?;
+            fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
+            done.push(format!("installed {}", bin.display()));
+        }
+        made.add("lichen");
+        for name in ["lichen-ipam", LOOPBACK] {
+            let link = self.bin_dir.join(name);
+            if name == LOOPBACK && present(&link) && !made.has(name) {
+                done.push(format!("kept {}: the node's own", link.display()));
+                continue;
+            }
+            if fs::read_link(&link).ok().as_deref() != Some(Path::new("lichen")) {
+                symlink_atomic(Path::new("lichen"), &link)?;
+                done.push(format!("linked {} -> lichen", link.display()));
+            }
+            made.add(name);
+        }
+        let mut missing = Vec::new();
+        for (ty, _) in chain.plugins.iter().skip(1) {
+            let path = self.bin_dir.join(ty);
+            if present(&path) {
+                continue;
+            }
+            match self
+                .plugins_from
+                .iter()
+                .map(|d| d.join(ty))
+                .find(|p| present(p))
+            {
+                Some(src) => {
+                    symlink_atomic(&src, &path)?;
+                    made.add(ty);
+                    done.push(format!("linked {} -> {}", path.display(), src.display()));
+                }
+                None => missing.push(ty.clone()),
+            }
+        }
+        made.write(&self.bin_dir)?;
+        let text = if missing.is_empty() {
+            self.conflist.clone()
+        } else if self.builtin {
+            done.push(format!(
+                "left {} out of the chain: not in {}{} (hostPort mappings and bandwidth limits need them)",
+                missing.join(", "),
+                self.bin_dir.display(),
+                self.searched()
+            ));
+            chain.retain(|t| !missing.iter().any(|m| m == t))
+        } else {
+            done.push(format!(
+                "warning: the conflist chains {}, not found in {}{}: every pod's ADD will fail until it is there",
+                missing.join(", "),
+                self.bin_dir.display(),
+                self.searched()
+            ));
+            self.conflist.clone()
+        };
+        let dest = self.stage.clone().unwrap_or(target);
+        if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
+            write_atomic(&dest, text.as_bytes())?;
+            done.push(match &self.stage {
+                Some(_) => format!(
+                    "staged {}: `lichen agent --cni-conf-dir` puts it in place once this node is programmed",
+                    dest.display()
+                ),
+                None => format!("wrote {}", dest.display()),
+            });
+        }
+        if self.stage.is_none() {
+            done.extend(shadowing_warnings(&self.conf_dir)?);
+        }
+        Ok(done)
+    }
+
+    fn searched(&self) -> String {
+        self.plugins_from
+            .iter()
+            .map(|d| format!(" or {}", d.display()))
+            .collect()
+    }
+}
+
+/// The agent's side of `install --stage`: writes the staged conflist into `conf_dir` when it
+/// differs from what is there. Returns what it did (`None`: already in place). A conflist of
+/// another CNI under Lichen's name is left alone (an error).
+pub fn publish(staged: &Path, conf_dir: &Path) -> io::Result<Option<String>> {
+    let text = fs::read_to_string(staged).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "the staged conflist {}: {e} (written by `lichen install --stage`)",
+                staged.display()
+            ),
+        )
+    })?;
+    let target = conf_dir.join(CONFLIST_NAME);
+    if fs::read_to_string(&target).ok().as_deref() == Some(text.as_str()) {
+        return Ok(None);
+    }
+    refuse_foreign(&target, false)?;
+    write_atomic(&target, text.as_bytes())?;
+    let mut line = format!("wrote {}", target.display());
+    for w in shadowing_warnings(conf_dir)? {
+        line.push_str("; ");
+        line.push_str(&w);
+    }
+    Ok(Some(line))
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Refuses to replace `target` when it holds another CNI's conflist (unless `force`).
+fn refuse_foreign(target: &Path, force: bool) -> io::Result<()> {
+    match fs::read_to_string(target) {
+        Ok(old) if !is_ours(&old) && !force => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not Lichen's; pass --force to replace it",
+                target.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Is there something runnable (a file, or a link that resolves) at `path`?
+fn present(path: &Path) -> bool {
+    fs::metadata(path).is_ok()
+}
+
+/// Points `link` at `target`, replacing whatever name was there in one rename.
+fn symlink_atomic(target: &Path, link: &Path) -> io::Result<()> {
+    let name = link.file_name().and_then(|n| n.to_str()).unwrap_or("link");
+    let tmp = link.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    fs::rename(&tmp, link)
+}
+
+/// containerd and CRI-O use the first config in name order: one line per config that sorts
+/// before Lichen's and so wins.
+fn shadowing_warnings(dir: &Path) -> io::Result<Vec<String>> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !n.starts_with('.')
+                && (n.ends_with(".conflist") || n.ends_with(".conf") || n.ends_with(".json"))
+                && n < CONFLIST_NAME
+        })
+        .collect();
+    v.sort();
+    Ok(v.into_iter()
+        .map(|other| {
+            format!(
+                "warning: {} sorts before {CONFLIST_NAME} and will be used instead; remove it",
+                other.display()
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,83 @@
+//! `lichen uninstall --all` on a node that ran the agent and a pod: what `lichen install` put in
+//! the CNI dirs and everything the agent made go; the other node and the files install did not
+//! make stay.
+
+mod common;
+
+use std::fs;
+
+use std::time::Duration;
+
+use common::cluster::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn uninstall_all_removes_what_install_and_the_agent_made() {
+    let mut c = Cluster::new("unin", 2, r#"{"Type":"vxlan"}"#);
+    c.agent_args.push("--network-policy".into());
+    c.start_agents();
+    let (_pod, _ip) = c.pod(0, "a");
+    wait_for("node1's route to node2", WAIT, || {
+        c.route(0, "10.100.2.0/24").contains("lichen.1")
+    });
+    let bin = c.dir.join("cni-bin");
+    let conf = c.dir.join("net.d");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(bin.join("portmap"), b"the node's own plugin").unwrap();
+    let (out, code) = c.lichen(
+        0,
+        &[
+            "install",
+            "--bin-dir",
+            bin.to_str().unwrap(),
+            "--conf-dir",
+            conf.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(conf.join("10-lichen.conflist").exists());
+    c.kill_agent(0);
+
+    let subnet = c.subnet_file(0);
+    let (out, code) = c.lichen(
+        0,
+        &[
+            "uninstall",
+            "--all",
+            "--bin-dir",
+            bin.to_str().unwrap(),
+            "--conf-dir",
+            conf.to_str().unwrap(),
+            "--subnet-file",
+            subnet.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    // the CNI dirs: only what install made is gone
+    let mut left: Vec<String> = fs::read_dir(&bin)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["portmap"], "{out}");
+    assert!(!conf.join("10-lichen.conflist").exists());
+    // what the agent and the plugin made on the node
+    let node = &c.nodes[0].ns;
+    assert_eq!(
+        node.ip(&["route", "show", "proto", "108"]).unwrap().trim(),
+        ""
+    );
+    for dev in ["lichen.1", "lichen0"] {
+        assert!(
+            node.ip(&["link", "show", dev]).is_err(),
+            "{dev} is still there"
+        );
+    }
+    let tables = c.nft(0, &["list", "tables"]);
+    assert!(!tables.contains("lichen"), "{tables}");
+    assert!(!subnet.exists());
+    // the other node is untouched
+    assert!(c.route(1, "10.100.1.0/24").contains("lichen.1"));
+    assert!(c.nft(1, &["list", "tables"]).contains("lichen"));
+}
