@@ -16,6 +16,11 @@ import yaml
 # The image (images/Dockerfile): FROM scratch, /lichen, ENTRYPOINT ["/lichen"], CMD ["daemonset"].
 IMAGE_ENTRYPOINT, IMAGE_CMD = ["/lichen"], ["daemonset"]
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The capabilities containerd's CRI gives an unprivileged container (as measured in the OCI spec
+# it hands runc), before the container's `add`/`drop`.
+DEFAULT_CAPS = ["chown", "dac_override", "fsetid", "fowner", "mknod", "net_raw", "setgid",
+                "setuid", "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill",
+                "audit_write"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -56,6 +61,20 @@ def env_of(c, node, node_ip, api_host, api_port):
     return env
 
 
+def caps_of(sec, privileged):
+    """The container's bounding set (setpriv's syntax): root's capabilities are exactly these."""
+    if privileged:
+        return "+all"
+    caps = sec.get("capabilities", {})
+    add = [x.lower().removeprefix("cap_") for x in caps.get("add", [])]
+    drop = [x.lower().removeprefix("cap_") for x in caps.get("drop", [])]
+    if "all" in drop:
+        keep = add
+    else:
+        keep = [x for x in DEFAULT_CAPS + add if x not in drop]
+    return ",".join("+" + x for x in dict.fromkeys(keep))
+
+
 def write_files(dir, files):
     os.makedirs(dir, exist_ok=True)
     for name, data in files.items():
@@ -74,9 +93,16 @@ def run(spec, configmaps, name, node, node_ip, holder, binary, root, token, ca, 
     open(os.path.join(root, "lichen"), "w").close()
     r = shlex.quote(root)
     # The test's binary is dynamically linked (the image's is static): the host's /usr serves it.
+    sec = c.get("securityContext", {})
+    privileged = sec.get("privileged", False)
+    # As runc sets up an unprivileged container: /sys read-only, /proc/sys read-only.
     script = ["set -e", f"mount --rbind /usr {r}/usr", f"mount --rbind /dev {r}/dev",
-              f"mount -t proc proc {r}/proc", f"mount -t sysfs sysfs {r}/sys",
+              f"mount -t proc proc {r}/proc",
+              f"mount -t sysfs {'' if privileged else '-o ro'} sysfs {r}/sys",
               f"mount -t tmpfs tmpfs {r}/tmp", f"mount --bind {shlex.quote(binary)} {r}/lichen"]
+    if not privileged:
+        script += [f"mount --bind {r}/proc/sys {r}/proc/sys",
+                   f"mount -o remount,bind,ro {r}/proc/sys"]
     write_files(os.path.join(root, SERVICE_ACCOUNT.lstrip("/")),
                 {"token": token, "ca.crt": open(ca).read(), "namespace": "kube-system"})
     for m in c.get("volumeMounts", []):
@@ -101,7 +127,10 @@ def run(spec, configmaps, name, node, node_ip, holder, binary, root, token, ca, 
         argv = c["command"] + c.get("args", [])
     else:
         argv = IMAGE_ENTRYPOINT + c.get("args", IMAGE_CMD)
-    script.append("exec chroot " + r + " " + " ".join(shlex.quote(a) for a in argv))
+    caps = caps_of(sec, privileged)
+    # setpriv comes from the host's /usr bound in the root; the command runs as written.
+    script.append(f"exec chroot {r} /usr/bin/setpriv --inh-caps -all --bounding-set -all,{caps} -- "
+                  + " ".join(shlex.quote(a) for a in argv))
     env = env_of(c, node, node_ip, api_host, api_port)
     # `sh` is looked up on the caller's PATH before the container's environment takes over.
     os.execve("/usr/bin/nsenter",

@@ -79,6 +79,14 @@ impl RuntimeNode {
             binds.push((path.to_owned(), own));
         }
         script += "exec sleep infinity\n";
+        // Forwarding on, as k3s sets it on every node (k3s pkg/agent/syssetup/setup.go:
+        // net/ipv4/conf/{all,default}/forwarding = 1) and Kubernetes requires of a node.
+        let fwd = [
+            "-qw",
+            "net.ipv4.conf.all.forwarding=1",
+            "net.ipv4.conf.default.forwarding=1",
+        ];
+        assert!(node.ns.exec("sysctl", &fwd).unwrap().status.success());
         let holder = node
             .ns
             .command("unshare")
