@@ -235,7 +235,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             .arg(BIN)
             .arg(&root)
             .args([API_TOKEN, &format!("{PKI}/ca.crt"), API_IP, "6443"])
-            .env("LICHEN_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::File::options().append(true).open(&log).unwrap());
