@@ -18,6 +18,7 @@
 //!   give the same answers.
 
 mod addr;
+pub mod ethtool;
 mod link;
 mod monitor;
 mod neigh;
