@@ -7,6 +7,7 @@
 pub mod explain;
 pub mod http;
 pub mod kernel;
+pub mod metrics;
 pub mod netconf;
 pub mod netlink;
 pub mod policy;
@@ -16,6 +17,10 @@ pub mod report;
 pub mod run;
 pub mod signal;
 pub mod source;
+pub mod stale;
+pub mod survey;
 
+#[cfg(test)]
+mod field_tests;
 #[cfg(test)]
 mod reconcile_tests;
