@@ -27,6 +27,8 @@ pub struct FieldState {
     foreign: Foreign,
     /// The warnings last logged (each is logged once while it holds).
     logged: Vec<String>,
+    /// Whether the last surveyed pass had errors (its survey may name what since went).
+    failed: bool,
     /// Every peer's last InternalIPs.
     pub last_addresses: LastAddresses,
 }
@@ -71,13 +73,17 @@ impl<K: Kernel> Reconciler<K> {
         }
     }
 
-    /// Surveys the node when due (first pass, every [`SURVEY_EVERY`], or after a failing
-    /// pass) and puts the warnings in the report; a new warning is logged once.
+    /// Surveys the node when due (first pass, every [`SURVEY_EVERY`], a failing pass and the
+    /// one after it) and puts the warnings in the report; a new warning is logged once.
     pub(super) fn survey(&mut self, own_subnets: &[IpNet], report: &mut Report) {
-        let due = self
-            .field
-            .surveyed
-            .is_none_or(|t| t.elapsed() >= SURVEY_EVERY || !report.last_errors.is_empty());
+        let failed = !report.last_errors.is_empty();
+        let due = failed
+            || self.field.failed
+            || self
+                .field
+                .surveyed
+                .is_none_or(|t| t.elapsed() >= SURVEY_EVERY);
+        self.field.failed = failed;
         if due {
             match self.kernel.foreign(&self.netconf.network) {
                 Ok(f) => self.field.foreign = f,
