@@ -75,6 +75,10 @@ fn leftover_calico_routes_inside_the_cluster_network_are_named() {
     .unwrap();
     n.ip(&["route", "add", "10.100.2.0/26", "via", "198.51.100.12"])
         .unwrap();
+    // A default route (to an unused address of the test's own underlay) covers the cluster
+    // network but does not compete with Lichen's routes: not named.
+    n.ip(&["route", "add", "default", "via", "198.51.100.254"])
+        .unwrap();
     c.start_agents();
     let s = status_with(
         &c,
@@ -85,7 +89,7 @@ fn leftover_calico_routes_inside_the_cluster_network_are_named() {
         ],
     );
     assert!(s.contains("a leftover of Calico"), "{s}");
-    // Exactly those two: Lichen's own routes are not named.
+    // Exactly those two: Lichen's own routes and the default route are not named.
     assert_eq!(s.matches("warning:").count(), 2, "{s}");
 }
 

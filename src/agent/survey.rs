@@ -57,6 +57,12 @@ pub struct Foreign {
     pub legacy_forward: Option<Result<String, String>>,
 }
 
+/// Whether a route to `dst` lies inside the cluster network: as specific as a network of it or
+/// more, so it competes with Lichen's routes (a default route or a covering /8 does not).
+pub fn inside(cluster: &[IpNet], dst: &IpNet) -> bool {
+    cluster.iter().any(|n| n.contains(dst))
+}
+
 /// What to install, or to choose instead, when the kernel has no VXLAN support.
 pub fn no_vxlan_module(conf_has_direct_routing: bool) -> String {
     let direct = if conf_has_direct_routing {
@@ -162,14 +168,12 @@ pub fn warnings(f: &Foreign, cluster: &[IpNet], own_subnets: &[IpNet]) -> Vec<St
     }
     for r in &f.routes {
         let ours = r.protocol == PROTO_KERNEL && own_subnets.iter().any(|s| s.trunc() == r.dst);
+        let Some(net) = cluster.iter().find(|n| n.contains(&r.dst)) else {
+            continue;
+        };
         if ours {
             continue;
         }
-        let net = cluster
-            .iter()
-            .find(|n| n.contains(&r.dst) || r.dst.contains(&n.network()))
-            .map(ToString::to_string)
-            .unwrap_or_default();
         out.push(format!(
             "route {}{} inside the cluster network {net} is {}: it takes traffic meant for pods.\n\
              Remove it: `{}`",

@@ -6,7 +6,7 @@ use std::process::Command;
 use ipnet::IpNet;
 use lichen_backends::{DEVICE_PREFIX, RT_PROTO_LICHEN};
 
-use crate::agent::survey::{Foreign, ForeignRoute, ForeignVxlan};
+use crate::agent::survey::{self, Foreign, ForeignRoute, ForeignVxlan};
 use crate::nl::{LinkId, Nl, TABLE_MAIN};
 
 /// The legacy x_tables of the calling thread's namespace (`/proc/net` is the process's).
@@ -23,11 +23,7 @@ pub(super) fn foreign(nl: &mut Nl, cluster: &[IpNet]) -> io::Result<Foreign> {
             port: v.port,
         })
         .collect();
-    let inside = |dst: &IpNet| {
-        cluster
-            .iter()
-            .any(|n| n.contains(dst) || dst.contains(&n.network()))
-    };
+    let inside = |dst: &IpNet| survey::inside(cluster, dst);
     let mut routes = Vec::new();
     for r in nl.routes(TABLE_MAIN, None)? {
         if r.protocol == RT_PROTO_LICHEN || !inside(&r.dst) {

@@ -78,6 +78,9 @@ fn leftover_routes_are_named_except_the_bridge_route_of_this_node() {
         route("10.100.1.0/24", Some("lichen0"), PROTO_KERNEL, false),
         route("10.100.7.64/26", None, 0, true),
         route("10.100.8.0/26", Some("vxlan.calico"), 3, false),
+        // less specific than the cluster network: not competing with Lichen's routes
+        route("0.0.0.0/0", Some("eth0"), 3, false),
+        route("10.0.0.0/8", Some("wg0"), 3, false),
     ];
     let w = warnings(&f, &[net("10.100.0.0/16")], &[net("10.100.1.0/24")]);
     assert_eq!(w.len(), 3, "{w:#?}");
