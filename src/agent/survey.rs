@@ -15,7 +15,9 @@
 //!   interfaces; inside the cluster network they win over Lichen's /24 by longest prefix.
 //! - iptables-legacy: x_tables and nf_tables hooks both see every packet, so a legacy
 //!   `filter FORWARD` policy DROP (Docker sets one: k3s-io/k3s#703, #1597) drops pod traffic
-//!   that Lichen's nftables rules accept, and Lichen's nft netlink cannot see it.
+//!   that Lichen's nftables rules accept, and Lichen's nft netlink cannot see it. The chain is
+//!   read through the x_tables getsockopt interface ([`crate::nl::xtables`]): Lichen's image
+//!   has no `iptables-legacy`.
 
 use std::io;
 use std::net::IpAddr;
@@ -23,6 +25,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use lichen_backends::Op;
 
+pub use crate::nl::xtables::LegacyForward;
 use crate::nl::PROTO_KERNEL;
 
 /// The Linux route protocol BIRD (Calico's BGP daemon) marks its routes with.
@@ -52,9 +55,9 @@ pub struct ForeignRoute {
 pub struct Foreign {
     pub vxlan: Vec<ForeignVxlan>,
     pub routes: Vec<ForeignRoute>,
-    /// `iptables-legacy -S FORWARD` when a legacy `filter` table exists (`Err`: why it could
+    /// The legacy `filter` table's FORWARD chain when the table exists (`Err`: why it could
     /// not be read); `None` when there is none.
-    pub legacy_forward: Option<Result<String, String>>,
+    pub legacy_forward: Option<Result<LegacyForward, String>>,
 }
 
 /// Whether a route to `dst` lies inside the cluster network: as specific as a network of it or
@@ -190,7 +193,7 @@ pub fn warnings(f: &Foreign, cluster: &[IpNet], own_subnets: &[IpNet]) -> Vec<St
 }
 
 /// The warning for a legacy `filter FORWARD` chain that drops forwarded traffic.
-fn legacy_forward(listing: &Result<String, String>, cluster: &[IpNet]) -> Option<String> {
+fn legacy_forward(chain: &Result<LegacyForward, String>, cluster: &[IpNet]) -> Option<String> {
     let accept: Vec<String> = cluster
         .iter()
         .flat_map(|n| {
@@ -200,7 +203,7 @@ fn legacy_forward(listing: &Result<String, String>, cluster: &[IpNet]) -> Option
             ]
         })
         .collect();
-    let text = match listing {
+    let chain = match chain {
         Err(why) => {
             return Some(format!(
                 "an iptables-legacy filter table exists on this node and could not be read ({why}).\n\
@@ -208,19 +211,10 @@ fn legacy_forward(listing: &Result<String, String>, cluster: &[IpNet]) -> Option
                  that Lichen's nftables rules accept."
             ))
         }
-        Ok(t) => t,
+        Ok(c) => c,
     };
-    let policy_drop = text.lines().any(|l| l.trim() == "-P FORWARD DROP");
-    let drops: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("-A FORWARD ") && (l.ends_with("-j DROP") || l.contains("-j REJECT"))
-        })
-        .collect();
-    if !policy_drop && drops.is_empty() {
-        return None;
-    }
-    let what = match (policy_drop, drops.len()) {
+    let what = match (chain.policy_drop, chain.drops) {
+        (false, 0) => return None,
         (true, 0) => "has the policy DROP".to_owned(),
         (true, n) => format!("has the policy DROP and {n} DROP/REJECT rules"),
         (false, n) => format!("has {n} DROP/REJECT rules"),

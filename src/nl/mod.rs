@@ -24,6 +24,7 @@ mod monitor;
 mod neigh;
 mod route;
 mod vxlan;
+pub mod xtables;
 
 pub use addr::Addr;
 pub use link::{Link, LinkChange, LinkId, LinkKind, NewLink};

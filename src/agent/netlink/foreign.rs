@@ -1,16 +1,12 @@
 //! Reading what the node holds besides Lichen's objects (see [`crate::agent::survey`]).
 
 use std::io;
-use std::process::Command;
 
 use ipnet::IpNet;
 use lichen_backends::{DEVICE_PREFIX, RT_PROTO_LICHEN};
 
 use crate::agent::survey::{self, Foreign, ForeignRoute, ForeignVxlan};
 use crate::nl::{LinkId, Nl, TABLE_MAIN};
-
-/// The legacy x_tables of the calling thread's namespace (`/proc/net` is the process's).
-const IP_TABLES_NAMES: &str = "/proc/thread-self/net/ip_tables_names";
 
 pub(super) fn foreign(nl: &mut Nl, cluster: &[IpNet]) -> io::Result<Foreign> {
     let vxlan = nl
@@ -55,28 +51,8 @@ pub(super) fn foreign(nl: &mut Nl, cluster: &[IpNet]) -> io::Result<Foreign> {
     Ok(Foreign {
         vxlan,
         routes,
-        legacy_forward: legacy_forward(),
+        legacy_forward: crate::nl::xtables::forward()
+            .map_err(|e| e.to_string())
+            .transpose(),
     })
-}
-
-/// `iptables-legacy -S FORWARD`, only when a legacy `filter` table already exists (listing
-/// it otherwise would create it).
-fn legacy_forward() -> Option<Result<String, String>> {
-    let names = std::fs::read_to_string(IP_TABLES_NAMES).ok()?;
-    if !names.lines().any(|l| l.trim() == "filter") {
-        return None;
-    }
-    Some(
-        match Command::new("iptables-legacy")
-            .args(["-w", "-S", "FORWARD"])
-            .output()
-        {
-            Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
-            Ok(out) => Err(format!(
-                "iptables-legacy -S FORWARD: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )),
-            Err(e) => Err(format!("no iptables-legacy to run: {e}")),
-        },
-    )
 }

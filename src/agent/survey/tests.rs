@@ -100,29 +100,25 @@ fn leftover_routes_are_named_except_the_bridge_route_of_this_node() {
 
 #[test]
 fn a_legacy_forward_drop_gives_the_fix() {
-    let f = |text: &str| Foreign {
-        legacy_forward: Some(Ok(text.into())),
+    let f = |policy_drop, rules, drops| Foreign {
+        legacy_forward: Some(Ok(LegacyForward {
+            policy_drop,
+            rules,
+            drops,
+        })),
         ..Foreign::default()
     };
     let cluster = [net("10.100.0.0/16")];
-    assert!(warnings(&f("-P FORWARD ACCEPT\n"), &cluster, &[]).is_empty());
-    let w = warnings(
-        &f("-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n"),
-        &cluster,
-        &[],
-    );
+    assert!(warnings(&f(false, 4, 0), &cluster, &[]).is_empty());
+    let w = warnings(&f(true, 4, 0), &cluster, &[]);
     assert_eq!(w.len(), 1);
     assert!(w[0].contains("has the policy DROP"), "{}", w[0]);
     assert!(w[0].contains("`iptables-legacy -P FORWARD ACCEPT`"));
     assert!(w[0].contains("iptables-legacy -I FORWARD -s 10.100.0.0/16 -j ACCEPT"));
-    let w = warnings(
-        &f("-P FORWARD ACCEPT\n-A FORWARD -o eth0 -j DROP\n"),
-        &cluster,
-        &[],
-    );
+    let w = warnings(&f(false, 2, 1), &cluster, &[]);
     assert!(w[0].contains("has 1 DROP/REJECT rules"), "{}", w[0]);
     let unread = Foreign {
-        legacy_forward: Some(Err("no iptables-legacy to run".into())),
+        legacy_forward: Some(Err("Operation not permitted".into())),
         ..Foreign::default()
     };
     assert!(warnings(&unread, &cluster, &[])[0].contains("could not be read"));
