@@ -87,3 +87,25 @@ fn every_pass_is_timed_in_the_histogram() {
         "node5 over the device"
     );
 }
+
+#[test]
+fn policy_figures_are_in_the_metrics() {
+    let mut c = Case::new(
+        r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"},"NetworkPolicy":true}"#,
+    );
+    let s = state(&lan_and_far());
+    let first = c.run(&s).metrics(None);
+    assert!(first.contains("lichen_policy_enabled 1\n"), "{first}");
+    assert!(
+        first.contains("lichen_policy_objects{kind=\"rules\"} "),
+        "{first}"
+    );
+    assert!(
+        first.contains("lichen_policy_last_apply_timestamp_seconds{mode=\"replaced\"} "),
+        "{first}"
+    );
+    let mut off = Case::new(r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#);
+    let m = off.run(&s).metrics(None);
+    assert!(m.contains("lichen_policy_enabled 0\n"), "{m}");
+    assert!(!m.contains("lichen_policy_objects"), "{m}");
+}
