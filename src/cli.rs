@@ -67,6 +67,10 @@ pub struct AgentCmd {
         default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
     )]
     pub listen: std::net::SocketAddr,
+    /// serve /metrics (and nothing else) on this address too, e.g. 0.0.0.0:9471 for a
+    /// Prometheus scraping from other hosts (off by default)
+    #[argh(option)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// the IPAM data directory, for the leases metric (default /var/lib/cni/networks)
     #[argh(option, default = "PathBuf::from(crate::plugin::DEFAULT_DATA_DIR)")]
     pub ipam_dir: PathBuf,
@@ -328,6 +332,7 @@ pub fn run() -> i32 {
                 listen: crate::agent::http::DEFAULT_LISTEN
                     .parse()
                     .expect("a socket address"),
+                metrics_listen: None,
                 ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
                 cleanup: false,
                 network_policy: d.network_policy,
@@ -553,6 +558,7 @@ fn agent(a: AgentCmd) -> i32 {
         subnet_file: a.subnet_file,
         iface: a.iface,
         listen: a.listen,
+        metrics_listen: a.metrics_listen,
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,

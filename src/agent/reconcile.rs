@@ -8,6 +8,8 @@
 //! CIDRs (microk8s' default): the agent then says once, as a warning, and for as long as it
 //! waits in `lichen status`, what to change ([`podcidr_hint`]).
 
+mod field;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,6 +43,8 @@ pub struct Reconciler<K: Kernel> {
     /// whether the warning went out.
     no_podcidr_since: Option<Instant>,
     hinted: bool,
+    /// Answers to field failures (see [`field`]).
+    field: field::FieldState,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -108,6 +112,7 @@ impl<K: Kernel> Reconciler<K> {
             podcidr_wait: PODCIDR_WAIT,
             no_podcidr_since: None,
             hinted: false,
+            field: field::FieldState::default(),
         }
     }
 
@@ -141,7 +146,10 @@ impl<K: Kernel> Reconciler<K> {
         report.backend = backend_name(&self.backend);
         report.last_errors.clear();
         report.last_drift.clear();
-        match self.pass(state, full, report) {
+        let started = Instant::now();
+        let result = self.pass(state, full, report);
+        report.reconcile_seconds.observe(started.elapsed());
+        match result {
             Ok(()) => {
                 if report.last_errors.is_empty() {
                     report.last_sync = Some(SystemTime::now());
@@ -222,11 +230,12 @@ impl<K: Kernel> Reconciler<K> {
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
 
-        let peers: Vec<NodeInfo> = state
+        let mut peers: Vec<NodeInfo> = state
             .live_nodes()
             .filter(|n| n.name != self.node_name)
             .map(node_info)
             .collect();
+        report.stale = self.field.last_addresses.fill(&mut peers);
         let desired =
             backends::desired(&me, &underlay, &peers, &self.backend, &self.netconf.network);
         report.peers = desired.peers.clone();
@@ -237,6 +246,8 @@ impl<K: Kernel> Reconciler<K> {
             .unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
         self.sync_rules(full, report);
         let synced = self.sync_kernel(&desired, report);
+        self.sync_offload(&desired, report);
+        self.survey(&local.pod_cidrs, report);
         // Last: the subnet file tells the plugin this node's network is ready, so a pod
         // attached once it exists can reach its peers at once.
         self.write_subnet_file(&local.pod_cidrs, mtu)
@@ -295,7 +306,8 @@ impl<K: Kernel> Reconciler<K> {
             report.last_drift.push(format!("{op:?}"));
             log::info!("apply {op:?}");
             if let Err(e) = self.kernel.apply(desired, op) {
-                report.last_errors.push(format!("{op:?}: {e}"));
+                let line = self.refused(op, &e);
+                report.last_errors.push(line);
             }
         }
         Ok(())

@@ -18,8 +18,8 @@ use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::subnet_file::SubnetFile;
 
-struct Fake {
-    k: FakeKernel,
+pub(super) struct Fake {
+    pub(super) k: FakeKernel,
     rules: Option<NodeRules>,
     rule_writes: usize,
     /// The policy table: the ruleset it holds, or absent.
@@ -27,6 +27,8 @@ struct Fake {
     /// How each policy apply went (replaced or elements only).
     policy_applies: Vec<Applied>,
     bridge_nf: bool,
+    /// The errno the kernel answers to creating a VXLAN device (a missing module: EOPNOTSUPP).
+    pub(super) refuse_vxlan: Option<i32>,
 }
 
 impl Kernel for Fake {
@@ -43,6 +45,9 @@ impl Kernel for Fake {
         Ok(self.k.actual())
     }
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
+        if let (Some(errno), Op::CreateDevice(_) | Op::ReplaceDevice(_)) = (self.refuse_vxlan, op) {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
         self.k
             .apply(desired, op)
             .map_err(|e| io::Error::other(e.to_string()))
@@ -80,14 +85,14 @@ impl Kernel for Fake {
     }
 }
 
-fn node(name: &str, cidr: &str, ip: &str) -> Node {
+pub(super) fn node(name: &str, cidr: &str, ip: &str) -> Node {
     let json = format!(
         r#"{{"kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}"}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
     );
     Node::from_json(json.as_bytes()).unwrap()
 }
 
-fn state(nodes: &[Node]) -> ClusterState {
+pub(super) fn state(nodes: &[Node]) -> ClusterState {
     let mut s = ClusterState::default();
     for n in nodes {
         s.upsert(Object::Node(n.clone()));
@@ -105,13 +110,13 @@ fn underlay() -> LocalUnderlay {
     }
 }
 
-struct Case {
-    rec: Reconciler<Fake>,
+pub(super) struct Case {
+    pub(super) rec: Reconciler<Fake>,
     file: PathBuf,
 }
 
 impl Case {
-    fn new(netconf: &str) -> Case {
+    pub(super) fn new(netconf: &str) -> Case {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let file =
@@ -123,6 +128,7 @@ impl Case {
             policy: None,
             policy_applies: Vec::new(),
             bridge_nf: true,
+            refuse_vxlan: None,
         };
         let nc = NetConf::parse(netconf.as_bytes()).unwrap();
         Case {
@@ -130,7 +136,7 @@ impl Case {
             file,
         }
     }
-    fn run(&mut self, s: &ClusterState) -> Report {
+    pub(super) fn run(&mut self, s: &ClusterState) -> Report {
         let mut r = Report::default();
         self.rec.reconcile(s, false, &mut r);
         r
