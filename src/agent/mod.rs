@@ -18,4 +18,6 @@ pub mod signal;
 pub mod source;
 
 #[cfg(test)]
+mod reconcile_hostile_tests;
+#[cfg(test)]
 mod reconcile_tests;

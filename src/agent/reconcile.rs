@@ -8,12 +8,15 @@
 //! CIDRs (microk8s' default): the agent then says once, as a warning, and for as long as it
 //! waits in `lichen status`, what to change ([`podcidr_hint`]).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
-use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanConf};
+use lichen_backends::{
+    self as backends, BackendConf, Desired, NodeInfo, PeerState, PeerStatus, VxlanConf,
+};
 
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
@@ -41,6 +44,11 @@ pub struct Reconciler<K: Kernel> {
     /// whether the warning went out.
     no_podcidr_since: Option<Instant>,
     hinted: bool,
+    /// This Node as last seen in the cluster state, used while its entry is missing (e.g. its
+    /// file turned malformed) so peer changes still apply.
+    last_local: Option<Node>,
+    /// The refusal last logged per peer subnet (each is logged once, again when it changes).
+    refusals: BTreeMap<(String, Option<IpNet>), String>,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -108,6 +116,8 @@ impl<K: Kernel> Reconciler<K> {
             podcidr_wait: PODCIDR_WAIT,
             no_podcidr_since: None,
             hinted: false,
+            last_local: None,
+            refusals: BTreeMap::new(),
         }
     }
 
@@ -141,6 +151,12 @@ impl<K: Kernel> Reconciler<K> {
         report.backend = backend_name(&self.backend);
         report.last_errors.clear();
         report.last_drift.clear();
+        report.warnings.clear();
+        report.skipped = state
+            .skipped
+            .iter()
+            .map(|(file, why)| format!("{file}: {why}"))
+            .collect();
         match self.pass(state, full, report) {
             Ok(()) => {
                 if report.last_errors.is_empty() {
@@ -157,6 +173,43 @@ impl<K: Kernel> Reconciler<K> {
         for e in &report.last_errors {
             log::error!("reconcile: {e}");
         }
+        self.log_refusals(&report.peers);
+    }
+
+    /// Logs each peer subnet that is not programmed, once: again only when its reason
+    /// changes, or after it was programmed and then refused again.
+    fn log_refusals(&mut self, peers: &[PeerStatus]) {
+        let mut now = BTreeMap::new();
+        for p in peers {
+            let Some(why) = p.state.reason() else {
+                continue;
+            };
+            let key = (p.name.clone(), p.subnet);
+            if self.refusals.get(&key).map(String::as_str) != Some(why) {
+                let subnet = p
+                    .subnet
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into());
+                log::warn!("peer {} {subnet} not programmed: {why}", p.name);
+            }
+            now.insert(key, why.to_owned());
+        }
+        self.refusals = now;
+    }
+
+    /// This Node: its entry in `state`, else (entry gone or malformed) the last one seen, with
+    /// a warning; `None` when never seen.
+    fn local_node(&mut self, state: &ClusterState, report: &mut Report) -> Option<Node> {
+        if let Some(n) = state.nodes.get(&self.node_name) {
+            self.last_local = Some(n.clone());
+            return Some(n.clone());
+        }
+        let last = self.last_local.clone()?;
+        report.warnings.push(format!(
+            "Node {:?} is missing from the cluster state (deleted, or its entry is malformed: see \"skipped\"); using its last good entry",
+            self.node_name
+        ));
+        Some(last)
     }
 
     fn pass(
@@ -174,7 +227,8 @@ impl<K: Kernel> Reconciler<K> {
             full,
             report,
         );
-        let Some(local) = state.nodes.get(&self.node_name).filter(|n| !n.deleting) else {
+        let local = self.local_node(state, report);
+        let Some(local) = local.as_ref().filter(|n| !n.deleting) else {
             (self.no_podcidr_since, self.hinted) = (None, false);
             report.waiting = Some(format!(
                 "Node {:?} is not in the cluster state yet",
@@ -296,6 +350,13 @@ impl<K: Kernel> Reconciler<K> {
             log::info!("apply {op:?}");
             if let Err(e) = self.kernel.apply(desired, op) {
                 report.last_errors.push(format!("{op:?}: {e}"));
+                if let Some(addr) = desired.peer_addr_of(op) {
+                    mark_failed(
+                        &mut report.peers,
+                        addr,
+                        &format!("the kernel refused {op:?}: {e}"),
+                    );
+                }
             }
         }
         Ok(())
@@ -367,6 +428,16 @@ pub fn podcidr_hint(node: &str, netconf: &NetConf, waited: Duration) -> String {
          then run `snap restart microk8s.daemon-kubelite` there.",
         waited.as_secs()
     )
+}
+
+/// Marks the programmed peer subnet holding `addr` as failed with `why`.
+fn mark_failed(peers: &mut [PeerStatus], addr: IpAddr, why: &str) {
+    let holds = |p: &PeerStatus| p.subnet.is_some_and(|s| s.contains(&addr));
+    for p in peers.iter_mut().filter(|p| holds(p)) {
+        if matches!(p.state, PeerState::Programmed(_)) {
+            p.state = PeerState::Failed(why.to_owned());
+        }
+    }
 }
 
 /// The first host address of a subnet (the bridge gateway): network + 1.

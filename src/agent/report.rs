@@ -28,6 +28,11 @@ pub struct Report {
     pub last_drift: Vec<String>,
     /// Errors of the last reconcile (empty when it succeeded).
     pub last_errors: Vec<String>,
+    /// What the last pass worked around without failing (e.g. this Node's entry is malformed
+    /// and its last good one is used).
+    pub warnings: Vec<String>,
+    /// Cluster source entries skipped, with why (see [`super::source::ClusterState::skipped`]).
+    pub skipped: Vec<String>,
     pub reconcile_runs: u64,
     pub reconcile_errors: u64,
     pub source_restarts: u64,
@@ -53,6 +58,7 @@ impl Report {
             PeerState::Programmed(Via::Overlay) => "programmed (vxlan)".to_owned(),
             PeerState::Unreachable(r) => format!("unreachable: {r}"),
             PeerState::Pending(r) => format!("pending: {r}"),
+            PeerState::Failed(r) => format!("failed: {r}"),
         };
         format!("  {:<20} {:<20} {state}", p.name, subnet)
     }
@@ -102,6 +108,12 @@ impl Report {
             }
         }
         self.policy.render(&mut s);
+        for k in &self.skipped {
+            let _ = writeln!(s, "skipped:  {k}");
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning:  {w}");
+        }
         for e in &self.last_errors {
             let _ = writeln!(s, "error:    {e}");
         }
@@ -143,12 +155,13 @@ impl Report {
     /// Prometheus text format.
     pub fn metrics(&self, leases_in_use: Option<usize>) -> String {
         let mut s = String::new();
-        let (mut programmed, mut unreachable, mut pending) = (0, 0, 0);
+        let (mut programmed, mut unreachable, mut pending, mut failed) = (0, 0, 0, 0);
         for p in &self.peers {
             match p.state {
                 PeerState::Programmed(_) => programmed += 1,
                 PeerState::Unreachable(_) => unreachable += 1,
                 PeerState::Pending(_) => pending += 1,
+                PeerState::Failed(_) => failed += 1,
             }
         }
         s.push_str("# HELP lichen_peers Peer subnets by state.\n# TYPE lichen_peers gauge\n");
@@ -156,6 +169,7 @@ impl Report {
             ("programmed", programmed),
             ("unreachable", unreachable),
             ("pending", pending),
+            ("failed", failed),
         ] {
             let _ = writeln!(s, "lichen_peers{{state=\"{state}\"}} {n}");
         }
