@@ -66,7 +66,12 @@ const PEERS: &[(&str, &str, &str, &str)] = &[
         "this node's own address",
     ),
     ("zz-zeroip", "10.100.48.0/24", "0.0.0.0", "not a unicast"),
-    ("zz-loip", "10.100.49.0/24", "127.0.0.1", "its InternalIP 127.0.0.1 is"),
+    (
+        "zz-loip",
+        "10.100.49.0/24",
+        "127.0.0.1",
+        "its InternalIP 127.0.0.1 is",
+    ),
     ("zz-mcastip", "10.100.50.0/24", "224.0.0.1", "not a unicast"),
     (
         "zz-bcastip",

@@ -58,11 +58,12 @@ fn planted() -> io::Error {
 }
 
 /// Whether an open error or the open file says the name was planted: a symlink (ELOOP under
-/// `O_NOFOLLOW`), something other than a regular file, or, for files only the store writes
-/// (`own_only`), a file with another link.
+/// `O_NOFOLLOW`), a FIFO without reader (ENXIO on a non-blocking open for writing), something
+/// other than a regular file, or, for files only the store writes (`own_only`), a file with
+/// another link.
 fn is_planted(opened: &io::Result<File>, own_only: bool) -> bool {
     match opened {
-        Err(e) => e.raw_os_error() == Some(libc::ELOOP),
+        Err(e) => matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)),
         Ok(f) => match f.metadata() {
             Ok(m) => !m.file_type().is_file() || (own_only && m.nlink() > 1),
             Err(_) => true,

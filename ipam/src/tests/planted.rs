@@ -62,9 +62,23 @@ fn symlinks_to_outside_files_are_replaced_never_written_through() {
         b"10.1.0.3"
     );
     assert!(is_plain_file(&dir.join(".lichen/attachments/cid1@eth0")));
-    // The store still works as one: the next ADD takes the next address.
+    // FIFOs at the cursor and where the next attachment's index goes never block, fail or
+    // stay: they are replaced.
+    let fifos = [
+        dir.join("last_reserved_ip.0"),
+        dir.join(".lichen/attachments/cid2@eth0"),
+    ];
+    for f in &fifos {
+        let _ = fs::remove_file(f);
+        let c_path = std::ffi::CString::new(f.clone().into_os_string().into_encoded_bytes());
+        assert_eq!(unsafe { libc::mkfifo(c_path.unwrap().as_ptr(), 0o644) }, 0);
+    }
+    // The store still works as one: the next ADD, without a cursor, takes the first free
+    // address (cid0's, released above).
     let got = ipam.allocate(&sets(), "cid2", "eth0", &[]).unwrap();
-    assert_eq!(got[0].address.addr(), ip("10.1.0.4"));
+    assert_eq!(got[0].address.addr(), ip("10.1.0.2"));
+    assert!(fifos.iter().all(|f| is_plain_file(f)));
+    assert_eq!(fs::read(&fifos[0]).unwrap(), b"10.1.0.2");
 }
 
 #[test]

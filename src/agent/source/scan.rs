@@ -176,10 +176,21 @@ fn content_fingerprint(bytes: &[u8]) -> Fingerprint {
 /// be: the type and size come from the open fd before anything is read, and at most
 /// `MAX_LIST_BYTES` + 1 bytes are read (a file that grew meanwhile is refused as well).
 fn read_capped(path: &Path) -> io::Result<Read> {
+    let not_regular = || {
+        Read::Skipped("not a regular file (a FIFO, device, socket or directory); not read".into())
+    };
+    // A device is not even opened (opening some has effects); the fd is checked again below
+    // in case the name changed meanwhile.
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Ok(not_regular()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Read::Gone),
+        Err(e) => return Err(e),
+    }
     // O_NONBLOCK: opening a FIFO must not block the scan; regular files ignore it.
     let file = match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
     {
         Ok(f) => f,
@@ -188,9 +199,7 @@ fn read_capped(path: &Path) -> io::Result<Read> {
     };
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Ok(Read::Skipped(
-            "not a regular file (a FIFO, device, socket or directory); not read".into(),
-        ));
+        return Ok(not_regular());
     }
     let too_big = |len: u64| {
         Read::Skipped(format!(
