@@ -9,6 +9,7 @@ pub mod http;
 pub mod kernel;
 pub mod netconf;
 pub mod netlink;
+pub mod peer_log;
 pub mod policy;
 pub mod publish;
 pub mod reconcile;

@@ -7,19 +7,22 @@
 //! [`PODCIDR_WAIT`]) almost always means the kube-controller-manager does not allocate node
 //! CIDRs (microk8s' default): the agent then says once, as a warning, and for as long as it
 //! waits in `lichen status`, what to change ([`podcidr_hint`]).
+//!
+//! While this Node's entry is missing from a state it was seen in before (deleted, or its file
+//! turned malformed), its last good entry is used, with a warning in status: peer changes keep
+//! applying. Peer statuses say what the kernel accepted and refusals are logged once (see
+//! [`super::peer_log`]).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
-use lichen_backends::{
-    self as backends, BackendConf, Desired, NodeInfo, PeerState, PeerStatus, VxlanConf,
-};
+use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanConf};
 
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
+use super::peer_log::{self, Refusals};
 use super::policy::PolicySync;
 use super::report::Report;
 use super::source::ClusterState;
@@ -47,8 +50,8 @@ pub struct Reconciler<K: Kernel> {
     /// This Node as last seen in the cluster state, used while its entry is missing (e.g. its
     /// file turned malformed) so peer changes still apply.
     last_local: Option<Node>,
-    /// The refusal last logged per peer subnet (each is logged once, again when it changes).
-    refusals: BTreeMap<(String, Option<IpNet>), String>,
+    /// Peer refusals already logged.
+    refusals: Refusals,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -117,7 +120,7 @@ impl<K: Kernel> Reconciler<K> {
             no_podcidr_since: None,
             hinted: false,
             last_local: None,
-            refusals: BTreeMap::new(),
+            refusals: Refusals::default(),
         }
     }
 
@@ -173,28 +176,7 @@ impl<K: Kernel> Reconciler<K> {
         for e in &report.last_errors {
             log::error!("reconcile: {e}");
         }
-        self.log_refusals(&report.peers);
-    }
-
-    /// Logs each peer subnet that is not programmed, once: again only when its reason
-    /// changes, or after it was programmed and then refused again.
-    fn log_refusals(&mut self, peers: &[PeerStatus]) {
-        let mut now = BTreeMap::new();
-        for p in peers {
-            let Some(why) = p.state.reason() else {
-                continue;
-            };
-            let key = (p.name.clone(), p.subnet);
-            if self.refusals.get(&key).map(String::as_str) != Some(why) {
-                let subnet = p
-                    .subnet
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into());
-                log::warn!("peer {} {subnet} not programmed: {why}", p.name);
-            }
-            now.insert(key, why.to_owned());
-        }
-        self.refusals = now;
+        self.refusals.log_new(&report.peers);
     }
 
     /// This Node: its entry in `state`, else (entry gone or malformed) the last one seen, with
@@ -351,7 +333,7 @@ impl<K: Kernel> Reconciler<K> {
             if let Err(e) = self.kernel.apply(desired, op) {
                 report.last_errors.push(format!("{op:?}: {e}"));
                 if let Some(addr) = desired.peer_addr_of(op) {
-                    mark_failed(
+                    peer_log::mark_failed(
                         &mut report.peers,
                         addr,
                         &format!("the kernel refused {op:?}: {e}"),
@@ -428,16 +410,6 @@ pub fn podcidr_hint(node: &str, netconf: &NetConf, waited: Duration) -> String {
          then run `snap restart microk8s.daemon-kubelite` there.",
         waited.as_secs()
     )
-}
-
-/// Marks the programmed peer subnet holding `addr` as failed with `why`.
-fn mark_failed(peers: &mut [PeerStatus], addr: IpAddr, why: &str) {
-    let holds = |p: &PeerStatus| p.subnet.is_some_and(|s| s.contains(&addr));
-    for p in peers.iter_mut().filter(|p| holds(p)) {
-        if matches!(p.state, PeerState::Programmed(_)) {
-            p.state = PeerState::Failed(why.to_owned());
-        }
-    }
 }
 
 /// The first host address of a subnet (the bridge gateway): network + 1.
