@@ -171,12 +171,13 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
 }
 
 fn peers(s: &mut String, r: &Report) {
-    let (mut programmed, mut unreachable, mut pending) = (0, 0, 0);
+    let (mut programmed, mut unreachable, mut pending, mut failed) = (0, 0, 0, 0);
     for p in &r.peers {
         match p.state {
             PeerState::Programmed(_) => programmed += 1,
             PeerState::Unreachable(_) => unreachable += 1,
             PeerState::Pending(_) => pending += 1,
+            PeerState::Failed(_) => failed += 1,
         }
     }
     family(s, "lichen_peers", "gauge", "Peer subnets by state.");
@@ -184,6 +185,7 @@ fn peers(s: &mut String, r: &Report) {
         ("programmed", programmed),
         ("unreachable", unreachable),
         ("pending", pending),
+        ("failed", failed),
     ] {
         let _ = writeln!(s, "lichen_peers{{state=\"{state}\"}} {n}");
     }

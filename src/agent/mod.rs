@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod netconf;
 pub mod netlink;
+pub mod peer_log;
 pub mod policy;
 pub mod publish;
 pub mod reconcile;
@@ -26,5 +27,7 @@ pub mod survey;
 
 #[cfg(test)]
 mod field_tests;
+#[cfg(test)]
+mod reconcile_hostile_tests;
 #[cfg(test)]
 mod reconcile_tests;

@@ -20,6 +20,8 @@ use crate::subnet_file::SubnetFile;
 
 pub(super) struct Fake {
     pub(super) k: FakeKernel,
+    /// Route destinations the kernel refuses with EEXIST (a route it already has).
+    pub(super) refuse: Vec<ipnet::IpNet>,
     rules: Option<NodeRules>,
     rule_writes: usize,
     /// The policy table: the ruleset it holds, or absent.
@@ -47,6 +49,11 @@ impl Kernel for Fake {
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
         if let (Some(errno), Op::CreateDevice(_) | Op::ReplaceDevice(_)) = (self.refuse_vxlan, op) {
             return Err(io::Error::from_raw_os_error(errno));
+        }
+        if let Op::AddRoute(r) = op {
+            if self.refuse.contains(&r.dst) {
+                return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            }
         }
         self.k
             .apply(desired, op)
@@ -107,6 +114,7 @@ fn underlay() -> LocalUnderlay {
         addr: "198.51.100.11".parse().unwrap(),
         onlink: vec!["198.51.100.0/24".parse().unwrap()],
         mtu: 1500,
+        node_nets: vec![("198.51.100.11/24".parse().unwrap(), "eth0".into())],
     }
 }
 
@@ -123,6 +131,7 @@ impl Case {
             std::env::temp_dir().join(format!("lichen-rec-{}-{n}/subnet.env", std::process::id()));
         let fake = Fake {
             k: FakeKernel::new(&underlay()),
+            refuse: Vec::new(),
             rules: None,
             rule_writes: 0,
             policy: None,
@@ -149,10 +158,10 @@ impl Drop for Case {
     }
 }
 
-const HOSTGW: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#;
-const VXLAN: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"vxlan"}}"#;
+pub(super) const HOSTGW: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#;
+pub(super) const VXLAN: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"vxlan"}}"#;
 
-fn three() -> Vec<Node> {
+pub(super) fn three() -> Vec<Node> {
     vec![
         node("node1", "10.100.1.0/24", "198.51.100.11"),
         node("node2", "10.100.2.0/24", "198.51.100.12"),
@@ -224,14 +233,14 @@ fn unknown_node_or_missing_pod_cidr_touches_nothing() {
     let mut c = Case::new(HOSTGW);
     c.run(&state(&three()));
     let before = c.rec.kernel.k.clone();
-    // this node vanished from the source (e.g. a broken file): keep the data plane as it is
+    // this node vanished from the source (e.g. a broken file): its last good entry is used,
+    // so the data plane stays as it is
     let r = c.run(&state(&three()[1..]));
-    assert!(
-        r.waiting.as_deref().unwrap().contains("node1"),
-        "{:?}",
-        r.waiting
-    );
+    assert!(r.warnings.iter().any(|w| w.contains("node1")), "{r:?}");
     assert_eq!(c.rec.kernel.k, before);
+    // never seen at all: wait
+    let r = Case::new(HOSTGW).run(&state(&three()[1..]));
+    assert!(r.waiting.as_deref().unwrap().contains("node1"), "{r:?}");
     // no podCIDR yet: wait, and say so
     let mut c = Case::new(HOSTGW);
     let mut nodes = three();

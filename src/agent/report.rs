@@ -28,6 +28,12 @@ pub struct Report {
     pub last_drift: Vec<String>,
     /// Errors of the last reconcile (empty when it succeeded).
     pub last_errors: Vec<String>,
+    /// What the last pass worked around without failing (e.g. this Node's entry is malformed
+    /// and its last good one is used), and what the last survey of the node found that breaks or
+    /// may break pod traffic, each with what to do (see [`super::survey`]).
+    pub warnings: Vec<String>,
+    /// Cluster source entries skipped, with why (see [`super::source::ClusterState::skipped`]).
+    pub skipped: Vec<String>,
     pub reconcile_runs: u64,
     pub reconcile_errors: u64,
     pub source_restarts: u64,
@@ -41,9 +47,6 @@ pub struct Report {
     pub reconcile_seconds: super::metrics::Histogram,
     /// Peers whose InternalIP is gone and whose last routes are kept (see [`super::stale`]).
     pub stale: Vec<super::stale::StalePeer>,
-    /// What the last survey of the node found that breaks or may break pod traffic, each with
-    /// what to do (see [`super::survey`]).
-    pub warnings: Vec<String>,
 }
 
 /// The loop is taken for dead when it has not turned for this long (six resync periods).
@@ -60,6 +63,7 @@ impl Report {
             PeerState::Programmed(Via::Overlay) => "programmed (vxlan)".to_owned(),
             PeerState::Unreachable(r) => format!("unreachable: {r}"),
             PeerState::Pending(r) => format!("pending: {r}"),
+            PeerState::Failed(r) => format!("failed: {r}"),
         };
         format!("  {:<20} {:<20} {state}", p.name, subnet)
     }
@@ -112,6 +116,9 @@ impl Report {
             }
         }
         self.policy.render(&mut s);
+        for k in &self.skipped {
+            let _ = writeln!(s, "skipped:  {k}");
+        }
         for w in &self.warnings {
             for (i, line) in w.lines().enumerate() {
                 let head = if i == 0 { "warning:" } else { "" };

@@ -91,12 +91,13 @@ impl<K: Kernel> Reconciler<K> {
             }
             self.field.surveyed = Some(Instant::now());
         }
-        report.warnings = survey::warnings(&self.field.foreign, &self.netconf.network, own_subnets);
-        for w in &report.warnings {
+        let found = survey::warnings(&self.field.foreign, &self.netconf.network, own_subnets);
+        for w in &found {
             if !self.field.logged.contains(w) {
                 log::warn!("{}", w.replace('\n', " "));
             }
         }
-        self.field.logged = report.warnings.clone();
+        report.warnings.extend(found.iter().cloned());
+        self.field.logged = found;
     }
 }
