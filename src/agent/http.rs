@@ -70,6 +70,10 @@ async fn handle(
             }
             _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
             "/policy/explain" => super::explain::serve(&r.policy, query),
+            "/status" if query.split('&').any(|q| q == "format=json") => {
+                content_type = "application/json";
+                (200, r.render_json())
+            }
             "/status" => (200, r.render()),
             "/healthz" if r.alive(STALLED) => (200, "ok\n".to_owned()),
             "/healthz" => (

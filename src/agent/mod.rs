@@ -19,6 +19,7 @@ pub mod policy;
 pub mod publish;
 pub mod reconcile;
 pub mod report;
+mod report_json;
 pub mod run;
 pub mod signal;
 pub mod source;
