@@ -519,6 +519,55 @@ fn bad_fields_are_code_7() {
             range(r#"{"subnet":"fd00::/127"}"#),
             r#"ipam.ranges[0][0].subnet "fd00::/127" is too small"#,
         ),
+        // Special ranges: not unicast pod addresses (issue 11, hole 7), in both directions.
+        (
+            range(r#"{"subnet":"127.0.0.0/8"}"#),
+            r#"ipam.ranges[0][0].subnet "127.0.0.0/8" overlaps 127.0.0.0/8, the loopback range: pod subnets must be unicast"#,
+        ),
+        (
+            range(r#"{"subnet":"127.1.2.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "127.1.2.0/24" overlaps 127.0.0.0/8, the loopback range"#,
+        ),
+        (
+            range(r#"{"subnet":"224.0.0.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "224.0.0.0/24" overlaps 224.0.0.0/4, the multicast range"#,
+        ),
+        (
+            ipam(r#""subnet":"0.0.0.0/0""#),
+            r#"ipam.subnet "0.0.0.0/0" overlaps 0.0.0.0/8, the "this network" range"#,
+        ),
+        (
+            range(r#"{"subnet":"0.0.0.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "0.0.0.0/24" overlaps 0.0.0.0/8"#,
+        ),
+        (
+            range(r#"{"subnet":"169.254.7.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "169.254.7.0/24" overlaps 169.254.0.0/16, the link-local range"#,
+        ),
+        (
+            range(r#"{"subnet":"255.255.255.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "255.255.255.0/24" overlaps 255.255.255.255/32, the limited broadcast address"#,
+        ),
+        (
+            range(r#"{"subnet":"::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "::/64" overlaps ::/128, the unspecified address"#,
+        ),
+        (
+            range(r#"{"subnet":"::/0"}"#),
+            r#"ipam.ranges[0][0].subnet "::/0" overlaps ::/128"#,
+        ),
+        (
+            range(r#"{"subnet":"fe80::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "fe80::/64" overlaps fe80::/10, the link-local range"#,
+        ),
+        (
+            range(r#"{"subnet":"ff02::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "ff02::/64" overlaps ff00::/8, the multicast range"#,
+        ),
+        (
+            range(r#"{"subnet":"10.0.0.0/24","gateway":"10.0.0.255"}"#),
+            r#"ipam.ranges[0][0].gateway "10.0.0.255" is the broadcast address of 10.0.0.0/24: a gateway must be a host address (leave it out for the first one, 10.0.0.1)"#,
+        ),
         (
             range(r#"{"subnet":"10.0.0.0/24","rangeStart":"10.0.1.5"}"#),
             r#"ipam.ranges[0][0].rangeStart "10.0.1.5" is not inside the subnet 10.0.0.0/24"#,
