@@ -196,6 +196,7 @@ pub fn error_code(a: &Answer) -> u32 {
 }
 pub mod cluster;
 pub mod kube_api;
+pub mod mutate;
 pub mod probe;
 pub mod raw;
 
