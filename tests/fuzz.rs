@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use common::mutate::{mutate_conf, mutate_env, Conf, TextMutation, TEXT};
 use common::raw::{self, check_answer, Rng};
@@ -56,20 +55,8 @@ fn state(node: &Node, pod: &NamedNs) -> BTreeSet<String> {
             s.insert(format!("node bridge address {} {}", w[1], w[3]));
         }
     }
-    files(&node.data_dir(), &mut s);
+    s.extend(raw::store_files(&node.data_dir()));
     s
-}
-
-fn files(dir: &Path, out: &mut BTreeSet<String>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if p.is_dir() {
-            files(&p, out);
-        } else if !(name == "lock" || name == "leases" || name.starts_with("last_reserved_ip")) {
-            out.insert(p.display().to_string());
-        }
-    }
 }
 
 fn env_for(verb: &str, id: &str, pod: &NamedNs, node: &Node) -> Vec<(String, String)> {

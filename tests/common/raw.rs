@@ -5,7 +5,8 @@
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use lichen::cni::json::{self, Object};
 use lichen::cni::{CniResult, Code, Version};
@@ -59,7 +60,16 @@ pub struct Outcome {
 
 /// Starts the plugin in `node` with exactly `env` (plus PATH), `stdin` written from a thread.
 pub fn spawn(node: &NamedNs, env: &[(String, String)], stdin: Vec<u8>) -> Child {
-    let mut c = testbed::binary_command(node, std::path::Path::new(BIN)).unwrap();
+    start(command(node), env, stdin)
+}
+
+/// The plugin binary as a command that runs in `node`.
+pub fn command(node: &NamedNs) -> Command {
+    testbed::binary_command(node, Path::new(BIN)).unwrap()
+}
+
+/// Starts `c` (the plugin) with exactly `env` (plus PATH), `stdin` written from a thread.
+pub fn start(mut c: Command, env: &[(String, String)], stdin: Vec<u8>) -> Child {
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -134,4 +144,24 @@ pub fn check_answer(verb: &str, o: &Outcome) -> Result<(), String> {
 fn object(doc: &[u8]) -> Result<Object<'_>, String> {
     json::check(doc, "answer").map_err(|e| format!("stdout is not JSON: {}", e.msg))?;
     Object::parse("", doc, Code::Decode).map_err(|e| format!("stdout is not an object: {}", e.msg))
+}
+
+/// The files an attachment can leave in a data dir, recursively: leases, index files, temp
+/// files; not the lock, the round-robin cursors or the lease cache, which stay by design.
+pub fn store_files(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    store_files_into(dir, &mut out);
+    out
+}
+
+fn store_files_into(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            store_files_into(&p, out);
+        } else if !(name == "lock" || name == "leases" || name.starts_with("last_reserved_ip")) {
+            out.insert(p.display().to_string());
+        }
+    }
 }
