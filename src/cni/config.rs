@@ -10,6 +10,8 @@ use crate::cni::{CniError, CniResult, Code, RequestedMac, Version};
 
 mod ipam;
 mod read;
+
+pub use ipam::special_range;
 #[cfg(test)]
 mod tests;
 

@@ -190,8 +190,9 @@ const SPECIAL: [(&str, &str); 9] = [
     ("ff00::/8", "the multicast range"),
 ];
 
-/// The first special range `subnet` overlaps (contains, or is inside of).
-fn special_range(subnet: IpNet) -> Option<(IpNet, &'static str)> {
+/// The first special range `subnet` overlaps (contains, or is inside of), with why it cannot
+/// hold pods.
+pub fn special_range(subnet: IpNet) -> Option<(IpNet, &'static str)> {
     SPECIAL.iter().find_map(|&(r, why)| {
         let r: IpNet = r.parse().expect("a valid CIDR");
         (r.contains(&subnet.network()) || subnet.contains(&r.network())).then_some((r, why))
