@@ -102,22 +102,16 @@ struct Bed {
 }
 
 impl Bed {
-    fn new(tag: &str) -> Bed {
+    /// `limits`: the tmpfs's size options (like `size=256k`).
+    fn new(tag: &str, limits: &str) -> Bed {
         let node = Node::new(tag);
         let pod = node.pod(tag);
         let mnt = MountNs::new();
         let data = node.data_dir();
         std::fs::create_dir_all(&data).unwrap();
         let d = data.display().to_string();
-        mnt.run(&[
-            "mount",
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=256k,mode=0755",
-            "lichen-test",
-            &d,
-        ]);
+        let opts = format!("{limits},mode=0755");
+        mnt.run(&["mount", "-t", "tmpfs", "-o", &opts, "lichen-test", &d]);
         let conf = node.conf("1.1.0", "10.55.0.0/24");
         Bed {
             node,
@@ -220,7 +214,7 @@ fn fill(bed: &Bed) -> PathBuf {
 
 #[test]
 fn full_data_dir_fails_cleanly_and_recovers() {
-    let bed = Bed::new("full");
+    let bed = Bed::new("full", "size=256k");
     bed.warm_up();
     let filler = fill(&bed);
     bed.refused(libc::ENOSPC, false);
@@ -233,15 +227,32 @@ fn full_data_dir_fails_cleanly_and_recovers() {
 #[test]
 #[ignore = "fails until issue 11 hole 5 (empty index file on ENOSPC) is fixed in ipam/"]
 fn full_data_dir_leaves_no_index_file() {
-    let bed = Bed::new("fullidx");
+    let bed = Bed::new("fullidx", "size=256k");
     bed.warm_up();
     fill(&bed);
     bed.refused(libc::ENOSPC, true);
 }
 
 #[test]
+fn inode_full_data_dir_fails_cleanly_and_recovers() {
+    let bed = Bed::new("inodes", "size=1m,nr_inodes=64");
+    bed.warm_up();
+    let dir = bed.mnt.view(&bed.data).join("fillers");
+    std::fs::create_dir(&dir).unwrap();
+    let mut n = 0;
+    // Every inode taken (the directory's blocks are not the limit: 1 MiB holds them).
+    while File::create(dir.join(n.to_string())).is_ok() {
+        n += 1;
+    }
+    assert!(n < 64, "the inode limit did not apply: {n} files");
+    bed.refused(libc::ENOSPC, true);
+    std::fs::remove_dir_all(&dir).unwrap();
+    bed.recovers();
+}
+
+#[test]
 fn read_only_data_dir_fails_cleanly_and_recovers() {
-    let bed = Bed::new("rodir");
+    let bed = Bed::new("rodir", "size=256k");
     bed.warm_up();
     let d = bed.data.display().to_string();
     bed.mnt.run(&["mount", "-o", "remount,ro", &d]);
