@@ -28,6 +28,7 @@ else
   install_packages file binutils qemu-user
 fi
 
+commit="${LICHEN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 for t in "${targets[@]}"; do
   if builds_std "$t"; then
     ensure_rust_src
@@ -41,8 +42,8 @@ for t in "${targets[@]}"; do
   read -ra cargo <<<"$(cargo_for "$t" build)"
   echo "=== build $t" >&2
   # LICHEN_TARGET: the triple `lichen version` prints (stable rustc cannot tell armv7 from ARMv6
-  # through cfg!).
-  LICHEN_TARGET="$t" "${cargo[@]}" build --release --quiet --target "$t" -p lichen --bin lichen
+  # through cfg!). LICHEN_COMMIT: the commit in /metrics' lichen_build_info.
+  LICHEN_COMMIT="$commit" LICHEN_TARGET="$t" "${cargo[@]}" build --release --quiet --target "$t" -p lichen --bin lichen
 done
 
 echo "=== check" >&2

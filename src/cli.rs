@@ -67,6 +67,10 @@ pub struct AgentCmd {
         default = "crate::agent::http::DEFAULT_LISTEN.parse().unwrap()"
     )]
     pub listen: std::net::SocketAddr,
+    /// serve /metrics (and nothing else) on this address too, e.g. 0.0.0.0:9471 for a
+    /// Prometheus scraping from other hosts (off by default)
+    #[argh(option)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// the IPAM data directory, for the leases metric (default /var/lib/cni/networks)
     #[argh(option, default = "PathBuf::from(crate::plugin::DEFAULT_DATA_DIR)")]
     pub ipam_dir: PathBuf,
@@ -109,6 +113,9 @@ pub struct StatusCmd {
     /// wait up to this many seconds for the node to be ready, then show the status
     #[argh(option)]
     pub wait: Option<u64>,
+    /// output format: text (default) or json
+    #[argh(option, short = 'o', default = "String::from(\"text\")")]
+    pub output: String,
 }
 
 /// Build a demo cluster in network namespaces on this machine, show pods talking, remove it.
@@ -328,6 +335,7 @@ pub fn run() -> i32 {
                 listen: crate::agent::http::DEFAULT_LISTEN
                     .parse()
                     .expect("a socket address"),
+                metrics_listen: None,
                 ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
                 cleanup: false,
                 network_policy: d.network_policy,
@@ -378,10 +386,18 @@ fn parse(args: &[String]) -> Result<Cli, i32> {
     })
 }
 
-/// `lichen status [--wait SECONDS]`: the agent's status text; exit 0 only when `/readyz` says
-/// the node is programmed.
+/// `lichen status [--wait SECONDS] [-o json]`: the agent's status; exit 0 only when `/readyz`
+/// says the node is programmed.
 fn status(s: &StatusCmd) -> i32 {
     use crate::agent::http::fetch;
+    let path = match s.output.as_str() {
+        "text" => "/status",
+        "json" => "/status?format=json",
+        other => {
+            eprintln!("lichen status: -o takes text or json, not {other:?}");
+            return 2;
+        }
+    };
     let ready = || matches!(fetch(s.server, "/readyz"), Ok((200, _)));
     if let Some(secs) = s.wait {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -389,7 +405,7 @@ fn status(s: &StatusCmd) -> i32 {
             std::thread::sleep(std::time::Duration::from_millis(250));
         }
     }
-    match fetch(s.server, "/status") {
+    match fetch(s.server, path) {
         Ok((200, body)) => {
             print!("{body}");
             if ready() {
@@ -553,6 +569,7 @@ fn agent(a: AgentCmd) -> i32 {
         subnet_file: a.subnet_file,
         iface: a.iface,
         listen: a.listen,
+        metrics_listen: a.metrics_listen,
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,
@@ -592,8 +609,9 @@ fn cluster_source(
 }
 
 /// `lichen version`: one line with the version, the target triple, how it was linked, the enabled
-/// Cargo features and the CPU features it was compiled for, and the CNI versions it speaks, e.g.
-/// `lichen 0.1.0 arm-unknown-linux-musleabihf static features=[] cpu=[v6,vfp2] cni=0.3.0,…`.
+/// Cargo features and the CPU features it was compiled for, the CNI versions it speaks and the
+/// commit it was built from (`LICHEN_COMMIT` at build time, as cross/build.sh sets it), e.g.
+/// `lichen 0.1.0 arm-unknown-linux-musleabihf static features=[] cpu=[v6,vfp2] cni=0.3.0,… commit=1c4a87c`.
 ///
 /// The triple is composed from `cfg!` (Cargo gives a crate no `TARGET` outside build scripts).
 /// Stable rustc does not expose the ARM architecture versions to `cfg!` (nightly does), so a build
@@ -647,7 +665,7 @@ pub fn version_line() -> String {
         _ => format!("{}-unknown-{}-{}", arch(), std::env::consts::OS, env_abi()),
     };
     format!(
-        "lichen {} {triple} {} features=[{}] cpu=[{}] cni={}",
+        "lichen {} {triple} {} features=[{}] cpu=[{}] cni={} commit={}",
         env!("CARGO_PKG_VERSION"),
         if cfg!(target_feature = "crt-static") {
             "static"
@@ -656,7 +674,8 @@ pub fn version_line() -> String {
         },
         on(FEATURES),
         on(CPU),
-        crate::cni::Version::ALL.map(|v| v.as_str()).join(",")
+        crate::cni::Version::ALL.map(|v| v.as_str()).join(","),
+        crate::agent::metrics::commit()
     )
 }
 

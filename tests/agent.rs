@@ -341,6 +341,17 @@ fn a_reconcile_error_is_unready_not_unhealthy() {
     c.publish(0);
     let (out, code) = c.lichen(0, &["status", "--wait", "10"]);
     assert_eq!(code, 0, "ready within the wait: {out}");
+    let (json, code) = c.lichen(0, &["status", "-o", "json"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(
+        json.starts_with(r#"{"node":"node1","backend":"host-gw","subnets":["10.100.1.0/24"]"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""ready":true"#) && json.contains(r#""name":"node2""#),
+        "{json}"
+    );
+    assert_eq!(c.lichen(0, &["status", "-o", "yaml"]).1, 2);
     assert_eq!(c.http(0, "/readyz").0, 200);
     assert_eq!(c.http(0, "/healthz").0, 200);
     assert!(c.status(0).contains("ready:    yes"));

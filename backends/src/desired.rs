@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use crate::conf::BackendConf;
 use crate::model::{LocalUnderlay, NodeInfo};
 use crate::peers::vet;
-use crate::state::Desired;
+use crate::state::{Desired, Dev};
 use crate::{hostgw, vxlan};
 
 /// What the kernel should hold on this node, given its peers and the backend.
@@ -35,7 +35,11 @@ pub fn desired(
         BackendConf::Vxlan(v) => {
             let device = vxlan::device(v, local_node, underlay);
             vxlan::add_all(&mut out, &candidates, underlay, v, device.mac);
-            out.device = Some(device);
+            // With DirectRouting the device exists only while some peer needs the overlay:
+            // an all-LAN cluster then runs on a kernel without the vxlan module.
+            if !v.direct_routing || out.routes.iter().any(|r| r.dev == Dev::Vxlan) {
+                out.device = Some(device);
+            }
         }
     }
     sort(&mut out);

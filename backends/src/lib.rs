@@ -42,6 +42,8 @@ mod tests_desired_hostgw;
 #[cfg(test)]
 mod tests_desired_vxlan;
 #[cfg(test)]
+mod tests_hostile;
+#[cfg(test)]
 mod tests_mac;
 #[cfg(test)]
 mod tests_plan;

@@ -85,6 +85,11 @@ pub struct LocalUnderlay {
     /// whose address lies in one of them can be reached without a gateway.
     pub onlink: Vec<IpNet>,
     pub mtu: u32,
+    /// Every address of this node with its prefix (`10.251.0.10/16`), on any link but
+    /// Lichen's VXLAN device, with the link's name: no peer subnet may overlap one (routing it
+    /// would send part of a connected network, or this node's own address, to the peer).
+    /// Addresses inside this node's podCIDRs (the bridge gateway) are Lichen's and ignored.
+    pub node_nets: Vec<(IpNet, String)>,
 }
 
 impl LocalUnderlay {

@@ -39,11 +39,12 @@ pub(crate) fn vet<'a>(
             statuses.push(status(peer, None, pending("no podCIDR assigned yet")));
             continue;
         }
-        let peer_problem = peer_problem(peer, local, underlay);
+        let peer_problem = peer_problem(peer, local, underlay, cluster);
         for cidr in unique_cidrs(peer) {
-            let problem = peer_problem
-                .clone()
-                .or_else(|| cidr_problem(cidr, cluster, &local_cidrs, &taken));
+            let problem = peer_problem.clone().or_else(|| {
+                cidr_problem(cidr, cluster, &local_cidrs, &taken)
+                    .or_else(|| connected_problem(cidr, underlay, &local_cidrs))
+            });
             match problem {
                 Some(state) => statuses.push(status(peer, Some(cidr), state)),
                 None => {
@@ -78,16 +79,65 @@ fn unique_cidrs(peer: &NodeInfo) -> Vec<IpNet> {
 }
 
 /// Problems with the peer as a whole.
-fn peer_problem(peer: &NodeInfo, local: &NodeInfo, underlay: &LocalUnderlay) -> Option<PeerState> {
+fn peer_problem(
+    peer: &NodeInfo,
+    local: &NodeInfo,
+    underlay: &LocalUnderlay,
+    cluster: &[IpNet],
+) -> Option<PeerState> {
     if peer.internal_ips.is_empty() {
         return Some(pending("no InternalIP address yet"));
     }
-    let ours = |ip: &IpAddr| *ip == underlay.addr || local.internal_ips.contains(ip);
-    peer.internal_ips.iter().find(|ip| ours(ip)).map(|ip| {
-        PeerState::Unreachable(format!(
+    let ours = |ip: &IpAddr| {
+        *ip == underlay.addr
+            || local.internal_ips.contains(ip)
+            || underlay.node_nets.iter().any(|(n, _)| n.addr() == *ip)
+    };
+    if let Some(ip) = peer.internal_ips.iter().find(|ip| ours(ip)) {
+        return Some(PeerState::Unreachable(format!(
             "its InternalIP {ip} is this node's own address; two Nodes share an address"
-        ))
-    })
+        )));
+    }
+    if let Some(ip) = peer.internal_ips.iter().find(|ip| !is_unicast(ip)) {
+        return Some(PeerState::Unreachable(format!(
+            "its InternalIP {ip} is not a unicast host address; not routed"
+        )));
+    }
+    let in_cluster = |ip: &IpAddr| cluster.iter().find(|n| n.contains(ip));
+    peer.internal_ips
+        .iter()
+        .find_map(|ip| in_cluster(ip).map(|n| (ip, n)))
+        .map(|(ip, n)| {
+            PeerState::Unreachable(format!(
+                "its InternalIP {ip} is inside the cluster network {n}: a pod address, not a node's; not routed"
+            ))
+        })
+}
+
+/// Whether `ip` can be a node's address: not unspecified, loopback, multicast or broadcast.
+fn is_unicast(ip: &IpAddr) -> bool {
+    let v4_broadcast = matches!(ip, IpAddr::V4(a) if a.is_broadcast());
+    !(ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() || v4_broadcast)
+}
+
+/// A peer subnet overlapping a network this node is connected to (or one of its own
+/// addresses), other than Lichen's own bridge addresses inside this node's podCIDRs.
+fn connected_problem(
+    cidr: IpNet,
+    underlay: &LocalUnderlay,
+    local_cidrs: &[IpNet],
+) -> Option<PeerState> {
+    let lichens = |n: &IpNet| local_cidrs.iter().any(|l| l.contains(n));
+    underlay
+        .node_nets
+        .iter()
+        .find(|(n, _)| !lichens(n) && overlaps(&n.trunc(), &cidr))
+        .map(|(n, link)| {
+            PeerState::Unreachable(format!(
+                "podCIDR {cidr} overlaps {n} on {link}, a network this node is connected to: \
+                 routing it to the peer would cut this node off from it; not routed"
+            ))
+        })
 }
 
 /// Problems with one subnet of the peer.

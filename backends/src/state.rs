@@ -102,6 +102,38 @@ pub enum PeerState {
     Unreachable(String),
     /// It lacks something the cluster will probably fill in soon (podCIDR, InternalIP).
     Pending(String),
+    /// Its routes, neighbours or FDB entries were desired but the kernel refused one at the
+    /// last pass (the text holds the kernel's error); set by the agent, never by a backend.
+    Failed(String),
+}
+
+impl PeerState {
+    /// Why the subnet is not programmed; `None` when it is.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            PeerState::Programmed(_) => None,
+            PeerState::Unreachable(r) | PeerState::Pending(r) | PeerState::Failed(r) => Some(r),
+        }
+    }
+}
+
+impl Desired {
+    /// An address inside the peer subnet a plan step programs, so a failed step can be
+    /// charged to its peer: a route's destination, a neighbour's address, an FDB entry's
+    /// neighbour (by MAC). `None` for device steps and deletions.
+    pub fn peer_addr_of(&self, op: &crate::Op) -> Option<IpAddr> {
+        use crate::Op;
+        match op {
+            Op::AddRoute(r) | Op::ReplaceRoute(r) => Some(r.dst.network()),
+            Op::AddNeighbour { neighbour, .. } => Some(neighbour.ip),
+            Op::AddFdb { fdb, .. } => self
+                .neighbours
+                .iter()
+                .find(|n| n.mac == fdb.mac)
+                .map(|n| n.ip),
+            _ => None,
+        }
+    }
 }
 
 /// One peer subnet's fate. `subnet` is `None` when the peer has no podCIDR at all.

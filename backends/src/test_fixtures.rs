@@ -36,6 +36,10 @@ pub fn underlay() -> LocalUnderlay {
         addr: ip("198.51.100.10"),
         onlink: vec![net("198.51.100.0/24"), net("2001:db8:1::/64")],
         mtu: 1500,
+        node_nets: vec![
+            (net("198.51.100.10/24"), "eth0".to_string()),
+            (net("2001:db8:1::10/64"), "eth0".to_string()),
+        ],
     }
 }
 

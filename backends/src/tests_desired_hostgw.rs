@@ -12,10 +12,7 @@ fn state_of<'a>(peers: &'a [PeerStatus], name: &str) -> Vec<&'a PeerState> {
 }
 
 fn reason(state: &PeerState) -> &str {
-    match state {
-        PeerState::Unreachable(r) | PeerState::Pending(r) => r,
-        PeerState::Programmed(_) => panic!("programmed"),
-    }
+    state.reason().expect("not programmed")
 }
 
 #[test]

@@ -90,6 +90,23 @@ fn direct_routing_uses_host_gw_for_adjacent_peers_only() {
 }
 
 #[test]
+fn direct_routing_wants_the_device_only_while_a_peer_needs_the_overlay() {
+    // All peers on the LAN (or none yet): no device, so a kernel without vxlan still works.
+    for peers in [vec![], vec![peer(2), peer(3)]] {
+        let d = desired(&local(), &underlay(), &peers, &vx_direct(), &cluster());
+        assert_eq!(d.device, None, "{peers:?}");
+        assert!(d.routes.iter().all(|r| r.dev == Dev::Underlay));
+    }
+    // One peer behind a router: the device is wanted again.
+    let peers = [peer(2), far_peer(5)];
+    let d = desired(&local(), &underlay(), &peers, &vx_direct(), &cluster());
+    assert_eq!(d.device.map(|d| d.name), Some("lichen.1".to_owned()));
+    // Without DirectRouting it is always wanted.
+    let d = desired(&local(), &underlay(), &[], &vx(), &cluster());
+    assert!(d.device.is_some());
+}
+
+#[test]
 fn dual_stack_pods_share_one_device_and_one_fdb_entry_per_peer() {
     let d = desired(
         &local_dual(),

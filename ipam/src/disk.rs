@@ -33,7 +33,7 @@
 //! Reserving `ip` for attachment A:
 //!
 //! 1. if `<dir>/<ip>` exists, stop (leased);
-//! 2. add `ip` to A's index (create it, or append a line; no fsync);
+//! 2. add `ip` to A's index (create it whole by temp file and rename, or append a line; no fsync);
 //! 3. write the lease text to a temp file and **fsync it** (the one fsync of a reservation;
 //!    normally done before the lock, see "Writing ahead of the lock");
 //! 4. `link()` it to `<dir>/<ip>` (EEXIST: leased by someone else, never overwritten);
@@ -54,8 +54,8 @@
 //!   ID.)
 //! - **A lease exists ⇒ its attachment's index lists it, or the attachment has no index file.**
 //!   After a process crash this holds by order: step 2 returned before step 4 began; release
-//!   removes the index last. A process crash inside step 2 can leave an empty index (created,
-//!   not yet written) or a torn last line; neither lists a lease that exists, the next append
+//!   removes the index last. A process crash inside step 2 can leave a torn last line (a
+//!   failed append, e.g. ENOSPC, is cut back off); it lists no lease that exists, the next append
 //!   starts on a fresh line, and an index with no verified lease sends lookups to the survey.
 //!   After a power loss the unsynced index may be old, empty or gone: the first survey after
 //!   a reboot (below) sees a cache from another boot, reads every lease file and adds each
@@ -194,9 +194,11 @@ impl DiskStore {
     pub fn open(data_dir: &Path, network: &str) -> Result<DiskStore, IpamError> {
         validate_network_name(network)?;
         let store = DiskStore::at(data_dir.join(network));
-        fsio::mkdir_all(&store.index_dir())?;
-        fsio::mkdir_all(&store.tmp_dir())?;
-        fsio::mkdir_all(&store.prep_dir())?;
+        fsio::mkdir_all(&store.dir)?;
+        fsio::mkdir_own(&store.dir.join(META_DIR))?;
+        fsio::mkdir_own(&store.index_dir())?;
+        fsio::mkdir_own(&store.tmp_dir())?;
+        fsio::mkdir_own(&store.prep_dir())?;
         Ok(store)
     }
 
@@ -245,7 +247,7 @@ impl DiskStore {
         let Some(path) = self.index_path(container_id, ifname) else {
             return Ok(Vec::new());
         };
-        Ok(fsio::read_optional(&path)?
+        Ok(fsio::read_own(&path)?
             .map(|b| index::decode(&b))
             .unwrap_or_default())
     }
@@ -263,14 +265,15 @@ impl DiskStore {
 
     /// Step 2 of a reservation: adds `ip` to the attachment's index. `Ok(true)` if it was not
     /// listed before.
-    /// A new index is created with its first address, an existing one appended to: no temp
-    /// file, no rename (see "Crash safety" for why a torn index is harmless).
+    /// A new index appears whole (temp file, rename: a full disk leaves no empty index), an
+    /// existing one is appended to in place (see "Crash safety" for why a torn index is
+    /// harmless; a failed append is cut back off).
     pub(crate) fn index_add(&self, cid: &str, ifname: &str, ip: IpAddr) -> Result<bool, IpamError> {
         let Some(path) = self.index_path(cid, ifname) else {
             return Ok(false);
         };
-        match fsio::read_optional(&path)? {
-            None => fsio::create_new(&path, index::encode(&[ip]).as_bytes())?,
+        match fsio::read_own(&path)? {
+            None => fsio::replace(&self.tmp_dir(), &path, index::encode(&[ip]).as_bytes())?,
             Some(bytes) if index::decode(&bytes).contains(&ip) => return Ok(false),
             Some(bytes) => fsio::append(&path, index::append_text(&bytes, ip).as_bytes())?,
         }
@@ -410,7 +413,7 @@ impl Store for DiskStore {
     }
 
     fn last_reserved(&self, range_set: usize) -> Result<Option<IpAddr>, IpamError> {
-        let bytes = fsio::read_optional(&self.cursor_path(range_set))?;
+        let bytes = fsio::read_own(&self.cursor_path(range_set))?;
         Ok(bytes.and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok()))
     }
 

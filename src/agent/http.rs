@@ -1,7 +1,8 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
 //! `lichen status`), `/healthz` (liveness: the loop turns), `/readyz` (readiness: this node is
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
-//! `lichen policy explain`). One request per connection.
+//! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
+//! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,18 +16,28 @@ use super::report::{Report, STALLED};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
 
+/// What a listener answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// Every endpoint (`--listen`, localhost by default).
+    All,
+    /// `/metrics` only (`--metrics-listen`, possibly on every address).
+    MetricsOnly,
+}
+
 /// Serves until the listener fails. `leases` counts IPAM leases for /metrics.
 pub async fn serve(
     listener: TcpListener,
     report: Arc<Mutex<Report>>,
     leases: impl Fn() -> Option<usize> + Clone + Send + 'static,
+    endpoints: Endpoints,
 ) -> io::Result<()> {
     loop {
         let (conn, _) = listener.accept().await?;
         let report = report.clone();
         let leases = leases.clone();
         smol::spawn(async move {
-            if let Err(e) = handle(conn, &report, leases).await {
+            if let Err(e) = handle(conn, &report, leases, endpoints).await {
                 log::debug!("http: {e}");
             }
         })
@@ -38,6 +49,7 @@ async fn handle(
     mut conn: TcpStream,
     report: &Mutex<Report>,
     leases: impl Fn() -> Option<usize>,
+    endpoints: Endpoints,
 ) -> io::Result<()> {
     let mut buf = [0u8; 1024];
     let n = smol::future::or(read_head(&mut conn, &mut buf), async {
@@ -48,10 +60,20 @@ async fn handle(
     let req = String::from_utf8_lossy(&buf[..n]);
     let target = req.split_whitespace().nth(1).unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut content_type = "text/plain; charset=utf-8";
     let (code, body) = {
         let r = report.lock().expect("report lock");
         match path {
+            "/metrics" => {
+                content_type = super::metrics::CONTENT_TYPE;
+                (200, r.metrics(leases()))
+            }
+            _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
             "/policy/explain" => super::explain::serve(&r.policy, query),
+            "/status" if query.split('&').any(|q| q == "format=json") => {
+                content_type = "application/json";
+                (200, r.render_json())
+            }
             "/status" => (200, r.render()),
             "/healthz" if r.alive(STALLED) => (200, "ok\n".to_owned()),
             "/healthz" => (
@@ -65,7 +87,6 @@ async fn handle(
                 None => (200, "ready\n".to_owned()),
                 Some(why) => (503, format!("not ready: {why}\n")),
             },
-            "/metrics" => (200, r.metrics(leases())),
             _ => (404, "not found\n".to_owned()),
         }
     };
@@ -76,7 +97,7 @@ async fn handle(
         _ => "Service Unavailable",
     };
     let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes()).await?;

@@ -5,7 +5,10 @@
 use std::io;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
+
+use super::survey::Foreign;
 
 use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
@@ -31,4 +34,16 @@ pub trait Kernel {
     /// Makes bridged IPv4/IPv6 traffic go through the IP hooks (br_netfilter); `false` when
     /// br_netfilter is not available.
     fn bridge_filtering(&mut self) -> io::Result<bool>;
+    /// What the node holds besides Lichen's objects that matters to pod traffic in
+    /// `cluster`: other VXLAN devices, routes, a legacy iptables FORWARD chain (see
+    /// [`super::survey`]). A kernel that cannot tell answers nothing.
+    fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {
+        let _ = cluster;
+        Ok(Foreign::default())
+    }
+    /// Turns transmit checksum offload of device `dev` on or off; `true` when it changed.
+    fn set_tx_checksum(&mut self, dev: &str, on: bool) -> io::Result<bool> {
+        let _ = (dev, on);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }

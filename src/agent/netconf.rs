@@ -4,7 +4,8 @@
 //! ```json
 //! { "Network": "10.42.0.0/16", "SubnetLen": 24,
 //!   "EnableIPv6": true, "IPv6Network": "fd00:42::/56",
-//!   "Backend": { "Type": "vxlan", "VNI": 1, "Port": 8472, "DirectRouting": false, "MTU": 1450 },
+//!   "Backend": { "Type": "vxlan", "VNI": 1, "Port": 8472, "DirectRouting": false, "MTU": 1450,
+//!                "TxChecksumOffload": true },
 //!   "IPMasq": true, "NetworkPolicy": false }
 //! ```
 //!
@@ -13,7 +14,9 @@
 //! 24, or the network's prefix + 2 when the network is smaller than a /22), `IPv6SubnetLen`
 //! (default 64), `SubnetMin`/`SubnetMax` (accepted, unused: the node subnet is the Node's
 //! `spec.podCIDRs`). A missing `Backend` means VXLAN, as on k3s. Lichen's keys: `IPMasq`
-//! (default true) and `NetworkPolicy` (default false). Unknown keys are ignored, as Flannel does.
+//! (default true) and `NetworkPolicy` (default false), and in `Backend` `TxChecksumOffload`
+//! (default true; false turns checksum offload off on the VXLAN device). Unknown keys are
+//! ignored, as Flannel does.
 
 use std::fmt;
 use std::io;
@@ -55,6 +58,11 @@ pub struct Vxlan {
     pub port: u16,
     /// Peers reachable without a gateway get a direct route instead of the tunnel.
     pub direct_routing: bool,
+    /// `TxChecksumOffload` (default true: left as the kernel has it). False turns transmit
+    /// checksum offload off on the VXLAN device, as `ethtool -K lichen.1 tx off` would: the
+    /// workaround for kernels and NICs that corrupt the checksums of VXLAN-encapsulated
+    /// packets (flannel-io/flannel#1279, #1282, #2152; k3s-io/k3s#2013).
+    pub tx_checksum_offload: bool,
 }
 
 #[derive(Debug)]
@@ -241,6 +249,8 @@ struct RawBackend {
     direct_routing: bool,
     #[serde(rename = "MTU")]
     mtu: Option<u32>,
+    #[serde(rename = "TxChecksumOffload")]
+    tx_checksum_offload: Option<bool>,
 }
 
 impl RawBackend {
@@ -257,6 +267,7 @@ impl RawBackend {
                     vni,
                     port: self.port.filter(|p| *p != 0).unwrap_or(DEFAULT_VXLAN_PORT),
                     direct_routing: self.direct_routing,
+                    tx_checksum_offload: self.tx_checksum_offload.unwrap_or(true),
                 }))
             }
             other => Err(NetConfError::UnknownBackend(other.to_owned())),

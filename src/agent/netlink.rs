@@ -12,6 +12,7 @@
 //! - The monitor is a second socket on a thread of its own; see [`watch`].
 
 mod apply;
+mod foreign;
 mod read;
 mod watch;
 
@@ -22,9 +23,11 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::kernel::Kernel;
+use super::survey::Foreign;
 use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::nl::Nl;
@@ -85,6 +88,18 @@ impl Kernel for NetlinkKernel {
 
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         bridge_filtering()
+    }
+
+    fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {
+        foreign::foreign(&mut self.nl, cluster)
+    }
+
+    fn set_tx_checksum(&mut self, dev: &str, on: bool) -> io::Result<bool> {
+        if crate::nl::ethtool::tx_checksum(dev)? == on {
+            return Ok(false);
+        }
+        crate::nl::ethtool::set_tx_checksum(dev, on)?;
+        Ok(true)
     }
 }
 

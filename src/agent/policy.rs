@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use super::kernel::Kernel;
 use crate::nft::policy::{size, Applied};
@@ -27,6 +27,9 @@ pub struct PolicyReport {
     pub bridge: Option<Result<(), String>>,
     /// How the last change was applied, e.g. "elements (3 messages) in 1.2 ms".
     pub last_apply: Option<String>,
+    /// When the last change was applied and how (`replaced`, `elements`, `incremental`,
+    /// `unchanged`), for /metrics.
+    pub last_applied: Option<(SystemTime, &'static str)>,
 }
 
 /// The policy state the reconciler keeps between passes.
@@ -82,6 +85,7 @@ impl PolicySync {
         match kernel.apply_policy(&rules, previous) {
             Ok(how) => {
                 let ms = t.elapsed().as_secs_f64() * 1e3;
+                report.last_applied = Some((SystemTime::now(), mode(how)));
                 let what = match how {
                     Applied::Replaced(n) => format!("table replaced ({n} messages)"),
                     Applied::Elements(n) => format!("elements changed ({n} messages)"),
@@ -99,6 +103,16 @@ impl PolicySync {
                 errors.push(format!("policy: {e}"));
             }
         }
+    }
+}
+
+/// How a change was applied, as one word.
+fn mode(how: Applied) -> &'static str {
+    match how {
+        Applied::Replaced(_) => "replaced",
+        Applied::Elements(_) => "elements",
+        Applied::Incremental(_) => "incremental",
+        Applied::Unchanged => "unchanged",
     }
 }
 

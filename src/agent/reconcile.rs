@@ -7,6 +7,13 @@
 //! [`PODCIDR_WAIT`]) almost always means the kube-controller-manager does not allocate node
 //! CIDRs (microk8s' default): the agent then says once, as a warning, and for as long as it
 //! waits in `lichen status`, what to change ([`podcidr_hint`]).
+//!
+//! While this Node's entry is missing from a state it was seen in before (deleted, or its file
+//! turned malformed), its last good entry is used, with a warning in status: peer changes keep
+//! applying. Peer statuses say what the kernel accepted and refusals are logged once (see
+//! [`super::peer_log`]).
+
+mod field;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,6 +24,7 @@ use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanCon
 
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
+use super::peer_log::{self, Refusals};
 use super::policy::PolicySync;
 use super::report::Report;
 use super::source::ClusterState;
@@ -41,6 +49,13 @@ pub struct Reconciler<K: Kernel> {
     /// whether the warning went out.
     no_podcidr_since: Option<Instant>,
     hinted: bool,
+    /// Answers to field failures (see [`field`]).
+    field: field::FieldState,
+    /// This Node as last seen in the cluster state, used while its entry is missing (e.g. its
+    /// file turned malformed) so peer changes still apply.
+    last_local: Option<Node>,
+    /// Peer refusals already logged.
+    refusals: Refusals,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -108,6 +123,9 @@ impl<K: Kernel> Reconciler<K> {
             podcidr_wait: PODCIDR_WAIT,
             no_podcidr_since: None,
             hinted: false,
+            field: field::FieldState::default(),
+            last_local: None,
+            refusals: Refusals::default(),
         }
     }
 
@@ -141,7 +159,16 @@ impl<K: Kernel> Reconciler<K> {
         report.backend = backend_name(&self.backend);
         report.last_errors.clear();
         report.last_drift.clear();
-        match self.pass(state, full, report) {
+        report.warnings.clear();
+        report.skipped = state
+            .skipped
+            .iter()
+            .map(|(file, why)| format!("{file}: {why}"))
+            .collect();
+        let started = Instant::now();
+        let result = self.pass(state, full, report);
+        report.reconcile_seconds.observe(started.elapsed());
+        match result {
             Ok(()) => {
                 if report.last_errors.is_empty() {
                     report.last_sync = Some(SystemTime::now());
@@ -157,6 +184,22 @@ impl<K: Kernel> Reconciler<K> {
         for e in &report.last_errors {
             log::error!("reconcile: {e}");
         }
+        self.refusals.log_new(&report.peers);
+    }
+
+    /// This Node: its entry in `state`, else (entry gone or malformed) the last one seen, with
+    /// a warning; `None` when never seen.
+    fn local_node(&mut self, state: &ClusterState, report: &mut Report) -> Option<Node> {
+        if let Some(n) = state.nodes.get(&self.node_name) {
+            self.last_local = Some(n.clone());
+            return Some(n.clone());
+        }
+        let last = self.last_local.clone()?;
+        report.warnings.push(format!(
+            "Node {:?} is missing from the cluster state (deleted, or its entry is malformed: see \"skipped\"); using its last good entry",
+            self.node_name
+        ));
+        Some(last)
     }
 
     fn pass(
@@ -174,7 +217,8 @@ impl<K: Kernel> Reconciler<K> {
             full,
             report,
         );
-        let Some(local) = state.nodes.get(&self.node_name).filter(|n| !n.deleting) else {
+        let local = self.local_node(state, report);
+        let Some(local) = local.as_ref().filter(|n| !n.deleting) else {
             (self.no_podcidr_since, self.hinted) = (None, false);
             report.waiting = Some(format!(
                 "Node {:?} is not in the cluster state yet",
@@ -222,11 +266,12 @@ impl<K: Kernel> Reconciler<K> {
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
 
-        let peers: Vec<NodeInfo> = state
+        let mut peers: Vec<NodeInfo> = state
             .live_nodes()
             .filter(|n| n.name != self.node_name)
             .map(node_info)
             .collect();
+        report.stale = self.field.last_addresses.fill(&mut peers);
         let desired =
             backends::desired(&me, &underlay, &peers, &self.backend, &self.netconf.network);
         report.peers = desired.peers.clone();
@@ -237,6 +282,8 @@ impl<K: Kernel> Reconciler<K> {
             .unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
         self.sync_rules(full, report);
         let synced = self.sync_kernel(&desired, report);
+        self.sync_offload(&desired, report);
+        self.survey(&local.pod_cidrs, report);
         // Last: the subnet file tells the plugin this node's network is ready, so a pod
         // attached once it exists can reach its peers at once.
         self.write_subnet_file(&local.pod_cidrs, mtu)
@@ -295,7 +342,15 @@ impl<K: Kernel> Reconciler<K> {
             report.last_drift.push(format!("{op:?}"));
             log::info!("apply {op:?}");
             if let Err(e) = self.kernel.apply(desired, op) {
-                report.last_errors.push(format!("{op:?}: {e}"));
+                let line = self.refused(op, &e);
+                report.last_errors.push(line);
+                if let Some(addr) = desired.peer_addr_of(op) {
+                    peer_log::mark_failed(
+                        &mut report.peers,
+                        addr,
+                        &format!("the kernel refused {op:?}: {e}"),
+                    );
+                }
             }
         }
         Ok(())

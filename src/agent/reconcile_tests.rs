@@ -18,8 +18,10 @@ use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::subnet_file::SubnetFile;
 
-struct Fake {
-    k: FakeKernel,
+pub(super) struct Fake {
+    pub(super) k: FakeKernel,
+    /// Route destinations the kernel refuses with EEXIST (a route it already has).
+    pub(super) refuse: Vec<ipnet::IpNet>,
     rules: Option<NodeRules>,
     rule_writes: usize,
     /// The policy table: the ruleset it holds, or absent.
@@ -27,6 +29,8 @@ struct Fake {
     /// How each policy apply went (replaced or elements only).
     policy_applies: Vec<Applied>,
     bridge_nf: bool,
+    /// The errno the kernel answers to creating a VXLAN device (a missing module: EOPNOTSUPP).
+    pub(super) refuse_vxlan: Option<i32>,
 }
 
 impl Kernel for Fake {
@@ -43,6 +47,14 @@ impl Kernel for Fake {
         Ok(self.k.actual())
     }
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
+        if let (Some(errno), Op::CreateDevice(_) | Op::ReplaceDevice(_)) = (self.refuse_vxlan, op) {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        if let Op::AddRoute(r) = op {
+            if self.refuse.contains(&r.dst) {
+                return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            }
+        }
         self.k
             .apply(desired, op)
             .map_err(|e| io::Error::other(e.to_string()))
@@ -80,14 +92,14 @@ impl Kernel for Fake {
     }
 }
 
-fn node(name: &str, cidr: &str, ip: &str) -> Node {
+pub(super) fn node(name: &str, cidr: &str, ip: &str) -> Node {
     let json = format!(
         r#"{{"kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}"}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
     );
     Node::from_json(json.as_bytes()).unwrap()
 }
 
-fn state(nodes: &[Node]) -> ClusterState {
+pub(super) fn state(nodes: &[Node]) -> ClusterState {
     let mut s = ClusterState::default();
     for n in nodes {
         s.upsert(Object::Node(n.clone()));
@@ -102,27 +114,30 @@ fn underlay() -> LocalUnderlay {
         addr: "198.51.100.11".parse().unwrap(),
         onlink: vec!["198.51.100.0/24".parse().unwrap()],
         mtu: 1500,
+        node_nets: vec![("198.51.100.11/24".parse().unwrap(), "eth0".into())],
     }
 }
 
-struct Case {
-    rec: Reconciler<Fake>,
+pub(super) struct Case {
+    pub(super) rec: Reconciler<Fake>,
     file: PathBuf,
 }
 
 impl Case {
-    fn new(netconf: &str) -> Case {
+    pub(super) fn new(netconf: &str) -> Case {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let file =
             std::env::temp_dir().join(format!("lichen-rec-{}-{n}/subnet.env", std::process::id()));
         let fake = Fake {
             k: FakeKernel::new(&underlay()),
+            refuse: Vec::new(),
             rules: None,
             rule_writes: 0,
             policy: None,
             policy_applies: Vec::new(),
             bridge_nf: true,
+            refuse_vxlan: None,
         };
         let nc = NetConf::parse(netconf.as_bytes()).unwrap();
         Case {
@@ -130,7 +145,7 @@ impl Case {
             file,
         }
     }
-    fn run(&mut self, s: &ClusterState) -> Report {
+    pub(super) fn run(&mut self, s: &ClusterState) -> Report {
         let mut r = Report::default();
         self.rec.reconcile(s, false, &mut r);
         r
@@ -143,10 +158,10 @@ impl Drop for Case {
     }
 }
 
-const HOSTGW: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#;
-const VXLAN: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"vxlan"}}"#;
+pub(super) const HOSTGW: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#;
+pub(super) const VXLAN: &str = r#"{"Network":"10.100.0.0/16","Backend":{"Type":"vxlan"}}"#;
 
-fn three() -> Vec<Node> {
+pub(super) fn three() -> Vec<Node> {
     vec![
         node("node1", "10.100.1.0/24", "198.51.100.11"),
         node("node2", "10.100.2.0/24", "198.51.100.12"),
@@ -218,14 +233,14 @@ fn unknown_node_or_missing_pod_cidr_touches_nothing() {
     let mut c = Case::new(HOSTGW);
     c.run(&state(&three()));
     let before = c.rec.kernel.k.clone();
-    // this node vanished from the source (e.g. a broken file): keep the data plane as it is
+    // this node vanished from the source (e.g. a broken file): its last good entry is used,
+    // so the data plane stays as it is
     let r = c.run(&state(&three()[1..]));
-    assert!(
-        r.waiting.as_deref().unwrap().contains("node1"),
-        "{:?}",
-        r.waiting
-    );
+    assert!(r.warnings.iter().any(|w| w.contains("node1")), "{r:?}");
     assert_eq!(c.rec.kernel.k, before);
+    // never seen at all: wait
+    let r = Case::new(HOSTGW).run(&state(&three()[1..]));
+    assert!(r.waiting.as_deref().unwrap().contains("node1"), "{r:?}");
     // no podCIDR yet: wait, and say so
     let mut c = Case::new(HOSTGW);
     let mut nodes = three();

@@ -9,7 +9,7 @@
 //! missing kernel module or a peer the kernel refuses makes the agent unready, not dead.
 
 use std::fmt::Write;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use lichen_backends::{PeerState, PeerStatus, Via};
 
@@ -28,6 +28,12 @@ pub struct Report {
     pub last_drift: Vec<String>,
     /// Errors of the last reconcile (empty when it succeeded).
     pub last_errors: Vec<String>,
+    /// What the last pass worked around without failing (e.g. this Node's entry is malformed
+    /// and its last good one is used), and what the last survey of the node found that breaks or
+    /// may break pod traffic, each with what to do (see [`super::survey`]).
+    pub warnings: Vec<String>,
+    /// Cluster source entries skipped, with why (see [`super::source::ClusterState::skipped`]).
+    pub skipped: Vec<String>,
     pub reconcile_runs: u64,
     pub reconcile_errors: u64,
     pub source_restarts: u64,
@@ -37,6 +43,10 @@ pub struct Report {
     pub policy: super::policy::PolicyReport,
     /// When the agent's loop last turned (its heartbeat; `None` before the loop started).
     pub heartbeat: Option<Instant>,
+    /// How long reconcile passes take.
+    pub reconcile_seconds: super::metrics::Histogram,
+    /// Peers whose InternalIP is gone and whose last routes are kept (see [`super::stale`]).
+    pub stale: Vec<super::stale::StalePeer>,
 }
 
 /// The loop is taken for dead when it has not turned for this long (six resync periods).
@@ -53,6 +63,7 @@ impl Report {
             PeerState::Programmed(Via::Overlay) => "programmed (vxlan)".to_owned(),
             PeerState::Unreachable(r) => format!("unreachable: {r}"),
             PeerState::Pending(r) => format!("pending: {r}"),
+            PeerState::Failed(r) => format!("failed: {r}"),
         };
         format!("  {:<20} {:<20} {state}", p.name, subnet)
     }
@@ -90,6 +101,9 @@ impl Report {
         for p in &self.peers {
             let _ = writeln!(s, "{}", Self::peer_line(p));
         }
+        for p in &self.stale {
+            let _ = writeln!(s, "  {:<20} {}", p.name, p.describe());
+        }
         if self.last_drift.is_empty() {
             let _ = writeln!(s, "kernel:   matches the desired state");
         } else {
@@ -102,6 +116,15 @@ impl Report {
             }
         }
         self.policy.render(&mut s);
+        for k in &self.skipped {
+            let _ = writeln!(s, "skipped:  {k}");
+        }
+        for w in &self.warnings {
+            for (i, line) in w.lines().enumerate() {
+                let head = if i == 0 { "warning:" } else { "" };
+                let _ = writeln!(s, "{head:<10}{line}");
+            }
+        }
         for e in &self.last_errors {
             let _ = writeln!(s, "error:    {e}");
         }
@@ -140,62 +163,8 @@ impl Report {
         })
     }
 
-    /// Prometheus text format.
+    /// Prometheus text format (see [`super::metrics`]).
     pub fn metrics(&self, leases_in_use: Option<usize>) -> String {
-        let mut s = String::new();
-        let (mut programmed, mut unreachable, mut pending) = (0, 0, 0);
-        for p in &self.peers {
-            match p.state {
-                PeerState::Programmed(_) => programmed += 1,
-                PeerState::Unreachable(_) => unreachable += 1,
-                PeerState::Pending(_) => pending += 1,
-            }
-        }
-        s.push_str("# HELP lichen_peers Peer subnets by state.\n# TYPE lichen_peers gauge\n");
-        for (state, n) in [
-            ("programmed", programmed),
-            ("unreachable", unreachable),
-            ("pending", pending),
-        ] {
-            let _ = writeln!(s, "lichen_peers{{state=\"{state}\"}} {n}");
-        }
-        let counter = |s: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        counter(
-            &mut s,
-            "lichen_reconcile_runs_total",
-            "Reconcile runs.",
-            self.reconcile_runs,
-        );
-        counter(
-            &mut s,
-            "lichen_reconcile_errors_total",
-            "Reconcile runs that failed.",
-            self.reconcile_errors,
-        );
-        counter(
-            &mut s,
-            "lichen_source_restarts_total",
-            "Cluster source (watch) restarts.",
-            self.source_restarts,
-        );
-        if let Some(t) = self.last_sync {
-            let secs = t
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
-            let _ = writeln!(
-                s,
-                "# HELP lichen_last_sync_timestamp_seconds Last successful reconcile.\n# TYPE lichen_last_sync_timestamp_seconds gauge\nlichen_last_sync_timestamp_seconds {secs:.3}"
-            );
-        }
-        if let Some(n) = leases_in_use {
-            let _ = writeln!(
-                s,
-                "# HELP lichen_ipam_leases IPAM leases in use on this node.\n# TYPE lichen_ipam_leases gauge\nlichen_ipam_leases {n}"
-            );
-        }
-        s
+        super::metrics::render(self, leases_in_use)
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use smol::future::FutureExt;
 
-use super::http;
+use super::http::{self, Endpoints};
 use super::netconf::NetConf;
 use super::netlink::{self, NetlinkKernel};
 use super::publish::Publisher;
@@ -37,6 +37,8 @@ pub struct Options {
     pub subnet_file: PathBuf,
     pub iface: Option<String>,
     pub listen: SocketAddr,
+    /// `--metrics-listen`: a second listener that serves `/metrics` alone.
+    pub metrics_listen: Option<SocketAddr>,
     /// The IPAM data dir, for the leases metric.
     pub ipam_dir: PathBuf,
     /// `--network-policy`: enforce NetworkPolicies (or the net-conf's `NetworkPolicy`).
@@ -119,7 +121,26 @@ pub fn run(opts: Options) -> Result<(), String> {
             .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
         let ipam_dir = opts.ipam_dir.clone();
         let leases = move || count_leases(&ipam_dir);
-        smol::spawn(http::serve(listener, report.clone(), leases)).detach();
+        if let Some(addr) = opts.metrics_listen {
+            let metrics = smol::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("listening on {addr} (--metrics-listen): {e}"))?;
+            let serve = http::serve(
+                metrics,
+                report.clone(),
+                leases.clone(),
+                Endpoints::MetricsOnly,
+            );
+            smol::spawn(serve).detach();
+            log::info!("metrics on http://{addr}/metrics");
+        }
+        smol::spawn(http::serve(
+            listener,
+            report.clone(),
+            leases,
+            Endpoints::All,
+        ))
+        .detach();
         log::info!(
             "agent for node {} started: net-conf {}, cluster dir {}, status on http://{}/status",
             opts.node_name,

@@ -54,6 +54,9 @@ pub struct ClusterState {
     pub pods: BTreeMap<NsName, Pod>,
     /// NetworkPolicies by (namespace, name).
     pub policies: BTreeMap<NsName, NetworkPolicy>,
+    /// Entries of the source that contribute nothing, with why (the directory source: files
+    /// that are not regular, too large, unreadable or malformed), for `lichen status`.
+    pub skipped: BTreeMap<String, String>,
 }
 
 impl ClusterState {

@@ -18,11 +18,13 @@
 //!   give the same answers.
 
 mod addr;
+pub mod ethtool;
 mod link;
 mod monitor;
 mod neigh;
 mod route;
 mod vxlan;
+pub mod xtables;
 
 pub use addr::Addr;
 pub use link::{Link, LinkChange, LinkId, LinkKind, NewLink};

@@ -214,3 +214,38 @@ impl Nl {
             .collect())
     }
 }
+
+impl Nl {
+    /// The destinations of the `blackhole` routes of `table` (both families): what another
+    /// network plugin (Calico, for its own address blocks) leaves behind.
+    pub fn blackholes(&mut self, table: u32) -> io::Result<Vec<IpNet>> {
+        let mut req = RouteMessage::default();
+        set_table(&mut req, table);
+        let replies = self.dump(RouteNetlinkMessage::GetRoute(req))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(m) if m.header.kind == RouteType::BlackHole => {
+                    blackhole_dst(m, table)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// A blackhole route's destination, when it is in `table`.
+fn blackhole_dst(m: RouteMessage, table: u32) -> Option<IpNet> {
+    let mut in_table = u32::from(m.header.table);
+    let mut dst = None;
+    for attr in m.attributes {
+        match attr {
+            RouteAttribute::Destination(a) => dst = ip_of(a),
+            RouteAttribute::Table(t) => in_table = t,
+            _ => {}
+        }
+    }
+    (in_table == table)
+        .then(|| IpNet::new(dst?, m.header.destination_prefix_length).ok())
+        .flatten()
+}

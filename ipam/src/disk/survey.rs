@@ -136,7 +136,7 @@ impl DiskStore {
 
     /// The cache's text; `None` when absent or unreadable (it is only a cache).
     fn read_cache(&self) -> Option<String> {
-        match fsio::read_optional(&self.cache_path()) {
+        match fsio::read_own(&self.cache_path()) {
             Ok(bytes) => String::from_utf8(bytes?).ok(),
             Err(e) => {
                 log::warn!("ipam: lease cache ignored: {e}");
@@ -165,7 +165,7 @@ impl DiskStore {
         let Some(path) = self.index_path(cid, ifname) else {
             return Ok(());
         };
-        let Some(bytes) = fsio::read_optional(&path)? else {
+        let Some(bytes) = fsio::read_own(&path)? else {
             return Ok(());
         };
         let mut listed = index::decode(&bytes);

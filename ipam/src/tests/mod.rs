@@ -6,6 +6,8 @@ mod common;
 mod concurrency;
 mod crash;
 mod disk;
+mod full;
 mod hostlocal;
+mod planted;
 mod prepared;
 mod survey;

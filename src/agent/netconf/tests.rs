@@ -24,7 +24,8 @@ fn k3s_default_vxlan() {
         Backend::Vxlan(Vxlan {
             vni: 1,
             port: 8472,
-            direct_routing: false
+            direct_routing: false,
+            tx_checksum_offload: true,
         })
     );
     assert_eq!((c.mtu, c.ipmasq, c.network_policy), (None, true, false));
@@ -34,7 +35,8 @@ fn k3s_default_vxlan() {
 fn every_key() {
     let c = NetConf::parse(br#"{"Network":"10.42.0.0/16","SubnetLen":25,"SubnetMin":"10.42.1.0",
         "SubnetMax":"10.42.200.0","EnableIPv6":true,"IPv6Network":"fd00:42::/56","IPv6SubnetLen":72,
-        "Backend":{"Type":"vxlan","VNI":4097,"Port":4789,"DirectRouting":true,"MTU":1400,"GBP":false},
+        "Backend":{"Type":"vxlan","VNI":4097,"Port":4789,"DirectRouting":true,"MTU":1400,"GBP":false,
+        "TxChecksumOffload":false},
         "IPMasq":false,"NetworkPolicy":true}"#)
     .unwrap();
     assert_eq!(c.network, vec![net("10.42.0.0/16"), net("fd00:42::/56")]);
@@ -44,7 +46,8 @@ fn every_key() {
         Backend::Vxlan(Vxlan {
             vni: 4097,
             port: 4789,
-            direct_routing: true
+            direct_routing: true,
+            tx_checksum_offload: false,
         })
     );
     assert_eq!(

@@ -17,16 +17,20 @@ pub(super) fn underlay(
     iface: Option<&str>,
     addr: IpAddr,
 ) -> io::Result<LocalUnderlay> {
+    let all = nl.addrs(None)?;
     let (link, addrs) = match iface {
         Some(name) => {
             let link = nl
                 .link(LinkId::Name(name))?
                 .ok_or_else(|| not_found(format!("no interface named {name}")))?;
-            let addrs = nl.addrs(Some(link.index))?;
+            let addrs: Vec<Addr> = all
+                .iter()
+                .filter(|a| a.index == link.index)
+                .copied()
+                .collect();
             (link, addrs)
         }
         None => {
-            let all = nl.addrs(None)?;
             let index = all
                 .iter()
                 .find(|a| a.net.addr() == addr)
@@ -35,7 +39,7 @@ pub(super) fn underlay(
             let link = nl
                 .link(LinkId::Index(index))?
                 .ok_or_else(|| not_found(format!("interface {index} vanished")))?;
-            let addrs = all.into_iter().filter(|a| a.index == index).collect();
+            let addrs: Vec<Addr> = all.iter().filter(|a| a.index == index).copied().collect();
             (link, addrs)
         }
     };
@@ -45,7 +49,25 @@ pub(super) fn underlay(
         addr,
         onlink: connected(&addrs),
         mtu: link.mtu,
+        node_nets: node_nets(nl, &all)?,
     })
+}
+
+/// Every address of the node with its link's name, but those on Lichen's VXLAN devices.
+/// One round trip (the link names).
+fn node_nets(nl: &mut Nl, addrs: &[Addr]) -> io::Result<Vec<(IpNet, String)>> {
+    let names: std::collections::HashMap<u32, String> =
+        nl.links()?.into_iter().map(|l| (l.index, l.name)).collect();
+    Ok(addrs
+        .iter()
+        .filter_map(|a| {
+            let name = names
+                .get(&a.index)
+                .cloned()
+                .unwrap_or_else(|| a.index.to_string());
+            (!name.starts_with(DEVICE_PREFIX)).then_some((a.net, name))
+        })
+        .collect())
 }
 
 /// The connected prefixes of some addresses, without duplicates.

@@ -8,16 +8,19 @@
 //!   trigger a rescan, which then follows the `*.json` symlinks to the new content.
 //! - A file holds one object or a list (`List`, `NodeList`, …). Files are read in name order;
 //!   when two define the same object, the later file name wins and a warning is logged.
-//! - A file that cannot be read or parsed is logged once per content change and contributes
-//!   nothing (its objects disappear until it is fixed). Objects of kinds not handled yet are
-//!   logged once (debug) and skipped.
+//! - A file that cannot be read or parsed, is not a regular file (a FIFO, a device: the type is
+//!   checked on the fd opened with `O_NONBLOCK`, before any read) or is larger than a document
+//!   may be (`MAX_LIST_BYTES`: its size is checked before reading, and at most one byte more
+//!   is ever read) is logged once per change, listed in `ClusterState::skipped`, and
+//!   contributes nothing (its objects disappear until it is fixed). Objects of kinds not
+//!   handled yet are logged once (debug) and skipped.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::hash::Hasher;
-use std::io::{self, Read};
+use std::io::{self, Read as _};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -30,12 +33,22 @@ use super::ClusterState;
 struct Entry {
     fingerprint: Fingerprint,
     objects: Vec<Object>,
+    /// Why the file contributes nothing, when it does not.
+    problem: Option<String>,
 }
 
 #[derive(PartialEq, Eq)]
 enum Fingerprint {
     Content { len: usize, hash: u64 },
     ReadError(io::ErrorKind),
+    Skipped(String),
+}
+
+/// What reading a file gave.
+enum Read {
+    Gone,
+    Skipped(String),
+    Bytes(Vec<u8>),
 }
 
 /// The files of the directory as of the last scan, by file name.
@@ -62,13 +75,19 @@ impl Files {
         for name in names {
             let path = dir.join(&name);
             let entry = match read_capped(&path) {
-                Ok(None) => continue, // vanished, or not a regular file
-                Ok(Some(bytes)) => {
+                Ok(Read::Gone) => continue,
+                Ok(Read::Bytes(bytes)) => {
                     self.refresh(&name, content_fingerprint(&bytes), || parse(&path, &bytes))
+                }
+                Ok(Read::Skipped(why)) => {
+                    self.refresh(&name, Fingerprint::Skipped(why.clone()), || {
+                        log::warn!("cluster dir: skipping {}: {why}", path.display());
+                        (Vec::new(), Some(why))
+                    })
                 }
                 Err(e) => self.refresh(&name, Fingerprint::ReadError(e.kind()), || {
                     log::warn!("cluster dir: cannot read {}: {e}", path.display());
-                    Vec::new()
+                    (Vec::new(), Some(format!("cannot read: {e}")))
                 }),
             };
             entries.insert(name, entry);
@@ -82,14 +101,18 @@ impl Files {
         &mut self,
         name: &OsString,
         fingerprint: Fingerprint,
-        make: impl FnOnce() -> Vec<Object>,
+        make: impl FnOnce() -> (Vec<Object>, Option<String>),
     ) -> Entry {
         match self.entries.remove(name) {
             Some(old) if old.fingerprint == fingerprint => old,
-            _ => Entry {
-                fingerprint,
-                objects: make(),
-            },
+            _ => {
+                let (objects, problem) = make();
+                Entry {
+                    fingerprint,
+                    objects,
+                    problem,
+                }
+            }
         }
     }
 
@@ -100,6 +123,10 @@ impl Files {
         let mut owner: BTreeMap<String, &OsString> = BTreeMap::new();
         let mut duplicates: BTreeMap<String, Vec<OsString>> = BTreeMap::new();
         for (file, entry) in &self.entries {
+            if let Some(why) = &entry.problem {
+                let name = file.to_string_lossy().into_owned();
+                state.skipped.insert(name, why.clone());
+            }
             for obj in &entry.objects {
                 let key = obj.key();
                 let replaced = state.upsert(obj.clone()).is_some();
@@ -145,29 +172,53 @@ fn content_fingerprint(bytes: &[u8]) -> Fingerprint {
     }
 }
 
-/// The file's content, `None` if it is gone or not a regular file; at most
-/// `MAX_LIST_BYTES` + 1 bytes are read (the parser then rejects the document as too large).
-fn read_capped(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    // O_NONBLOCK: a FIFO must not block the scan; regular files ignore it.
+/// The file's content, unless it is gone, not a regular file or larger than a document may
+/// be: the type and size come from the open fd before anything is read, and at most
+/// `MAX_LIST_BYTES` + 1 bytes are read (a file that grew meanwhile is refused as well).
+fn read_capped(path: &Path) -> io::Result<Read> {
+    let not_regular = || {
+        Read::Skipped("not a regular file (a FIFO, device, socket or directory); not read".into())
+    };
+    // A device is not even opened (opening some has effects); the fd is checked again below
+    // in case the name changed meanwhile.
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Ok(not_regular()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Read::Gone),
+        Err(e) => return Err(e),
+    }
+    // O_NONBLOCK: opening a FIFO must not block the scan; regular files ignore it.
     let file = match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
     {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Read::Gone),
         Err(e) => return Err(e),
     };
-    if !file.metadata()?.is_file() {
-        return Ok(None);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(not_regular());
     }
-    let mut bytes = Vec::new();
+    let too_big = |len: u64| {
+        Read::Skipped(format!(
+            "{len} bytes or more, over the {MAX_LIST_BYTES}-byte limit of a document; not read"
+        ))
+    };
+    if meta.len() > MAX_LIST_BYTES as u64 {
+        return Ok(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_LIST_BYTES as u64 + 1)
         .read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+    if bytes.len() > MAX_LIST_BYTES {
+        return Ok(too_big(bytes.len() as u64));
+    }
+    Ok(Read::Bytes(bytes))
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Vec<Object> {
+fn parse(path: &Path, bytes: &[u8]) -> (Vec<Object>, Option<String>) {
     match parse_document(bytes) {
         Ok(objects) => {
             for o in objects.iter().filter(|o| matches!(o, Object::Other(_))) {
@@ -178,11 +229,11 @@ fn parse(path: &Path, bytes: &[u8]) -> Vec<Object> {
                     o.name()
                 );
             }
-            objects
+            (objects, None)
         }
         Err(e) => {
             log::warn!("cluster dir: skipping {}: {e}", path.display());
-            Vec::new()
+            (Vec::new(), Some(e.to_string()))
         }
     }
 }

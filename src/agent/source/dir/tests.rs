@@ -266,3 +266,26 @@ fn open_errors_name_the_directory() {
     );
     assert!(e.to_string().contains("/nonexistent/lichen-cluster"));
 }
+
+#[test]
+fn fifos_devices_oversized_and_malformed_files_are_listed_as_skipped_never_read() {
+    let d = TempDir::new("hostile");
+    d.put("good.json", &node("good", "10.42.1.0/24"));
+    d.put("bad.json", "{not json");
+    let fifo = std::ffi::CString::new(d.path("fifo.json").into_os_string().into_encoded_bytes());
+    assert_eq!(unsafe { libc::mkfifo(fifo.unwrap().as_ptr(), 0o644) }, 0);
+    symlink("/dev/zero", d.path("zero.json")).unwrap();
+    // Sparse: 100 MiB that cost nothing on disk, and must cost nothing in memory either.
+    let big = fs::File::create(d.path("big.json")).unwrap();
+    big.set_len(100 << 20).unwrap();
+
+    let src = DirSource::open(&d.0, config()).unwrap();
+    let state = src.current();
+    assert_eq!(view(&state), pairs(&[("good", "10.42.1.0/24")]));
+    let skipped: Vec<&str> = state.skipped.keys().map(String::as_str).collect();
+    assert_eq!(skipped, ["bad.json", "big.json", "fifo.json", "zero.json"]);
+    assert!(state.skipped["big.json"].contains("limit"), "{state:?}");
+    for f in ["fifo.json", "zero.json"] {
+        assert!(state.skipped[f].contains("not a regular file"), "{state:?}");
+    }
+}

@@ -1,0 +1,125 @@
+//! `lichen status -o json` (`/status?format=json`): the same facts as the text page, for scripts.
+//! Keys are camelCase as in Kubernetes objects; absent values are `null`, lists are never absent.
+
+use lichen_backends::{PeerState, Via};
+
+use super::report::Report;
+use crate::cni::json::Writer;
+
+impl Report {
+    pub fn render_json(&self) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        w.field_str("node", &self.node);
+        w.field_str("backend", &self.backend);
+        strings(&mut w, "subnets", &self.subnets);
+        opt_str(&mut w, "waiting", self.waiting.as_deref());
+        w.key("ready");
+        w.bool(self.ready());
+        let synced = self.last_sync.map(|t| crate::rfc3339::format(t, true));
+        opt_str(&mut w, "lastSync", synced.as_deref());
+        w.key("reconcileRuns");
+        w.number(self.reconcile_runs);
+        w.key("reconcileErrors");
+        w.number(self.reconcile_errors);
+        w.key("peers");
+        w.begin_array();
+        for p in &self.peers {
+            let (state, via, reason) = match &p.state {
+                PeerState::Programmed(Via::Direct) => ("programmed", Some("direct"), None),
+                PeerState::Programmed(Via::Overlay) => ("programmed", Some("vxlan"), None),
+                PeerState::Unreachable(r) => ("unreachable", None, Some(r.as_str())),
+                PeerState::Pending(r) => ("pending", None, Some(r.as_str())),
+                PeerState::Failed(r) => ("failed", None, Some(r.as_str())),
+            };
+            w.begin_object();
+            w.field_str("name", &p.name);
+            let subnet = p.subnet.map(|s| s.to_string());
+            opt_str(&mut w, "subnet", subnet.as_deref());
+            w.field_str("state", state);
+            opt_str(&mut w, "via", via);
+            opt_str(&mut w, "reason", reason);
+            w.end_object();
+        }
+        w.end_array();
+        w.key("stalePeers");
+        w.begin_array();
+        for p in &self.stale {
+            w.begin_object();
+            w.field_str("name", &p.name);
+            w.field_str("since", &crate::rfc3339::format(p.since, false));
+            let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
+            strings(&mut w, "ips", &ips);
+            w.end_object();
+        }
+        w.end_array();
+        strings(&mut w, "drift", &self.last_drift);
+        w.key("policy");
+        w.begin_object();
+        w.key("enabled");
+        w.bool(self.policy.enabled);
+        opt_str(&mut w, "lastApply", self.policy.last_apply.as_deref());
+        w.end_object();
+        strings(&mut w, "skipped", &self.skipped);
+        strings(&mut w, "warnings", &self.warnings);
+        strings(&mut w, "errors", &self.last_errors);
+        w.end_object();
+        w.finish()
+    }
+}
+
+fn strings(w: &mut Writer, key: &str, items: &[String]) {
+    w.key(key);
+    w.begin_array();
+    for i in items {
+        w.string(i);
+    }
+    w.end_array();
+}
+
+fn opt_str(w: &mut Writer, key: &str, v: Option<&str>) {
+    w.key(key);
+    match v {
+        Some(s) => w.string(s),
+        None => w.null(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cni::json::{check, Object};
+    use crate::cni::Code;
+    use lichen_backends::PeerStatus;
+
+    #[test]
+    fn status_as_json_parses_and_says_what_the_text_says() {
+        let mut r = Report {
+            node: "node1".into(),
+            backend: "vxlan".into(),
+            subnets: vec!["10.42.1.0/24".into()],
+            warnings: vec!["a \"quoted\"\nline".into()],
+            ..Report::default()
+        };
+        r.peers.push(PeerStatus {
+            name: "node2".into(),
+            subnet: Some("10.42.2.0/24".parse().unwrap()),
+            state: PeerState::Failed("the kernel refused it".into()),
+        });
+        let text = r.render_json();
+        check(text.as_bytes(), "status").unwrap();
+        let top = Object::parse("", text.as_bytes(), Code::Decode).unwrap();
+        assert_eq!(top.text("node").unwrap().as_deref(), Some("node1"));
+        assert_eq!(top.get::<bool>("ready", "").unwrap(), Some(false));
+        assert_eq!(top.raw("waiting"), Some(&b"null"[..]));
+        let peers = crate::cni::json::array(top.raw("peers").unwrap()).unwrap();
+        let p = Object::parse("p", peers[0], Code::Decode).unwrap();
+        assert_eq!(p.text("state").unwrap().as_deref(), Some("failed"));
+        assert_eq!(
+            p.text("reason").unwrap().as_deref(),
+            Some("the kernel refused it")
+        );
+        let warnings = crate::cni::json::array(top.raw("warnings").unwrap()).unwrap();
+        assert_eq!(warnings, [&br#""a \"quoted\"\nline""#[..]]);
+    }
+}
