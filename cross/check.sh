@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cross/check.sh TARGET [BINARY]: checks a release binary is what the boards need:
-#  - static (`file`: "statically linked" or "static-pie linked");
+#  - static (`file`: "statically linked" or "static-pie linked"; x86_64: static-pie);
 #  - for the target's machine (ELF e_machine);
 #  - 32-bit ARM: the ELF build attributes name the right architecture — ARMv6 must say v6 with no
 #    Thumb-2 and no NEON (one ARMv7 object linked in raises Tag_CPU_arch to v7), armv7 says v7;
@@ -26,6 +26,11 @@ desc=$(file -b "$bin")
 case "$desc" in
   *"statically linked"* | *"static-pie linked"*) ;;
   *) fail "not static: $desc" ;;
+esac
+# x86_64: a static-pie (ASLR for a root daemon that parses untrusted input). Rust's aarch64 and
+# 32-bit ARM musl targets cannot link static-pie (their target specs lack it).
+case "$t" in
+  x86_64-*) [[ "$desc" == *"static-pie linked"* ]] || fail "not a static-pie: $desc" ;;
 esac
 machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
 [ "$machine" = "$(elf_machine "$t")" ] || fail "ELF machine is '$machine', want '$(elf_machine "$t")'"

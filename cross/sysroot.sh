@@ -30,13 +30,14 @@ rm -rf "$root"
 mkdir -p "$root/lib" "$root/include"
 arch_flags=$(c_flags "$t" "$CC_T")
 
+# musl_from_deb DEBIAN-ARCH MULTIARCH: Debian's musl-dev of that architecture.
 musl_from_deb() {
   local deb tmp
-  deb=$(fetch_deb armhf musl-dev)
+  deb=$(fetch_deb "$1" musl-dev)
   tmp=$(mktemp -d)
   dpkg-deb -x "$deb" "$tmp"
-  cp "$tmp"/usr/lib/arm-linux-musleabihf/{crt1.o,crti.o,crtn.o,libc.a} "$root/lib/"
-  cp -r "$tmp"/usr/include/arm-linux-musleabihf/. "$root/include/"
+  cp "$tmp/usr/lib/$2"/{crt1.o,rcrt1.o,crti.o,crtn.o,libc.a} "$root/lib/"
+  cp -r "$tmp/usr/include/$2/." "$root/include/"
   rm -rf "$tmp"
 }
 
@@ -61,7 +62,7 @@ musl_from_source() {
 
 empty_crt_objects() {
   local o
-  for o in crtbegin crtend; do
+  for o in crtbegin crtend crtbeginS crtendS; do
     # shellcheck disable=SC2086
     echo "" | "$CC_T" $arch_flags -x c -c -o "$root/lib/$o.o" -
   done
@@ -92,7 +93,8 @@ libunwind() {
 }
 
 case "$t" in
-  armv7-*) musl_from_deb ;;
+  x86_64-*) musl_from_deb amd64 x86_64-linux-musl ;;
+  armv7-*) musl_from_deb armhf arm-linux-musleabihf ;;
   arm-*) musl_from_source ;;
 esac
 empty_crt_objects

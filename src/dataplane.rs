@@ -14,9 +14,11 @@
 //! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
 
 mod announce;
+mod bridge;
 mod loopback;
 
 pub use announce::Announcer;
+pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 
 use std::io;
@@ -145,7 +147,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// inside the netns under `ifname`, MTU, up), the host end enslaved to the bridge with hairpin as
 /// asked, addresses and routes in the pod, and IPv4/IPv6 forwarding on in the host namespace.
 /// Fails with `IfnameExists` before creating anything if `ifname` exists in the pod. On any
-/// failure it removes the veth it created before returning the error.
+/// failure it removes the veth it created, and what it changed on the bridge (see
+/// [`bridge::Made::undo`]), before returning the error.
 ///
 /// Netlink round trips with the bridge already in place: 1 (ifname check in the pod) + 1 (bridge
 /// lookup) + 1 per bridge address + 1 (veth) + 1 (hairpin, if asked) + 1 (pod end up) + 1 (pod
@@ -168,15 +171,18 @@ pub fn attach_checked(
         announcer,
     } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
-    let br = ensure_bridge(&mut host, bridge)?;
+    let (br, made) = bridge::ensure_bridge(&mut host, bridge)?;
     let v6 = bridge
         .addresses
         .iter()
         .chain(&pod.addresses)
         .any(|a| a.addr().is_ipv6());
-    enable_forwarding(v6)?;
-
-    create_veth(&mut host, &mut pod_nl, &ns, pod, br.index)?;
+    let veth = enable_forwarding(v6)
+        .and_then(|()| create_veth(&mut host, &mut pod_nl, &ns, pod, br.index));
+    if let Err(e) = veth {
+        made.undo(&mut host, &bridge.name);
+        return Err(e);
+    }
     match plumb(&mut host, &mut pod_nl, pod) {
         Ok((host_veth, pod_link)) => {
             // A bridge without a MAC of its own takes its lowest port's: re-read it when the
@@ -204,6 +210,7 @@ pub fn attach_checked(
             if let Err(undo) = nl::missing_ok(host.delete_link(LinkId::Name(&pod.host_veth))) {
                 log::warn!("rollback: cannot delete {}: {undo}", pod.host_veth);
             }
+            made.undo(&mut host, &bridge.name);
             Err(e)
         }
     }
@@ -267,83 +274,6 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         host_veth,
         host_master,
     })
-}
-
-/// Whether the bridge exists and is up, with its addresses (STATUS, CHECK): `None` when it is
-/// missing or down; `NotABridge` when the name is taken by something else.
-pub fn bridge_state(name: &str) -> Result<Option<(LinkInfo, Vec<IpNet>)>, DpError> {
-    let mut host = Nl::open().map_err(kernel("open netlink"))?;
-    let Some(br) = find(&mut host, name)? else {
-        return Ok(None);
-    };
-    if !br.is_kind("bridge") {
-        return Err(DpError::NotABridge(name.into()));
-    }
-    if !br.up {
-        return Ok(None);
-    }
-    let addrs = host
-        .addrs(Some(br.index))
-        .map_err(kernel("list bridge addresses"))?
-        .into_iter()
-        .map(|a| a.net)
-        .filter(|n| !is_v6_link_local(n))
-        .collect();
-    Ok(Some((info(&br), addrs)))
-}
-
-/// The bridge's MAC: locally administered unicast, `0e:6b:` + 4 bytes of a hash of its name
-/// (the VTEP MACs derived from podCIDRs start with `0e:6c:`).
-pub fn bridge_mac(name: &str) -> [u8; 6] {
-    let h = fnv1a(name.as_bytes()).to_be_bytes();
-    [0x0e, 0x6b, h[0], h[1], h[2], h[3]]
-}
-
-/// The bridge, created if missing (a concurrent creator wins harmlessly), with its MTU, up,
-/// and with the gateway addresses.
-fn ensure_bridge(nl: &mut Nl, spec: &BridgeSpec) -> Result<Link, DpError> {
-    let mut br = match find(nl, &spec.name)? {
-        Some(br) => br,
-        None => {
-            let new = NewLink {
-                name: &spec.name,
-                mtu: spec.mtu,
-                up: true,
-                // A MAC of its own: otherwise the bridge takes its lowest port's, which changes
-                // as pods come and go and leaves pods with a stale gateway MAC.
-                mac: Some(bridge_mac(&spec.name)),
-                ..NewLink::default()
-            };
-            nl::exists_ok(nl.create_link(&new, &LinkKind::Bridge))
-                .map_err(|e| DpError::Kernel(format!("create bridge {}", spec.name), e))?;
-            find(nl, &spec.name)?.ok_or_else(|| {
-                DpError::Kernel(
-                    format!("bridge {} vanished after creation", spec.name),
-                    io::Error::from_raw_os_error(libc::ENODEV),
-                )
-            })?
-        }
-    };
-    if !br.is_kind("bridge") {
-        return Err(DpError::NotABridge(spec.name.clone()));
-    }
-    let change = LinkChange {
-        mtu: spec.mtu.filter(|&m| m != br.mtu),
-        up: (!br.up).then_some(true),
-        master: None,
-    };
-    if change.mtu.is_some() || change.up.is_some() {
-        nl.set_link(LinkId::Index(br.index), &change)
-            .map_err(|e| DpError::Kernel(format!("set up bridge {}", spec.name), e))?;
-        br.mtu = change.mtu.unwrap_or(br.mtu);
-        br.up = true;
-    }
-    for &addr in &spec.addresses {
-        // No DAD: the gateway must answer at once, and the bridge is ours.
-        nl::exists_ok(nl.add_addr(br.index, addr, true))
-            .map_err(|e| DpError::Kernel(format!("add {addr} to bridge {}", spec.name), e))?;
-    }
-    Ok(br)
 }
 
 /// Turns on IPv4 (and IPv6) forwarding in the calling thread's namespace (`/proc/sys/net` is
@@ -688,23 +618,70 @@ mod tests {
             .contains("eth0@other0"));
     }
 
+    /// A spec that fails after the veth exists: a route via a gateway outside every subnet of
+    /// the pod (ENETUNREACH).
+    fn failing_spec(p: &Pod, n: u8) -> PodSpec {
+        let mut spec = pod_spec(p, n);
+        spec.routes
+            .push((net("10.99.0.0/16"), Some("10.77.0.1".parse().unwrap())));
+        spec
+    }
+
+    fn bridge_addrs() -> String {
+        run_ok("ip", &["-o", "addr", "show", "dev", BR])
+    }
+
     #[test]
     fn failure_after_veth_rolls_back() {
         enter_node();
         let p = Pod::new("dp");
-        let mut spec = pod_spec(&p, 2);
-        // A gateway outside every subnet of the pod: ENETUNREACH after the veth exists.
-        spec.routes
-            .push((net("10.99.0.0/16"), Some("10.77.0.1".parse().unwrap())));
-        let err = attach(&bridge(), &spec).unwrap_err();
+        let err = attach(&bridge(), &failing_spec(&p, 2)).unwrap_err();
         match err {
             DpError::Kernel(_, ref e) => assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH)),
             ref other => panic!("unexpected {other}"),
         }
-        assert_eq!(node_links(), vec![BR.to_string()]);
+        // This ADD created the bridge: it goes too, with its addresses.
+        assert!(node_links().is_empty(), "{:?}", node_links());
         assert!(!p.ip(&["-o", "link"]).contains("eth0"));
         // The same attachment succeeds afterwards.
         attach(&bridge(), &pod_spec(&p, 2)).unwrap();
+        assert!(p.ping("10.42.1.1"));
+    }
+
+    #[test]
+    fn failure_removes_only_the_addresses_it_added() {
+        enter_node();
+        // A bridge from before, without ports, holding one of the two gateway addresses.
+        run_ok("ip", &["link", "add", BR, "type", "bridge"]);
+        run_ok("ip", &["addr", "add", "10.42.1.1/24", "dev", BR]);
+        let p = Pod::new("dp");
+        attach(&bridge(), &failing_spec(&p, 2)).unwrap_err();
+        assert_eq!(node_links(), vec![BR.to_string()]);
+        let addrs = bridge_addrs();
+        assert!(addrs.contains("10.42.1.1/24"), "{addrs}");
+        assert!(!addrs.contains("fd42:1::1/64"), "{addrs}");
+    }
+
+    #[test]
+    fn failure_keeps_what_other_pods_use() {
+        enter_node();
+        let (a, b) = (Pod::new("dp"), Pod::new("dp"));
+        let sa = pod_spec(&a, 2);
+        attach(&bridge(), &sa).unwrap();
+        // Another network's gateway on the same bridge: the bridge has a port (pod a), so the
+        // failed ADD leaves the bridge and its addresses to it.
+        let other = BridgeSpec {
+            addresses: vec![net("10.43.1.1/24")],
+            ..bridge()
+        };
+        attach(&other, &failing_spec(&b, 3)).unwrap_err();
+        let mut want = vec![BR.to_string(), sa.host_veth.clone()];
+        want.sort();
+        let mut links = node_links();
+        links.sort();
+        assert_eq!(links, want);
+        assert!(bridge_addrs().contains("10.42.1.1/24"));
+        assert!(a.ping("10.42.1.1"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use crate::cni::{CniError, CniResult, Code, RequestedMac, Version};
 
 mod ipam;
 mod read;
+
+pub use ipam::special_range;
 #[cfg(test)]
 mod tests;
 
@@ -61,8 +63,8 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetConf {
     pub cni_version: Version,
-    /// Network name: validated so that it cannot escape dataDir (no `/`, not `.`/`..`, no NUL,
-    /// non-empty, at most 255 bytes).
+    /// Network name: the spec's `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 255 bytes (so it cannot
+    /// escape dataDir either).
     pub name: String,
     /// `type` as given (e.g. "lichen").
     pub kind: String,

@@ -173,6 +173,7 @@ pub fn range_sets(conf: &NetConf) -> Result<(Vec<RangeSet>, Option<SubnetFile>),
         return Ok((sets, None));
     }
     let file = read_subnet_file(&conf.subnet_file)?;
+    check_node_subnets(&conf.subnet_file, &file)?;
     let sets = file
         .ranges()
         .into_iter()
@@ -180,6 +181,24 @@ pub fn range_sets(conf: &NetConf) -> Result<(Vec<RangeSet>, Option<SubnetFile>),
         .collect::<Result<Vec<_>, _>>()
         .map_err(ipam_err)?;
     Ok((sets, Some(file)))
+}
+
+/// The node subnets the agent handed over obey the rules of configured ranges (see
+/// [`crate::cni::config::special_range`]): a podCIDR in a special range is refused with 7.
+fn check_node_subnets(path: &Path, file: &SubnetFile) -> Result<(), CniError> {
+    for (subnet, _) in file.ranges() {
+        if let Some((special, why)) = crate::cni::config::special_range(subnet) {
+            return Err(CniError::new(
+                Code::InvalidConfig,
+                format!(
+                    "the node subnet {subnet} in {} overlaps {special}, {why}: pods cannot use it; \
+                     give this Node a podCIDR in a unicast range (like 10.42.1.0/24)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The subnet file, or code 11 while the node agent has not written it.
@@ -249,4 +268,46 @@ pub fn ipam_err(e: IpamError) -> CniError {
         _ => "",
     };
     CniError::new(code, format!("{e}{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf_with_subnet_file(text: &str) -> (NetConf, PathBuf) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("lichen-subnet-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("subnet.env");
+        std::fs::write(&file, text).unwrap();
+        let json = format!(
+            r#"{{"cniVersion":"1.0.0","name":"n","type":"lichen","subnetFile":"{}"}}"#,
+            file.display()
+        );
+        (NetConf::parse(json.as_bytes()).unwrap(), dir)
+    }
+
+    #[test]
+    fn node_subnets_in_special_ranges_are_refused() {
+        let (ok, dir) =
+            conf_with_subnet_file("LICHEN_NETWORK=10.42.0.0/16\nLICHEN_SUBNET=10.42.1.1/24\n");
+        assert_eq!(range_sets(&ok).unwrap().0.len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+        for (subnet, range) in [
+            ("127.0.1.1/24", "127.0.0.0/8, the loopback range"),
+            ("224.0.0.1/24", "224.0.0.0/4, the multicast range"),
+            ("fe80::1/64", "fe80::/10, the link-local range"),
+        ] {
+            let (conf, dir) = conf_with_subnet_file(&format!("LICHEN_SUBNET={subnet}\n"));
+            let e = range_sets(&conf).unwrap_err();
+            std::fs::remove_dir_all(dir).unwrap();
+            assert_eq!(e.code, 7, "{}", e.msg);
+            assert!(
+                e.msg.contains(range) && e.msg.contains("subnet.env"),
+                "{}",
+                e.msg
+            );
+        }
+    }
 }

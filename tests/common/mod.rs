@@ -196,7 +196,9 @@ pub fn error_code(a: &Answer) -> u32 {
 }
 pub mod cluster;
 pub mod kube_api;
+pub mod mutate;
 pub mod probe;
+pub mod raw;
 
 /// Adds members (`"k":v,...`) to a JSON object's text.
 pub fn extend(conf: &str, members: &str) -> String {

@@ -124,6 +124,16 @@ fn range(prefix: &str, r: RawRange) -> Result<RangeConf, CniError> {
             "is too small to allocate from: use a /30 or larger (IPv6: /126 or larger)",
         ));
     }
+    if let Some((special, why)) = special_range(subnet) {
+        return Err(bad(
+            &field("subnet"),
+            &subnet.to_string(),
+            &format!(
+                "overlaps {special}, {why}: pod subnets must be unicast ranges \
+                 (like 10.42.0.0/16 or fd00:42::/48)"
+            ),
+        ));
+    }
     let inside = |name: &str, t: Option<Text>| -> Result<Option<IpAddr>, CniError> {
         let Some(t) = t else { return Ok(None) };
         let a = ip(&field(name), &t.0)?;
@@ -147,12 +157,50 @@ fn range(prefix: &str, r: RawRange) -> Result<RangeConf, CniError> {
             ));
         }
     }
+    let gateway = inside("gateway", r.gateway)?;
+    if let Some(gw) = gateway.filter(|&g| subnet.addr().is_ipv4() && g == subnet.broadcast()) {
+        return Err(bad(
+            &field("gateway"),
+            &gw.to_string(),
+            &format!(
+                "is the broadcast address of {subnet}: a gateway must be a host address \
+                 (leave it out for the first one, {})",
+                first_host(subnet)
+            ),
+        ));
+    }
     Ok(RangeConf {
         subnet,
         range_start,
         range_end,
-        gateway: inside("gateway", r.gateway)?,
+        gateway,
     })
+}
+
+/// Ranges that cannot hold pods, with why: no address in them may be a pod's or a gateway's.
+const SPECIAL: [(&str, &str); 9] = [
+    ("0.0.0.0/8", "the \"this network\" range (RFC 1122)"),
+    ("127.0.0.0/8", "the loopback range"),
+    ("169.254.0.0/16", "the link-local range"),
+    ("224.0.0.0/4", "the multicast range"),
+    ("255.255.255.255/32", "the limited broadcast address"),
+    ("::/128", "the unspecified address"),
+    ("::1/128", "the loopback address"),
+    ("fe80::/10", "the link-local range"),
+    ("ff00::/8", "the multicast range"),
+];
+
+/// The first special range `subnet` overlaps (contains, or is inside of), with why it cannot
+/// hold pods.
+pub fn special_range(subnet: IpNet) -> Option<(IpNet, &'static str)> {
+    SPECIAL.iter().find_map(|&(r, why)| {
+        let r: IpNet = r.parse().expect("a valid CIDR");
+        (r.contains(&subnet.network()) || subnet.contains(&r.network())).then_some((r, why))
+    })
+}
+
+fn first_host(subnet: IpNet) -> IpAddr {
+    subnet.hosts().next().unwrap_or(subnet.network())
 }
 
 fn check_set(path: &str, set: &[RangeConf]) -> Result<(), CniError> {

@@ -109,25 +109,28 @@ fn version(top: &Object<'_>) -> Result<Version, CniError> {
     }
 }
 
-/// The name becomes a directory under dataDir: it must not be able to escape it.
+/// The name becomes a directory under dataDir. The spec's grammar, as libcni and the reference
+/// plugins' skel enforce it: `[A-Za-z0-9][A-Za-z0-9_.-]*`; and at most 255 bytes (a file name).
 fn check_name(name: &str) -> Result<(), CniError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     let why = if name.is_empty() {
-        "is empty"
+        "is empty".to_string()
     } else if name.len() > 255 {
-        "is longer than 255 bytes"
-    } else if name.contains('/') {
-        "contains '/'"
-    } else if name.contains('\0') {
-        "contains a NUL character"
-    } else if name == "." || name == ".." {
-        "is a special directory name"
+        "is longer than 255 bytes".to_string()
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        "does not start with a letter or digit".to_string()
+    } else if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        format!("contains {c:?}")
     } else {
         return Ok(());
     };
     Err(bad(
         "name",
         name,
-        &format!("{why}: use a plain name of 1-255 bytes without '/' (like \"lichen\")"),
+        &format!(
+            "{why}: use 1-255 letters, digits, '_', '.' or '-', starting with a letter or \
+             digit (like \"lichen\")"
+        ),
     ))
 }
 

@@ -239,13 +239,13 @@ fn legacy_single_range_becomes_the_first_set() {
 #[test]
 fn escapes_in_strings() {
     let c = NetConf::parse(
-        br#"{"cniVersion":"1.1.0","name":"a\u0026b \"q\"","type":"lichen",
+        br#"{"cniVersion":"1.1.0","name":"a\u0030b","type":"lichen",
         "subnetFile":"\/run\/lichen\/subnet.env","logFile":"/var/log/li\"chen\\x.log",
         "ipam":{"ranges":[[{"subnet":"10.42.1.0\/24"}]],"dataDir":"\/var\/lib\/cni\/networks"},
         "cni.dev/valid-attachments":[{"containerID":"c\u0031","ifname":"eth\u0030"}]}"#,
     )
     .unwrap();
-    assert_eq!(c.name, "a&b \"q\"");
+    assert_eq!(c.name, "a0b");
     assert_eq!(c.subnet_file, PathBuf::from("/run/lichen/subnet.env"));
     assert_eq!(c.log_file, Some(PathBuf::from("/var/log/li\"chen\\x.log")));
     assert_eq!(c.ipam.ranges[0][0].subnet, net("10.42.1.0/24"));
@@ -265,7 +265,8 @@ fn escapes_in_strings() {
         NetConf::parse(br#"{"cniVersion":"1.1.0","name":"..\/etc","type":"lichen"}"#).unwrap_err();
     assert_eq!(e.code, 7);
     assert!(
-        e.msg.starts_with(r#"name "../etc" contains '/'"#),
+        e.msg
+            .starts_with(r#"name "../etc" does not start with a letter or digit"#),
         "{}",
         e.msg
     );
@@ -418,21 +419,27 @@ fn bad_fields_are_code_7() {
         ),
         (
             with(r#""name":"""#),
-            r#"name "" is empty: use a plain name"#,
+            r#"name "" is empty: use 1-255 letters, digits"#,
         ),
         (
             with(r#""name":".""#),
-            r#"name "." is a special directory name"#,
+            r#"name "." does not start with a letter or digit"#,
         ),
         (
             with(r#""name":"..""#),
-            r#"name ".." is a special directory name"#,
+            r#"name ".." does not start with a letter or digit"#,
         ),
         (with(r#""name":"a/b""#), r#"name "a/b" contains '/'"#),
+        (with(r#""name":"a\u0000b""#), r#"name "a\0b" contains '\0'"#),
+        // The spec's grammar, as libcni checks it: no newline, space, or other punctuation.
         (
-            with(r#""name":"a\u0000b""#),
-            r#"name "a\0b" contains a NUL character"#,
+            with(r#""name":"new\nline""#),
+            r#"name "new\nline" contains '\n': use 1-255 letters"#,
         ),
+        (with(r#""name":"a b""#), r#"name "a b" contains ' '"#),
+        (with(r#""name":"a&b""#), r#"name "a&b" contains '&'"#),
+        (with(r#""name":"é""#), r#"name "é" does not start"#),
+        (with(r#""name":"-x""#), r#"name "-x" does not start"#),
         (
             with(&format!(r#""name":"{}""#, "x".repeat(256))),
             "name \"xxx",
@@ -511,6 +518,55 @@ fn bad_fields_are_code_7() {
         (
             range(r#"{"subnet":"fd00::/127"}"#),
             r#"ipam.ranges[0][0].subnet "fd00::/127" is too small"#,
+        ),
+        // Special ranges: not unicast pod addresses (issue 11, hole 7), in both directions.
+        (
+            range(r#"{"subnet":"127.0.0.0/8"}"#),
+            r#"ipam.ranges[0][0].subnet "127.0.0.0/8" overlaps 127.0.0.0/8, the loopback range: pod subnets must be unicast"#,
+        ),
+        (
+            range(r#"{"subnet":"127.1.2.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "127.1.2.0/24" overlaps 127.0.0.0/8, the loopback range"#,
+        ),
+        (
+            range(r#"{"subnet":"224.0.0.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "224.0.0.0/24" overlaps 224.0.0.0/4, the multicast range"#,
+        ),
+        (
+            ipam(r#""subnet":"0.0.0.0/0""#),
+            r#"ipam.subnet "0.0.0.0/0" overlaps 0.0.0.0/8, the "this network" range"#,
+        ),
+        (
+            range(r#"{"subnet":"0.0.0.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "0.0.0.0/24" overlaps 0.0.0.0/8"#,
+        ),
+        (
+            range(r#"{"subnet":"169.254.7.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "169.254.7.0/24" overlaps 169.254.0.0/16, the link-local range"#,
+        ),
+        (
+            range(r#"{"subnet":"255.255.255.0/24"}"#),
+            r#"ipam.ranges[0][0].subnet "255.255.255.0/24" overlaps 255.255.255.255/32, the limited broadcast address"#,
+        ),
+        (
+            range(r#"{"subnet":"::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "::/64" overlaps ::/128, the unspecified address"#,
+        ),
+        (
+            range(r#"{"subnet":"::/0"}"#),
+            r#"ipam.ranges[0][0].subnet "::/0" overlaps ::/128"#,
+        ),
+        (
+            range(r#"{"subnet":"fe80::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "fe80::/64" overlaps fe80::/10, the link-local range"#,
+        ),
+        (
+            range(r#"{"subnet":"ff02::/64"}"#),
+            r#"ipam.ranges[0][0].subnet "ff02::/64" overlaps ff00::/8, the multicast range"#,
+        ),
+        (
+            range(r#"{"subnet":"10.0.0.0/24","gateway":"10.0.0.255"}"#),
+            r#"ipam.ranges[0][0].gateway "10.0.0.255" is the broadcast address of 10.0.0.0/24: a gateway must be a host address (leave it out for the first one, 10.0.0.1)"#,
         ),
         (
             range(r#"{"subnet":"10.0.0.0/24","rangeStart":"10.0.1.5"}"#),
