@@ -135,6 +135,7 @@ impl PolicyReport {
         if let Some(a) = &self.last_apply {
             let _ = writeln!(s, "  last change: {a}");
         }
+        let _ = writeln!(s, "  ruleset: {:016x}", rs.fingerprint());
         match &self.bridge {
             Some(Ok(())) => {
                 let _ = writeln!(s, "  same-node traffic: filtered (br_netfilter)");

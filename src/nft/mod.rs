@@ -28,6 +28,7 @@ mod matches;
 mod node_rules;
 mod objects;
 pub mod policy;
+pub mod readback;
 mod scan;
 mod set;
 mod socket;
