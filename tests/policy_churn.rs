@@ -210,29 +210,56 @@ impl Bed {
             .iter()
             .map(|r| format!("{:016x}", r.fingerprint()))
             .collect();
-        let go = Barrier::new(cells.len() + 1);
+        // One thread per source pod, in its namespace before the wait; released together,
+        // each starts all its probes at once (non-blocking sockets).
+        let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, cell) in cells.iter().enumerate() {
+            by_source.entry(cell.0).or_default().push(i);
+        }
+        let go = Barrier::new(by_source.len() + 1);
         let abort = AtomicBool::new(false);
         let mut at = written;
         let mut stuck = None;
-        let got: Vec<Option<(bool, Instant)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = cells
+        let mut got: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
+        std::thread::scope(|s| {
+            let handles: Vec<_> = by_source
                 .iter()
-                .map(|&(a, b, port, proto)| {
+                .map(|(&a, indices)| {
                     let from = self.netns[a].0.path.clone();
-                    let addr: SocketAddr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
+                    let probes: Vec<(usize, SocketAddr, Proto)> = indices
+                        .iter()
+                        .map(|&i| {
+                            let (_, b, port, proto) = cells[i];
+                            let addr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
+                            (i, addr, proto)
+                        })
+                        .collect();
                     let (go, abort) = (&go, &abort);
                     s.spawn(move || {
                         enter(&from);
                         go.wait();
                         if abort.load(Ordering::SeqCst) {
-                            return None;
+                            return Vec::new();
                         }
-                        let started = Instant::now();
-                        let reached = match proto {
-                            Proto::Tcp => connects(addr, PROBE),
-                            Proto::Udp => echoes(addr, PROBE),
-                        };
-                        Some((reached, started))
+                        // A local executor: the sockets are made on this thread, in the
+                        // pod's namespace.
+                        let ex = smol::LocalExecutor::new();
+                        let tasks: Vec<_> = probes
+                            .into_iter()
+                            .map(|(i, addr, proto)| {
+                                ex.spawn(async move {
+                                    let started = Instant::now();
+                                    (i, probe(addr, proto).await, started)
+                                })
+                            })
+                            .collect();
+                        smol::block_on(ex.run(async {
+                            let mut out = Vec::new();
+                            for t in tasks {
+                                out.push(t.await);
+                            }
+                            out
+                        }))
                     })
                 })
                 .collect();
@@ -250,7 +277,11 @@ impl Bed {
             }
             at = Instant::now();
             go.wait();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+            for h in handles {
+                for (i, reached, started) in h.join().unwrap() {
+                    got[i] = Some((reached, started));
+                }
+            }
         });
         if let Some(got) = stuck {
             self.fail(format!(
@@ -390,6 +421,44 @@ impl Drop for Noise {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+    }
+}
+
+/// One probe from the current thread's namespace, started at once: TCP connect and the
+/// server's "ok", or a UDP echo (two tries); [`PROBE`] each. A drop is silence.
+async fn probe(addr: SocketAddr, proto: Proto) -> bool {
+    use smol::future::FutureExt;
+    use smol::io::AsyncReadExt;
+    let timeout = || async {
+        smol::Timer::after(PROBE).await;
+        false
+    };
+    match proto {
+        Proto::Tcp => {
+            async {
+                let Ok(mut c) = smol::net::TcpStream::connect(addr).await else {
+                    return false;
+                };
+                let mut buf = [0u8; 2];
+                c.read_exact(&mut buf).await.is_ok() && &buf == b"ok"
+            }
+            .or(timeout())
+            .await
+        }
+        Proto::Udp => {
+            let s = smol::net::UdpSocket::bind("0.0.0.0:0").await.unwrap();
+            for _ in 0..2 {
+                s.send_to(b"ping", addr).await.unwrap();
+                let echo = async {
+                    let mut buf = [0u8; 8];
+                    matches!(s.recv_from(&mut buf).await, Ok((4, _)))
+                };
+                if echo.or(timeout()).await {
+                    return true;
+                }
+            }
+            false
         }
     }
 }
