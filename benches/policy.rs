@@ -5,8 +5,12 @@
 //!   the kernel (polled with `nft list set`), for a pod label change (element batch) and a
 //!   policy edit (chain flushed and refilled, new sets, in place); the ruleset's size;
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
-//!   with no policy and with 100 policies selecting the server pod.
+//!   with no policy and with 100 policies selecting the server pod;
+//! - change -> enforced under a seeded policy churn, median and worst, host-gw and vxlan
+//!   ([`churn`]).
 
+#[path = "policy/churn.rs"]
+mod churn;
 mod common;
 use common::*;
 
@@ -27,6 +31,7 @@ fn main() {
     println!("NetworkPolicy benchmark (binary: {})", bin().display());
     if std::env::var_os("BENCH_SKIP_ENFORCEMENT").is_none() {
         enforcement();
+        churn::run();
     }
     dataplane();
 }
@@ -56,9 +61,14 @@ fn put(dir: &Path, file: &str, json: &str) {
 }
 
 fn start_agent(ns: &NamedNs, dir: &Path, node: &str, policy: bool) -> Agent {
+    start_agent_with(ns, dir, node, policy, r#"{"Type":"host-gw"}"#)
+}
+
+/// An agent with backend `backend` (JSON, e.g. `{"Type":"vxlan"}`).
+fn start_agent_with(ns: &NamedNs, dir: &Path, node: &str, policy: bool, backend: &str) -> Agent {
     fs::write(
         dir.join("net-conf.json"),
-        r#"{"Network":"10.128.0.0/9","Backend":{"Type":"host-gw"}}"#,
+        format!(r#"{{"Network":"10.128.0.0/9","Backend":{backend}}}"#),
     )
     .unwrap();
     let mut c = testbed::binary_command(ns, bin()).unwrap();

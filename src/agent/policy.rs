@@ -5,6 +5,8 @@
 //! Design notes:
 //! - The ruleset the kernel got is kept (shared with the HTTP endpoint), so `status` and
 //!   `policy explain` answer from exactly what is enforced, not from a fresh compile.
+//!   `status` also shows its fingerprint (`ruleset: <hex>`, [`Ruleset::fingerprint`]): equal
+//!   to a fresh compile's exactly when the agent enforces that state.
 //! - Same-node pods talk over the node's bridge; the forward hook only sees that traffic
 //!   with br_netfilter's `bridge-nf-call-iptables`/`-ip6tables` on (per network namespace
 //!   since Linux 5.3). The agent turns them on and reports when it cannot.
@@ -135,6 +137,7 @@ impl PolicyReport {
         if let Some(a) = &self.last_apply {
             let _ = writeln!(s, "  last change: {a}");
         }
+        let _ = writeln!(s, "  ruleset: {:016x}", rs.fingerprint());
         match &self.bridge {
             Some(Ok(())) => {
                 let _ = writeln!(s, "  same-node traffic: filtered (br_netfilter)");

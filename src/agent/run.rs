@@ -183,7 +183,17 @@ pub fn run(opts: Options) -> Result<(), String> {
                 Ok(Wake::Timer) => true,
                 Ok(Wake::Cluster) | Ok(Wake::Hint) => false,
                 Ok(Wake::Kernel) => {
-                    smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
+                    // A cluster change ends the wait: it is not ours to coalesce, and a
+                    // policy change must not wait for the kernel's bursts (issue 13).
+                    let wait = async {
+                        smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
+                    };
+                    wait.or(async {
+                        if let Err(e) = source.next().await {
+                            log::error!("cluster source: {e}");
+                        }
+                    })
+                    .await;
                     while events.try_recv().is_ok() {}
                     false
                 }

@@ -50,7 +50,12 @@ pub fn list_table(sock: &Socket, table: &Table) -> io::Result<Option<Vec<ChainSu
 }
 
 /// The `name_attr` string of an object whose `table_attr` is `table`.
-fn named(attr_area: &[u8], table_attr: u16, name_attr: u16, table: &str) -> Option<String> {
+pub(super) fn named(
+    attr_area: &[u8],
+    table_attr: u16,
+    name_attr: u16,
+    table: &str,
+) -> Option<String> {
     let mut in_table = false;
     let mut name = None;
     for (kind, data) in attrs(attr_area) {

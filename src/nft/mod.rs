@@ -14,6 +14,7 @@
 //! - [`Batch`] with [`Table`], [`Chain`], [`Rule`]: one transaction; [`Socket`] sends it and
 //!   checks every ACK ([`KernelError`] keeps the errno and names the failing message).
 //! - `node_rules`: the agent's rules, a plain user of the above; [`list_table`] reads back.
+//! - [`readback`]: a whole table read back without handles, to compare by meaning (tests).
 //! - `scan`: what is there before a change (generation, other tables' forward chains);
 //!   `foreign`: our accepts in those chains (design notes there); `udata`: rule comments.
 //! - `set`, `lookups`: named sets, maps and their elements; lookups, `vmap`, `ct state`.
@@ -28,6 +29,7 @@ mod matches;
 mod node_rules;
 mod objects;
 pub mod policy;
+pub mod readback;
 mod scan;
 mod set;
 mod socket;

@@ -167,3 +167,11 @@ pub const NFT_TYPE_BITS: u32 = 6;
 pub const NF_NAT_RANGE_PROTO_RANDOM: u32 = 1 << 2;
 pub const NF_NAT_RANGE_PERSISTENT: u32 = 1 << 3;
 pub const NF_NAT_RANGE_PROTO_RANDOM_FULLY: u32 = 1 << 4;
+
+// readback (dumps)
+pub const NFT_MSG_GETSET: u16 = 10;
+pub const NFT_MSG_GETSETELEM: u16 = 13;
+pub const NFTA_CHAIN_HANDLE: u16 = 2;
+pub const NFTA_CHAIN_USE: u16 = 8;
+pub const NFTA_CHAIN_ID: u16 = 11;
+pub const NFTA_SET_HANDLE: u16 = 16;

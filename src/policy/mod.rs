@@ -58,6 +58,7 @@
 //!
 //! [`explain`] runs a packet through the same [`Ruleset`] (see [`explain::Explanation`]).
 
+pub mod churn;
 pub mod compile;
 pub mod explain;
 pub mod names;

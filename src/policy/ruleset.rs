@@ -77,6 +77,15 @@ pub struct Ruleset {
     pub pods: BTreeMap<(String, String), LocalPod>,
 }
 
+impl Ruleset {
+    /// A stable 64-bit digest of the whole ruleset: equal rulesets (two compiles of the same
+    /// state, in any process) give equal fingerprints. `status` shows the applied one, so a
+    /// test can tell when the agent enforces the state it wrote.
+    pub fn fingerprint(&self) -> u64 {
+        super::names::fnv1a(format!("{self:?}").as_bytes())
+    }
+}
+
 /// A local pod and the policies that isolate it (`None`: not isolated in that direction).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalPod {

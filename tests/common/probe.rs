@@ -67,26 +67,33 @@ pub fn reach(from: &std::path::Path, ip: &str, port: u16, proto: Proto) -> bool 
     std::thread::spawn(move || {
         enter(&from);
         match proto {
-            Proto::Tcp => {
-                let Ok(mut c) = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) else {
-                    return false;
-                };
-                c.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
-                let mut buf = [0u8; 2];
-                c.read_exact(&mut buf).is_ok() && &buf == b"ok"
-            }
-            Proto::Udp => {
-                let s = UdpSocket::bind("0.0.0.0:0").unwrap();
-                s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
-                // a few tries: the first datagram may wait for ARP
-                (0..2).any(|_| {
-                    s.send_to(b"ping", addr).unwrap();
-                    let mut buf = [0u8; 8];
-                    matches!(s.recv_from(&mut buf), Ok((4, _)))
-                })
-            }
+            Proto::Tcp => connects(addr, PROBE_TIMEOUT),
+            Proto::Udp => echoes(addr, PROBE_TIMEOUT),
         }
     })
     .join()
     .unwrap()
+}
+
+/// From the calling thread's namespace: whether a TCP connection to `addr` is made and the
+/// server's "ok" read, each within `timeout`.
+pub fn connects(addr: SocketAddr, timeout: Duration) -> bool {
+    let Ok(mut c) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    c.set_read_timeout(Some(timeout)).unwrap();
+    let mut buf = [0u8; 2];
+    c.read_exact(&mut buf).is_ok() && &buf == b"ok"
+}
+
+/// From the calling thread's namespace: whether a UDP datagram to `addr` comes back (two
+/// tries, `timeout` each: the first datagram may wait for ARP).
+pub fn echoes(addr: SocketAddr, timeout: Duration) -> bool {
+    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    (0..2).any(|_| {
+        s.send_to(b"ping", addr).unwrap();
+        let mut buf = [0u8; 8];
+        matches!(s.recv_from(&mut buf), Ok((4, _)))
+    })
 }

@@ -3,7 +3,11 @@
 //!
 //! The directory is watched with inotify; any event marks the state dirty, and once events have
 //! been quiet for `debounce` (at most `max_settle` after the first) the whole directory is
-//! rescanned. Rescanning everything (files whose content is unchanged are not re-parsed) means
+//! rescanned. Both deadlines are instants kept in the source, not timers of one call: the agent
+//! races [`DirSource::next`] against kernel notifications and its timer, and a call dropped
+//! while a burst settles must not restart the wait, or a steady stream of kernel wake-ups
+//! (each cancelling the call before `debounce` is over) would keep the agent on the old
+//! state indefinitely (issue 13: NetworkPolicy changes enforced seconds late). Rescanning everything (files whose content is unchanged are not re-parsed) means
 //! no event needs to be interpreted, and a lost or overflowing watch costs nothing but a rescan.
 //! A periodic full rescan every `resync` is the safety net (and re-creates a lost watch, e.g.
 //! after the directory was deleted and created again).
@@ -54,8 +58,8 @@ pub struct DirSource {
     state: Arc<ClusterState>,
     /// The snapshot `next` returned last (`None` before the first call).
     returned: Option<Arc<ClusterState>>,
-    /// Events were seen since the last rescan.
-    dirty: bool,
+    /// Events were seen since the last rescan: (when the first came, when the last came).
+    pending: Option<(Instant, Instant)>,
     next_resync: Instant,
 }
 
@@ -83,7 +87,7 @@ impl DirSource {
             files,
             state: Arc::new(state),
             returned: None,
-            dirty: false,
+            pending: None,
             next_resync: Instant::now() + config.resync,
         })
     }
@@ -93,35 +97,27 @@ impl DirSource {
     }
 
     /// Waits until the state differs from the last snapshot returned (the first call returns at
-    /// once). Cancel-safe: every await point leaves `self` consistent, with `dirty` recording
-    /// events already consumed from inotify.
+    /// once). Cancel-safe: every await point leaves `self` consistent, with `pending` recording
+    /// events already consumed from inotify and when they came; a later call resumes the same
+    /// wait, and rescans at once if its deadline passed meanwhile.
     pub async fn next(&mut self) -> Arc<ClusterState> {
         loop {
             if self.returned.as_ref() != Some(&self.state) {
                 self.returned = Some(self.state.clone());
                 return self.state.clone();
             }
-            if self.dirty {
-                self.settle().await;
-                self.dirty = false;
-                self.rescan();
+            if let Some((first, last)) = self.pending {
+                let due = (last + self.config.debounce).min(first + self.config.max_settle);
+                if Instant::now() >= due {
+                    self.pending = None;
+                    self.rescan();
+                } else if let Some(wake) = self.settle(due).await {
+                    self.note(wake);
+                }
                 continue;
             }
             match self.wake().await {
-                Wake::Fs(Ok(batch)) => {
-                    if batch.overflow {
-                        log::debug!("cluster dir: inotify queue overflowed");
-                    }
-                    if batch.lost {
-                        self.rewatch();
-                    }
-                    self.dirty = true;
-                }
-                Wake::Fs(Err(e)) => {
-                    log::warn!("cluster dir: inotify read failed: {e}; watching again");
-                    self.rewatch();
-                    self.dirty = true;
-                }
+                Wake::Fs(wake) => self.note(wake),
                 Wake::Resync => {
                     self.next_resync = Instant::now() + self.config.resync;
                     if self.watch.is_none() {
@@ -131,6 +127,32 @@ impl DirSource {
                 }
             }
         }
+    }
+
+    /// Records what inotify said: events to settle, or a lost watch to set up again.
+    fn note(&mut self, wake: io::Result<super::inotify::Batch>) {
+        match wake {
+            Ok(batch) => {
+                if batch.overflow {
+                    log::debug!("cluster dir: inotify queue overflowed");
+                }
+                if batch.lost {
+                    self.rewatch();
+                }
+            }
+            Err(e) => {
+                log::warn!("cluster dir: inotify read failed: {e}; watching again");
+                self.rewatch();
+            }
+        }
+        self.mark();
+    }
+
+    /// Something changed now: starts a burst, or extends the current one.
+    fn mark(&mut self) {
+        let now = Instant::now();
+        let first = self.pending.map_or(now, |(first, _)| first);
+        self.pending = Some((first, now));
     }
 
     /// The first of: inotify events, or the resync deadline.
@@ -148,32 +170,15 @@ impl DirSource {
         future::or(fs, resync).await
     }
 
-    /// Waits until no event has arrived for `debounce`, or `max_settle` has passed.
-    async fn settle(&mut self) {
-        let deadline = Instant::now() + self.config.max_settle;
-        loop {
-            let Some(watch) = &self.watch else {
-                Timer::after(self.config.debounce).await;
-                return;
-            };
-            let quiet = Instant::now() + self.config.debounce;
-            let event = async { Some(watch.wait().await) };
-            let timeout = async {
-                Timer::at(quiet.min(deadline)).await;
-                None
-            };
-            match future::or(event, timeout).await {
-                None => return,
-                Some(Ok(batch)) if batch.lost => self.rewatch(),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    log::warn!("cluster dir: inotify read failed: {e}; watching again");
-                    self.rewatch();
-                }
-            }
-            if Instant::now() >= deadline {
-                return;
-            }
+    /// Waits for the next inotify batch (`Some`) or until `due` (`None`).
+    async fn settle(&self, due: Instant) -> Option<io::Result<super::inotify::Batch>> {
+        let timeout = async {
+            Timer::at(due).await;
+            None
+        };
+        match &self.watch {
+            Some(watch) => future::or(async { Some(watch.wait().await) }, timeout).await,
+            None => timeout.await,
         }
     }
 
@@ -204,7 +209,7 @@ impl DirSource {
             ),
         }
         // Whatever happened while no watch was set is covered by a rescan.
-        self.dirty = true;
+        self.mark();
     }
 }
 

@@ -69,6 +69,12 @@ pub fn policy_status() -> io::Result<Option<Vec<ChainSummary>>> {
     list_table(&Socket::open()?, &policy_table())
 }
 
+/// Table `inet lichen-policy` as the kernel holds it (without handles), `None` when absent:
+/// what a churn test compares with a fresh replace of the same compile.
+pub fn read_policy_table() -> io::Result<Option<super::readback::TableDump>> {
+    super::readback::read_table(&Socket::open()?, &policy_table())
+}
+
 /// Builds the batch at the current generation and applies it; rebuilds when another writer
 /// committed in between (up to 3 times). Returns the number of messages.
 fn checked(sock: &Socket, build: impl Fn(&mut Batch)) -> io::Result<usize> {

@@ -4,6 +4,7 @@
 mod effect;
 mod foreign;
 mod policy;
+mod policy_churn;
 mod policy_edit;
 mod rules;
 mod sets;

@@ -289,3 +289,35 @@ fn fifos_devices_oversized_and_malformed_files_are_listed_as_skipped_never_read(
         assert!(state.skipped[f].contains("not a regular file"), "{state:?}");
     }
 }
+
+/// The agent races `next` against kernel notifications: a call dropped every 10 ms, well
+/// before `debounce` (50 ms) is over, must still deliver the change (the settle deadline is
+/// kept across calls). Before issue 13's fix every call started the wait anew and none ever
+/// ended.
+#[test]
+fn a_change_comes_through_calls_dropped_before_the_debounce_ends() {
+    let dir = TempDir::new("cancelled");
+    dir.put("a.json", &node("a", "10.42.1.0/24"));
+    let mut src = DirSource::open(&dir.0, config()).unwrap();
+    smol::block_on(src.next());
+    dir.put("a.json", &node("a", "10.42.2.0/24"));
+    let want = pairs(&[("a", "10.42.2.0/24")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let next = async { Some(src.next().await) };
+        let cancel = async {
+            Timer::after(Duration::from_millis(10)).await;
+            None
+        };
+        if let Some(state) = smol::block_on(future::or(next, cancel)) {
+            assert_eq!(view(&state), want);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{calls} calls dropped, change not seen"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Change → enforced under policy churn, per backend: two nodes on a switch, agents with
+//! `--network-policy`, nine pods x/y/z × a/b/c (objects only, addresses in the nodes' pod
+//! subnets), and the seeded walk of `lichen::policy::churn` (policy creates, edits, deletes,
+//! pod and namespace relabels, several per step) written to the cluster dir. Per step: from
+//! the last file written to both agents reporting the fingerprint of a fresh compile of the
+//! directory (status `ruleset:`, polled every 0.5 ms). `BENCH_CHURN_STEPS` (default 200) and
+//! `LICHEN_CHURN_SEED` (default 1) set the walk.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lichen::policy::churn::{state_of, Churn, ChurnPod};
+use lichen::policy::compile;
+use lichen::testbed::{self, NamedNs};
+
+use super::{enter, node_json, put, start_agent_with, wait, Agent};
+
+pub fn run() {
+    let steps: usize = env("BENCH_CHURN_STEPS", 200);
+    let seed: u64 = env("LICHEN_CHURN_SEED", 1);
+    println!("Policy churn, {steps} steps (seed {seed}): change -> enforced on both nodes");
+    for backend in ["host-gw", "vxlan"] {
+        let mut ms = churn(backend, steps, seed);
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "  {backend:<8} median {:>6.1} ms   p90 {:>6.1} ms   worst {:>6.1} ms",
+            ms[ms.len() / 2],
+            ms[ms.len() * 9 / 10],
+            ms[ms.len() - 1]
+        );
+    }
+}
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The ruleset fingerprint node `ns`'s agent reports.
+fn applied(ns: &NamedNs) -> Option<String> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(ns);
+            let addr = lichen::agent::http::DEFAULT_LISTEN.parse().unwrap();
+            let (_, body) = lichen::agent::http::fetch(addr, "/status").ok()?;
+            body.lines()
+                .find_map(|l| l.trim().strip_prefix("ruleset: "))
+                .map(str::to_owned)
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// Milliseconds from change to enforced, per step.
+fn churn(backend: &str, steps: usize, seed: u64) -> Vec<f64> {
+    let sw = NamedNs::create(&testbed::unique_name("lbc", "sw")).unwrap();
+    sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
+    sw.ip(&["link", "set", "sw0", "up"]).unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+    let objs = dir.join("objects");
+    fs::create_dir_all(&objs).unwrap();
+    let mut nodes = Vec::new();
+    for i in 1..=2 {
+        let ns = NamedNs::create(&testbed::unique_name("lbc", &format!("n{i}"))).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
+        sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
+            .unwrap();
+        put(
+            &objs,
+            &format!("n{i}.json"),
+            &node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
+        );
+        nodes.push(ns);
+    }
+    let backend_json = format!(r#"{{"Type":"{backend}"}}"#);
+    let _agents: Vec<Agent> = nodes
+        .iter()
+        .enumerate()
+        .map(|(k, ns)| start_agent_with(ns, &dir, &format!("n{}", k + 1), true, &backend_json))
+        .collect();
+    let mut pods = Vec::new();
+    for (i, ns) in ["x", "y", "z"].iter().enumerate() {
+        for (j, name) in ["a", "b", "c"].iter().enumerate() {
+            let k = 1 + (i + j) % 2;
+            pods.push(ChurnPod {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                node: format!("n{k}"),
+                ip: format!("10.128.{k}.{}", 10 + 3 * i + j),
+            });
+        }
+    }
+    let mut walk = Churn::new(seed, pods, BTreeMap::new());
+    let mut files = BTreeMap::new();
+    let mut out = Vec::new();
+    for step in 0..=steps {
+        if step > 0 {
+            walk.step();
+        }
+        let next = walk.files();
+        let t = write(&objs, &files, &next);
+        files = next;
+        let all: BTreeMap<String, String> = fs::read_dir(&objs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .map(|n| (n.clone(), fs::read_to_string(objs.join(&n)).unwrap()))
+            .collect();
+        let state = state_of(&all);
+        let want: Vec<String> = ["n1", "n2"]
+            .iter()
+            .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
+            .collect();
+        let done = wait(Duration::from_secs(30), || {
+            nodes
+                .iter()
+                .zip(&want)
+                .all(|(ns, w)| applied(ns).as_ref() == Some(w))
+        });
+        assert!(done, "{backend} step {step}: not enforced after 30 s");
+        if step > 0 {
+            out.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+    out
+}
+
+/// Writes the walk's files (deletions, then changes); returns when the last was written.
+fn write(
+    objs: &Path,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Instant {
+    for name in before.keys().filter(|n| !after.contains_key(*n)) {
+        fs::remove_file(objs.join(name)).unwrap();
+    }
+    for (name, json) in after {
+        if before.get(name) != Some(json) {
+            put(objs, name, json);
+        }
+    }
+    Instant::now()
+}

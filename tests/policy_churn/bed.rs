@@ -1,0 +1,352 @@
+//! The churn test's bed: two nodes with policy-enforcing agents, nine pods, the walk that
+//! writes their cluster dir, and the checks made after each change (see the test's docs).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use super::common::cluster::*;
+use super::common::probe::*;
+use super::noise::probe;
+
+use lichen::k8s::Protocol;
+use lichen::nft::policy::{apply_policy, read_policy_table};
+use lichen::nft::readback::TableDump;
+use lichen::policy::churn::{state_of, Churn, ChurnPod, PORTS};
+use lichen::policy::{compile, Packet, Ruleset};
+
+/// The longest a change may take to be enforced by both agents.
+pub const CONVERGE: Duration = Duration::from_secs(2);
+/// A probe's connect (and read) timeout: an allowed connection between namespaces on one
+/// machine answers in microseconds; a dropped SYN is never answered.
+pub const PROBE: Duration = Duration::from_millis(300);
+/// Pairs probed per step.
+pub const SAMPLE: usize = 6;
+
+pub fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| v.parse().expect(name))
+}
+
+/// Every `*.json` file of the cluster dir: what the agents read.
+pub fn dir_files(c: &Cluster) -> BTreeMap<String, String> {
+    fs::read_dir(c.objects())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .map(|n| {
+            let json = fs::read_to_string(c.objects().join(&n)).unwrap();
+            (n, json)
+        })
+        .collect()
+}
+
+/// Writes the walk's files: removed ones deleted, changed ones replaced, back to back.
+pub fn write(c: &Cluster, before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) {
+    for name in before.keys().filter(|n| !after.contains_key(*n)) {
+        c.remove_object(name);
+    }
+    for (name, json) in after {
+        if before.get(name) != Some(json) {
+            c.put_object(name, json);
+        }
+    }
+}
+
+/// The fingerprint of the ruleset node `k`'s agent enforces, from its status page.
+pub fn applied(c: &Cluster, k: usize) -> Option<String> {
+    let (_, body) = c.http(k, "/status");
+    body.lines()
+        .find_map(|l| l.trim().strip_prefix("ruleset: "))
+        .map(str::to_owned)
+}
+
+/// Node `k`'s policy table read back.
+pub fn kernel_table(c: &Cluster, k: usize) -> TableDump {
+    let path = c.nodes[k].ns.path.clone();
+    std::thread::spawn(move || {
+        enter(&path);
+        read_policy_table().unwrap().expect("no policy table")
+    })
+    .join()
+    .unwrap()
+}
+
+/// The table a fresh apply of `rs` makes, read back in a namespace of its own.
+pub fn reference(rs: &Ruleset) -> TableDump {
+    let rs = rs.clone();
+    std::thread::spawn(move || {
+        // SAFETY: moves only this thread into a new network namespace.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+        apply_policy(&rs, None).unwrap();
+        read_policy_table().unwrap().unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Agent `k`'s explain verdict (`true`: allowed) for a TCP packet.
+pub fn explained(c: &Cluster, k: usize, src: &str, dst: &str, port: u16) -> bool {
+    let (code, body) = c.http(
+        k,
+        &format!("/policy/explain?src={src}&dst={dst}&port={port}&proto=tcp"),
+    );
+    assert_eq!(code, 200, "explain on node {k}: {body}");
+    let first = body.lines().next().unwrap_or_default();
+    assert!(
+        first.ends_with("ALLOWED") || first.ends_with("DENIED"),
+        "{body}"
+    );
+    first.ends_with("ALLOWED")
+}
+
+/// Two nodes with agents enforcing policy, nine pods x/y/z × a/b/c (alternating nodes)
+/// serving TCP and UDP 80 and 81, and the walk that writes their cluster dir.
+pub struct Bed {
+    pub c: Cluster,
+    tag: String,
+    seed: u64,
+    pub pods: Vec<ChurnPod>,
+    /// Each pod's namespace and node index.
+    netns: Vec<(lichen::testbed::NamedNs, usize)>,
+    pub walk: Churn,
+    files: BTreeMap<String, String>,
+    history: Vec<String>,
+    latencies: Vec<Duration>,
+}
+
+/// What the agents enforce after a change: the compiled rulesets and when they were seen.
+pub struct Enforced {
+    pub rulesets: Vec<Ruleset>,
+}
+
+impl Bed {
+    pub fn new(backend: &str, tag: &str, seed: u64) -> Bed {
+        let mut c = Cluster::new(tag, 2, backend);
+        c.agent_args = vec!["--network-policy".into()];
+        c.start_agents();
+        let mut pods = Vec::new();
+        let mut netns = Vec::new();
+        for (i, ns) in ["x", "y", "z"].iter().enumerate() {
+            for (j, name) in ["a", "b", "c"].iter().enumerate() {
+                let k = (i + j) % 2;
+                let (pod, ip) = c.pod(k, &format!("{ns}{name}"));
+                serve(&pod, &PORTS, &PORTS);
+                pods.push(ChurnPod {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                    node: c.nodes[k].name.clone(),
+                    ip,
+                });
+                netns.push((pod, k));
+            }
+        }
+        let walk = Churn::new(seed, pods.clone(), BTreeMap::new());
+        Bed {
+            c,
+            tag: tag.to_owned(),
+            seed,
+            pods,
+            netns,
+            walk,
+            files: BTreeMap::new(),
+            history: Vec::new(),
+            latencies: Vec::new(),
+        }
+    }
+
+    #[track_caller]
+    pub fn fail(&self, msg: String) -> ! {
+        panic!(
+            "LICHEN_CHURN_SEED={} ({}): {msg}\n{}",
+            self.seed,
+            self.tag,
+            self.history.join("\n")
+        )
+    }
+
+    /// Writes the walk's current state (deletions, then creations and changes, back to back),
+    /// waits until both agents enforce it, and probes `cells` (source pod, destination pod,
+    /// port, protocol) at once: the probe threads are in their namespaces before the wait and
+    /// start together when it ends. Checks each cell against the compiled verdict (egress on
+    /// the source's node, ingress on the destination's); with `explain`, also the agents'
+    /// `/policy/explain` against what the probe saw.
+    pub fn step(
+        &mut self,
+        what: String,
+        cells: &[(usize, usize, u16, Proto)],
+        explain: bool,
+    ) -> Enforced {
+        self.history.push(what);
+        let after = self.walk.files();
+        write(&self.c, &self.files, &after);
+        self.files = after;
+        let written = Instant::now();
+        let state = state_of(&dir_files(&self.c));
+        let rulesets: Vec<Ruleset> = self
+            .c
+            .nodes
+            .iter()
+            .map(|n| compile(&state, &n.name))
+            .collect();
+        let want: Vec<String> = rulesets
+            .iter()
+            .map(|r| format!("{:016x}", r.fingerprint()))
+            .collect();
+        // One thread per source pod, in its namespace before the wait; released together,
+        // each starts all its probes at once (non-blocking sockets).
+        let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, cell) in cells.iter().enumerate() {
+            by_source.entry(cell.0).or_default().push(i);
+        }
+        let go = Barrier::new(by_source.len() + 1);
+        let abort = AtomicBool::new(false);
+        let mut at = written;
+        let mut stuck = None;
+        let mut got: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
+        std::thread::scope(|s| {
+            let handles: Vec<_> = by_source
+                .iter()
+                .map(|(&a, indices)| {
+                    let from = self.netns[a].0.path.clone();
+                    let probes: Vec<(usize, SocketAddr, Proto)> = indices
+                        .iter()
+                        .map(|&i| {
+                            let (_, b, port, proto) = cells[i];
+                            let addr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
+                            (i, addr, proto)
+                        })
+                        .collect();
+                    let (go, abort) = (&go, &abort);
+                    s.spawn(move || {
+                        enter(&from);
+                        go.wait();
+                        if abort.load(Ordering::SeqCst) {
+                            return Vec::new();
+                        }
+                        // A local executor: the sockets are made on this thread, in the
+                        // pod's namespace.
+                        let ex = smol::LocalExecutor::new();
+                        let tasks: Vec<_> = probes
+                            .into_iter()
+                            .map(|(i, addr, proto)| {
+                                ex.spawn(async move {
+                                    let started = Instant::now();
+                                    (i, probe(addr, proto).await, started)
+                                })
+                            })
+                            .collect();
+                        smol::block_on(ex.run(async {
+                            let mut out = Vec::new();
+                            for t in tasks {
+                                out.push(t.await);
+                            }
+                            out
+                        }))
+                    })
+                })
+                .collect();
+            loop {
+                let got: Vec<Option<String>> = (0..2).map(|k| applied(&self.c, k)).collect();
+                if got.iter().zip(&want).all(|(g, w)| g.as_ref() == Some(w)) {
+                    break;
+                }
+                if written.elapsed() > CONVERGE {
+                    stuck = Some(got);
+                    abort.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            at = Instant::now();
+            go.wait();
+            for h in handles {
+                for (i, reached, started) in h.join().unwrap() {
+                    got[i] = Some((reached, started));
+                }
+            }
+        });
+        if let Some(got) = stuck {
+            self.fail(format!(
+                "agents enforce {got:?}, the state compiles to {want:?}"
+            ));
+        }
+        self.latencies.push(at - written);
+        let mut wrong = Vec::new();
+        for (&(a, b, port, proto), r) in cells.iter().zip(&got) {
+            let (reached, started) = r.expect("probe ran");
+            let late = started - at;
+            assert!(
+                late < Duration::from_millis(100),
+                "probe started {late:?} after enforcement"
+            );
+            let (ka, kb) = (self.netns[a].1, self.netns[b].1);
+            let (pa, pb) = (&self.pods[a], &self.pods[b]);
+            let packet = Packet {
+                src: pa.ip.parse().unwrap(),
+                dst: pb.ip.parse().unwrap(),
+                port,
+                protocol: match proto {
+                    Proto::Tcp => Protocol::Tcp,
+                    Proto::Udp => Protocol::Udp,
+                },
+            };
+            let egress = rulesets[ka].explain(packet).allowed();
+            let ingress = rulesets[kb].explain(packet).allowed();
+            let pair = format!(
+                "{}/{} -> {}/{}:{port}/{proto:?}",
+                pa.namespace, pa.name, pb.namespace, pb.name
+            );
+            if reached != (egress && ingress) {
+                wrong.push(format!(
+                    "{pair}: reached {reached}, compiled egress {egress}, ingress {ingress}"
+                ));
+            } else if explain {
+                let (ea, eb) = (
+                    explained(&self.c, ka, &pa.ip, &pb.ip, port),
+                    explained(&self.c, kb, &pa.ip, &pb.ip, port),
+                );
+                if (ea && eb) != reached {
+                    wrong.push(format!(
+                        "{pair}: reached {reached}, explain says {ea} on node {ka}, {eb} on {kb}"
+                    ));
+                }
+            }
+        }
+        if !wrong.is_empty() {
+            self.fail(format!(
+                "{} of {} cells wrong: {wrong:#?}",
+                wrong.len(),
+                cells.len()
+            ));
+        }
+        Enforced { rulesets }
+    }
+
+    /// Each node's table read back equals a fresh replace of its compile.
+    pub fn check_tables(&self, e: &Enforced) {
+        for (k, rs) in e.rulesets.iter().enumerate() {
+            if let Some(d) = kernel_table(&self.c, k).difference(&reference(rs)) {
+                self.fail(format!(
+                    "node {k}'s table differs from a fresh compile: {d}"
+                ));
+            }
+        }
+    }
+
+    pub fn report(&mut self) {
+        let l = &mut self.latencies;
+        l.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "policy churn ({}): {} changes, change -> enforced median {:.1} ms, worst {:.1} ms",
+            self.tag,
+            l.len(),
+            ms(l[l.len() / 2]),
+            ms(*l.last().unwrap())
+        );
+    }
+}
