@@ -59,6 +59,12 @@ impl Report {
         w.key("enabled");
         w.bool(self.policy.enabled);
         opt_str(&mut w, "lastApply", self.policy.last_apply.as_deref());
+        let fingerprint = self
+            .policy
+            .ruleset
+            .as_ref()
+            .map(|r| format!("{:016x}", r.fingerprint()));
+        opt_str(&mut w, "ruleset", fingerprint.as_deref());
         w.end_object();
         strings(&mut w, "skipped", &self.skipped);
         strings(&mut w, "warnings", &self.warnings);
