@@ -54,6 +54,33 @@ fn list(items: &[String]) -> String {
     format!(r#"{{"kind":"List","items":[{}]}}"#, items.join(","))
 }
 
+/// Two node namespaces, n1 and n2 (198.51.100.11 and .12), on a switch namespace, and a cluster
+/// dir whose `objects/` holds their Nodes (pod subnets 10.128.<i>.0/24). Returns (switch, dir,
+/// nodes); the switch must live as long as the nodes talk.
+fn two_nodes(tag: &str) -> (NamedNs, std::path::PathBuf, Vec<NamedNs>) {
+    let sw = NamedNs::create(&testbed::unique_name(tag, "sw")).unwrap();
+    sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
+    sw.ip(&["link", "set", "sw0", "up"]).unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+    let objs = dir.join("objects");
+    fs::create_dir_all(&objs).unwrap();
+    let mut nodes = Vec::new();
+    for i in 1..=2 {
+        let ns = NamedNs::create(&testbed::unique_name(tag, &format!("n{i}"))).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
+        sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
+            .unwrap();
+        put(
+            &objs,
+            &format!("n{i}.json"),
+            &node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
+        );
+        nodes.push(ns);
+    }
+    (sw, dir, nodes)
+}
+
 fn put(dir: &Path, file: &str, json: &str) {
     let tmp = dir.join(format!(".{file}.tmp"));
     fs::write(&tmp, json).unwrap();
@@ -225,26 +252,8 @@ fn dataplane() {
     let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
     println!("Pod-to-pod across two nodes (host-gw, iperf3 {secs} s, one stream; connections: 2 s of connect/accept/close):");
     for with_policies in [false, true] {
-        let sw = NamedNs::create(&testbed::unique_name("lbq", "sw")).unwrap();
-        sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
-        sw.ip(&["link", "set", "sw0", "up"]).unwrap();
-        let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+        let (_sw, dir, nodes) = two_nodes("lbq");
         let objs = dir.join("objects");
-        fs::create_dir_all(&objs).unwrap();
-        let mut nodes = Vec::new();
-        for i in 1..=2 {
-            let ns = NamedNs::create(&testbed::unique_name("lbq", &format!("n{i}"))).unwrap();
-            let ip = format!("198.51.100.{}", 10 + i);
-            testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
-            sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
-                .unwrap();
-            put(
-                &objs,
-                &format!("n{i}.json"),
-                &node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
-            );
-            nodes.push(ns);
-        }
         let agents: Vec<Agent> = nodes
             .iter()
             .enumerate()

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use lichen::policy::churn::{state_of, Churn, ChurnPod};
 use lichen::policy::compile;
-use lichen::testbed::{self, NamedNs};
+use lichen::testbed::NamedNs;
 
-use super::{enter, node_json, put, start_agent_with, wait, Agent};
+use super::{enter, put, start_agent_with, wait, Agent};
 
 pub fn run() {
     let steps: usize = env("BENCH_CHURN_STEPS", 200);
@@ -58,26 +58,8 @@ fn applied(ns: &NamedNs) -> Option<String> {
 
 /// Milliseconds from change to enforced, per step.
 fn churn(backend: &str, steps: usize, seed: u64) -> Vec<f64> {
-    let sw = NamedNs::create(&testbed::unique_name("lbc", "sw")).unwrap();
-    sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
-    sw.ip(&["link", "set", "sw0", "up"]).unwrap();
-    let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+    let (_sw, dir, nodes) = super::two_nodes("lbc");
     let objs = dir.join("objects");
-    fs::create_dir_all(&objs).unwrap();
-    let mut nodes = Vec::new();
-    for i in 1..=2 {
-        let ns = NamedNs::create(&testbed::unique_name("lbc", &format!("n{i}"))).unwrap();
-        let ip = format!("198.51.100.{}", 10 + i);
-        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
-        sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
-            .unwrap();
-        put(
-            &objs,
-            &format!("n{i}.json"),
-            &node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
-        );
-        nodes.push(ns);
-    }
     let backend_json = format!(r#"{{"Type":"{backend}"}}"#);
     let _agents: Vec<Agent> = nodes
         .iter()

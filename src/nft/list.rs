@@ -15,18 +15,25 @@ pub struct ChainSummary {
     pub rules: usize,
 }
 
-/// The chains of `table` in kernel order, or `None` when the table does not exist.
-pub fn list_table(sock: &Socket, table: &Table) -> io::Result<Option<Vec<ChainSummary>>> {
-    let family = table.family.code();
-    let found = sock.get(NFT_MSG_GETTABLE, family, 0, |w| {
+/// Does `table` exist (GETTABLE)?
+pub(super) fn table_exists(sock: &Socket, table: &Table) -> io::Result<bool> {
+    let found = sock.get(NFT_MSG_GETTABLE, table.family.code(), 0, |w| {
         w.put_str(NFTA_TABLE_NAME, &table.name)
     });
     match found {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) || e.kind() == io::ErrorKind::NotFound => {
-            return Ok(None)
+            Ok(false)
         }
-        other => other?,
-    };
+        other => other.map(|_| true),
+    }
+}
+
+/// The chains of `table` in kernel order, or `None` when the table does not exist.
+pub fn list_table(sock: &Socket, table: &Table) -> io::Result<Option<Vec<ChainSummary>>> {
+    let family = table.family.code();
+    if !table_exists(sock, table)? {
+        return Ok(None);
+    }
     let chains = sock.get(NFT_MSG_GETCHAIN, family, NLM_F_DUMP, |w| {
         w.put_str(NFTA_CHAIN_TABLE, &table.name)
     })?;

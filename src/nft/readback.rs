@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::list::named;
+use super::list::{named, table_exists};
 use super::objects::Table;
 use super::socket::Socket;
 use super::sys::*;
@@ -95,15 +95,9 @@ fn names<T>(map: &BTreeMap<String, T>) -> Vec<&String> {
 /// Reads `table` back, `None` when it does not exist.
 pub fn read_table(sock: &Socket, table: &Table) -> io::Result<Option<TableDump>> {
     let family = table.family.code();
-    let found = sock.get(NFT_MSG_GETTABLE, family, 0, |w| {
-        w.put_str(NFTA_TABLE_NAME, &table.name)
-    });
-    match found {
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) || e.kind() == io::ErrorKind::NotFound => {
-            return Ok(None)
-        }
-        other => other?,
-    };
+    if !table_exists(sock, table)? {
+        return Ok(None);
+    }
     let mut out = TableDump::default();
     let dump = |msg, table_attr| {
         sock.get(msg, family, NLM_F_DUMP, |w| {
