@@ -64,18 +64,6 @@ fn shape(stdout: &str, sandbox: &Path) -> CniResult {
     r
 }
 
-/// The code of an error answer, also when pretty-printed (as the Go plugins print it).
-fn any_error_code(a: &Answer) -> u64 {
-    assert!(!a.ok, "expected a failure, got success: {}", a.stdout);
-    let compact: String = a.stdout.split_whitespace().collect();
-    let at = compact.find("\"code\":").expect("an error object") + 7;
-    let digits: String = compact[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().unwrap()
-}
-
 #[test]
 fn add_brings_lo_up_and_answers_as_the_reference_does_for_each_version() {
     let node = Node::new("lo-add");
@@ -237,7 +225,7 @@ fn check_fails_when_lo_is_down() {
         assert!(!bad.ok);
         // CHECK does not exist before 0.4.0
         let old = call(&node, &bin, "CHECK", Some(&pod.path), &with_prev("0.3.1"));
-        assert_eq!(any_error_code(&old), 1, "{}: {}", bin.display(), old.stdout);
+        assert_eq!(error_code(&old), 1, "{}: {}", bin.display(), old.stdout);
     }
     assert_eq!(
         error_code(&call(

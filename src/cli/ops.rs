@@ -142,21 +142,23 @@ pub(super) fn ipam(action: IpamAction) -> i32 {
     use lichen_ipam::{DiskStore, Ipam, Store};
     let res = match action {
         IpamAction::List(l) => {
+            if let Err(e) = lichen_ipam::disk::validate_network_name(&l.network) {
+                eprintln!("lichen ipam: {e}");
+                return 1;
+            }
             let dir = l.data_dir.join(&l.network);
-            if lichen_ipam::disk::validate_network_name(&l.network).is_ok() && !dir.is_dir() {
+            if !dir.is_dir() {
                 eprintln!(
                     "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
                     dir.display()
                 );
                 return 1;
             }
-            lichen_ipam::disk::validate_network_name(&l.network)
-                .and_then(|()| DiskStore::at(dir).list())
-                .map(|leases| {
-                    for l in leases {
-                        println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
-                    }
-                })
+            DiskStore::at(dir).list().map(|leases| {
+                for l in leases {
+                    println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
+                }
+            })
         }
         IpamAction::Gc(g) => {
             if g.keep.is_empty() != g.all {

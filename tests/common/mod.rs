@@ -179,10 +179,11 @@ pub fn first_ip(result: &str) -> String {
     r.ips[0].address.addr().to_string()
 }
 
-/// `"code":N` of an error answer.
+/// `"code":N` of an error answer, also when pretty-printed (as the Go plugins print it).
 pub fn error_code(a: &Answer) -> u32 {
     assert!(!a.ok, "expected a failure, got success: {}", a.stdout);
-    let s = a.stdout.as_str();
+    let compact: String = a.stdout.split_whitespace().collect();
+    let s = compact.as_str();
     let i = s
         .find("\"code\":")
         .unwrap_or_else(|| panic!("no code in {s:?} (stderr {})", a.stderr))
