@@ -8,9 +8,9 @@
 #   armv7-unknown-linux-musleabihf   Raspberry Pi 2, and Pi 3/4 on a 32-bit OS
 #   arm-unknown-linux-musleabihf     Raspberry Pi Zero / Zero W / Pi 1 (ARMv6, ARM1176JZF-S)
 #
-# x86_64 and aarch64 use rustup's prebuilt std. The 32-bit ARM targets build std from the nightly's
-# rust-src (-Zbuild-std) against a sysroot made by cross/sysroot.sh; everything expensive is cached
-# under target/cross-cache, so a warm run only rebuilds what changed. Needs root only to install
+# Every target builds std from the nightly's rust-src (-Zbuild-std) against a sysroot made by
+# cross/sysroot.sh, as a static-pie (see cross/lib.sh); everything expensive is cached under
+# target/cross-cache, so a warm run only rebuilds what changed. Needs root only to install
 # missing Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,30 +20,20 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 for t in "${targets[@]}"; do known_target "$t" || die "unknown target $t (known: ${ALL_TARGETS[*]})"; done
 
-need_std_from_source=false
-for t in "${targets[@]}"; do builds_std "$t" && need_std_from_source=true; done
-if $need_std_from_source; then
-  install_packages file binutils qemu-user clang llvm dpkg-dev
-else
-  install_packages file binutils qemu-user
-fi
+install_packages file binutils qemu-user clang llvm dpkg-dev
 
 commit="${LICHEN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 for t in "${targets[@]}"; do
-  if builds_std "$t"; then
-    ensure_rust_src
-    cross/sysroot.sh "$t"
-    # CC_/CFLAGS_/AR_<target> for crates with C code (ring, for the Kubernetes client's TLS).
-    export_c_toolchain "$t"
-  else
-    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
-    prepare_c_prebuilt_std "$t"
-  fi
+  ensure_rust_src
+  cross/sysroot.sh "$t"
+  # CC_/CFLAGS_/AR_<target> for crates with C code (ring, for the Kubernetes client's TLS).
+  export_c_toolchain "$t"
   read -ra cargo <<<"$(cargo_for "$t" build)"
+  read -ra target <<<"$(target_args "$t" build)"
   echo "=== build $t" >&2
   # LICHEN_TARGET: the triple `lichen version` prints (stable rustc cannot tell armv7 from ARMv6
   # through cfg!). LICHEN_COMMIT: the commit in /metrics' lichen_build_info.
-  LICHEN_COMMIT="$commit" LICHEN_TARGET="$t" "${cargo[@]}" build --release --quiet --target "$t" -p lichen --bin lichen
+  LICHEN_COMMIT="$commit" LICHEN_TARGET="$t" "${cargo[@]}" build --release --quiet "${target[@]}" -p lichen --bin lichen
 done
 
 echo "=== check" >&2

@@ -2,13 +2,16 @@
 # Shared by cross/build.sh, scripts/arm-test.sh and images/: what each target needs. Source it
 # from the repository root (`. cross/lib.sh`). Bash only.
 #
-# aarch64 builds with the stable toolchain and its prebuilt std. The two 32-bit ARM targets' std
-# is not downloadable on these machines, and x86_64's prebuilt std costs ~0.75 MB (its unwind
-# tables, its backtrace symbolizer, code optimised for speed): these build std from the nightly's
-# rust-src (-Zbuild-std, optimize_for_size, no unwind tables in release builds, which abort on
-# panic) and link with rust-lld against a small "sysroot" made here (cross/sysroot.sh): musl's crt
-# objects and libc.a, libunwind.a, empty crtbegin/crtend. That is what keeps the x86_64 binary a
-# static-pie within the 3 MiB budget.
+# Every target builds std from the nightly's rust-src (-Zbuild-std, optimize_for_size, no unwind
+# tables in release builds, which abort on panic) and links with rust-lld against a small
+# "sysroot" made here (cross/sysroot.sh): musl's crt objects (rcrt1.o included) and libc.a,
+# libunwind.a, empty crtbegin/crtend. The 32-bit ARM targets' prebuilt std is not downloadable on
+# these machines, and a prebuilt std costs ~0.75 MB (its unwind tables, its backtrace symbolizer,
+# code optimised for speed). Release builds are static-pie on every target (the code of a root
+# daemon that parses API-server and CNI input is not at fixed addresses): rustc's built-in musl
+# targets other than x86_64 do not offer static-pie, so release builds use a target spec made
+# from the built-in one with only `static-position-independent-executables` turned on
+# (target_spec below); tests use the built-in triple.
 
 ALL_TARGETS=(
   x86_64-unknown-linux-musl
@@ -34,12 +37,28 @@ known_target() {
   return 1
 }
 
-# Does the target build std from source (no prebuilt std on these machines)?
-builds_std() {
-  case "$1" in
-    x86_64-unknown-linux-musl | armv7-unknown-linux-musleabihf | arm-unknown-linux-musleabihf) return 0 ;;
-    *) return 1 ;;
-  esac
+# target_spec TARGET: writes (once per nightly) and prints the path of
+# $CROSS_CACHE/targets/TARGET.json, the nightly's built-in spec of TARGET with static-pie turned
+# on. The file keeps the triple as its name, so cargo's output dir (target/TARGET) and the
+# [target.TARGET] settings in .cargo/config.toml stay the same. Custom specs need the rustc flag
+# -Zunstable-options (cargo_for adds it).
+target_spec() {
+  local t=$1 dir="$CROSS_CACHE/targets" nightly spec
+  nightly=$(rustc +"$LICHEN_NIGHTLY" -V)
+  spec="$dir/$t.json"
+  if [ ! -f "$spec" ] || [ "$(cat "$dir/$t.stamp" 2>/dev/null)" != "$nightly" ]; then
+    mkdir -p "$dir"
+    rustc +"$LICHEN_NIGHTLY" -Zunstable-options --print target-spec-json --target "$t" |
+      sed -e 's/"is-builtin": true/"is-builtin": false/' >"$spec.tmp"
+    # (x86_64's built-in spec has it already)
+    grep -q '"static-position-independent-executables"' "$spec.tmp" ||
+      sed -i 's/^\( *\)"position-independent-executables": true,/&\n\1"static-position-independent-executables": true,/' "$spec.tmp"
+    grep -q '"static-position-independent-executables": true' "$spec.tmp" ||
+      die "could not turn static-pie on in $t's target spec (rustc's JSON changed?)"
+    mv "$spec.tmp" "$spec"
+    echo "$nightly" >"$dir/$t.stamp"
+  fi
+  echo "$spec"
 }
 
 # The qemu-user command (with a CPU model matching the boards) for a foreign target; empty on
@@ -119,20 +138,28 @@ export_c_toolchain() {
   export "$ar=${!ar:-llvm-ar}"
 }
 
-# `cargo` with what the target needs, for build and test alike: prints the command words.
-# Usage: read -ra CARGO < <(cargo_for TARGET build|test)
+# The words of `cargo` itself (before the subcommand) for a target: release builds (mode build)
+# build std for size without unwind tables and accept the JSON target spec; tests (mode test)
+# build std as it is (they unwind, and need the test crate). The --target words come from
+# target_args, after the subcommand:
+#   read -ra CARGO <<<"$(cargo_for T build)"; read -ra TARGET <<<"$(target_args T build)"
+#   "${CARGO[@]}" build --release "${TARGET[@]}"
+# (--config adds to .cargo/config.toml's rustflags for the target, it does not replace them.)
 cargo_for() {
   local t=$1 mode=$2
-  if builds_std "$t"; then
-    if [ "$mode" = build ]; then
-      # (--config: added to .cargo/config.toml's rustflags for the target, not replacing them)
-      echo "cargo +$LICHEN_NIGHTLY -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size --config=target.$t.rustflags=[\"-C\",\"force-unwind-tables=no\"]"
-    else
-      # Tests unwind (the test profile ignores panic=abort) and need the test crate.
-      echo "cargo +$LICHEN_NIGHTLY -Zbuild-std"
-    fi
+  if [ "$mode" = build ]; then
+    echo "cargo +$LICHEN_NIGHTLY -Zjson-target-spec -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size --config=target.$t.rustflags=[\"-C\",\"force-unwind-tables=no\",\"-Zunstable-options\"]"
   else
-    echo "cargo"
+    echo "cargo +$LICHEN_NIGHTLY -Zbuild-std"
+  fi
+}
+# The --target words for cargo_for's mode: the static-pie spec for release builds, the built-in
+# triple for tests.
+target_args() {
+  if [ "$2" = build ]; then
+    echo "--target $(target_spec "$1")"
+  else
+    echo "--target $1"
   fi
 }
 
@@ -153,28 +180,4 @@ ensure_rust_src() {
   rustup toolchain list | grep -q "^$LICHEN_NIGHTLY" || rustup toolchain install --profile minimal "$LICHEN_NIGHTLY"
   [ -d "$(rustc +"$LICHEN_NIGHTLY" --print sysroot)/lib/rustlib/src/rust/library" ] ||
     rustup component add rust-src --toolchain "$LICHEN_NIGHTLY"
-}
-
-# For a foreign target with a prebuilt std (aarch64): C crates (ring, for the Kubernetes client's
-# TLS) still need a C compiler and musl's headers. clang targets every architecture; the headers
-# come from Debian's musl-dev of that architecture (private apt, nothing installed), into a
-# headers-only sysroot. Then CC_/CFLAGS_/AR_<target> as for the other targets.
-prepare_c_prebuilt_std() {
-  local t=$1 root deb tmp arch multiarch
-  case "$t" in
-    aarch64-*) arch=arm64 multiarch=aarch64-linux-musl ;;
-    *) return 0 ;;
-  esac
-  install_packages clang llvm dpkg-dev
-  root=$(sysroot_dir "$t")
-  if [ ! -f "$root/include/stdio.h" ]; then
-    . cross/debian.sh
-    deb=$(fetch_deb "$arch" musl-dev)
-    tmp=$(mktemp -d)
-    dpkg-deb -x "$deb" "$tmp"
-    mkdir -p "$root/include"
-    cp -r "$tmp/usr/include/$multiarch/." "$root/include/"
-    rm -rf "$tmp"
-  fi
-  export_c_toolchain "$t"
 }

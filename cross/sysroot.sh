@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# cross/sysroot.sh TARGET: makes $CROSS_CACHE/sysroot/TARGET/{lib,include} for a target whose std
-# is built from source: what rust-lld needs to link a static musl binary without a C toolchain.
-#   lib/crt1.o crti.o crtn.o libc.a   musl (armv7: Debian's musl-dev for armhf; ARMv6: musl built
-#                                     from Debian's source for the ARM1176, since Debian's armhf
-#                                     musl is ARMv7/Thumb-2 code that dies with SIGILL there)
-#   lib/crtbegin.o crtend.o           empty (rustc's self-contained musl link names them; musl
+# cross/sysroot.sh TARGET: makes $CROSS_CACHE/sysroot/TARGET/{lib,include} for a target (every
+# target builds std from source): what rust-lld needs to link a static or static-pie musl binary
+# without a C toolchain.
+#   lib/crt1.o rcrt1.o crti.o crtn.o  musl (x86_64, aarch64, armv7: Debian's musl-dev of amd64,
+#   lib/libc.a                        arm64, armhf; ARMv6: musl built from Debian's source for the
+#                                     ARM1176, since Debian's armhf musl is ARMv7/Thumb-2 code that
+#                                     dies with SIGILL there). rcrt1.o starts a static-pie. All
+#                                     position-independent (Debian builds PIE; the source build
+#                                     and libunwind get -fPIC), as a static-pie link requires.
+#   lib/crtbegin{,S}.o crtend{,S}.o   empty (rustc's self-contained musl link names them; musl
 #                                     needs nothing from them)
 #   lib/libunwind.a                   LLVM libunwind from the nightly's rust-src
-#   include/                          musl's headers (for libunwind, and for C crates later)
+#   include/                          musl's headers (for libunwind, and for C crates such as ring)
 # Idempotent: a stamp records what it was built from; a warm run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +19,12 @@ cd "$(dirname "$0")/.."
 . cross/debian.sh
 
 t=${1:?usage: cross/sysroot.sh TARGET}
-builds_std "$t" || die "$t uses the prebuilt std; it needs no sysroot"
+known_target "$t" || die "unknown target $t"
 root=$(sysroot_dir "$t")
 rust_src="$(rustc +"$LICHEN_NIGHTLY" --print sysroot)/lib/rustlib/src/rust"
 CC_T=$(target_cc "$t")
 stamp="musl=$(apt-cache show --no-all-versions musl-dev 2>/dev/null | sed -n 's/^Version: //p' | head -n1) \
-nightly=$(rustc +"$LICHEN_NIGHTLY" -V) cc=$CC_T"
+nightly=$(rustc +"$LICHEN_NIGHTLY" -V) cc=$CC_T layout=static-pie"
 if [ -f "$root/stamp" ] && [ "$(cat "$root/stamp")" = "$stamp" ]; then
   exit 0
 fi
@@ -28,7 +32,7 @@ fi
 [ -d "$rust_src/src/llvm-project/libunwind" ] || die "no rust-src in $LICHEN_NIGHTLY (rustup component add rust-src --toolchain $LICHEN_NIGHTLY)"
 rm -rf "$root"
 mkdir -p "$root/lib" "$root/include"
-arch_flags=$(c_flags "$t" "$CC_T")
+arch_flags="$(c_flags "$t" "$CC_T") -fPIC"
 
 # musl_from_deb DEBIAN-ARCH MULTIARCH: Debian's musl-dev of that architecture.
 musl_from_deb() {
@@ -53,11 +57,11 @@ musl_from_source() {
     CC="$CC_T" CFLAGS="$arch_flags" AR=llvm-ar RANLIB=llvm-ranlib \
       "$src/configure" --target=arm-linux-musleabihf --prefix="$root" --disable-shared --disable-wrapper >configure.log 2>&1 ||
       { tail -n 20 configure.log >&2; exit 1; }
-    make -j"$(nproc)" lib/libc.a lib/crt1.o lib/crti.o lib/crtn.o >make.log 2>&1 ||
+    make -j"$(nproc)" lib/libc.a lib/crt1.o lib/rcrt1.o lib/crti.o lib/crtn.o >make.log 2>&1 ||
       { grep -m5 -i error make.log >&2; exit 1; }
     make install-headers >/dev/null
   ) || die "building musl for $t failed (logs in $build)"
-  cp "$build"/lib/{crt1.o,crti.o,crtn.o,libc.a} "$root/lib/"
+  cp "$build"/lib/{crt1.o,rcrt1.o,crti.o,crtn.o,libc.a} "$root/lib/"
 }
 
 empty_crt_objects() {
@@ -74,7 +78,7 @@ libunwind() {
   export_c_toolchain "$t"
   cflags_var=$(target_var "$t" CFLAGS)
   # The flags rustc's bootstrap uses for its in-tree libunwind.
-  common="${!cflags_var} -I$u/include -funwind-tables -fstrict-aliasing -fvisibility=hidden \
+  common="${!cflags_var} -fPIC -I$u/include -funwind-tables -fstrict-aliasing -fvisibility=hidden \
 -D_LIBUNWIND_DISABLE_VISIBILITY_ANNOTATIONS -D_LIBUNWIND_IS_NATIVE_ONLY -DNDEBUG"
   rm -rf "$out"
   mkdir -p "$out"
@@ -94,6 +98,7 @@ libunwind() {
 
 case "$t" in
   x86_64-*) musl_from_deb amd64 x86_64-linux-musl ;;
+  aarch64-*) musl_from_deb arm64 aarch64-linux-musl ;;
   armv7-*) musl_from_deb armhf arm-linux-musleabihf ;;
   arm-*) musl_from_source ;;
 esac

@@ -15,6 +15,5 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
-for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
-done
+# The static builds need no prebuilt musl std: cross/build.sh builds std from the nightly's
+# rust-src on every target (and installs that nightly itself).
