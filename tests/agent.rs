@@ -80,7 +80,7 @@ fn cross_node_traffic_needs_the_agents() {
     let (_p1, ip1) = c.pod(1, "b");
     for k in 0..2 {
         c.kill_agent(k);
-        let out = testbed::binary_command(&c.nodes[k].ns, std::path::Path::new(BIN))
+        let out = testkit::binary_command(&c.nodes[k].ns, std::path::Path::new(BIN))
             .unwrap()
             .args(["agent", "--cleanup", "--subnet-file"])
             .arg(c.subnet_file(k))
@@ -231,9 +231,10 @@ fn routed_fourth_node_vxlan_direct_routing_and_host_gw_unreachable() {
 #[test]
 fn pod_egress_is_masqueraded_and_pod_to_pod_is_not() {
     let mut c = Cluster::new("masq", 2, r#"{"Type":"host-gw"}"#);
-    let outside = NamedNs::create(&testbed::unique_name("lc", "outside")).unwrap();
-    testbed::veth(&outside, "eth0", "198.51.100.200/24", &c.lan, "out", "").unwrap();
-    c.lan.ip(&["link", "set", "out", "master", "sw0"]).unwrap();
+    let outside = NamedNs::create(&testkit::unique_name("lc", "outside")).unwrap();
+    c.lan
+        .attach(&outside, "eth0", "198.51.100.200/24", "out")
+        .unwrap();
     c.start_agents();
     let (p0, ip0) = c.pod(0, "a");
     let (p1, ip1) = c.pod(1, "b");
@@ -413,7 +414,7 @@ fn a_node_without_pod_cidr_is_told_how_to_get_one() {
     let before = runs(&st);
     c.put_object(
         "node3.json",
-        &testbed::node_json("node3", "10.100.3.0/24", "198.51.100.13"),
+        &testkit::node_json("node3", "10.100.3.0/24", "198.51.100.13"),
     );
     wait_for("another pass", WAIT, || runs(&c.status(0)) > before);
     assert!(c.status(0).contains(flags));

@@ -412,7 +412,7 @@ fn sigkill_during_add_never_doubles_an_address() {
     let pods: Vec<_> = (0..12).map(|i| node.pod(&format!("k{i}"))).collect();
     for (i, p) in pods.iter().enumerate() {
         // kill at increasing moments of the ADD
-        let mut c = testbed::binary_command(&node.ns, std::path::Path::new(BIN)).unwrap();
+        let mut c = testkit::binary_command(&node.ns, std::path::Path::new(BIN)).unwrap();
         c.env("CNI_COMMAND", "ADD")
             .env("CNI_CONTAINERID", format!("k{i}"))
             .env("CNI_NETNS", &p.path)

@@ -131,7 +131,7 @@ fn run(layout: &Layout) {
         cluster.nodes[k].subnet = subnets.next().unwrap().to_string();
         cluster.publish(k);
     }
-    let dir = std::env::temp_dir().join(testbed::unique_name("lr", layout.name));
+    let dir = std::env::temp_dir().join(testkit::unique_name("lr", layout.name));
     std::fs::create_dir_all(&dir).unwrap();
     let mut site = Site {
         nodes: Vec::new(),

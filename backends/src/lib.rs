@@ -19,6 +19,8 @@ mod peers;
 pub mod plan;
 mod plan_device;
 pub mod state;
+/// The kernel model for tests (feature `fake`, which only dev-dependencies enable).
+#[cfg(any(test, feature = "fake"))]
 pub mod testing;
 mod vxlan;
 

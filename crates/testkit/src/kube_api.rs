@@ -1,4 +1,4 @@
-//! A test Kubernetes API server speaking the real wire protocol, for the API source's tests
+//! (Moved here from tests/common/kube_api.rs.) A test Kubernetes API server speaking the real wire protocol, for the API source's tests
 //! (and the end-to-end tests with agents): HTTPS with the test CA in tests/fixtures/pki
 //! (see make.sh there), bearer-token and client-certificate authentication, paged LIST with a
 //! resourceVersion, chunked WATCH streams cut at arbitrary byte boundaries, BOOKMARK events,
@@ -9,7 +9,6 @@
 //! condvar that wakes the watch streams. It serves Nodes only, made from the k3s fixture. A
 //! merge PATCH of a Node's annotations is applied (a MODIFIED event follows), as the API does.
 //! `set_down` makes it refuse service: open watches are cut and new connections closed at once.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,8 +21,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-pub const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pki");
-const NODE_TEMPLATE: &str = include_str!("../fixtures/k3s-node.json");
+/// The test PKI (tests/fixtures/pki of the workspace).
+pub const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pki");
+const NODE_TEMPLATE: &str = include_str!("../../../tests/fixtures/k3s-node.json");
 
 pub fn pki(name: &str) -> Vec<u8> {
     std::fs::read(format!("{PKI}/{name}")).unwrap()
