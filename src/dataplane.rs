@@ -130,16 +130,7 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
         .chain(ifname.bytes())
         .collect();
     // the top 48 bits are the best mixed
-    format!("lic{:012x}", fnv1a(&key) >> 16)
-}
-
-/// FNV-1a, 64 bits.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME))
+    format!("lic{:012x}", lichen_backends::fnv1a(&key) >> 16)
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
