@@ -61,18 +61,7 @@ fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
 
 /// (time from the change to all routes present, idle RSS in KiB afterwards).
 fn convergence(backend: &str, peers: usize) -> (Duration, u64) {
-    let ns = NamedNs::create(&testkit::unique_name("lba", "node")).unwrap();
-    let far = NamedNs::create(&testkit::unique_name("lba", "far")).unwrap();
-    // a /16 underlay so that 1,000 peers are all L2-adjacent (host-gw needs that)
-    testkit::veth(
-        &ns,
-        "eth0",
-        "100.64.0.1/16",
-        &far,
-        "eth0",
-        "100.64.255.254/16",
-    )
-    .unwrap();
+    let (ns, _far) = testkit::node_and_far("lba");
     let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
     fs::create_dir_all(dir.join("objects")).unwrap();
     fs::write(

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use lichen::netns::NetNs;
 use lichen::nl::Nl;
-use testkit::{kube_api, AgentArgs, NamedNs, Source};
+use testkit::{kube_api, AgentArgs, Source};
 
 const NODES: usize = 100;
 const EVENTS: usize = 20;
@@ -54,17 +54,7 @@ fn put(api: &kube_api::KubeApi, name: &str, cidr: &str, ip: &str) {
 }
 
 fn run(backend: &str) {
-    let ns = NamedNs::create(&testkit::unique_name("lbk", "node")).unwrap();
-    let far = NamedNs::create(&testkit::unique_name("lbk", "far")).unwrap();
-    testkit::veth(
-        &ns,
-        "eth0",
-        "100.64.0.1/16",
-        &far,
-        "eth0",
-        "100.64.255.254/16",
-    )
-    .unwrap();
+    let (ns, _far) = testkit::node_and_far("lbk");
     // The API server listens on the node's own loopback (the test certificate names 127.0.0.1).
     let path = ns.path.clone();
     let listener = std::thread::spawn(move || {

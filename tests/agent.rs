@@ -48,13 +48,7 @@ fn vxlan_three_nodes_and_traffic_crosses_the_vxlan_device() {
             .ns
             .ip(&["-s", "-j", "link", "show", "lichen.1"])
             .unwrap();
-        let i = s.find("\"tx\":{\"bytes\":").expect("lichen.1 has counters") + 14;
-        s[i..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect::<String>()
-            .parse()
-            .unwrap()
+        testkit::number_after(&s, "\"tx\":{\"bytes\":").expect("lichen.1 has counters")
     };
     let before = tx(&c);
     let (n, _) = tcp_transfer(&_p1, &ip1, &p0, 1 << 20);

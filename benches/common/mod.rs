@@ -73,15 +73,7 @@ pub fn attach_pod(
     let a = testkit::invoke(
         bin(),
         node,
-        &Invocation {
-            command: "ADD",
-            container_id: &pod.name,
-            netns: Some(&pod.path),
-            ifname: "eth0",
-            config: &conf,
-            cni_path: "/usr/lib/cni",
-            extra_env: vec![],
-        },
+        &Invocation::pod("ADD", &pod, &conf, "/usr/lib/cni"),
     )
     .unwrap();
     assert!(a.ok, "{}", a.stdout);

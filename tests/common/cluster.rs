@@ -133,14 +133,8 @@ impl Cluster {
         self.dir.join("objects")
     }
 
-    fn add_node_on_lan(&mut self, i: usize) {
-        let name = format!("node{i}");
-        let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
-        let ip = format!("198.51.100.{}", 10 + i);
-        let port = format!("p{i}");
-        self.lan
-            .attach(&ns, "eth0", &format!("{ip}/24"), &port)
-            .unwrap();
+    /// Node `i` (pod subnet 10.100.<i>.0/24) joins the list, no agent yet.
+    fn push_node(&mut self, i: usize, name: String, ns: NamedNs, ip: String) {
         self.nodes.push(ClusterNode {
             name,
             ns,
@@ -149,6 +143,17 @@ impl Cluster {
             agent: None,
             args: Vec::new(),
         });
+    }
+
+    fn add_node_on_lan(&mut self, i: usize) {
+        let name = format!("node{i}");
+        let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        let port = format!("p{i}");
+        self.lan
+            .attach(&ns, "eth0", &format!("{ip}/24"), &port)
+            .unwrap();
+        self.push_node(i, name, ns, ip);
         self.publish(self.nodes.len() - 1);
     }
 
@@ -181,14 +186,7 @@ impl Cluster {
                 .unwrap();
         }
         self.router = Some(router);
-        self.nodes.push(ClusterNode {
-            name,
-            ns,
-            ip,
-            subnet: format!("10.100.{i}.0/24"),
-            agent: None,
-            args: Vec::new(),
-        });
+        self.push_node(i, name, ns, ip);
         let k = self.nodes.len() - 1;
         self.publish(k);
         k
@@ -314,15 +312,7 @@ impl Cluster {
         let ans = testkit::invoke(
             Path::new(BIN),
             &n.ns,
-            &Invocation {
-                command: "ADD",
-                container_id: &pod.name,
-                netns: Some(&pod.path),
-                ifname: "eth0",
-                config: &conf,
-                cni_path: REF_PLUGINS,
-                extra_env: vec![],
-            },
+            &Invocation::pod("ADD", &pod, &conf, REF_PLUGINS),
         )
         .unwrap();
         assert!(ans.ok, "ADD on {}: {} {}", n.name, ans.stdout, ans.stderr);

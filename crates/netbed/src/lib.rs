@@ -204,6 +204,22 @@ pub struct Invocation<'a> {
     pub extra_env: Vec<(&'a str, &'a str)>,
 }
 
+impl<'a> Invocation<'a> {
+    /// `command` (ADD, DEL…) for pod `pod` (its name is the container ID, its namespace the
+    /// netns), interface `eth0`, no extra environment.
+    pub fn pod(command: &'a str, pod: &'a NamedNs, config: &'a str, cni_path: &'a str) -> Self {
+        Invocation {
+            command,
+            container_id: &pod.name,
+            netns: Some(&pod.path),
+            ifname: "eth0",
+            config,
+            cni_path,
+            extra_env: Vec::new(),
+        }
+    }
+}
+
 /// What the plugin answered.
 #[derive(Debug)]
 pub struct Answer {

@@ -147,17 +147,7 @@ impl KubeApi {
 
     /// Adds or replaces Node `name` (a full k3s Node) and logs the event.
     pub fn put_node(&self, name: &str, pod_cidr: &str, ip: &str) {
-        self.change(|s| {
-            s.rv += 1;
-            let json = node_json(name, pod_cidr, ip, s.rv);
-            let kind = if s.nodes.contains_key(name) {
-                "MODIFIED"
-            } else {
-                "ADDED"
-            };
-            s.nodes.insert(name.to_owned(), (s.rv, json.clone()));
-            s.log.push((s.rv, kind, json));
-        });
+        self.put_node_with(name, |rv| node_json(name, pod_cidr, ip, rv));
     }
 
     /// Adds or replaces Node `name` with the JSON `make` builds for a resourceVersion.

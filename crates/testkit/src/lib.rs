@@ -124,17 +124,36 @@ pub fn links(ns: &NamedNs) -> Vec<String> {
 pub fn error_code(a: &Answer) -> u32 {
     assert!(!a.ok, "expected a failure, got success: {}", a.stdout);
     let compact: String = a.stdout.split_whitespace().collect();
-    let s = compact.as_str();
-    let i = s
-        .find("\"code\":")
-        .unwrap_or_else(|| panic!("no code in {s:?} (stderr {})", a.stderr))
-        + 7;
-    s[i..]
+    number_after(&compact, "\"code\":")
+        .unwrap_or_else(|| panic!("no code in {compact:?} (stderr {})", a.stderr)) as u32
+}
+
+/// The decimal number right after the first `key` in `text` (e.g. `"bytes":` in `ip -j` output).
+pub fn number_after(text: &str, key: &str) -> Option<u64> {
+    let i = text.find(key)? + key.len();
+    text[i..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect::<String>()
         .parse()
-        .unwrap()
+        .ok()
+}
+
+/// A node namespace and a "far" one on a /16 underlay (node 100.64.0.1, far 100.64.255.254),
+/// both `eth0`: room for 1,000 L2-adjacent peers (host-gw needs that). Names `<prefix>-…`.
+pub fn node_and_far(prefix: &str) -> (NamedNs, NamedNs) {
+    let ns = NamedNs::create(&unique_name(prefix, "node")).expect("node netns");
+    let far = NamedNs::create(&unique_name(prefix, "far")).expect("far netns");
+    veth(
+        &ns,
+        "eth0",
+        "100.64.0.1/16",
+        &far,
+        "eth0",
+        "100.64.255.254/16",
+    )
+    .expect("underlay");
+    (ns, far)
 }
 
 /// Adds members (`"k":v,...`) to a JSON object's text.
