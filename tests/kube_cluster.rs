@@ -156,11 +156,13 @@ fn from_the_api(backend: &str) {
 
 #[test]
 fn host_gw_three_nodes_from_the_api() {
+    testkit::require_root!();
     from_the_api(r#"{"Type":"host-gw"}"#);
 }
 
 #[test]
 fn vxlan_three_nodes_from_the_api() {
+    testkit::require_root!();
     from_the_api(r#"{"Type":"vxlan"}"#);
 }
 
@@ -185,6 +187,7 @@ fn still_flowing(c: &Cluster, pods: &[(NamedNs, String)], what: &str) {
 
 #[test]
 fn api_outage_leaves_the_data_plane_and_the_watch_resumes() {
+    testkit::require_root!();
     let mut c = Cluster::with_api("outage", 3, r#"{"Type":"vxlan"}"#);
     c.start_agents();
     let pods = pods_everywhere(&c);

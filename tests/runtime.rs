@@ -32,11 +32,13 @@ const HOST_PORT: &str = "30501";
 
 #[test]
 fn k3s_node_without_flannel() {
+    testkit::require_root!();
     run(&layout::K3S);
 }
 
 #[test]
 fn microk8s_node() {
+    testkit::require_root!();
     run(&layout::MICROK8S);
 }
 
