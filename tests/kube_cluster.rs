@@ -1,5 +1,5 @@
 //! The agents driven by the Kubernetes API end to end: three node namespaces on an underlay,
-//! the test API server (tests/common/kube_api.rs) in its own namespace on that underlay at
+//! the test API server (crates/testkit/src/kube_api.rs) in its own namespace on that underlay at
 //! 198.51.100.250:6443, one `lichen agent --kubeconfig` per node. For both backends: the same
 //! cluster network as with --cluster-dir, a Node deleted in the API unprogrammed on the others,
 //! the PATCHes the agents send, and API outages (cut connections, refused connections,

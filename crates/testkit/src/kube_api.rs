@@ -1,4 +1,4 @@
-//! (Moved here from tests/common/kube_api.rs.) A test Kubernetes API server speaking the real wire protocol, for the API source's tests
+//! A test Kubernetes API server speaking the real wire protocol, for the API source's tests
 //! (and the end-to-end tests with agents): HTTPS with the test CA in tests/fixtures/pki
 //! (see make.sh there), bearer-token and client-certificate authentication, paged LIST with a
 //! resourceVersion, chunked WATCH streams cut at arbitrary byte boundaries, BOOKMARK events,
