@@ -132,6 +132,7 @@ pub struct Underlay {
 
 impl Underlay {
     /// Creates the switch namespace `name` with its bridge up.
+    #[inline]
     pub fn create(name: &str) -> io::Result<Underlay> {
         let ns = NamedNs::create(name)?;
         ns.ip(&["link", "add", "sw0", "type", "bridge"])?;
@@ -141,6 +142,7 @@ impl Underlay {
 
     /// Wires `node`'s `node_if` (address `addr`, e.g. "198.51.100.11/24"; empty for none) to a
     /// switch port `port` enslaved to the bridge.
+    #[inline]
     pub fn attach(&self, node: &NamedNs, node_if: &str, addr: &str, port: &str) -> io::Result<()> {
         veth(node, node_if, addr, &self.ns, port, "")?;
         self.ns.ip(&["link", "set", port, "master", "sw0"])?;
@@ -171,6 +173,7 @@ pub struct AgentArgs<'a> {
 impl AgentArgs<'_> {
     /// Appends `agent --node-name … --net-conf … --cluster-dir|--kubeconfig … --subnet-file …
     /// [--ipam-dir …]` to `c` (the lichen binary, or a runner before it).
+    #[inline]
     pub fn apply<'c>(&self, c: &'c mut Command) -> &'c mut Command {
         c.args(["agent", "--node-name", self.node_name, "--net-conf"])
             .arg(self.net_conf);
@@ -229,13 +232,14 @@ pub struct Answer {
 }
 
 /// Runs the plugin binary `bin` inside `node` (the node's namespace is the plugin's host side).
+#[inline]
 pub fn invoke(bin: &Path, node: &NamedNs, inv: &Invocation) -> io::Result<Answer> {
-    invoke_with(node.command(bin)?, inv)
+    invoke_with(&mut node.command(bin)?, inv)
 }
 
 /// Runs the plugin command `c` (made with [`NamedNs::command`] or a runner around it) as a
 /// runtime would: a clean environment with CNI_*, the config on stdin.
-pub fn invoke_with(mut c: Command, inv: &Invocation) -> io::Result<Answer> {
+pub fn invoke_with(c: &mut Command, inv: &Invocation) -> io::Result<Answer> {
     use std::io::Write;
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -66,7 +66,7 @@ pub fn skip_emulated(what: &str) -> bool {
 /// Runs the plugin binary `bin` inside `node` (the node's namespace is the plugin's host side),
 /// through `$LICHEN_RUNNER` when `bin` is foreign (see [`binary_command`]).
 pub fn invoke(bin: &Path, node: &NamedNs, inv: &Invocation) -> io::Result<Answer> {
-    netbed::invoke_with(binary_command(node, bin)?, inv)
+    netbed::invoke_with(&mut binary_command(node, bin)?, inv)
 }
 
 /// A running agent, killed when dropped.
