@@ -12,7 +12,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cni::CniResult;
 use netbed::{AgentArgs, Invocation, NamedNs, Source, Underlay};
@@ -119,16 +119,16 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
         n.agent = Some(c.spawn()?);
     }
     for n in &nodes {
-        wait_for(Duration::from_secs(10), || {
+        let written = netbed::poll(Duration::from_secs(10), Duration::from_millis(50), || {
             subnet_file(&work, &n.name).exists()
-        })
-        .map_err(|_| {
-            io::Error::other(format!(
+        });
+        if !written {
+            return Err(io::Error::other(format!(
                 "{}'s agent wrote no subnet file; its log:\n{}",
                 n.name,
                 log(&work, &n.name)
-            ))
-        })?;
+            )));
+        }
     }
     println!("demo: agents running; each wrote its subnet file");
 
@@ -239,17 +239,6 @@ fn cni<'a>(command: &'a str, id: &'a str, netns: &'a Path, conf: &'a str) -> Inv
         cni_path: "/opt/cni/bin:/usr/lib/cni",
         extra_env: Vec::new(),
     }
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Result<(), ()> {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return Err(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
 }
 
 struct RemoveDir<'a>(&'a Path);

@@ -12,6 +12,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use super::*;
+pub use ::testkit::wait_for;
 use ::testkit::{AgentArgs, Source, Underlay};
 
 pub const NETWORK: &str = "10.100.0.0/16";
@@ -397,17 +398,6 @@ pub fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
             assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
             assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
         }
-    }
-}
-
-/// Polls `f` until it holds or `limit` passes (then panics naming `what`).
-pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -15,6 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -288,6 +289,18 @@ pub fn binary_command(ns: &NamedNs, bin: &Path) -> io::Result<Command> {
         }
         _ => ns.command(bin),
     }
+}
+
+/// Polls `f` every `every` until it holds (true) or `limit` passes (false).
+pub fn poll(limit: Duration, every: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+    true
 }
 
 /// The ELF `e_machine` of a file (None when unreadable).

@@ -25,7 +25,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Is this process root (needed for network namespaces)?
 pub fn is_root() -> bool {
@@ -97,15 +97,15 @@ pub fn spawn_agent(ns: &NamedNs, bin: &Path, args: &AgentArgs, log: &Path, level
 }
 
 /// Polls `f` every 0.5 ms until it holds (true) or `limit` passes (false).
-pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
+pub fn wait(limit: Duration, f: impl FnMut() -> bool) -> bool {
+    poll(limit, Duration::from_micros(500), f)
+}
+
+/// Polls `f` every 50 ms until it holds; panics naming `what` when `limit` passes first.
+pub fn wait_for(what: &str, limit: Duration, f: impl FnMut() -> bool) {
+    if !poll(limit, Duration::from_millis(50), f) {
+        panic!("timed out after {limit:?} waiting for {what}");
     }
-    true
 }
 
 /// Link names in `ns`, sorted (`name@peer` shortened to `name`).
