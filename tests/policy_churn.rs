@@ -10,7 +10,10 @@
 //!    asserted: timing figures belong to benches/policy.rs): TCP connect with a short timeout (a
 //!    drop is silence), compared with the compiled verdict (egress on the source's node and
 //!    ingress on the destination's);
-//! 4. each agent's `/policy/explain` agrees with the probe for those pairs.
+//! 4. each agent's `/policy/explain` agrees with the probe for those pairs;
+//! 5. a sample of the same cells is also probed at change + 100 ms (`bed::EARLY`), whatever
+//!    the agents say: the cells stale then are reported (per step and in total), not
+//!    asserted (no timing asserts; the benchmark measures change -> enforced).
 //!
 //! `LICHEN_CHURN_SEED` replays a walk (the seed is printed), `LICHEN_CHURN_STEPS` sets its
 //! length.
