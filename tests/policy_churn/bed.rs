@@ -1,5 +1,5 @@
 //! The churn test's bed: two nodes with policy-enforcing agents, nine pods, the walk that
-//! writes their cluster dir, and the checks made after each change (see the test's docs).
+//! writes their cluster dir (or the test API server's objects), and the checks made after each change (see the test's docs).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -134,8 +134,17 @@ pub struct Enforced {
 }
 
 impl Bed {
+    /// Agents reading the cluster dir.
     pub fn new(backend: &str, tag: &str, seed: u64) -> Bed {
-        let mut c = Cluster::new(tag, 2, backend);
+        Bed::build(Cluster::new(tag, 2, backend), tag, seed)
+    }
+
+    /// Agents reading the test API server (`--kubeconfig`), which serves the walk's objects.
+    pub fn with_api(backend: &str, tag: &str, seed: u64) -> Bed {
+        Bed::build(Cluster::with_api(tag, 2, backend), tag, seed)
+    }
+
+    fn build(mut c: Cluster, tag: &str, seed: u64) -> Bed {
         c.agent_args = vec!["--network-policy".into()];
         c.start_agents();
         let mut pods = Vec::new();
@@ -195,10 +204,19 @@ impl Bed {
     ) -> Enforced {
         self.history.push(what);
         let after = self.walk.files();
-        write(&self.c, &self.files, &after);
+        let api = self.c.api.is_some();
+        if api {
+            super::api::write(&self.c, &self.files, &after);
+        } else {
+            write(&self.c, &self.files, &after);
+        }
         self.files = after;
         let written = Instant::now();
-        let state = state_of(&dir_files(&self.c));
+        let state = state_of(&if api {
+            super::api::files(&self.c, &self.files)
+        } else {
+            dir_files(&self.c)
+        });
         let rulesets: Vec<Ruleset> = self
             .c
             .nodes
