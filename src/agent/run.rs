@@ -232,10 +232,9 @@ pub fn run(opts: Options) -> Result<(), String> {
                     false
                 }
             };
-            // Before the source's first snapshot there is nothing to reconcile.
-            let Some(state) = feed.current() else {
-                continue;
-            };
+            // Before the source's first snapshot: an empty state, with which the pass touches
+            // nothing and says what it waits for.
+            let state = feed.current().unwrap_or_default();
             let mut r = report.lock().expect("report").clone();
             rec.reconcile(&state, full, &mut r);
             failing = if r.last_errors.is_empty() {
@@ -315,6 +314,8 @@ fn start_policy(
                     false
                 })
                 .await;
+                // Never before the source's first snapshot: an empty state would compile a
+                // ruleset isolating nothing, opening what a restarted agent's table closes.
                 let Some(state) = feed.current() else {
                     continue;
                 };
