@@ -6,7 +6,8 @@
 //! agents reporting the fingerprint of a fresh compile of the directory (status `ruleset:`,
 //! polled every 0.5 ms). Noise: an address added to or removed from a dummy bridge in each
 //! node every 5 ms (as tests/policy_churn/noise.rs), kernel notifications the agents wake up
-//! for. `BENCH_CHURN_STEPS` (default 200) and `LICHEN_CHURN_SEED` (default 1) set the walk.
+//! for; then the same with 100 more peer Nodes, so that every noise-woken route pass has
+//! their routes (or neighbour and FDB entries) to read and plan. `BENCH_CHURN_STEPS` (default 200) and `LICHEN_CHURN_SEED` (default 1) set the walk.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,14 +24,14 @@ pub fn run() {
     let steps: usize = env("BENCH_CHURN_STEPS", 200);
     let seed: u64 = env("LICHEN_CHURN_SEED", 1);
     println!("Policy churn, {steps} steps (seed {seed}): change -> enforced on both nodes");
-    for noise in [false, true] {
+    for (noise, peers) in [(false, 0), (true, 0), (true, PEERS)] {
         for backend in ["host-gw", "vxlan"] {
-            let mut ms = churn(backend, steps, seed, noise);
+            let mut ms = churn(backend, steps, seed, noise, peers);
             ms.sort_by(f64::total_cmp);
-            let label = if noise {
-                "address change / 5 ms"
-            } else {
-                "quiet"
+            let label = match (noise, peers) {
+                (false, _) => "quiet".to_owned(),
+                (true, 0) => "address change / 5 ms".to_owned(),
+                (true, n) => format!("same, {n} more peers"),
             };
             println!(
                 "  {backend:<8} {label:<22} median {:>6.1} ms   p90 {:>6.1} ms   worst {:>6.1} ms",
@@ -118,9 +119,22 @@ fn applied(ns: &NamedNs) -> Option<String> {
 }
 
 /// Milliseconds from change to enforced, per step.
-fn churn(backend: &str, steps: usize, seed: u64, noise: bool) -> Vec<f64> {
+/// Peer Nodes (objects only) added in the last configuration: each noise-woken route pass then
+/// reads and plans their routes (or FDB and neighbour entries) too.
+const PEERS: usize = 100;
+
+fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> Vec<f64> {
     let (_sw, dir, nodes) = super::two_nodes("lbc");
     let objs = dir.join("objects");
+    for i in 0..peers {
+        let name = format!("peer{i}");
+        let json = lichen::testbed::node_json(
+            &name,
+            &format!("10.128.{}.0/24", 10 + i),
+            &format!("198.51.100.{}", 100 + i),
+        );
+        put(&objs, &format!("{name}.json"), &json);
+    }
     let backend_json = format!(r#"{{"Type":"{backend}"}}"#);
     let _agents: Vec<Agent> = nodes
         .iter()
@@ -140,6 +154,20 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool) -> Vec<f64> {
         }
     }
     let _noise = noise.then(|| Noise::start(&nodes));
+    if peers > 0 {
+        // every peer programmed on both nodes before the walk starts
+        let programmed = |ns: &NamedNs| {
+            let args: &[&str] = match backend {
+                "vxlan" => &["neigh", "show", "dev", "lichen.1"],
+                _ => &["route", "show", "proto", "108"],
+            };
+            ns.ip(args).map(|o| o.lines().count()).unwrap_or(0)
+        };
+        let done = wait(Duration::from_secs(30), || {
+            nodes.iter().all(|ns| programmed(ns) > peers)
+        });
+        assert!(done, "{backend}: {peers} peers not programmed after 30 s");
+    }
     let mut walk = Churn::new(seed, pods, BTreeMap::new());
     let mut files = BTreeMap::new();
     let mut out = Vec::new();
