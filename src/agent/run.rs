@@ -3,10 +3,10 @@
 //!   to the two reconcilers and waking each only for the kinds it reads.
 //! - The route loop (this thread, [`super::reconcile`]): routes, devices, the node's rules,
 //!   the survey, the subnet file and the CNI config. Woken by Node changes, kernel events
-//!   (debounced [`DEBOUNCE`], a Node change ends the wait), the resync timer and a due podCIDR
+//!   (debounced `DEBOUNCE`, a Node change ends the wait), the resync timer and a due podCIDR
 //!   hint. Every turn beats the heartbeat `/healthz` reads.
 //! - The policy reconciler ([`super::policy`], thread `lichen-policy`, a
-//!   [`POLICY_STACK`] stack): woken by Pod, Namespace, NetworkPolicy and own-address changes
+//!   `POLICY_STACK` stack): woken by Pod, Namespace, NetworkPolicy and own-address changes
 //!   and its own resync timer; kernel events and route passes never delay nor recompile it,
 //!   so a policy change is enforced within one compile and one nftables transaction of the
 //!   source seeing it (benches/policy.rs measures it, with and without kernel-event noise).
