@@ -4,7 +4,7 @@
 //! `lichen::policy::churn` (policy creates, edits, deletes, pod and namespace relabels,
 //! several per step) written to the cluster dir. Per step: from the last file written to both
 //! agents reporting the fingerprint of a fresh compile of the directory (status `ruleset:`,
-//! polled every 0.5 ms). Noise: an address added to or removed from a dummy bridge in each
+//! polled every 2 ms, [`POLL`]). Noise: an address added to or removed from a dummy bridge in each
 //! node every 5 ms (as tests/policy_churn/noise.rs), kernel notifications the agents wake up
 //! for; then the same with 100 more peer Nodes, so that every noise-woken route pass has
 //! their routes (or neighbour and FDB entries) to read and plan. `BENCH_CHURN_STEPS` (default 200) and `LICHEN_CHURN_SEED` (default 1) set the walk.
@@ -102,6 +102,23 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// Polls `f` every [`POLL`] until it holds (true) or `limit` passed (false).
+fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+    true
+}
+
+/// How often the agents' status is read while waiting: each read renders the whole status
+/// page (100 peers with the peers configuration), and polling faster would make the
+/// benchmark itself the agents' main load on a small machine.
+const POLL: Duration = Duration::from_millis(2);
+
 /// The ruleset fingerprint node `ns`'s agent reports.
 fn applied(ns: &NamedNs) -> Option<String> {
     std::thread::scope(|s| {
@@ -190,7 +207,7 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
             .iter()
             .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
             .collect();
-        let done = wait(Duration::from_secs(30), || {
+        let done = poll(Duration::from_secs(30), || {
             nodes
                 .iter()
                 .zip(&want)

@@ -1,6 +1,9 @@
-//! The cluster feed: the source ([`super::source`]) runs in a task of its own on smol's
-//! global executor (beside the HTTP server and the API watchers), never behind a reconcile
-//! pass, and hands each snapshot to the two reconcilers through one shared slot, waking each
+//! The cluster feed: the source ([`super::source`]) runs as a task of its own, never behind a
+//! route pass nor behind the HTTP server's requests: the agent runs it on the policy
+//! reconciler's thread (see [`super::run`]), so a policy change goes from the source to the
+//! compile without a thread hop, and the only work that can hold the source up is a policy
+//! pass. (The API watchers, like the HTTP server, stay on smol's global executor: the source
+//! only folds their events.) It hands each snapshot to the two reconcilers through one shared slot, waking each
 //! only for what it reads:
 //! - the route loop ([`super::run`]) for Nodes (and the source's skipped entries, which it
 //!   reports);
@@ -40,7 +43,7 @@ pub fn wake(tx: &Sender<()>) {
     let _ = tx.try_send(());
 }
 
-/// Starts the source's task: every snapshot goes to the feed; `routes` is woken when Nodes
+/// The source's task, to be run by its caller: every snapshot goes to the feed; `routes` is woken when Nodes
 /// (or the skipped entries) changed, `policy` when what node `node`'s policy compiles from
 /// changed. Source errors are logged and counted in the report; the source retries by itself.
 pub fn start(
@@ -49,10 +52,13 @@ pub fn start(
     report: Arc<Mutex<Report>>,
     routes: Sender<()>,
     policy: Sender<()>,
-) -> Arc<Feed> {
+) -> (
+    Arc<Feed>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let feed = Arc::new(Feed::default());
     let shared = feed.clone();
-    smol::spawn(async move {
+    let run = async move {
         loop {
             match source.next().await {
                 Ok(state) => {
@@ -78,7 +84,6 @@ pub fn start(
                 }
             }
         }
-    })
-    .detach();
-    feed
+    };
+    (feed, run)
 }

@@ -1,12 +1,13 @@
 //! The agent: three parts behind narrow ports, each with its own trigger (issues 12, 13).
-//! - The cluster feed ([`super::feed`]): the source in a task of its own, handing snapshots
-//!   to the two reconcilers and waking each only for the kinds it reads.
+//! - The cluster feed ([`super::feed`]): the source as a task of its own (run on the policy
+//!   thread), handing snapshots to the two reconcilers and waking each only for the kinds it
+//!   reads.
 //! - The route loop (this thread, [`super::reconcile`]): routes, devices, the node's rules,
 //!   the survey, the subnet file and the CNI config. Woken by Node changes, kernel events
 //!   (debounced `DEBOUNCE`, a Node change ends the wait), the resync timer and a due podCIDR
 //!   hint. Every turn beats the heartbeat `/healthz` reads.
-//! - The policy reconciler ([`super::policy`], thread `lichen-policy`, a
-//!   `POLICY_STACK` stack): woken by Pod, Namespace, NetworkPolicy and own-address changes
+//! - The policy reconciler ([`super::policy`], thread `lichen-policy`, a 512 KiB stack,
+//!   shared with the source's task): woken by Pod, Namespace, NetworkPolicy and own-address changes
 //!   and its own resync timer; kernel events and route passes never delay nor recompile it,
 //!   so a policy change is enforced within one compile and one nftables transaction of the
 //!   source seeing it (benches/policy.rs measures it, with and without kernel-event noise).
@@ -126,7 +127,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     report.lock().expect("report").beat();
     let (routes_tx, routes) = feed::trigger();
     let (policy_tx, policy_rx) = feed::trigger();
-    let feed = feed::start(
+    let (feed, source_task) = feed::start(
         source,
         opts.node_name.clone(),
         report.clone(),
@@ -136,7 +137,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     start_policy(
         opts.node_name.clone(),
         rec.netconf.network_policy,
-        feed.clone(),
+        (feed.clone(), source_task),
         policy_rx,
         routes_tx,
         report.clone(),
@@ -271,18 +272,23 @@ pub fn run(opts: Options) -> Result<(), String> {
     }))
 }
 
-/// The policy reconciler's stack: compile and encode keep their data on the heap.
-const POLICY_STACK: usize = 256 * 1024;
+/// The policy thread's stack: compile and encode keep their data on the heap, and the
+/// source's parsing is iterative and bounded ([`crate::k8s::json::MAX_DEPTH`]).
+const POLICY_STACK: usize = 512 * 1024;
 
 /// Starts the policy reconciler on a thread of its own (its own nftables sockets, its own
-/// executor): woken by the feed for the kinds policy compiles from, by its resync timer (a
+/// executor, which also runs the cluster source's task `source`, so a change reaches the
+/// compile without a thread hop): woken by the feed for the kinds policy compiles from, by its resync timer (a
 /// full replace, repairing tampering) and, after a failed pass, by its retry backoff; never
 /// by kernel events nor by route passes. It writes [`Report::policy`] alone and wakes the
 /// route loop (`routes`) when it settles or unsettles (the CNI config waits for it).
 fn start_policy(
     node: String,
     enabled: bool,
-    feed: Arc<Feed>,
+    (feed, source): (
+        Arc<Feed>,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ),
     wake: smol::channel::Receiver<()>,
     routes: smol::channel::Sender<()>,
     report: Arc<Mutex<Report>>,
@@ -292,7 +298,7 @@ fn start_policy(
         let mut kernel = NftPolicy;
         let mut timer = smol::Timer::interval(RESYNC);
         let mut failing: u32 = 0;
-        smol::block_on(async {
+        let reconcile = async {
             loop {
                 let retry = (failing > 0).then(|| backoff(failing).max(DEBOUNCE));
                 let full = async {
@@ -334,7 +340,8 @@ fn start_policy(
                     super::feed::wake(&routes);
                 }
             }
-        })
+        };
+        smol::block_on(source.or(reconcile))
     };
     std::thread::Builder::new()
         .name("lichen-policy".into())
