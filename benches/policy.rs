@@ -6,8 +6,9 @@
 //!   policy edit (chain flushed and refilled, new sets, in place); the ruleset's size;
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
 //!   with no policy and with 100 policies selecting the server pod;
-//! - change -> enforced under a seeded policy churn, median and worst, host-gw and vxlan
-//!   ([`churn`]).
+//! - change -> enforced under a seeded policy churn, median, p90 and worst, host-gw and
+//!   vxlan, quiet and under kernel-event noise ([`churn`]; `BENCH_ONLY=churn` runs it
+//!   alone, `BENCH_ONLY=enforcement` the first part alone).
 
 #[path = "policy/churn.rs"]
 mod churn;
@@ -29,6 +30,12 @@ fn main() {
         std::process::exit(1);
     }
     println!("NetworkPolicy benchmark (binary: {})", bin().display());
+    // BENCH_ONLY=churn or enforcement: that part alone
+    match std::env::var("BENCH_ONLY").as_deref() {
+        Ok("churn") => return churn::run(),
+        Ok("enforcement") => return enforcement(),
+        _ => {}
+    }
     if std::env::var_os("BENCH_SKIP_ENFORCEMENT").is_none() {
         enforcement();
         churn::run();

@@ -12,10 +12,15 @@ use lichen::cni::CniResult;
 pub use testkit::{node_json, rss_kib, wait, Agent};
 use testkit::{Invocation, NamedNs};
 
-/// The binary to measure: the shipped static (musl) one when built, else this build's.
+/// The binary to measure: `LICHEN_BENCH_BIN` when set, else the shipped static (musl) one
+/// when built, else this build's.
 pub fn bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // another build to compare with (e.g. before a change)
+        if let Some(b) = std::env::var_os("LICHEN_BENCH_BIN") {
+            return b.into();
+        }
         let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/x86_64-unknown-linux-musl/release/lichen");
         if cfg!(target_arch = "x86_64") && musl.exists() {
