@@ -27,13 +27,3 @@ pub mod plugin;
 pub mod policy;
 pub mod rfc3339;
 pub mod subnet_file;
-
-/// Old paths kept only for files under another engineer's rewrite (benches/policy.rs,
-/// tests/policy_churn, src/nft/tests): the builders are crates/netbed's, the test helpers
-/// crates/testkit's. Remove once those use `testkit` directly.
-#[doc(hidden)]
-pub mod testbed {
-    pub use netbed::{binary_command, unique_name, veth, NamedNs};
-    #[cfg(test)]
-    pub use testkit::skip_emulated;
-}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use lichen::policy::churn::{state_of, Churn, ChurnPod};
 use lichen::policy::compile;
-use lichen::testbed::NamedNs;
+use netbed::NamedNs;
 
 use super::{enter, put, start_agent_with, wait, Agent};
 
@@ -145,7 +145,7 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
     let objs = dir.join("objects");
     for i in 0..peers {
         let name = format!("peer{i}");
-        let json = lichen::testbed::node_json(
+        let json = netbed::node_json(
             &name,
             &format!("10.128.{}.0/24", 10 + i),
             &format!("198.51.100.{}", 100 + i),

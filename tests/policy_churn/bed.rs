@@ -115,7 +115,7 @@ pub struct Bed {
     seed: u64,
     pub pods: Vec<ChurnPod>,
     /// Each pod's namespace and node index.
-    netns: Vec<(lichen::testbed::NamedNs, usize)>,
+    netns: Vec<(netbed::NamedNs, usize)>,
     pub walk: Churn,
     files: BTreeMap<String, String>,
     history: Vec<String>,

@@ -276,8 +276,7 @@ pub fn invoke_with(c: &mut Command, inv: &Invocation) -> io::Result<Answer> {
 /// `qemu-aarch64 -cpu cortex-a53` when the tests of a foreign-architecture build run under
 /// qemu-user and the binary they spawn is of that architecture too).
 /// Only binaries of another architecture than the machine's (`/bin/sh`'s) go through the runner.
-/// For the tests and benches (the test harness, crates/testkit, re-exports it); kept here only
-/// while benches/policy.rs reaches it as `lichen::testbed::binary_command`.
+/// For the tests and benches, through crates/testkit, which re-exports it.
 pub fn binary_command(ns: &NamedNs, bin: &Path) -> io::Result<Command> {
     let foreign = elf_machine(bin) != elf_machine(Path::new("/bin/sh"));
     match std::env::var("LICHEN_RUNNER") {
