@@ -11,12 +11,11 @@ use common::*;
 
 use std::fs;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use lichen::netns::NetNs;
 use lichen::nl::Nl;
-use lichen::testbed::{self, NamedNs};
+use testkit::{AgentArgs, NamedNs, Source, Underlay};
 
 const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
 
@@ -50,34 +49,19 @@ fn start_agent(ns: &NamedNs, dir: &Path, backend: &str, node: &str) -> Agent {
         format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
     )
     .unwrap();
-    let mut c = testbed::binary_command(ns, bin()).unwrap();
-    c.args(["agent", "--node-name", node, "--net-conf"])
-        .arg(dir.join("net-conf.json"))
-        .arg("--cluster-dir")
-        .arg(dir.join("objects"))
-        .arg("--subnet-file")
-        .arg(dir.join(format!("{node}.env")))
-        .env("LICHEN_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    Agent(c.spawn().unwrap())
+    let args = AgentArgs {
+        node_name: node,
+        net_conf: &dir.join("net-conf.json"),
+        source: Source::ClusterDir(&dir.join("objects")),
+        subnet_file: &dir.join(format!("{node}.env")),
+        ipam_dir: None,
+    };
+    testkit::spawn_agent(ns, bin(), &args, Path::new("/dev/null"), "warn")
 }
 
 /// (time from the change to all routes present, idle RSS in KiB afterwards).
 fn convergence(backend: &str, peers: usize) -> (Duration, u64) {
-    let ns = NamedNs::create(&testbed::unique_name("lba", "node")).unwrap();
-    let far = NamedNs::create(&testbed::unique_name("lba", "far")).unwrap();
-    // a /16 underlay so that 1,000 peers are all L2-adjacent (host-gw needs that)
-    testbed::veth(
-        &ns,
-        "eth0",
-        "100.64.0.1/16",
-        &far,
-        "eth0",
-        "100.64.255.254/16",
-    )
-    .unwrap();
+    let (ns, _far) = testkit::node_and_far("lba");
     let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
     fs::create_dir_all(dir.join("objects")).unwrap();
     fs::write(
@@ -138,17 +122,14 @@ fn throughput() {
     let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
     let mut rows = Vec::new();
     for backend in ["host-gw", "vxlan"] {
-        let sw = NamedNs::create(&testbed::unique_name("lbt", "sw")).unwrap();
-        sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
-        sw.ip(&["link", "set", "sw0", "up"]).unwrap();
-        let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
+        let sw = Underlay::create(&testkit::unique_name("lbt", "sw")).unwrap();
+        let dir = std::env::temp_dir().join(format!("{}-dir", sw.ns.name));
         fs::create_dir_all(dir.join("objects")).unwrap();
         let mut nodes = Vec::new();
         for i in 1..=2 {
-            let ns = NamedNs::create(&testbed::unique_name("lbt", &format!("n{i}"))).unwrap();
+            let ns = NamedNs::create(&testkit::unique_name("lbt", &format!("n{i}"))).unwrap();
             let ip = format!("198.51.100.{}", 10 + i);
-            testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
-            sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
+            sw.attach(&ns, "eth0", &format!("{ip}/24"), &format!("p{i}"))
                 .unwrap();
             fs::write(
                 dir.join(format!("objects/n{i}.json")),
@@ -167,7 +148,7 @@ fn throughput() {
             .enumerate()
             .map(|(k, (ns, _))| {
                 let name = format!("n{}", k + 1);
-                let pod = testbed::unique_name("lbt", &format!("pod{k}"));
+                let pod = testkit::unique_name("lbt", &format!("pod{k}"));
                 attach_pod(
                     ns,
                     &dir.join(format!("{name}.env")),

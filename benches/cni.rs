@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use lichen::testbed::{self, NamedNs};
+use testkit::NamedNs;
 
 const REF: &str = "/usr/lib/cni";
 
@@ -29,7 +29,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    let node = NamedNs::create(&testbed::unique_name("lb", "node")).unwrap();
+    let node = NamedNs::create(&testkit::unique_name("lb", "node")).unwrap();
     let work = std::env::temp_dir().join(format!("lichen-bench-{}", std::process::id()));
     let data = work.join("ipam");
     let plugins = [
@@ -54,7 +54,7 @@ fn main() {
     let pod_sets: Vec<Vec<NamedNs>> = (0..2)
         .map(|k| {
             (0..iterations.max(50))
-                .map(|i| NamedNs::create(&testbed::unique_name("lb", &format!("{k}p{i}"))).unwrap())
+                .map(|i| NamedNs::create(&testkit::unique_name("lb", &format!("{k}p{i}"))).unwrap())
                 .collect()
         })
         .collect();
@@ -162,7 +162,7 @@ fn main() {
 /// One invocation inside the node namespace: (wall time, peak RSS in KiB).
 #[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the child's peak RSS
 fn run(node: &NamedNs, p: &Plugin, cmd: &str, id: &str, netns: &Path) -> (Duration, i64) {
-    let mut c = testbed::binary_command(node, &p.bin).unwrap();
+    let mut c = testkit::binary_command(node, &p.bin).unwrap();
     c.env_clear()
         .env("CNI_COMMAND", cmd)
         .env("CNI_CONTAINERID", id)

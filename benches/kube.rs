@@ -1,24 +1,21 @@
-//! The agent against the Kubernetes API (the test API server of tests/common/kube_api.rs, full
+//! The agent against the Kubernetes API (the test API server of crates/testkit/src/kube_api.rs, full
 //! k3s Node objects), in namespaces made here (run as root under `unshare -n`, see
 //! scripts/bench.sh). Prints figures; asserts nothing about time.
 //! - the agent's RSS when idle in a 100-node cluster (listed, watching, routes programmed);
 //! - the time from a Node ADDED on the watch to its route in the kernel (median and worst of
 //!   several), both backends.
 
-#[path = "../tests/common/kube_api.rs"]
-mod kube_api;
-
 mod common;
 use common::*;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lichen::netns::NetNs;
 use lichen::nl::Nl;
-use lichen::testbed::{self, NamedNs};
+use testkit::{kube_api, AgentArgs, Source};
 
 const NODES: usize = 100;
 const EVENTS: usize = 20;
@@ -57,17 +54,7 @@ fn put(api: &kube_api::KubeApi, name: &str, cidr: &str, ip: &str) {
 }
 
 fn run(backend: &str) {
-    let ns = NamedNs::create(&testbed::unique_name("lbk", "node")).unwrap();
-    let far = NamedNs::create(&testbed::unique_name("lbk", "far")).unwrap();
-    testbed::veth(
-        &ns,
-        "eth0",
-        "100.64.0.1/16",
-        &far,
-        "eth0",
-        "100.64.255.254/16",
-    )
-    .unwrap();
+    let (ns, _far) = testkit::node_and_far("lbk");
     // The API server listens on the node's own loopback (the test certificate names 127.0.0.1).
     let path = ns.path.clone();
     let listener = std::thread::spawn(move || {
@@ -99,18 +86,14 @@ fn run(backend: &str) {
         ),
     )
     .unwrap();
-    let mut c = testbed::binary_command(&ns, bin()).unwrap();
-    c.args(["agent", "--node-name", "self", "--net-conf"])
-        .arg(dir.join("net-conf.json"))
-        .arg("--kubeconfig")
-        .arg(dir.join("kubeconfig"))
-        .arg("--subnet-file")
-        .arg(dir.join("self.env"))
-        .env("LICHEN_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let agent = Agent(c.spawn().unwrap());
+    let args = AgentArgs {
+        node_name: "self",
+        net_conf: &dir.join("net-conf.json"),
+        source: Source::Kubeconfig(&dir.join("kubeconfig")),
+        subnet_file: &dir.join("self.env"),
+        ipam_dir: None,
+    };
+    let agent = testkit::spawn_agent(&ns, bin(), &args, Path::new("/dev/null"), "warn");
 
     let mut nl = Nl::open_in(&NetNs::open(&ns.path).unwrap()).unwrap();
     let mut routes = |dst: Option<&str>| {

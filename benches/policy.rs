@@ -6,8 +6,9 @@
 //!   policy edit (chain flushed and refilled, new sets, in place); the ruleset's size;
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
 //!   with no policy and with 100 policies selecting the server pod;
-//! - change -> enforced under a seeded policy churn, median and worst, host-gw and vxlan
-//!   ([`churn`]).
+//! - change -> enforced under a seeded policy churn, median, p90 and worst, host-gw and
+//!   vxlan, quiet and under kernel-event noise ([`churn`]; `BENCH_ONLY=churn` runs it
+//!   alone, `BENCH_ONLY=enforcement` the first part alone).
 
 #[path = "policy/churn.rs"]
 mod churn;
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use lichen::testbed::{self, NamedNs};
+use netbed::NamedNs;
 
 fn main() {
     if unsafe { libc::geteuid() } != 0 {
@@ -29,6 +30,12 @@ fn main() {
         std::process::exit(1);
     }
     println!("NetworkPolicy benchmark (binary: {})", bin().display());
+    // BENCH_ONLY=churn or enforcement: that part alone
+    match std::env::var("BENCH_ONLY").as_deref() {
+        Ok("churn") => return churn::run(),
+        Ok("enforcement") => return enforcement(),
+        _ => {}
+    }
     if std::env::var_os("BENCH_SKIP_ENFORCEMENT").is_none() {
         enforcement();
         churn::run();
@@ -58,7 +65,7 @@ fn list(items: &[String]) -> String {
 /// dir whose `objects/` holds their Nodes (pod subnets 10.128.<i>.0/24). Returns (switch, dir,
 /// nodes); the switch must live as long as the nodes talk.
 fn two_nodes(tag: &str) -> (NamedNs, std::path::PathBuf, Vec<NamedNs>) {
-    let sw = NamedNs::create(&testbed::unique_name(tag, "sw")).unwrap();
+    let sw = NamedNs::create(&netbed::unique_name(tag, "sw")).unwrap();
     sw.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
     sw.ip(&["link", "set", "sw0", "up"]).unwrap();
     let dir = std::env::temp_dir().join(format!("{}-dir", sw.name));
@@ -66,9 +73,9 @@ fn two_nodes(tag: &str) -> (NamedNs, std::path::PathBuf, Vec<NamedNs>) {
     fs::create_dir_all(&objs).unwrap();
     let mut nodes = Vec::new();
     for i in 1..=2 {
-        let ns = NamedNs::create(&testbed::unique_name(tag, &format!("n{i}"))).unwrap();
+        let ns = NamedNs::create(&netbed::unique_name(tag, &format!("n{i}"))).unwrap();
         let ip = format!("198.51.100.{}", 10 + i);
-        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
+        netbed::veth(&ns, "eth0", &format!("{ip}/24"), &sw, &format!("p{i}"), "").unwrap();
         sw.ip(&["link", "set", &format!("p{i}"), "master", "sw0"])
             .unwrap();
         put(
@@ -98,7 +105,7 @@ fn start_agent_with(ns: &NamedNs, dir: &Path, node: &str, policy: bool, backend:
         format!(r#"{{"Network":"10.128.0.0/9","Backend":{backend}}}"#),
     )
     .unwrap();
-    let mut c = testbed::binary_command(ns, bin()).unwrap();
+    let mut c = testkit::binary_command(ns, bin()).unwrap();
     c.args(["agent", "--node-name", node, "--net-conf"])
         .arg(dir.join("net-conf.json"))
         .arg("--cluster-dir")
@@ -161,9 +168,9 @@ fn objects(extra_label: Option<(usize, &str)>) -> (String, String) {
 }
 
 fn enforcement() {
-    let ns = NamedNs::create(&testbed::unique_name("lbp", "node")).unwrap();
-    let far = NamedNs::create(&testbed::unique_name("lbp", "far")).unwrap();
-    testbed::veth(&ns, "eth0", "100.64.0.1/16", &far, "eth0", "100.64.0.2/16").unwrap();
+    let ns = NamedNs::create(&netbed::unique_name("lbp", "node")).unwrap();
+    let far = NamedNs::create(&netbed::unique_name("lbp", "far")).unwrap();
+    netbed::veth(&ns, "eth0", "100.64.0.1/16", &far, "eth0", "100.64.0.2/16").unwrap();
     let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
     let objs = dir.join("objects");
     fs::create_dir_all(&objs).unwrap();
@@ -206,7 +213,7 @@ fn enforcement() {
         t.elapsed().as_secs_f64() * 1e3
     );
     let status = String::from_utf8_lossy(
-        &testbed::binary_command(&ns, bin())
+        &testkit::binary_command(&ns, bin())
             .unwrap()
             .arg("status")
             .output()
@@ -320,7 +327,7 @@ fn dataplane() {
 
 fn attach(node: &NamedNs, dir: &Path, k: usize) -> (NamedNs, String) {
     let env = dir.join(format!("n{}.env", k + 1));
-    let name = testbed::unique_name("lbq", &format!("pod{k}"));
+    let name = netbed::unique_name("lbq", &format!("pod{k}"));
     attach_pod(node, &env, &dir.join(format!("n{k}-ipam")), &name)
 }
 

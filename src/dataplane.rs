@@ -130,16 +130,7 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
         .chain(ifname.bytes())
         .collect();
     // the top 48 bits are the best mixed
-    format!("lic{:012x}", fnv1a(&key) >> 16)
-}
-
-/// FNV-1a, 64 bits.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, b| (h ^ u64::from(*b)).wrapping_mul(PRIME))
+    format!("lic{:012x}", lichen_backends::fnv1a(&key) >> 16)
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
@@ -446,8 +437,8 @@ pub struct Checked {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::testutil::{assert_outside_root, enter_node, run_ok, Pod};
     use std::time::Instant;
+    use testkit::{assert_outside_root, enter_node, pod, run_ok, NamedNs};
 
     const BR: &str = "licbr0";
 
@@ -463,9 +454,9 @@ mod tests {
         }
     }
 
-    fn pod_spec(pod: &Pod, n: u8) -> PodSpec {
+    fn pod_spec(pod: &NamedNs, n: u8) -> PodSpec {
         PodSpec {
-            netns: pod.path(),
+            netns: pod.path.clone(),
             ifname: "eth0".into(),
             mac: None,
             host_veth: host_veth_name(&pod.name, "eth0"),
@@ -505,8 +496,9 @@ mod tests {
 
     #[test]
     fn two_pods_on_one_bridge() {
+        testkit::require_root!();
         enter_node();
-        let (a, b) = (Pod::new("dp"), Pod::new("dp"));
+        let (a, b) = (pod("dp"), pod("dp"));
         let (sa, sb) = (pod_spec(&a, 2), pod_spec(&b, 3));
         let t = Instant::now();
         let att_a = attach(&bridge(), &sa).unwrap();
@@ -544,26 +536,26 @@ mod tests {
         );
 
         // Inside the pod: addresses (IPv6 not tentative), routes, link.
-        let addrs = a.ip(&["-o", "addr", "show", "dev", "eth0"]);
+        let addrs = a.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap();
         assert!(addrs.contains("10.42.1.2/24"), "{addrs}");
         let v6 = addrs.lines().find(|l| l.contains("fd42:1::2/64"));
         assert!(v6.is_some_and(|l| !l.contains("tentative")), "{addrs}");
-        let r4 = a.ip(&["-4", "route", "show", "default"]);
+        let r4 = a.ip(&["-4", "route", "show", "default"]).unwrap();
         assert!(r4.contains("via 10.42.1.1 dev eth0"), "{r4}");
-        let r6 = a.ip(&["-6", "route", "show", "default"]);
+        let r6 = a.ip(&["-6", "route", "show", "default"]).unwrap();
         assert!(r6.contains("via fd42:1::1 dev eth0"), "{r6}");
-        let link = a.ip(&["-o", "link", "show", "dev", "eth0"]);
+        let link = a.ip(&["-o", "link", "show", "dev", "eth0"]).unwrap();
         assert!(
             link.contains("mtu 1450") && link.contains("state UP"),
             "{link}"
         );
 
         // Traffic: pod to pod both families, pod to the gateway.
-        assert!(a.ping("10.42.1.3"));
-        assert!(b.ping("10.42.1.2"));
-        assert!(a.ping("10.42.1.1"));
-        assert!(a.ping("fd42:1::3"));
-        assert!(b.ping("fd42:1::1"));
+        assert!(a.ping("10.42.1.3", 1).unwrap());
+        assert!(b.ping("10.42.1.2", 1).unwrap());
+        assert!(a.ping("10.42.1.1", 1).unwrap());
+        assert!(a.ping("fd42:1::3", 1).unwrap());
+        assert!(b.ping("fd42:1::1", 1).unwrap());
 
         // Bridge state for STATUS/CHECK.
         let (info, addrs) = bridge_state(BR).unwrap().unwrap();
@@ -574,8 +566,9 @@ mod tests {
 
     #[test]
     fn concurrent_attaches_share_one_bridge() {
+        testkit::require_root!();
         enter_node();
-        let pods: Vec<Pod> = (0..6).map(|_| Pod::new("dp")).collect();
+        let pods: Vec<NamedNs> = (0..6).map(|_| pod("dp")).collect();
         std::thread::scope(|s| {
             let handles: Vec<_> = pods
                 .iter()
@@ -595,17 +588,19 @@ mod tests {
         let links = node_links();
         assert_eq!(links.iter().filter(|n| *n == BR).count(), 1);
         assert_eq!(links.len(), 7, "{links:?}");
-        assert!(pods[0].ping("10.42.1.15"));
-        assert!(pods[5].ping("10.42.1.1"));
+        assert!(pods[0].ping("10.42.1.15", 1).unwrap());
+        assert!(pods[5].ping("10.42.1.1", 1).unwrap());
     }
 
     #[test]
     fn existing_ifname_fails_and_creates_nothing() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         p.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "other0",
-        ]);
+        ])
+        .unwrap();
         let err = attach(&bridge(), &pod_spec(&p, 2)).unwrap_err();
         assert!(
             matches!(err, DpError::IfnameExists(ref n) if n == "eth0"),
@@ -615,12 +610,13 @@ mod tests {
         // The pod's own eth0 is untouched.
         assert!(p
             .ip(&["-o", "link", "show", "dev", "eth0"])
+            .unwrap()
             .contains("eth0@other0"));
     }
 
     /// A spec that fails after the veth exists: a route via a gateway outside every subnet of
     /// the pod (ENETUNREACH).
-    fn failing_spec(p: &Pod, n: u8) -> PodSpec {
+    fn failing_spec(p: &NamedNs, n: u8) -> PodSpec {
         let mut spec = pod_spec(p, n);
         spec.routes
             .push((net("10.99.0.0/16"), Some("10.77.0.1".parse().unwrap())));
@@ -633,8 +629,9 @@ mod tests {
 
     #[test]
     fn failure_after_veth_rolls_back() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         let err = attach(&bridge(), &failing_spec(&p, 2)).unwrap_err();
         match err {
             DpError::Kernel(_, ref e) => assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH)),
@@ -642,19 +639,20 @@ mod tests {
         }
         // This ADD created the bridge: it goes too, with its addresses.
         assert!(node_links().is_empty(), "{:?}", node_links());
-        assert!(!p.ip(&["-o", "link"]).contains("eth0"));
+        assert!(!p.ip(&["-o", "link"]).unwrap().contains("eth0"));
         // The same attachment succeeds afterwards.
         attach(&bridge(), &pod_spec(&p, 2)).unwrap();
-        assert!(p.ping("10.42.1.1"));
+        assert!(p.ping("10.42.1.1", 1).unwrap());
     }
 
     #[test]
     fn failure_removes_only_the_addresses_it_added() {
+        testkit::require_root!();
         enter_node();
         // A bridge from before, without ports, holding one of the two gateway addresses.
         run_ok("ip", &["link", "add", BR, "type", "bridge"]);
         run_ok("ip", &["addr", "add", "10.42.1.1/24", "dev", BR]);
-        let p = Pod::new("dp");
+        let p = pod("dp");
         attach(&bridge(), &failing_spec(&p, 2)).unwrap_err();
         assert_eq!(node_links(), vec![BR.to_string()]);
         let addrs = bridge_addrs();
@@ -664,8 +662,9 @@ mod tests {
 
     #[test]
     fn failure_keeps_what_other_pods_use() {
+        testkit::require_root!();
         enter_node();
-        let (a, b) = (Pod::new("dp"), Pod::new("dp"));
+        let (a, b) = (pod("dp"), pod("dp"));
         let sa = pod_spec(&a, 2);
         attach(&bridge(), &sa).unwrap();
         // Another network's gateway on the same bridge: the bridge has a port (pod a), so the
@@ -681,13 +680,14 @@ mod tests {
         links.sort();
         assert_eq!(links, want);
         assert!(bridge_addrs().contains("10.42.1.1/24"));
-        assert!(a.ping("10.42.1.1"));
+        assert!(a.ping("10.42.1.1", 1).unwrap());
     }
 
     #[test]
     fn stale_host_end_is_replaced() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         let spec = pod_spec(&p, 2);
         // A crashed earlier ADD left the host end behind (its peer elsewhere).
         run_ok(
@@ -706,13 +706,14 @@ mod tests {
         attach(&bridge(), &spec).unwrap();
         let links = node_links();
         assert!(!links.contains(&"licstale".to_string()), "{links:?}");
-        assert!(p.ping("10.42.1.1"));
+        assert!(p.ping("10.42.1.1", 1).unwrap());
     }
 
     #[test]
     fn not_a_bridge() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         run_ok(
             "ip",
             &["link", "add", BR, "type", "veth", "peer", "name", "licpeer"],
@@ -725,29 +726,31 @@ mod tests {
 
     #[test]
     fn detach_is_idempotent() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         let spec = pod_spec(&p, 2);
         attach(&bridge(), &spec).unwrap();
         detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
         assert_eq!(node_links(), vec![BR.to_string()]);
-        assert!(!p.ip(&["-o", "link"]).contains("eth0"));
+        assert!(!p.ip(&["-o", "link"]).unwrap().contains("eth0"));
         detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
         detach(None, "eth0", &spec.host_veth).unwrap();
 
         // The pod's own interface under that name is not ours: left alone.
-        p.ip(&["link", "add", "eth0", "type", "bridge"]);
+        p.ip(&["link", "add", "eth0", "type", "bridge"]).unwrap();
         detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
-        assert!(p.ip(&["-o", "link"]).contains("eth0"));
+        assert!(p.ip(&["-o", "link"]).unwrap().contains("eth0"));
     }
 
     #[test]
     fn detach_with_netns_gone() {
+        testkit::require_root!();
         enter_node();
-        let mut p = Pod::new("dp");
+        let p = pod("dp");
         let spec = pod_spec(&p, 2);
         attach(&bridge(), &spec).unwrap();
-        p.delete();
+        drop(p);
         detach(Some(&spec.netns), "eth0", &spec.host_veth).unwrap();
         detach(None, "eth0", &spec.host_veth).unwrap();
         assert_eq!(node_links(), vec![BR.to_string()]);
@@ -762,8 +765,9 @@ mod tests {
 
     #[test]
     fn inspect_reports_what_attach_made() {
+        testkit::require_root!();
         enter_node();
-        let p = Pod::new("dp");
+        let p = pod("dp");
         let spec = pod_spec(&p, 2);
         let att = attach(&bridge(), &spec).unwrap();
         let st = inspect(&spec.netns, "eth0").unwrap();
@@ -776,7 +780,8 @@ mod tests {
         assert_eq!(st.host_veth.as_deref(), Some(spec.host_veth.as_str()));
         assert_eq!(st.host_master.as_deref(), Some(BR));
 
-        p.ip(&["addr", "del", "10.42.1.2/24", "dev", "eth0"]);
+        p.ip(&["addr", "del", "10.42.1.2/24", "dev", "eth0"])
+            .unwrap();
         let st = inspect(&spec.netns, "eth0").unwrap();
         assert_eq!(st.addresses, vec![net("fd42:1::2/64")]);
         assert!(!st.routes.iter().any(|(d, _)| d.addr().is_ipv4()));

@@ -12,10 +12,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cni::CniResult;
-use crate::testbed::{self, Invocation, NamedNs};
+use netbed::{AgentArgs, Invocation, NamedNs, Source, Underlay};
 
 const NODES: usize = 3;
 const PODS_PER_NODE: usize = 2;
@@ -76,24 +76,14 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
         format!(r#"{{"Network":"10.244.0.0/16","Backend":{{"Type":"{backend}"}}}}"#),
     )?;
 
-    let mut switch = NamedNs::create(&testbed::unique_name("lichen-demo", "switch"))?;
-    switch.ip(&["link", "add", "sw0", "type", "bridge"])?;
-    switch.ip(&["link", "set", "sw0", "up"])?;
+    let mut switch = Underlay::create(&netbed::unique_name("lichen-demo", "switch"))?;
     let mut nodes = Vec::new();
     for i in 1..=NODES {
         let name = format!("node{i}");
-        let ns = NamedNs::create(&testbed::unique_name("lichen-demo", &name))?;
+        let ns = NamedNs::create(&netbed::unique_name("lichen-demo", &name))?;
         let ip = format!("198.51.100.{}", 10 + i);
-        testbed::veth(
-            &ns,
-            "eth0",
-            &format!("{ip}/24"),
-            &switch,
-            &format!("port{i}"),
-            "",
-        )?;
-        switch.ip(&["link", "set", &format!("port{i}"), "master", "sw0"])?;
-        let node = testbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
+        switch.attach(&ns, "eth0", &format!("{ip}/24"), &format!("port{i}"))?;
+        let node = netbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
         fs::write(objects.join(format!("{name}.json")), node)?;
         println!(
             "demo: {name}: namespace {}, underlay {ip}, podCIDR 10.244.{i}.0/24",
@@ -106,46 +96,46 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
         });
     }
     if keep {
-        switch.keep();
+        switch.ns.keep();
     }
     for n in &mut nodes {
         if keep {
             n.ns.keep();
         }
         let mut c = n.ns.command(&exe)?;
-        c.args(["agent", "--node-name", &n.name, "--net-conf"])
-            .arg(work.join("net-conf.json"))
-            .arg("--cluster-dir")
-            .arg(&objects)
-            .arg("--subnet-file")
-            .arg(subnet_file(&work, &n.name))
-            .arg("--ipam-dir")
-            .arg(work.join(format!("{}-ipam", n.name)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(
-                work.join(format!("{}-agent.log", n.name)),
-            )?);
+        AgentArgs {
+            node_name: &n.name,
+            net_conf: &work.join("net-conf.json"),
+            source: Source::ClusterDir(&objects),
+            subnet_file: &subnet_file(&work, &n.name),
+            ipam_dir: Some(&work.join(format!("{}-ipam", n.name))),
+        }
+        .apply(&mut c)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(
+            work.join(format!("{}-agent.log", n.name)),
+        )?);
         n.agent = Some(c.spawn()?);
     }
     for n in &nodes {
-        wait_for(Duration::from_secs(10), || {
+        let written = netbed::poll(Duration::from_secs(10), Duration::from_millis(50), || {
             subnet_file(&work, &n.name).exists()
-        })
-        .map_err(|_| {
-            io::Error::other(format!(
+        });
+        if !written {
+            return Err(io::Error::other(format!(
                 "{}'s agent wrote no subnet file; its log:\n{}",
                 n.name,
                 log(&work, &n.name)
-            ))
-        })?;
+            )));
+        }
     }
     println!("demo: agents running; each wrote its subnet file");
 
     let mut pods = Vec::new();
     for (k, n) in nodes.iter().enumerate() {
         for j in 1..=PODS_PER_NODE {
-            let mut ns = NamedNs::create(&testbed::unique_name(
+            let mut ns = NamedNs::create(&netbed::unique_name(
                 "lichen-demo",
                 &format!("{}-pod{j}", n.name),
             ))?;
@@ -153,7 +143,7 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
                 ns.keep();
             }
             let id = format!("{}-pod{j}", n.name);
-            let ans = testbed::invoke(
+            let ans = netbed::invoke(
                 &exe,
                 &n.ns,
                 &cni("ADD", &id, &ns.path, &conf(&work, &n.name)),
@@ -209,7 +199,7 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
     if !keep {
         for p in &pods {
             let n = &nodes[p.node];
-            let ans = testbed::invoke(
+            let ans = netbed::invoke(
                 &exe,
                 &n.ns,
                 &cni("DEL", &p.id, &p.ns.path, &conf(&work, &n.name)),
@@ -249,17 +239,6 @@ fn cni<'a>(command: &'a str, id: &'a str, netns: &'a Path, conf: &'a str) -> Inv
         cni_path: "/opt/cni/bin:/usr/lib/cni",
         extra_env: Vec::new(),
     }
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Result<(), ()> {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return Err(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
 }
 
 struct RemoveDir<'a>(&'a Path);

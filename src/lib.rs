@@ -7,7 +7,10 @@
 //! - [`nl`], [`netns`], [`dataplane`]: the only code that talks to the kernel for the plugin.
 //! - [`subnet_file`]: the node agent → plugin hand-off (`/run/lichen/subnet.env`).
 //! - [`nft`]: nf_tables over netlink (masquerade, forward accept; later the policy mode).
-//! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces.
+//! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces (built with
+//!   crates/netbed, the namespace and node builders the tests use too).
+//!
+//! Nothing test-only is here: the test harness is crates/testkit (a dev-dependency).
 
 pub mod agent;
 pub mod cli;
@@ -24,4 +27,3 @@ pub mod plugin;
 pub mod policy;
 pub mod rfc3339;
 pub mod subnet_file;
-pub mod testbed;

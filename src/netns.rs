@@ -154,7 +154,7 @@ fn check_is_netns(file: &File) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::testutil::{enter_node, Pod};
+    use testkit::{enter_node, pod};
 
     #[test]
     fn open_tells_missing_from_not_a_netns() {
@@ -170,10 +170,11 @@ mod tests {
 
     #[test]
     fn run_enters_and_always_comes_back() {
+        testkit::require_root!();
         enter_node();
         let node = NetNs::current().unwrap().inode().unwrap();
-        let pod = Pod::new("ns");
-        let ns = NetNs::open(&pod.path()).unwrap();
+        let pod = pod("ns");
+        let ns = NetNs::open(&pod.path).unwrap();
         let inside = ns.run(|| NetNs::current()?.inode()).unwrap();
         assert_eq!(inside, ns.inode().unwrap());
         assert_ne!(inside, node);

@@ -33,11 +33,13 @@ fn cross_node_works(backend: &str) {
 
 #[test]
 fn host_gw_three_nodes() {
+    testkit::require_root!();
     cross_node_works(r#"{"Type":"host-gw"}"#);
 }
 
 #[test]
 fn vxlan_three_nodes_and_traffic_crosses_the_vxlan_device() {
+    testkit::require_root!();
     cross_node_works(r#"{"Type":"vxlan"}"#);
     let mut c = Cluster::new("vxc", 2, r#"{"Type":"vxlan"}"#);
     c.start_agents();
@@ -48,13 +50,7 @@ fn vxlan_three_nodes_and_traffic_crosses_the_vxlan_device() {
             .ns
             .ip(&["-s", "-j", "link", "show", "lichen.1"])
             .unwrap();
-        let i = s.find("\"tx\":{\"bytes\":").expect("lichen.1 has counters") + 14;
-        s[i..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect::<String>()
-            .parse()
-            .unwrap()
+        testkit::number_after(&s, "\"tx\":{\"bytes\":").expect("lichen.1 has counters")
     };
     let before = tx(&c);
     let (n, _) = tcp_transfer(&_p1, &ip1, &p0, 1 << 20);
@@ -72,6 +68,7 @@ fn vxlan_three_nodes_and_traffic_crosses_the_vxlan_device() {
 
 #[test]
 fn cross_node_traffic_needs_the_agents() {
+    testkit::require_root!();
     let mut c = Cluster::new("need", 2, r#"{"Type":"host-gw"}"#);
     // attach pods with the subnet files written by a first agent run, then stop the agents and
     // remove what they programmed: cross-node traffic must fail, and work again once they run.
@@ -80,7 +77,7 @@ fn cross_node_traffic_needs_the_agents() {
     let (_p1, ip1) = c.pod(1, "b");
     for k in 0..2 {
         c.kill_agent(k);
-        let out = testbed::binary_command(&c.nodes[k].ns, std::path::Path::new(BIN))
+        let out = testkit::binary_command(&c.nodes[k].ns, std::path::Path::new(BIN))
             .unwrap()
             .args(["agent", "--cleanup", "--subnet-file"])
             .arg(c.subnet_file(k))
@@ -106,6 +103,7 @@ fn cross_node_traffic_needs_the_agents() {
 
 #[test]
 fn nodes_added_and_removed_are_programmed_and_unprogrammed() {
+    testkit::require_root!();
     for backend in [r#"{"Type":"host-gw"}"#, r#"{"Type":"vxlan"}"#] {
         let mut c = Cluster::new("addrm", 2, backend);
         c.unpublish(1);
@@ -135,6 +133,7 @@ fn nodes_added_and_removed_are_programmed_and_unprogrammed() {
 
 #[test]
 fn deleted_kernel_entries_are_restored() {
+    testkit::require_root!();
     let mut c = Cluster::new("heal", 2, r#"{"Type":"vxlan"}"#);
     c.start_agents();
     wait_for("route", WAIT, || {
@@ -187,6 +186,7 @@ fn deleted_kernel_entries_are_restored() {
 
 #[test]
 fn routed_fourth_node_vxlan_direct_routing_and_host_gw_unreachable() {
+    testkit::require_root!();
     let mut c = Cluster::new("l3", 2, r#"{"Type":"vxlan","DirectRouting":true}"#);
     let far = c.add_routed_node(4);
     c.start_agents();
@@ -230,10 +230,12 @@ fn routed_fourth_node_vxlan_direct_routing_and_host_gw_unreachable() {
 
 #[test]
 fn pod_egress_is_masqueraded_and_pod_to_pod_is_not() {
+    testkit::require_root!();
     let mut c = Cluster::new("masq", 2, r#"{"Type":"host-gw"}"#);
-    let outside = NamedNs::create(&testbed::unique_name("lc", "outside")).unwrap();
-    testbed::veth(&outside, "eth0", "198.51.100.200/24", &c.lan, "out", "").unwrap();
-    c.lan.ip(&["link", "set", "out", "master", "sw0"]).unwrap();
+    let outside = NamedNs::create(&testkit::unique_name("lc", "outside")).unwrap();
+    c.lan
+        .attach(&outside, "eth0", "198.51.100.200/24", "out")
+        .unwrap();
     c.start_agents();
     let (p0, ip0) = c.pod(0, "a");
     let (p1, ip1) = c.pod(1, "b");
@@ -254,6 +256,7 @@ fn pod_egress_is_masqueraded_and_pod_to_pod_is_not() {
 
 #[test]
 fn status_shows_backend_subnet_and_peers() {
+    testkit::require_root!();
     let mut c = Cluster::new("stat", 3, r#"{"Type":"host-gw"}"#);
     c.start_agents();
     // The routes appear during the agent's pass; its report is published when the pass ends.
@@ -276,6 +279,7 @@ fn status_shows_backend_subnet_and_peers() {
 /// programmed is flushed: routes, the VXLAN device, the nftables table and the subnet file stay.
 #[test]
 fn sigterm_and_sigint_exit_at_once_and_leave_the_data_plane() {
+    testkit::require_root!();
     let mut c = Cluster::new("term", 2, r#"{"Type":"vxlan"}"#);
     c.start_agents();
     for (k, signal) in [(0, libc::SIGTERM), (1, libc::SIGINT)] {
@@ -323,6 +327,7 @@ fn sigterm_and_sigint_exit_at_once_and_leave_the_data_plane() {
 /// programmed: a reconcile error makes the agent unready, not dead, and fixing it makes it ready.
 #[test]
 fn a_reconcile_error_is_unready_not_unhealthy() {
+    testkit::require_root!();
     let mut c = Cluster::new("probe", 2, r#"{"Type":"host-gw"}"#);
     c.nodes[0].subnet = "10.200.1.0/24".into(); // outside the Network: every pass fails
     c.publish(0);
@@ -363,6 +368,7 @@ fn a_reconcile_error_is_unready_not_unhealthy() {
 /// as it waits, and once in the log.
 #[test]
 fn a_node_without_pod_cidr_is_told_how_to_get_one() {
+    testkit::require_root!();
     let mut c = Cluster::new("nocidr", 2, r#"{"Type":"host-gw"}"#);
     let no_cidr = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"node1"},"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.11"}]}}"#;
     c.put_object("node1.json", no_cidr);
@@ -413,7 +419,7 @@ fn a_node_without_pod_cidr_is_told_how_to_get_one() {
     let before = runs(&st);
     c.put_object(
         "node3.json",
-        &testbed::node_json("node3", "10.100.3.0/24", "198.51.100.13"),
+        &testkit::node_json("node3", "10.100.3.0/24", "198.51.100.13"),
     );
     wait_for("another pass", WAIT, || runs(&c.status(0)) > before);
     assert!(c.status(0).contains(flags));

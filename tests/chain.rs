@@ -73,6 +73,7 @@ where
 
 #[test]
 fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
+    testkit::require_root!();
     let node = Node::new("chain");
     let client = node.client();
     let name = &node.network;
@@ -173,6 +174,7 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
 
 #[test]
 fn lichen_ipam_under_the_reference_bridge_plugin() {
+    testkit::require_root!();
     if std::env::var_os("LICHEN_RUNNER").is_some() {
         // The host's bridge plugin would exec our foreign-architecture binary directly, which
         // needs binfmt_misc; the aarch64 run covers lichen-ipam through the plugin tests.
@@ -207,6 +209,7 @@ fn lichen_ipam_under_the_reference_bridge_plugin() {
 
 #[test]
 fn delegating_to_host_local() {
+    testkit::require_root!();
     let node = Node::new("deleg");
     let conf = format!(
         r#"{{"cniVersion":"1.0.0","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.84.0.0/24"}}]],"dataDir":"{}"}}}}"#,

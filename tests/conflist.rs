@@ -107,6 +107,7 @@ fn run_chain(
 
 #[test]
 fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
+    testkit::require_root!();
     let version = Object::parse("", SHIPPED.as_bytes(), lichen::cni::Code::InvalidConfig)
         .unwrap()
         .text("cniVersion")

@@ -147,6 +147,7 @@ impl Bed {
 
 #[test]
 fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
+    testkit::require_root!();
     let node = Node::new("crash");
     let pods = (0..PODS).map(|i| node.pod(&format!("crash{i}"))).collect();
     let conf = node.conf("1.1.0", "10.66.0.0/24");

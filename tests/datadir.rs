@@ -204,6 +204,7 @@ fn fill(bed: &Bed) -> PathBuf {
 
 #[test]
 fn full_data_dir_fails_cleanly_and_recovers() {
+    testkit::require_root!();
     let bed = Bed::new("full", "size=256k");
     bed.warm_up();
     let filler = fill(&bed);
@@ -214,6 +215,7 @@ fn full_data_dir_fails_cleanly_and_recovers() {
 
 #[test]
 fn inode_full_data_dir_fails_cleanly_and_recovers() {
+    testkit::require_root!();
     let bed = Bed::new("inodes", "size=1m,nr_inodes=64");
     bed.warm_up();
     let dir = bed.mnt.view(&bed.data).join("fillers");
@@ -231,6 +233,7 @@ fn inode_full_data_dir_fails_cleanly_and_recovers() {
 
 #[test]
 fn read_only_data_dir_fails_cleanly_and_recovers() {
+    testkit::require_root!();
     let bed = Bed::new("rodir", "size=256k");
     bed.warm_up();
     let d = bed.data.display().to_string();

@@ -23,6 +23,7 @@ fn status_with(c: &Cluster, k: usize, needles: &[&str]) -> String {
 
 #[test]
 fn a_leftover_flannel_device_is_named_with_its_cleanup() {
+    testkit::require_root!();
     let mut c = Cluster::new("flan", 2, r#"{"Type":"vxlan"}"#);
     c.nodes[0]
         .ns
@@ -62,6 +63,7 @@ fn a_leftover_flannel_device_is_named_with_its_cleanup() {
 
 #[test]
 fn leftover_calico_routes_inside_the_cluster_network_are_named() {
+    testkit::require_root!();
     let mut c = Cluster::new("calico", 2, r#"{"Type":"host-gw"}"#);
     let n = &c.nodes[0].ns;
     n.ip(&[
@@ -95,6 +97,7 @@ fn leftover_calico_routes_inside_the_cluster_network_are_named() {
 
 #[test]
 fn an_iptables_legacy_forward_drop_is_reported_with_the_fix() {
+    testkit::require_root!();
     let mut c = Cluster::new("legacy", 2, r#"{"Type":"host-gw"}"#);
     let legacy = |c: &Cluster, args: &[&str]| {
         let o = c.nodes[1].ns.exec("iptables-legacy", args).unwrap();
@@ -129,6 +132,7 @@ fn ethtool_tx(c: &Cluster, k: usize, dev: &str) -> Option<bool> {
 
 #[test]
 fn tx_checksum_offload_is_turned_off_and_kept_off_across_re_creation() {
+    testkit::require_root!();
     let mut c = Cluster::new("csum", 2, r#"{"Type":"vxlan","TxChecksumOffload":false}"#);
     c.start_agents();
     wait_for("lichen.1 with tx csum off", WAIT, || {
@@ -150,6 +154,7 @@ fn tx_checksum_offload_is_turned_off_and_kept_off_across_re_creation() {
 
 #[test]
 fn a_peer_losing_its_address_keeps_its_routes_until_deleted() {
+    testkit::require_root!();
     let mut c = Cluster::new("stale", 2, r#"{"Type":"host-gw"}"#);
     c.start_agents();
     let (p1, _) = c.pod(0, "sp1");
@@ -277,6 +282,7 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn metrics_on_their_own_listen_address_in_the_text_format() {
+    testkit::require_root!();
     let mut c = Cluster::new("metrics", 2, r#"{"Type":"host-gw"}"#);
     c.agent_args = vec!["--metrics-listen".into(), "198.51.100.11:9471".into()];
     c.start_agent(0);

@@ -75,6 +75,7 @@ fn env_for(verb: &str, id: &str, pod: &NamedNs, node: &Node) -> Vec<(String, Str
 
 #[test]
 fn fuzz_stdin_and_env_of_every_verb() {
+    testkit::require_root!();
     let node = Node::new("fuzz");
     let pod = node.pod("fuzzpod");
     let scratch = node.dir.join("scratch");

@@ -241,17 +241,20 @@ fn hostile_entries(backend: &str, tag: &str) {
 
 #[test]
 fn hostile_entries_host_gw() {
+    testkit::require_root!();
     hostile_entries(r#"{"Type":"host-gw"}"#, "hgw");
 }
 
 #[test]
 fn hostile_entries_vxlan() {
+    testkit::require_root!();
     hostile_entries(r#"{"Type":"vxlan"}"#, "vx");
 }
 
 /// node1's own Node file turns malformed; a peer's change still reaches node1's kernel.
 #[test]
 fn a_malformed_own_node_keeps_peer_changes_applying() {
+    testkit::require_root!();
     let mut c = Cluster::new("own", 2, r#"{"Type":"host-gw"}"#);
     c.start_agents();
     wait_for("node2's route", WAIT, || {

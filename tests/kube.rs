@@ -1,18 +1,15 @@
-//! The Kubernetes API source against the test API server (tests/common/kube_api.rs), over
+//! The Kubernetes API source against the test API server (crates/testkit/src/kube_api.rs), over
 //! HTTPS on 127.0.0.1: list + watch, deletes, 410 (status and ERROR event) with relist,
 //! bookmarks, dropped connections, token rotation, client certificates, a wrong CA, and the
 //! PATCHes the agent sends.
 
-#[path = "common/kube_api.rs"]
-mod kube_api;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kube_api::{pki, Auth, KubeApi};
 use lichen::agent::source::{ClusterState, Source, SourceError, WatchConfig};
 use lichen::k8s::kubeconfig::{ClientCert, KubeConfig, TokenSource};
 use lichen::k8s::{publish, ApiError, Client};
+use testkit::kube_api::{pki, Auth, KubeApi};
 
 /// A guard against hangs, not a timing assertion.
 const LIMIT: Duration = Duration::from_secs(30);

@@ -1,5 +1,5 @@
 //! The agents driven by the Kubernetes API end to end: three node namespaces on an underlay,
-//! the test API server (tests/common/kube_api.rs) in its own namespace on that underlay at
+//! the test API server (crates/testkit/src/kube_api.rs) in its own namespace on that underlay at
 //! 198.51.100.250:6443, one `lichen agent --kubeconfig` per node. For both backends: the same
 //! cluster network as with --cluster-dir, a Node deleted in the API unprogrammed on the others,
 //! the PATCHes the agents send, and API outages (cut connections, refused connections,
@@ -156,11 +156,13 @@ fn from_the_api(backend: &str) {
 
 #[test]
 fn host_gw_three_nodes_from_the_api() {
+    testkit::require_root!();
     from_the_api(r#"{"Type":"host-gw"}"#);
 }
 
 #[test]
 fn vxlan_three_nodes_from_the_api() {
+    testkit::require_root!();
     from_the_api(r#"{"Type":"vxlan"}"#);
 }
 
@@ -185,6 +187,7 @@ fn still_flowing(c: &Cluster, pods: &[(NamedNs, String)], what: &str) {
 
 #[test]
 fn api_outage_leaves_the_data_plane_and_the_watch_resumes() {
+    testkit::require_root!();
     let mut c = Cluster::with_api("outage", 3, r#"{"Type":"vxlan"}"#);
     c.start_agents();
     let pods = pods_everywhere(&c);

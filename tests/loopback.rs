@@ -66,6 +66,7 @@ fn shape(stdout: &str, sandbox: &Path) -> CniResult {
 
 #[test]
 fn add_brings_lo_up_and_answers_as_the_reference_does_for_each_version() {
+    testkit::require_root!();
     let node = Node::new("lo-add");
     let link = Link::new(&node);
     for v in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
@@ -118,6 +119,7 @@ fn add_brings_lo_up_and_answers_as_the_reference_does_for_each_version() {
 
 #[test]
 fn add_passes_prev_result_through() {
+    testkit::require_root!();
     let node = Node::new("lo-prev");
     let link = Link::new(&node);
     let prev = r#"{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","mac":"0a:58:0a:4d:00:07","sandbox":"/run/netns/x"}],"ips":[{"interface":0,"address":"10.77.0.7/24","gateway":"10.77.0.1"}]}"#;
@@ -139,6 +141,7 @@ fn add_passes_prev_result_through() {
 
 #[test]
 fn del_brings_lo_down_and_succeeds_when_the_netns_is_gone() {
+    testkit::require_root!();
     let node = Node::new("lo-del");
     let link = Link::new(&node);
     let c = conf("1.0.0");
@@ -198,6 +201,7 @@ fn del_brings_lo_down_and_succeeds_when_the_netns_is_gone() {
 
 #[test]
 fn check_fails_when_lo_is_down() {
+    testkit::require_root!();
     let node = Node::new("lo-check");
     let link = Link::new(&node);
     let pod = pod_lo_down(&node, "p");
@@ -241,6 +245,7 @@ fn check_fails_when_lo_is_down() {
 
 #[test]
 fn version_gc_status_and_errors() {
+    testkit::require_root!();
     let node = Node::new("lo-misc");
     let link = Link::new(&node);
     let bin = link.path();

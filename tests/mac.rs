@@ -70,6 +70,7 @@ fn stale_entry(node: &Node, ip: &str, mac: &str) {
 
 #[test]
 fn requested_mac_from_each_source_is_the_pods_and_the_results() {
+    testkit::require_root!();
     let node = Node::new("mac");
     let conf = dual_stack(&node);
     let cases = [
@@ -136,6 +137,7 @@ fn requested_mac_from_each_source_is_the_pods_and_the_results() {
 
 #[test]
 fn a_malformed_mac_is_refused_and_changes_nothing() {
+    testkit::require_root!();
     let node = Node::new("badmac");
     let conf = dual_stack(&node);
     let keep = node.pod("keep");
@@ -183,6 +185,7 @@ fn a_malformed_mac_is_refused_and_changes_nothing() {
 
 #[test]
 fn the_pod_announces_itself_and_corrects_a_stale_neighbour() {
+    testkit::require_root!();
     let node = Node::new("garp");
     let conf = dual_stack(&node);
     // A first pod makes the bridge, where the node keeps its neighbour entries.
@@ -218,6 +221,7 @@ fn the_pod_announces_itself_and_corrects_a_stale_neighbour() {
 
 #[test]
 fn podman_reload_keeps_mac_and_ip_and_the_node_follows() {
+    testkit::require_root!();
     let node = Node::new("reload");
     let conf = dual_stack(&node);
     // Another pod keeps the bridge's carrier up across the DEL: with none, the kernel flushes

@@ -8,6 +8,7 @@ const SUBNET: &str = "10.77.0.0/24";
 
 #[test]
 fn two_pods_reach_each_other_the_gateway_and_the_node() {
+    testkit::require_root!();
     let node = Node::new("ping");
     let conf = node.conf("1.1.0", SUBNET);
     let (p1, p2) = (node.pod("p1"), node.pod("p2"));
@@ -36,6 +37,7 @@ fn two_pods_reach_each_other_the_gateway_and_the_node() {
 
 #[test]
 fn check_passes_then_fails_after_an_address_is_removed() {
+    testkit::require_root!();
     let node = Node::new("check");
     let conf = node.conf("1.0.0", SUBNET);
     let pod = node.pod("p");
@@ -69,6 +71,7 @@ fn check_passes_then_fails_after_an_address_is_removed() {
 
 #[test]
 fn del_is_idempotent_and_releases_when_the_netns_is_gone() {
+    testkit::require_root!();
     let node = Node::new("del");
     let conf = node.conf("1.1.0", SUBNET);
     let pod = node.pod("p");
@@ -104,6 +107,7 @@ fn del_is_idempotent_and_releases_when_the_netns_is_gone() {
 
 #[test]
 fn gc_releases_what_the_runtime_no_longer_knows() {
+    testkit::require_root!();
     let node = Node::new("gc");
     let conf = node.conf("1.1.0", SUBNET);
     let pods: Vec<_> = (0..3).map(|i| node.pod(&format!("p{i}"))).collect();
@@ -131,6 +135,7 @@ fn gc_releases_what_the_runtime_no_longer_knows() {
 
 #[test]
 fn fifty_parallel_adds_get_distinct_addresses_and_parallel_dels_leave_no_lease() {
+    testkit::require_root!();
     let node = Node::new("par");
     let conf = node.conf("1.1.0", "10.78.0.0/24");
     let pods: Vec<_> = (0..50).map(|i| node.pod(&format!("p{i}"))).collect();
@@ -170,6 +175,7 @@ fn fifty_parallel_adds_get_distinct_addresses_and_parallel_dels_leave_no_lease()
 
 #[test]
 fn every_version_answers_in_its_own_format() {
+    testkit::require_root!();
     let node = Node::new("ver");
     for (i, v) in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
         .iter()
@@ -203,6 +209,7 @@ fn every_version_answers_in_its_own_format() {
 
 #[test]
 fn subnet_file_hand_off_status_and_try_again() {
+    testkit::require_root!();
     let node = Node::new("sub");
     let subnet_file = node.dir.join("subnet.env");
     let conf = format!(
@@ -236,6 +243,7 @@ fn subnet_file_hand_off_status_and_try_again() {
 
 #[test]
 fn exhausted_range_is_a_clear_error_and_status_50() {
+    testkit::require_root!();
     let node = Node::new("exh");
     let conf = format!(
         r#"{{"cniVersion":"1.1.0","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.80.0.0/29","rangeStart":"10.80.0.2","rangeEnd":"10.80.0.3"}}]],"dataDir":"{}"}}}}"#,
@@ -268,6 +276,7 @@ fn pod_eth0(ns: &NamedNs) -> String {
 
 #[test]
 fn bad_input_gets_the_right_code_and_changes_nothing() {
+    testkit::require_root!();
     let node = Node::new("bad");
     let conf = node.conf("1.1.0", SUBNET);
     let pod = node.pod("p");
@@ -379,6 +388,7 @@ fn bad_input_gets_the_right_code_and_changes_nothing() {
 
 #[test]
 fn requested_ip_through_cni_args_and_capability() {
+    testkit::require_root!();
     let node = Node::new("req");
     let conf = node.conf("1.1.0", SUBNET);
     let pod = node.pod("p");
@@ -405,6 +415,7 @@ fn requested_ip_through_cni_args_and_capability() {
 
 #[test]
 fn sigkill_during_add_never_doubles_an_address() {
+    testkit::require_root!();
     use std::io::Write;
     use std::process::Stdio;
     let node = Node::new("kill");
@@ -412,7 +423,7 @@ fn sigkill_during_add_never_doubles_an_address() {
     let pods: Vec<_> = (0..12).map(|i| node.pod(&format!("k{i}"))).collect();
     for (i, p) in pods.iter().enumerate() {
         // kill at increasing moments of the ADD
-        let mut c = testbed::binary_command(&node.ns, std::path::Path::new(BIN)).unwrap();
+        let mut c = testkit::binary_command(&node.ns, std::path::Path::new(BIN)).unwrap();
         c.env("CNI_COMMAND", "ADD")
             .env("CNI_CONTAINERID", format!("k{i}"))
             .env("CNI_NETNS", &p.path)

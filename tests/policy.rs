@@ -265,10 +265,12 @@ fn scenario(backend: &str, tag: &str) {
 
 #[test]
 fn network_policy_host_gw() {
+    testkit::require_root!();
     scenario(r#"{"Type":"host-gw"}"#, "polhg");
 }
 
 #[test]
 fn network_policy_vxlan() {
+    testkit::require_root!();
     scenario(r#"{"Type":"vxlan"}"#, "polvx");
 }

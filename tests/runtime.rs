@@ -32,11 +32,13 @@ const HOST_PORT: &str = "30501";
 
 #[test]
 fn k3s_node_without_flannel() {
+    testkit::require_root!();
     run(&layout::K3S);
 }
 
 #[test]
 fn microk8s_node() {
+    testkit::require_root!();
     run(&layout::MICROK8S);
 }
 
@@ -131,7 +133,7 @@ fn run(layout: &Layout) {
         cluster.nodes[k].subnet = subnets.next().unwrap().to_string();
         cluster.publish(k);
     }
-    let dir = std::env::temp_dir().join(testbed::unique_name("lr", layout.name));
+    let dir = std::env::temp_dir().join(testkit::unique_name("lr", layout.name));
     std::fs::create_dir_all(&dir).unwrap();
     let mut site = Site {
         nodes: Vec::new(),

@@ -14,6 +14,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn uninstall_all_removes_what_install_and_the_agent_made() {
+    testkit::require_root!();
     let mut c = Cluster::new("unin", 2, r#"{"Type":"vxlan"}"#);
     c.agent_args.push("--network-policy".into());
     c.start_agents();

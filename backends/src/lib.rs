@@ -19,6 +19,8 @@ mod peers;
 pub mod plan;
 mod plan_device;
 pub mod state;
+/// The kernel model for tests (feature `fake`, which only dev-dependencies enable).
+#[cfg(any(test, feature = "fake"))]
 pub mod testing;
 mod vxlan;
 
@@ -26,7 +28,7 @@ pub use conf::{
     pod_mtu, BackendConf, ConfError, VxlanConf, DEFAULT_VNI, DEFAULT_VXLAN_PORT, DEVICE_PREFIX,
 };
 pub use desired::desired;
-pub use mac::{derived_vtep_mac, vtep_mac};
+pub use mac::{derived_vtep_mac, fnv1a, vtep_mac};
 pub use model::{mac_to_string, parse_mac, LocalUnderlay, Mac, NodeInfo};
 pub use op::Op;
 pub use plan::plan;

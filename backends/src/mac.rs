@@ -59,8 +59,9 @@ pub fn is_local(mac: &Mac) -> bool {
     mac[0] & 2 != 0
 }
 
-/// 64-bit FNV-1a: a fixed, documented hash (std's hashers may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// 64-bit FNV-1a: a fixed, documented hash (std's hashers may change between releases). Also
+/// the plugin's (host veth and bridge MAC names, `lichen::dataplane`).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

@@ -15,11 +15,12 @@ pub fn mac_to_string(mac: &Mac) -> String {
     MacDisplay(mac).to_string()
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff` (either case; `-` also accepted as separator), as found in a node
-/// annotation. `None` when malformed.
+/// Parses `aa:bb:cc:dd:ee:ff` (either case), as a node annotation carries it (Flannel's
+/// `backend-data` `VtepMAC`, Lichen's own): the one MAC reader of the agent. `None` when
+/// malformed. (The plugin's `cni::Mac::parse` reads the wider forms of Go's `net.ParseMAC`.)
 pub fn parse_mac(text: &str) -> Option<Mac> {
     let mut out = [0u8; 6];
-    let mut parts = text.trim().split([':', '-']);
+    let mut parts = text.split(':');
     for byte in out.iter_mut() {
         let part = parts.next()?;
         if part.len() != 2 {

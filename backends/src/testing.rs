@@ -3,7 +3,8 @@
 //! VXLAN device needs its static neighbour and FDB entry first (else the kernel would ARP), a
 //! neighbour or FDB entry cannot go while a route still uses it, a route needs its device to
 //! exist and be up, and a host-gw next hop must be on the underlay's L2 segment.
-//! Ordinary code: it is not selected by `cfg(test)` anywhere.
+//! Built for this crate's tests and, with the `fake` feature (a dev-dependency of the `lichen`
+//! package enables it), for the agent's; never in the shipped binary.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};

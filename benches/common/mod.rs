@@ -1,19 +1,26 @@
-//! Helpers the benchmarks share (each bench target includes this module).
+//! Helpers the benchmarks share (each bench target includes this module); the generic ones
+//! (the agent guard, polling, RSS, Node objects) are the test harness's (crates/testkit).
 #![allow(dead_code)]
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lichen::cni::CniResult;
-use lichen::testbed::{self, Invocation, NamedNs};
+#[allow(unused_imports)] // not every bench uses every helper
+pub use testkit::{node_json, rss_kib, wait, Agent};
+use testkit::{Invocation, NamedNs};
 
-/// The binary to measure: the shipped static (musl) one when built, else this build's.
+/// The binary to measure: `LICHEN_BENCH_BIN` when set, else the shipped static (musl) one
+/// when built, else this build's.
 pub fn bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // another build to compare with (e.g. before a change)
+        if let Some(b) = std::env::var_os("LICHEN_BENCH_BIN") {
+            return b.into();
+        }
         let musl = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/x86_64-unknown-linux-musl/release/lichen");
         if cfg!(target_arch = "x86_64") && musl.exists() {
@@ -22,41 +29,6 @@ pub fn bin() -> &'static Path {
             env!("CARGO_BIN_EXE_lichen").into()
         }
     })
-}
-
-/// A running agent, killed when dropped.
-pub struct Agent(pub Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[allow(unused_imports)] // not every bench writes Nodes
-pub use lichen::testbed::node_json;
-
-/// Polls `f` every 0.5 ms until it holds (true) or `limit` passes (false).
-pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    true
-}
-
-/// A process's resident set in KiB (0 when unreadable).
-pub fn rss_kib(pid: u32) -> u64 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// iperf3 from `client` to a server in `server` bound to `ip` for `secs` seconds: Gbit/s received.
@@ -103,18 +75,10 @@ pub fn attach_pod(
         subnet_env.display(),
         ipam_dir.display()
     );
-    let a = testbed::invoke(
+    let a = testkit::invoke(
         bin(),
         node,
-        &Invocation {
-            command: "ADD",
-            container_id: &pod.name,
-            netns: Some(&pod.path),
-            ifname: "eth0",
-            config: &conf,
-            cni_path: "/usr/lib/cni",
-            extra_env: vec![],
-        },
+        &Invocation::pod("ADD", &pod, &conf, "/usr/lib/cni"),
     )
     .unwrap();
     assert!(a.ok, "{}", a.stdout);

@@ -1,10 +1,13 @@
-//! Change → enforced under policy churn, per backend: two nodes on a switch, agents with
-//! `--network-policy`, nine pods x/y/z × a/b/c (objects only, addresses in the nodes' pod
-//! subnets), and the seeded walk of `lichen::policy::churn` (policy creates, edits, deletes,
-//! pod and namespace relabels, several per step) written to the cluster dir. Per step: from
-//! the last file written to both agents reporting the fingerprint of a fresh compile of the
-//! directory (status `ruleset:`, polled every 0.5 ms). `BENCH_CHURN_STEPS` (default 200) and
-//! `LICHEN_CHURN_SEED` (default 1) set the walk.
+//! Change → enforced under policy churn, per backend, quiet and under kernel-event noise:
+//! two nodes on a switch, agents with `--network-policy`, nine pods x/y/z × a/b/c (objects
+//! only, addresses in the nodes' pod subnets), and the seeded walk of
+//! `lichen::policy::churn` (policy creates, edits, deletes, pod and namespace relabels,
+//! several per step) written to the cluster dir. Per step: from the last file written to both
+//! agents reporting the fingerprint of a fresh compile of the directory (status `ruleset:`,
+//! polled every 2 ms, [`POLL`]). Noise: an address added to or removed from a dummy bridge in each
+//! node every 5 ms (as tests/policy_churn/noise.rs), kernel notifications the agents wake up
+//! for; then the same with 100 more peer Nodes, so that every noise-woken route pass has
+//! their routes (or neighbour and FDB entries) to read and plan. `BENCH_CHURN_STEPS` (default 200) and `LICHEN_CHURN_SEED` (default 1) set the walk.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use lichen::policy::churn::{state_of, Churn, ChurnPod};
 use lichen::policy::compile;
-use lichen::testbed::NamedNs;
+use netbed::NamedNs;
 
 use super::{enter, put, start_agent_with, wait, Agent};
 
@@ -21,15 +24,74 @@ pub fn run() {
     let steps: usize = env("BENCH_CHURN_STEPS", 200);
     let seed: u64 = env("LICHEN_CHURN_SEED", 1);
     println!("Policy churn, {steps} steps (seed {seed}): change -> enforced on both nodes");
-    for backend in ["host-gw", "vxlan"] {
-        let mut ms = churn(backend, steps, seed);
-        ms.sort_by(f64::total_cmp);
-        println!(
-            "  {backend:<8} median {:>6.1} ms   p90 {:>6.1} ms   worst {:>6.1} ms",
-            ms[ms.len() / 2],
-            ms[ms.len() * 9 / 10],
-            ms[ms.len() - 1]
-        );
+    for (noise, peers) in [(false, 0), (true, 0), (true, PEERS)] {
+        for backend in ["host-gw", "vxlan"] {
+            let mut ms = churn(backend, steps, seed, noise, peers);
+            ms.sort_by(f64::total_cmp);
+            let label = match (noise, peers) {
+                (false, _) => "quiet".to_owned(),
+                (true, 0) => "address change / 5 ms".to_owned(),
+                (true, n) => format!("same, {n} more peers"),
+            };
+            println!(
+                "  {backend:<8} {label:<22} median {:>6.1} ms   p90 {:>6.1} ms   worst {:>6.1} ms",
+                ms[ms.len() / 2],
+                ms[ms.len() * 9 / 10],
+                ms[ms.len() - 1]
+            );
+        }
+    }
+}
+
+/// An address added to and removed from bridge `noise0` of each node every 5 ms, until
+/// dropped.
+struct Noise {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Noise {
+    fn start(nodes: &[NamedNs]) -> Noise {
+        use std::io::Write;
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = nodes
+            .iter()
+            .map(|n| {
+                let (ns, stop) = (n.name.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ip = std::process::Command::new("ip")
+                        .args(["-n", &ns, "-force", "-batch", "-"])
+                        .stdin(std::process::Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    let mut input = ip.stdin.take().unwrap();
+                    let _ = input.write_all(b"link add noise0 type bridge\n");
+                    let mut add = true;
+                    while !stop.load(Ordering::Relaxed) {
+                        let op = if add { "add" } else { "del" };
+                        add = !add;
+                        let line = format!("addr {op} 203.0.113.1/32 dev noise0\n");
+                        if input.write_all(line.as_bytes()).is_err() || input.flush().is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    drop(input);
+                    let _ = ip.wait();
+                })
+            })
+            .collect();
+        Noise { stop, threads }
+    }
+}
+
+impl Drop for Noise {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -39,6 +101,23 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Polls `f` every [`POLL`] until it holds (true) or `limit` passed (false).
+fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+    true
+}
+
+/// How often the agents' status is read while waiting: each read renders the whole status
+/// page (100 peers with the peers configuration), and polling faster would make the
+/// benchmark itself the agents' main load on a small machine.
+const POLL: Duration = Duration::from_millis(2);
 
 /// The ruleset fingerprint node `ns`'s agent reports.
 fn applied(ns: &NamedNs) -> Option<String> {
@@ -57,9 +136,22 @@ fn applied(ns: &NamedNs) -> Option<String> {
 }
 
 /// Milliseconds from change to enforced, per step.
-fn churn(backend: &str, steps: usize, seed: u64) -> Vec<f64> {
+/// Peer Nodes (objects only) added in the last configuration: each noise-woken route pass then
+/// reads and plans their routes (or FDB and neighbour entries) too.
+const PEERS: usize = 100;
+
+fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> Vec<f64> {
     let (_sw, dir, nodes) = super::two_nodes("lbc");
     let objs = dir.join("objects");
+    for i in 0..peers {
+        let name = format!("peer{i}");
+        let json = netbed::node_json(
+            &name,
+            &format!("10.128.{}.0/24", 10 + i),
+            &format!("198.51.100.{}", 100 + i),
+        );
+        put(&objs, &format!("{name}.json"), &json);
+    }
     let backend_json = format!(r#"{{"Type":"{backend}"}}"#);
     let _agents: Vec<Agent> = nodes
         .iter()
@@ -77,6 +169,21 @@ fn churn(backend: &str, steps: usize, seed: u64) -> Vec<f64> {
                 ip: format!("10.128.{k}.{}", 10 + 3 * i + j),
             });
         }
+    }
+    let _noise = noise.then(|| Noise::start(&nodes));
+    if peers > 0 {
+        // every peer programmed on both nodes before the walk starts
+        let programmed = |ns: &NamedNs| {
+            let args: &[&str] = match backend {
+                "vxlan" => &["neigh", "show", "dev", "lichen.1"],
+                _ => &["route", "show", "proto", "108"],
+            };
+            ns.ip(args).map(|o| o.lines().count()).unwrap_or(0)
+        };
+        let done = wait(Duration::from_secs(30), || {
+            nodes.iter().all(|ns| programmed(ns) > peers)
+        });
+        assert!(done, "{backend}: {peers} peers not programmed after 30 s");
     }
     let mut walk = Churn::new(seed, pods, BTreeMap::new());
     let mut files = BTreeMap::new();
@@ -100,7 +207,7 @@ fn churn(backend: &str, steps: usize, seed: u64) -> Vec<f64> {
             .iter()
             .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
             .collect();
-        let done = wait(Duration::from_secs(30), || {
+        let done = poll(Duration::from_secs(30), || {
             nodes
                 .iter()
                 .zip(&want)

@@ -1,5 +1,5 @@
 //! What the agent needs from the kernel, as a small trait: the reconciler is written (and
-//! tested) against it; [`super::netlink::NetlinkKernel`] is the real one, and tests use
+//! tested) against it, [`PolicyKernel`] is the policy reconciler's part of it; [`super::netlink::NetlinkKernel`] is the real one, and tests use
 //! `lichen_backends::testing::FakeKernel` through an adapter.
 
 use std::io;
@@ -14,7 +14,21 @@ use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
 use crate::policy::Ruleset;
 
-pub trait Kernel {
+/// The policy reconciler's port: nftables' policy table and br_netfilter, nothing else (it
+/// runs on a thread of its own, with sockets of its own; see [`super::policy`]).
+pub trait PolicyKernel {
+    /// Makes Lichen's policy table hold `rules` in one transaction; `previous` is what the
+    /// last successful call applied (`None`: unknown), so element changes can go alone.
+    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied>;
+    /// Removes Lichen's policy table (absent is success).
+    fn remove_policy(&mut self) -> io::Result<()>;
+    /// Makes bridged IPv4/IPv6 traffic go through the IP hooks (br_netfilter); `false` when
+    /// br_netfilter is not available.
+    fn bridge_filtering(&mut self) -> io::Result<bool>;
+}
+
+/// The route reconciler's port (the policy table is only removed, by `--cleanup`).
+pub trait Kernel: PolicyKernel {
     /// The underlay interface: `iface` when given, else the interface holding `addr`.
     fn underlay(&mut self, iface: Option<&str>, addr: IpAddr) -> io::Result<LocalUnderlay>;
     /// What Lichen owns in the kernel now: `lichen.*` VXLAN devices with their neighbours and
@@ -26,14 +40,6 @@ pub trait Kernel {
     fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()>;
     /// Removes Lichen's nftables table.
     fn remove_rules(&mut self) -> io::Result<()>;
-    /// Makes Lichen's policy table hold `rules` in one transaction; `previous` is what the
-    /// last successful call applied (`None`: unknown), so element changes can go alone.
-    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied>;
-    /// Removes Lichen's policy table (absent is success).
-    fn remove_policy(&mut self) -> io::Result<()>;
-    /// Makes bridged IPv4/IPv6 traffic go through the IP hooks (br_netfilter); `false` when
-    /// br_netfilter is not available.
-    fn bridge_filtering(&mut self) -> io::Result<bool>;
     /// What the node holds besides Lichen's objects that matters to pod traffic in
     /// `cluster`: other VXLAN devices, routes, a legacy iptables FORWARD chain (see
     /// [`super::survey`]). A kernel that cannot tell answers nothing.

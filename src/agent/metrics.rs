@@ -134,6 +134,16 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
             r.reconcile_errors,
         ),
         (
+            "lichen_policy_runs_total",
+            "Policy reconciler passes.",
+            r.policy.runs,
+        ),
+        (
+            "lichen_policy_errors_total",
+            "Policy reconciler passes that failed.",
+            r.policy.failed_runs,
+        ),
+        (
             "lichen_source_restarts_total",
             "Cluster source (watch) restarts.",
             r.source_restarts,

@@ -9,6 +9,7 @@
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 
 pub mod explain;
+pub mod feed;
 pub mod http;
 pub mod kernel;
 pub mod metrics;

@@ -260,7 +260,8 @@ impl RawBackend {
             "vxlan" => {
                 // Flannel treats 0 as "unset" for both.
                 let vni = self.vni.filter(|v| *v != 0).unwrap_or(1);
-                if vni > 0x00ff_ffff {
+                // The range the backends check again (`VxlanConf::validate`); one constant.
+                if vni > lichen_backends::conf::MAX_VNI {
                     return Err(NetConfError::InvalidVni(vni));
                 }
                 Ok(Backend::Vxlan(Vxlan {

@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
-use super::kernel::Kernel;
+use super::kernel::{Kernel, PolicyKernel};
 use super::survey::Foreign;
 use crate::nft::policy::Applied;
 use crate::nft::NodeRules;
@@ -48,6 +48,38 @@ impl NetlinkKernel {
             nl: Nl::open()?,
             index: HashMap::new(),
         })
+    }
+}
+
+impl PolicyKernel for NetlinkKernel {
+    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied> {
+        NftPolicy.apply_policy(rules, previous)
+    }
+
+    fn remove_policy(&mut self) -> io::Result<()> {
+        NftPolicy.remove_policy()
+    }
+
+    fn bridge_filtering(&mut self) -> io::Result<bool> {
+        NftPolicy.bridge_filtering()
+    }
+}
+
+/// The policy reconciler's kernel: an nftables socket per transaction, no netlink route
+/// socket (the policy thread needs none).
+pub struct NftPolicy;
+
+impl PolicyKernel for NftPolicy {
+    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied> {
+        crate::nft::policy::apply_policy(rules, previous)
+    }
+
+    fn remove_policy(&mut self) -> io::Result<()> {
+        crate::nft::policy::remove_policy_table()
+    }
+
+    fn bridge_filtering(&mut self) -> io::Result<bool> {
+        bridge_filtering()
     }
 }
 
@@ -76,18 +108,6 @@ impl Kernel for NetlinkKernel {
 
     fn remove_rules(&mut self) -> io::Result<()> {
         crate::nft::remove_lichen_table()
-    }
-
-    fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied> {
-        crate::nft::policy::apply_policy(rules, previous)
-    }
-
-    fn remove_policy(&mut self) -> io::Result<()> {
-        crate::nft::policy::remove_policy_table()
-    }
-
-    fn bridge_filtering(&mut self) -> io::Result<bool> {
-        bridge_filtering()
     }
 
     fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {

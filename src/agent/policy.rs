@@ -1,8 +1,13 @@
-//! The policy mode in the agent: on every pass, compile this node's NetworkPolicy ruleset
-//! from the cluster state and hand it to the kernel (one transaction; only element changes
-//! when only elements changed); off, make sure the policy table is gone.
+//! The policy reconciler: on every pass, compile this node's NetworkPolicy ruleset from the
+//! cluster state and hand it to the kernel (one transaction; only element changes when only
+//! elements changed); off, make sure the policy table is gone.
 //!
 //! Design notes:
+//! - It is a reconciler of its own ([`PolicySync`] behind [`PolicyKernel`], on the
+//!   `lichen-policy` thread, see [`super::run`]): woken only by changes of what the compile
+//!   reads (Pods, Namespaces, NetworkPolicies, this Node's addresses; [`super::feed`]) and by
+//!   its resync timer, so neither kernel events nor route passes delay or recompile it. It
+//!   writes its own report section ([`PolicyReport`], with its own errors and counters).
 //! - The ruleset the kernel got is kept (shared with the HTTP endpoint), so `status` and
 //!   `policy explain` answer from exactly what is enforced, not from a fresh compile.
 //!   `status` also shows its fingerprint (`ruleset: <hex>`, [`Ruleset::fingerprint`]): equal
@@ -15,11 +20,11 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::kernel::Kernel;
+use super::kernel::PolicyKernel;
 use crate::nft::policy::{size, Applied};
 use crate::policy::{compile, Ruleset};
 
-/// What the policy mode did at the last pass.
+/// What the policy reconciler did: its own section of the report, written by its own thread.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyReport {
     pub enabled: bool,
@@ -32,37 +37,78 @@ pub struct PolicyReport {
     /// When the last change was applied and how (`replaced`, `elements`, `incremental`,
     /// `unchanged`), for /metrics.
     pub last_applied: Option<(SystemTime, &'static str)>,
+    /// Errors of the last policy pass (empty when it succeeded).
+    pub errors: Vec<String>,
+    /// Policy passes, and those that ended in errors.
+    pub runs: u64,
+    pub failed_runs: u64,
 }
 
-/// The policy state the reconciler keeps between passes.
+impl PolicyReport {
+    /// Nothing stands in the way of this node's pods: a pass ran, ended without errors, and
+    /// policy is off or its ruleset is in the kernel.
+    pub fn settled(&self) -> bool {
+        self.runs > 0 && self.errors.is_empty() && (!self.enabled || self.ruleset.is_some())
+    }
+}
+
+/// The policy reconciler: this node's name, whether policy is on, what the kernel holds.
 #[derive(Debug, Default)]
 pub struct PolicySync {
+    node: String,
+    enabled: bool,
     applied: Option<Arc<Ruleset>>,
     /// Off: the table was removed once already.
     removed: bool,
+    report: PolicyReport,
 }
 
 impl PolicySync {
-    /// One pass. `full`: replace the table even when nothing changed (repairs tampering).
-    pub fn sync<K: Kernel>(
+    pub fn new(node: String, enabled: bool) -> PolicySync {
+        PolicySync {
+            node,
+            enabled,
+            ..PolicySync::default()
+        }
+    }
+
+    /// One pass; returns the report section. `full`: replace the table even when nothing
+    /// changed (repairs tampering).
+    pub fn sync<K: PolicyKernel + ?Sized>(
         &mut self,
         kernel: &mut K,
-        enabled: bool,
         state: &crate::agent::source::ClusterState,
-        node: &str,
         full: bool,
-        report: &mut super::report::Report,
+    ) -> PolicyReport {
+        self.report.errors.clear();
+        self.report.runs += 1;
+        self.pass(kernel, state, full);
+        if !self.report.errors.is_empty() {
+            self.report.failed_runs += 1;
+            for e in &self.report.errors {
+                log::error!("policy: {e}");
+            }
+        }
+        self.report.clone()
+    }
+
+    fn pass<K: PolicyKernel + ?Sized>(
+        &mut self,
+        kernel: &mut K,
+        state: &crate::agent::source::ClusterState,
+        full: bool,
     ) {
-        let errors = &mut report.last_errors;
-        let report = &mut report.policy;
-        report.enabled = enabled;
-        if !enabled {
+        let report = &mut self.report;
+        report.enabled = self.enabled;
+        if !self.enabled {
             report.ruleset = None;
             report.bridge = None;
             if !self.removed || full {
                 match kernel.remove_policy() {
                     Ok(()) => self.removed = true,
-                    Err(e) => errors.push(format!("removing the policy table: {e}")),
+                    Err(e) => report
+                        .errors
+                        .push(format!("removing the policy table: {e}")),
                 }
             }
             self.applied = None;
@@ -78,7 +124,7 @@ impl PolicySync {
             ),
             Err(e) => Err(format!("cannot enable bridge-nf-call-iptables: {e}")),
         });
-        let rules = compile(state, node);
+        let rules = compile(state, &self.node);
         let previous = if full { None } else { self.applied.as_deref() };
         if previous == Some(&rules) {
             return;
@@ -102,7 +148,7 @@ impl PolicySync {
             }
             Err(e) => {
                 self.applied = None;
-                errors.push(format!("policy: {e}"));
+                report.errors.push(format!("policy: {e}"));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One idempotent pass: cluster state → desired kernel state → plan against the kernel → apply,
-//! plus the subnet file and the nftables rules. It runs on every cluster change, on kernel
-//! changes and on a timer. It never removes what works because information is missing: while
+//! plus the subnet file and the node's nftables rules. It runs on Node changes, on kernel
+//! changes and on a timer. NetworkPolicy is not its business: the policy reconciler
+//! ([`super::policy`]) runs on a thread of its own, woken by the kinds it compiles from. It never removes what works because information is missing: while
 //! this node is unknown or has no podCIDR, nothing is touched.
 //!
 //! A Node that stays without `spec.podCIDR` for [`Reconciler::podcidr_wait`] (default
@@ -25,7 +26,6 @@ use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanCon
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
 use super::peer_log::{self, Refusals};
-use super::policy::PolicySync;
 use super::report::Report;
 use super::source::ClusterState;
 use crate::k8s::Node;
@@ -41,8 +41,6 @@ pub struct Reconciler<K: Kernel> {
     pub subnet_file: PathBuf,
     /// The rules last applied (None: never, or must be re-applied).
     applied_rules: Option<NodeRules>,
-    /// The NetworkPolicy mode (on when `netconf.network_policy`).
-    policy: PolicySync,
     /// How long this Node may lack a podCIDR before the agent says how to fix it.
     pub podcidr_wait: Duration,
     /// Since when this Node has had no podCIDR (None: it has one, or is not known yet), and
@@ -119,7 +117,6 @@ impl<K: Kernel> Reconciler<K> {
             iface,
             subnet_file,
             applied_rules: None,
-            policy: PolicySync::default(),
             podcidr_wait: PODCIDR_WAIT,
             no_podcidr_since: None,
             hinted: false,
@@ -208,15 +205,6 @@ impl<K: Kernel> Reconciler<K> {
         full: bool,
         report: &mut Report,
     ) -> Result<(), String> {
-        // Policy needs only this node's name: pods name their node.
-        self.policy.sync(
-            &mut self.kernel,
-            self.netconf.network_policy,
-            state,
-            &self.node_name,
-            full,
-            report,
-        );
         let local = self.local_node(state, report);
         let Some(local) = local.as_ref().filter(|n| !n.deleting) else {
             (self.no_podcidr_since, self.hinted) = (None, false);

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use lichen_backends::testing::FakeKernel;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
 
-use super::kernel::Kernel;
+use super::kernel::{Kernel, PolicyKernel};
 use super::netconf::NetConf;
+use super::policy::PolicySync;
 use super::reconcile::{podcidr_hint, Reconciler};
 use super::report::Report;
 use super::source::ClusterState;
@@ -68,6 +69,9 @@ impl Kernel for Fake {
         self.rules = None;
         Ok(())
     }
+}
+
+impl PolicyKernel for Fake {
     fn apply_policy(
         &mut self,
         rules: &crate::policy::Ruleset,
@@ -120,6 +124,8 @@ fn underlay() -> LocalUnderlay {
 
 pub(super) struct Case {
     pub(super) rec: Reconciler<Fake>,
+    /// The policy reconciler, on the same fake kernel.
+    pub(super) policy: PolicySync,
     file: PathBuf,
 }
 
@@ -141,13 +147,16 @@ impl Case {
         };
         let nc = NetConf::parse(netconf.as_bytes()).unwrap();
         Case {
+            policy: PolicySync::new("node1".into(), nc.network_policy),
             rec: Reconciler::new(fake, "node1".into(), nc, None, file.clone()),
             file,
         }
     }
+    /// A route pass, then a policy pass (two reconcilers, as in the agent).
     pub(super) fn run(&mut self, s: &ClusterState) -> Report {
         let mut r = Report::default();
         self.rec.reconcile(s, false, &mut r);
+        r.policy = self.policy.sync(&mut self.rec.kernel, s, false);
         r
     }
 }
@@ -380,8 +389,8 @@ fn policy_on_applies_the_ruleset_and_label_changes_are_element_changes() {
         [Applied::Replaced(_), Applied::Elements(_)]
     ));
     // the timer's full pass replaces the table
-    let mut r = Report::default();
-    c.rec.reconcile(&with_policy("other"), true, &mut r);
+    c.policy
+        .sync(&mut c.rec.kernel, &with_policy("other"), true);
     assert!(matches!(
         c.rec.kernel.policy_applies.last(),
         Some(Applied::Replaced(_))

@@ -1,6 +1,9 @@
 //! What the agent knows about itself, for `lichen status`, `/healthz`, `/readyz` and
 //! `/metrics`.
 //!
+//! Two reconcilers write it: the route loop everything but [`Report::policy`], the policy
+//! thread that section alone (see [`super::run`]).
+//!
 //! Liveness and readiness are different questions (a DaemonSet's liveness probe restarts the
 //! agent, its readiness probe only marks it): [`Report::alive`] says the agent's loop still
 //! turns — it beats on every turn and the resync timer guarantees a turn every
@@ -26,7 +29,8 @@ pub struct Report {
     /// The differences the last reconcile found between the kernel and the desired state
     /// (and repaired); empty when the kernel already matched.
     pub last_drift: Vec<String>,
-    /// Errors of the last reconcile (empty when it succeeded).
+    /// Errors of the last route pass (empty when it succeeded; the policy reconciler's are in
+    /// [`Report::policy`]).
     pub last_errors: Vec<String>,
     /// What the last pass worked around without failing (e.g. this Node's entry is malformed
     /// and its last good one is used), and what the last survey of the node found that breaks or
@@ -39,7 +43,7 @@ pub struct Report {
     pub source_restarts: u64,
     /// Unix time of the last successful reconcile.
     pub last_sync: Option<SystemTime>,
-    /// The NetworkPolicy mode.
+    /// The NetworkPolicy mode: the policy reconciler's section, written by it alone.
     pub policy: super::policy::PolicyReport,
     /// When the agent's loop last turned (its heartbeat; `None` before the loop started).
     pub heartbeat: Option<Instant>,
@@ -125,7 +129,7 @@ impl Report {
                 let _ = writeln!(s, "{head:<10}{line}");
             }
         }
-        for e in &self.last_errors {
+        for e in self.last_errors.iter().chain(&self.policy.errors) {
             let _ = writeln!(s, "error:    {e}");
         }
         s
@@ -141,12 +145,20 @@ impl Report {
         self.heartbeat.is_some_and(|t| t.elapsed() <= max_age)
     }
 
-    /// Ready (`/readyz`): this node's subnet is known and the last pass ended without errors.
+    /// Ready (`/readyz`): this node's subnet is known, the last route pass ended without
+    /// errors, and the policy reconciler has settled (off, or its ruleset applied and its last
+    /// pass without errors).
     pub fn ready(&self) -> bool {
         self.waiting.is_none()
             && !self.subnets.is_empty()
             && self.last_errors.is_empty()
+            && self.policy.settled()
             && self.last_sync.is_some()
+    }
+
+    /// Every error of the last passes: routes, then policy.
+    pub fn errors(&self) -> impl Iterator<Item = &String> {
+        self.last_errors.iter().chain(&self.policy.errors)
     }
 
     /// Why the node is not ready (for `/readyz`'s body), or `None` when it is.
@@ -156,8 +168,11 @@ impl Report {
         }
         Some(if let Some(w) = &self.waiting {
             format!("waiting: {w}")
-        } else if !self.last_errors.is_empty() {
-            format!("the last pass failed: {}", self.last_errors.join("; "))
+        } else if self.errors().next().is_some() {
+            let errors: Vec<&str> = self.errors().map(String::as_str).collect();
+            format!("the last pass failed: {}", errors.join("; "))
+        } else if !self.policy.settled() {
+            "the NetworkPolicy ruleset is not applied yet".to_owned()
         } else {
             "no pass has programmed this node yet".to_owned()
         })

@@ -68,7 +68,8 @@ impl Report {
         w.end_object();
         strings(&mut w, "skipped", &self.skipped);
         strings(&mut w, "warnings", &self.warnings);
-        strings(&mut w, "errors", &self.last_errors);
+        let errors: Vec<String> = self.errors().cloned().collect();
+        strings(&mut w, "errors", &errors);
         w.end_object();
         w.finish()
     }

@@ -1,6 +1,19 @@
-//! The agent's loop: wait for a cluster change, a kernel change, the timer or a due podCIDR
-//! hint; reconcile. Every turn beats the heartbeat `/healthz` reads. SIGTERM or SIGINT end the
-//! loop at once and the agent exits 0, flushing nothing ([`super::signal`]).
+//! The agent: three parts behind narrow ports, each with its own trigger (issues 12, 13).
+//! - The cluster feed ([`super::feed`]): the source as a task of its own (run on the policy
+//!   thread), handing snapshots to the two reconcilers and waking each only for the kinds it
+//!   reads.
+//! - The route loop (this thread, [`super::reconcile`]): routes, devices, the node's rules,
+//!   the survey, the subnet file and the CNI config. Woken by Node changes, kernel events
+//!   (debounced `DEBOUNCE`, a Node change ends the wait), the resync timer and a due podCIDR
+//!   hint. Every turn beats the heartbeat `/healthz` reads.
+//! - The policy reconciler ([`super::policy`], thread `lichen-policy`, a 512 KiB stack,
+//!   shared with the source's task): woken by Pod, Namespace, NetworkPolicy and own-address changes
+//!   and its own resync timer; kernel events and route passes never delay nor recompile it,
+//!   so a policy change is enforced within one compile and one nftables transaction of the
+//!   source seeing it (benches/policy.rs measures it, with and without kernel-event noise).
+//!
+//! SIGTERM or SIGINT end the agent at once and it exits 0, flushing nothing
+//! ([`super::signal`]).
 //!
 //! `LICHEN_PODCIDR_WAIT` (seconds, default 60) sets [`Options::podcidr_wait`]: how long this
 //! Node may have no podCIDR before the agent says how to make the controller-manager allocate
@@ -13,9 +26,11 @@ use std::time::Duration;
 
 use smol::future::FutureExt;
 
+use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
 use super::netconf::NetConf;
-use super::netlink::{self, NetlinkKernel};
+use super::netlink::{self, NetlinkKernel, NftPolicy};
+use super::policy::PolicySync;
 use super::publish::Publisher;
 use super::reconcile::Reconciler;
 use super::report::Report;
@@ -66,6 +81,7 @@ pub fn podcidr_wait_from_env() -> Duration {
 }
 
 enum Wake {
+    /// Nodes changed, or the policy reconciler settled.
     Cluster,
     Kernel,
     Timer,
@@ -90,7 +106,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     if let Err(e) = rec.backend.validate() {
         return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
     }
-    let mut source = match &opts.kube {
+    let source = match &opts.kube {
         Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
         None => Source::dir(&opts.cluster_dir, DirConfig::default()),
     }
@@ -109,6 +125,24 @@ pub fn run(opts: Options) -> Result<(), String> {
     let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
     let report = Arc::new(Mutex::new(Report::default()));
     report.lock().expect("report").beat();
+    let (routes_tx, routes) = feed::trigger();
+    let (policy_tx, policy_rx) = feed::trigger();
+    let (feed, source_task) = feed::start(
+        source,
+        opts.node_name.clone(),
+        report.clone(),
+        routes_tx.clone(),
+        policy_tx,
+    );
+    start_policy(
+        opts.node_name.clone(),
+        rec.netconf.network_policy,
+        (feed.clone(), source_task),
+        policy_rx,
+        routes_tx,
+        report.clone(),
+    )
+    .map_err(|e| format!("starting the policy reconciler: {e}"))?;
 
     let stop = async {
         shutdown.wait().await;
@@ -154,57 +188,54 @@ pub fn run(opts: Options) -> Result<(), String> {
         let mut failing: u32 = 0;
         loop {
             let hint_due = rec.hint_due();
-            let wake = async { source.next().await.map(|_| Wake::Cluster) }
-                .or(async {
-                    match events.recv().await {
-                        Ok(()) => Ok(Wake::Kernel),
-                        Err(_) => {
-                            // the monitor died: fall back to the timer alone
-                            smol::future::pending::<()>().await;
-                            unreachable!()
-                        }
+            let wake = async {
+                // the feed's task never ends while the agent runs
+                let _ = routes.recv().await;
+                Wake::Cluster
+            }
+            .or(async {
+                match events.recv().await {
+                    Ok(()) => Wake::Kernel,
+                    Err(_) => {
+                        // the monitor died: fall back to the timer alone
+                        smol::future::pending::<()>().await;
+                        unreachable!()
                     }
-                })
-                .or(async {
-                    use smol::stream::StreamExt;
-                    timer.next().await;
-                    Ok(Wake::Timer)
-                })
-                .or(async {
-                    match hint_due {
-                        Some(t) => smol::Timer::at(t).await,
-                        None => smol::future::pending().await,
-                    };
-                    Ok(Wake::Hint)
-                })
-                .await;
+                }
+            })
+            .or(async {
+                use smol::stream::StreamExt;
+                timer.next().await;
+                Wake::Timer
+            })
+            .or(async {
+                match hint_due {
+                    Some(t) => smol::Timer::at(t).await,
+                    None => smol::future::pending().await,
+                };
+                Wake::Hint
+            })
+            .await;
             report.lock().expect("report").beat();
             let full = match wake {
-                Ok(Wake::Timer) => true,
-                Ok(Wake::Cluster) | Ok(Wake::Hint) => false,
-                Ok(Wake::Kernel) => {
-                    // A cluster change ends the wait: it is not ours to coalesce, and a
-                    // policy change must not wait for the kernel's bursts (issue 13).
+                Wake::Timer => true,
+                Wake::Cluster | Wake::Hint => false,
+                Wake::Kernel => {
+                    // A cluster change ends the wait: it is not ours to coalesce.
                     let wait = async {
                         smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
                     };
                     wait.or(async {
-                        if let Err(e) = source.next().await {
-                            log::error!("cluster source: {e}");
-                        }
+                        let _ = routes.recv().await;
                     })
                     .await;
                     while events.try_recv().is_ok() {}
                     false
                 }
-                Err(e) => {
-                    log::error!("cluster source: {e}");
-                    report.lock().expect("report").source_restarts += 1;
-                    smol::Timer::after(Duration::from_secs(1)).await;
-                    continue;
-                }
             };
-            let state = source.current();
+            // Before the source's first snapshot: an empty state, with which the pass touches
+            // nothing and says what it waits for.
+            let state = feed.current().unwrap_or_default();
             let mut r = report.lock().expect("report").clone();
             rec.reconcile(&state, full, &mut r);
             failing = if r.last_errors.is_empty() {
@@ -212,7 +243,10 @@ pub fn run(opts: Options) -> Result<(), String> {
             } else {
                 failing.saturating_add(1)
             };
-            let mut programmed = r.waiting.is_none() && r.last_errors.is_empty();
+            // The CNI config goes out once routes are programmed and policy is in force (or
+            // off): the policy reconciler wakes this loop when it settles.
+            let policy_settled = report.lock().expect("report").policy.settled();
+            let mut programmed = r.waiting.is_none() && r.last_errors.is_empty() && policy_settled;
             if let (true, Some((staged, dir))) = (programmed, &opts.cni_conf) {
                 match crate::install::publish(staged, dir) {
                     Ok(Some(done)) => log::info!("CNI config: {done}"),
@@ -224,12 +258,96 @@ pub fn run(opts: Options) -> Result<(), String> {
                     }
                 }
             }
-            *report.lock().expect("report") = r;
+            {
+                // the policy section is the policy reconciler's: keep what it wrote meanwhile
+                let mut shared = report.lock().expect("report");
+                r.policy = std::mem::take(&mut shared.policy);
+                r.source_restarts = shared.source_restarts;
+                *shared = r;
+            }
             if let (true, Some(p)) = (programmed, publisher.as_mut()) {
                 p.programmed(&state);
             }
         }
     }))
+}
+
+/// The policy thread's stack: compile and encode keep their data on the heap, and the
+/// source's parsing is iterative and bounded ([`crate::k8s::json::MAX_DEPTH`]).
+const POLICY_STACK: usize = 512 * 1024;
+
+/// Starts the policy reconciler on a thread of its own (its own nftables sockets, its own
+/// executor, which also runs the cluster source's task `source`, so a change reaches the
+/// compile without a thread hop): woken by the feed for the kinds policy compiles from, by its resync timer (a
+/// full replace, repairing tampering) and, after a failed pass, by its retry backoff; never
+/// by kernel events nor by route passes. It writes [`Report::policy`] alone and wakes the
+/// route loop (`routes`) when it settles or unsettles (the CNI config waits for it).
+fn start_policy(
+    node: String,
+    enabled: bool,
+    (feed, source): (
+        Arc<Feed>,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ),
+    wake: smol::channel::Receiver<()>,
+    routes: smol::channel::Sender<()>,
+    report: Arc<Mutex<Report>>,
+) -> std::io::Result<()> {
+    let run = move || {
+        let mut sync = PolicySync::new(node, enabled);
+        let mut kernel = NftPolicy;
+        let mut timer = smol::Timer::interval(RESYNC);
+        let mut failing: u32 = 0;
+        let reconcile = async {
+            loop {
+                let retry = (failing > 0).then(|| backoff(failing).max(DEBOUNCE));
+                let full = async {
+                    if wake.recv().await.is_err() {
+                        smol::future::pending::<()>().await;
+                    }
+                    false
+                }
+                .or(async {
+                    use smol::stream::StreamExt;
+                    timer.next().await;
+                    true
+                })
+                .or(async {
+                    match retry {
+                        Some(d) => smol::Timer::after(d).await,
+                        None => smol::future::pending().await,
+                    };
+                    false
+                })
+                .await;
+                // Never before the source's first snapshot: an empty state would compile a
+                // ruleset isolating nothing, opening what a restarted agent's table closes.
+                let Some(state) = feed.current() else {
+                    continue;
+                };
+                let section = sync.sync(&mut kernel, &state, full);
+                failing = if section.errors.is_empty() {
+                    0
+                } else {
+                    failing.saturating_add(1)
+                };
+                let settled = section.settled();
+                let was = {
+                    let mut shared = report.lock().expect("report");
+                    std::mem::replace(&mut shared.policy, section).settled()
+                };
+                if settled != was {
+                    super::feed::wake(&routes);
+                }
+            }
+        };
+        smol::block_on(source.or(reconcile))
+    };
+    std::thread::Builder::new()
+        .name("lichen-policy".into())
+        .stack_size(POLICY_STACK)
+        .spawn(run)
+        .map(drop)
 }
 
 /// The wait before a kernel-triggered pass after `failing` failed passes: 0, then 100 ms

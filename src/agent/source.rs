@@ -14,8 +14,10 @@
 //! ```
 //!
 //! [`Source::next`] waits until the state differs from the last snapshot it returned. It is
-//! cancel-safe (a change seen by a dropped call is reported by the next one), so the loop may
-//! race it against its own reconcile timer with `smol::future::or`.
+//! cancel-safe (a change seen by a dropped call is reported by the next one), so a caller may
+//! race it against timers with `smol::future::or`. The agent awaits it in a task of its own
+//! ([`super::feed`]), so no reconcile pass and no kernel event stands between a change and
+//! the snapshot that carries it.
 //!
 //! Sources are a closed set: the directory of JSON objects ([`DirSource`]) and the Kubernetes
 //! API (list + watch, [`KubeSource`]). Both feed the same [`ClusterState::upsert`]/[`ClusterState::remove`],

@@ -62,14 +62,10 @@ impl Mac {
     }
 }
 
+/// Lower-case `aa:bb:cc:dd:ee:ff`, as the agent prints MACs (`lichen_backends`' formatter).
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        lichen_backends::model::MacDisplay(&self.0).fmt(f)
     }
 }
 

@@ -5,7 +5,9 @@ use std::io;
 
 use ipnet::IpNet;
 
-use super::{find, fnv1a, info, is_v6_link_local, kernel, BridgeSpec, DpError, LinkInfo};
+use lichen_backends::fnv1a;
+
+use super::{find, info, is_v6_link_local, kernel, BridgeSpec, DpError, LinkInfo};
 use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl};
 
 /// Whether the bridge exists and is up, with its addresses (STATUS, CHECK): `None` when it is

@@ -101,7 +101,7 @@ fn vtep_mac(meta: &ObjectMeta) -> Option<[u8; 6]> {
             }
         }
     };
-    let mac = parse_mac(&text);
+    let mac = lichen_backends::parse_mac(&text);
     if mac.is_none() {
         log::warn!("node {}: ignoring {key}={text:?}: not a MAC", meta.name);
     }
@@ -120,20 +120,6 @@ fn public_ip(meta: &ObjectMeta) -> Option<IpAddr> {
         );
     }
     ip
-}
-
-/// `aa:bb:cc:dd:ee:ff` (either case) → bytes.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(':');
-    for byte in mac.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
 }
 
 #[derive(Deserialize)]

@@ -73,11 +73,12 @@ pub fn set_tx_checksum(dev: &str, on: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::testutil::{enter_node, run_ok};
+    use testkit::{enter_node, run_ok};
 
     #[test]
     fn tx_checksum_is_turned_off_and_on_and_read_back() {
-        if crate::testbed::skip_emulated("qemu-user may not translate SIOCETHTOOL") {
+        testkit::require_root!();
+        if testkit::skip_emulated("qemu-user may not translate SIOCETHTOOL") {
             return;
         }
         enter_node();

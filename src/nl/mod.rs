@@ -178,7 +178,4 @@ fn invalid(what: &str) -> io::Error {
 }
 
 #[cfg(test)]
-pub(crate) mod testutil;
-
-#[cfg(test)]
 mod tests;

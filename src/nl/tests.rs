@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::testutil::{enter_node, run_ok};
 use super::*;
+use testkit::{enter_node, run_ok};
 
 const MAC: [u8; 6] = [0x02, 0x4c, 0x69, 0x63, 0x00, 0x02];
 const PROTO_TEST: u8 = 0x4c;
@@ -15,8 +15,8 @@ fn ip(s: &str) -> IpAddr {
 
 #[test]
 fn vxlan_neighbour_fdb_and_tagged_routes() {
-    if crate::testbed::skip_emulated("qemu-user does not translate neighbour/FDB netlink messages")
-    {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate neighbour/FDB netlink messages") {
         return;
     }
     enter_node();

@@ -184,11 +184,12 @@ fn chain(entries: &[u8], first: usize, policy: usize) -> Option<LegacyForward> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::testutil::{enter_node, run_ok};
+    use testkit::{enter_node, run_ok};
 
     #[test]
     fn the_forward_chain_is_read_as_iptables_legacy_wrote_it() {
-        if crate::testbed::skip_emulated("qemu-user does not translate the ip_tables getsockopts") {
+        testkit::require_root!();
+        if testkit::skip_emulated("qemu-user does not translate the ip_tables getsockopts") {
             return;
         }
         enter_node();

@@ -250,6 +250,17 @@ fn groups(
     }
 }
 
+/// Whether [`compile`] for `node` may give something else for `b` than for `a`: what it
+/// reads differs (Pods, Namespaces, NetworkPolicies, and this node's own addresses). The
+/// agent's policy reconciler is woken by these changes alone: other Nodes, and this Node's
+/// other fields, do not recompile policy.
+pub fn inputs_differ(a: &ClusterState, b: &ClusterState, node: &str) -> bool {
+    a.pods != b.pods
+        || a.namespaces != b.namespaces
+        || a.policies != b.policies
+        || node_addrs(a, node) != node_addrs(b, node)
+}
+
 /// This node's own addresses: its Node's addresses and the gateway (first) address of each of
 /// its pod CIDRs, the source the kernel picks for node → local pod traffic on the bridge.
 fn node_addrs(state: &ClusterState, node: &str) -> Vec<AddrRange> {

@@ -60,12 +60,9 @@ fn fit(name: String) -> String {
     format!("{}~{:016x}", &name[..cut], fnv1a(name.as_bytes()))
 }
 
-/// 64-bit FNV-1a: stable across builds and platforms (unlike `DefaultHasher`).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+/// 64-bit FNV-1a, stable across builds and platforms (unlike `DefaultHasher`): the backends'
+/// one, which also names the plugin's veths and bridge MACs.
+pub use lichen_backends::fnv1a;
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,5 @@
-//! A cluster of node namespaces on an L2 underlay (a "switch" namespace with a bridge), each
+//! A cluster of node namespaces on an L2 underlay ([`testkit::Underlay`]: a "switch" namespace
+//! with a bridge), each
 //! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects
 //! or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server, which then runs in
 //! an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router namespace to a
@@ -7,10 +8,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use super::*;
+pub use ::testkit::wait_for;
+use ::testkit::{AgentArgs, Source, Underlay};
 
 pub const NETWORK: &str = "10.100.0.0/16";
 /// Where the test API server listens in API mode (the test PKI's server certificate names it).
@@ -37,7 +40,7 @@ pub struct ClusterNode {
 }
 
 pub struct Cluster {
-    pub lan: NamedNs,
+    pub lan: Underlay,
     pub router: Option<NamedNs>,
     pub nodes: Vec<ClusterNode>,
     pub dir: PathBuf,
@@ -63,10 +66,8 @@ impl Cluster {
 
     fn build(tag: &str, n: usize, backend: &str, api: bool) -> Cluster {
         require_root();
-        let lan = NamedNs::create(&testbed::unique_name("lc", &format!("{tag}-lan"))).unwrap();
-        lan.ip(&["link", "add", "sw0", "type", "bridge"]).unwrap();
-        lan.ip(&["link", "set", "sw0", "up"]).unwrap();
-        let dir = std::env::temp_dir().join(format!("{}-cluster", lan.name));
+        let lan = Underlay::create(&testkit::unique_name("lc", &format!("{tag}-lan"))).unwrap();
+        let dir = std::env::temp_dir().join(format!("{}-cluster", lan.ns.name));
         fs::create_dir_all(dir.join("objects")).unwrap();
         fs::write(
             dir.join("net-conf.json"),
@@ -93,10 +94,9 @@ impl Cluster {
     }
 
     fn start_api(&mut self) {
-        let ns = NamedNs::create(&testbed::unique_name("lc", "api")).unwrap();
-        testbed::veth(&ns, "eth0", &format!("{API_IP}/24"), &self.lan, "pa", "").unwrap();
+        let ns = NamedNs::create(&testkit::unique_name("lc", "api")).unwrap();
         self.lan
-            .ip(&["link", "set", "pa", "master", "sw0"])
+            .attach(&ns, "eth0", &format!("{API_IP}/24"), "pa")
             .unwrap();
         let path = ns.path.clone();
         // A socket stays in the namespace it was made in: bind on a thread inside it.
@@ -134,15 +134,8 @@ impl Cluster {
         self.dir.join("objects")
     }
 
-    fn add_node_on_lan(&mut self, i: usize) {
-        let name = format!("node{i}");
-        let ns = NamedNs::create(&testbed::unique_name("lc", &name)).unwrap();
-        let ip = format!("198.51.100.{}", 10 + i);
-        let port = format!("p{i}");
-        testbed::veth(&ns, "eth0", &format!("{ip}/24"), &self.lan, &port, "").unwrap();
-        self.lan
-            .ip(&["link", "set", &port, "master", "sw0"])
-            .unwrap();
+    /// Node `i` (pod subnet 10.100.<i>.0/24) joins the list, no agent yet.
+    fn push_node(&mut self, i: usize, name: String, ns: NamedNs, ip: String) {
         self.nodes.push(ClusterNode {
             name,
             ns,
@@ -151,24 +144,34 @@ impl Cluster {
             agent: None,
             args: Vec::new(),
         });
+    }
+
+    fn add_node_on_lan(&mut self, i: usize) {
+        let name = format!("node{i}");
+        let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        let port = format!("p{i}");
+        self.lan
+            .attach(&ns, "eth0", &format!("{ip}/24"), &port)
+            .unwrap();
+        self.push_node(i, name, ns, ip);
         self.publish(self.nodes.len() - 1);
     }
 
     /// Adds a node on a second L3 segment (203.0.113.0/24) behind a router namespace; the LAN
     /// nodes get an underlay route to it via the router, as a routed network would give them.
     pub fn add_routed_node(&mut self, i: usize) -> usize {
-        let router = NamedNs::create(&testbed::unique_name("lc", "router")).unwrap();
-        testbed::veth(&router, "lan", "198.51.100.1/24", &self.lan, "rt", "").unwrap();
+        let router = NamedNs::create(&testkit::unique_name("lc", "router")).unwrap();
         self.lan
-            .ip(&["link", "set", "rt", "master", "sw0"])
+            .attach(&router, "lan", "198.51.100.1/24", "rt")
             .unwrap();
         router
             .exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
             .unwrap();
         let name = format!("node{i}");
-        let ns = NamedNs::create(&testbed::unique_name("lc", &name)).unwrap();
+        let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
         let ip = format!("203.0.113.{}", 10 + i);
-        testbed::veth(
+        testkit::veth(
             &ns,
             "eth0",
             &format!("{ip}/24"),
@@ -184,14 +187,7 @@ impl Cluster {
                 .unwrap();
         }
         self.router = Some(router);
-        self.nodes.push(ClusterNode {
-            name,
-            ns,
-            ip,
-            subnet: format!("10.100.{i}.0/24"),
-            agent: None,
-            args: Vec::new(),
-        });
+        self.push_node(i, name, ns, ip);
         let k = self.nodes.len() - 1;
         self.publish(k);
         k
@@ -238,7 +234,7 @@ impl Cluster {
 
     /// Runs the lichen binary with `args` in node `k` (stdout + stderr, exit code).
     pub fn lichen(&self, k: usize, args: &[&str]) -> (String, i32) {
-        let out = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN))
+        let out = testkit::binary_command(&self.nodes[k].ns, Path::new(BIN))
             .unwrap()
             .args(args)
             .output()
@@ -261,25 +257,24 @@ impl Cluster {
     }
 
     pub fn start_agent(&mut self, k: usize) {
-        let mut c = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN)).unwrap();
-        c.args(["agent", "--node-name", &self.nodes[k].name, "--net-conf"])
-            .arg(self.dir.join("net-conf.json"));
-        match &self.api {
-            Some(a) => c.arg("--kubeconfig").arg(&a.kubeconfig),
-            None => c.arg("--cluster-dir").arg(self.objects()),
+        let net_conf = self.dir.join("net-conf.json");
+        let objects = self.objects();
+        let args = AgentArgs {
+            node_name: &self.nodes[k].name,
+            net_conf: &net_conf,
+            source: match &self.api {
+                Some(a) => Source::Kubeconfig(&a.kubeconfig),
+                None => Source::ClusterDir(&objects),
+            },
+            subnet_file: &self.subnet_file(k),
+            ipam_dir: None,
         };
+        let log = self.dir.join(format!("{}-agent.log", self.nodes[k].name));
+        let mut c = testkit::agent_command(&self.nodes[k].ns, Path::new(BIN), &args, &log);
         c.args(&self.nodes[k].args)
-            .arg("--subnet-file")
-            .arg(self.subnet_file(k))
             .args(&self.agent_args)
             .envs(self.agent_env.iter().map(|(k, v)| (k, v)))
-            .env("LICHEN_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(
-                fs::File::create(self.dir.join(format!("{}-agent.log", self.nodes[k].name)))
-                    .unwrap(),
-            );
+            .env("LICHEN_LOG", "debug");
         self.nodes[k].agent = Some(c.spawn().expect("start agent"));
     }
 
@@ -304,7 +299,7 @@ impl Cluster {
     /// A pod on node `k` attached through the plugin, with the node's subnet file hand-off.
     pub fn pod(&self, k: usize, tag: &str) -> (NamedNs, String) {
         let n = &self.nodes[k];
-        let pod = NamedNs::create(&testbed::unique_name("lc", tag)).unwrap();
+        let pod = NamedNs::create(&testkit::unique_name("lc", tag)).unwrap();
         let conf = format!(
             r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
             self.subnet_file(k).display(),
@@ -315,18 +310,10 @@ impl Cluster {
             Duration::from_secs(10),
             || self.subnet_file(k).exists(),
         );
-        let ans = testbed::invoke(
+        let ans = testkit::invoke(
             Path::new(BIN),
             &n.ns,
-            &Invocation {
-                command: "ADD",
-                container_id: &pod.name,
-                netns: Some(&pod.path),
-                ifname: "eth0",
-                config: &conf,
-                cni_path: REF_PLUGINS,
-                extra_env: vec![],
-            },
+            &Invocation::pod("ADD", &pod, &conf, REF_PLUGINS),
         )
         .unwrap();
         assert!(ans.ok, "ADD on {}: {} {}", n.name, ans.stdout, ans.stderr);
@@ -357,7 +344,7 @@ impl Cluster {
 
     /// `lichen status` on node `k`.
     pub fn status(&self, k: usize) -> String {
-        let out = testbed::binary_command(&self.nodes[k].ns, Path::new(BIN))
+        let out = testkit::binary_command(&self.nodes[k].ns, Path::new(BIN))
             .unwrap()
             .arg("status")
             .output()
@@ -411,17 +398,6 @@ pub fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
             assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
             assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
         }
-    }
-}
-
-/// Polls `f` until it holds or `limit` passes (then panics naming `what`).
-pub fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

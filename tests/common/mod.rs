@@ -1,21 +1,25 @@
-//! Shared fixture for the integration tests: a node namespace with its own IPAM data dir, pod
-//! namespaces, and the plugin binary invoked as a runtime would. Every test makes its own
-//! namespaces (unique names) and removes them on drop, also when it fails.
+//! The integration tests' Lichen-specific fixtures, built on the test harness (crates/testkit,
+//! re-exported here: namespaces, the test API server [`kube_api`], [`probe`]s, helpers): a node
+//! namespace with its own IPAM data dir, pod namespaces, and the plugin binary invoked as a
+//! runtime would ([`Node`]); a cluster of agents ([`cluster`]); raw invocations and config
+//! mutations for the fuzz and crash tests. Every test makes its own namespaces (unique names)
+//! and removes them on drop, also when it fails.
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use lichen::testbed::{self, Answer, Invocation, NamedNs};
+#[allow(unused_imports)] // not every test uses every helper
+pub use testkit::{error_code, extend, kube_api, links, probe, Answer, Invocation, NamedNs};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lichen");
 pub const REF_PLUGINS: &str = "/usr/lib/cni";
 
-/// Fails the test early (with a clear message) when not root: these tests need namespaces.
+/// Fails early (with a clear message) when not root: a fixture that needs namespaces was built
+/// in a test that did not start with `testkit::require_root!()` (which skips it instead).
 pub fn require_root() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
+    assert!(
+        testkit::is_root(),
         "the integration tests need root (network namespaces); run them as README.md says"
     );
 }
@@ -29,7 +33,7 @@ pub struct Node {
 impl Node {
     pub fn new(tag: &str) -> Node {
         require_root();
-        let ns = NamedNs::create(&testbed::unique_name("lt", tag)).expect("node netns");
+        let ns = NamedNs::create(&testkit::unique_name("lt", tag)).expect("node netns");
         let dir = std::env::temp_dir().join(format!("{}-data", ns.name));
         fs::create_dir_all(&dir).unwrap();
         Node {
@@ -73,8 +77,8 @@ impl Node {
     /// An outside host: a namespace whose `eth0` (198.51.100.2/24) is wired to the node's
     /// `uplink` (198.51.100.1/24).
     pub fn client(&self) -> NamedNs {
-        let client = NamedNs::create(&testbed::unique_name("lt", "client")).unwrap();
-        testbed::veth(
+        let client = NamedNs::create(&testkit::unique_name("lt", "client")).unwrap();
+        testkit::veth(
             &self.ns,
             "uplink",
             "198.51.100.1/24",
@@ -87,7 +91,7 @@ impl Node {
     }
 
     pub fn pod(&self, tag: &str) -> NamedNs {
-        NamedNs::create(&testbed::unique_name("lt", tag)).expect("pod netns")
+        NamedNs::create(&testkit::unique_name("lt", tag)).expect("pod netns")
     }
 
     pub fn cni(
@@ -125,7 +129,7 @@ impl Node {
         extra_env: Vec<(&str, &str)>,
     ) -> Answer {
         let cni_path = format!("{}:{REF_PLUGINS}", self.dir.join("bin").display());
-        testbed::invoke(
+        testkit::invoke(
             bin,
             &self.ns,
             &Invocation {
@@ -162,48 +166,12 @@ impl Drop for Node {
     }
 }
 
-pub fn links(ns: &NamedNs) -> Vec<String> {
-    let out = ns.ip(&["-o", "link", "show"]).unwrap_or_default();
-    let mut v: Vec<String> = out
-        .lines()
-        .filter_map(|l| l.split(": ").nth(1))
-        .map(|n| n.split('@').next().unwrap_or(n).to_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// The first IPv4 address in a result, e.g. "10.1.0.2".
 pub fn first_ip(result: &str) -> String {
     let r = lichen::cni::CniResult::parse(result.as_bytes()).expect("a readable result");
     r.ips[0].address.addr().to_string()
 }
 
-/// `"code":N` of an error answer, also when pretty-printed (as the Go plugins print it).
-pub fn error_code(a: &Answer) -> u32 {
-    assert!(!a.ok, "expected a failure, got success: {}", a.stdout);
-    let compact: String = a.stdout.split_whitespace().collect();
-    let s = compact.as_str();
-    let i = s
-        .find("\"code\":")
-        .unwrap_or_else(|| panic!("no code in {s:?} (stderr {})", a.stderr))
-        + 7;
-    s[i..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .unwrap()
-}
 pub mod cluster;
-pub mod kube_api;
 pub mod mutate;
-pub mod probe;
 pub mod raw;
-
-/// Adds members (`"k":v,...`) to a JSON object's text.
-pub fn extend(conf: &str, members: &str) -> String {
-    let body = conf.trim_end();
-    let body = body.strip_suffix('}').expect("a JSON object");
-    format!("{body},{members}}}")
-}

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use lichen::cni::json::{self, Object};
 use lichen::cni::{CniResult, Code, Version};
 
-use super::{testbed, NamedNs, BIN};
+use super::{NamedNs, BIN};
 
 /// xorshift64*: enough to pick mutations reproducibly (no RNG crate).
 pub struct Rng(u64);
@@ -65,7 +65,7 @@ pub fn spawn(node: &NamedNs, env: &[(String, String)], stdin: Vec<u8>) -> Child 
 
 /// The plugin binary as a command that runs in `node`.
 pub fn command(node: &NamedNs) -> Command {
-    testbed::binary_command(node, Path::new(BIN)).unwrap()
+    testkit::binary_command(node, Path::new(BIN)).unwrap()
 }
 
 /// Starts `c` (the plugin) with exactly `env` (plus PATH), `stdin` written from a thread.

@@ -1,16 +1,16 @@
 //! The churn test's bed: two nodes with policy-enforcing agents, nine pods, the walk that
-//! writes their cluster dir, and the checks made after each change (see the test's docs).
+//! writes their cluster dir (or the test API server's objects), and the checks made after each change (see the test's docs).
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::common::cluster::*;
 use super::common::probe::*;
-use super::noise::probe;
+use super::noise::{spawn_probes, Probes};
 
 use lichen::k8s::Protocol;
 use lichen::nft::policy::{apply_policy, read_policy_table};
@@ -23,6 +23,10 @@ pub const CONVERGE: Duration = Duration::from_secs(10);
 /// A probe's connect (and read) timeout: an allowed connection between namespaces on one
 /// machine answers in microseconds; a dropped SYN is never answered.
 pub const PROBE: Duration = Duration::from_millis(300);
+/// When the early probes start after a change: the bound on change -> enforced.
+pub const EARLY: Duration = Duration::from_millis(100);
+/// At most this many cells are probed at change + [`EARLY`].
+pub const EARLY_SAMPLE: usize = 12;
 /// Pairs probed per step.
 pub const SAMPLE: usize = 6;
 
@@ -111,13 +115,17 @@ pub struct Bed {
     seed: u64,
     pub pods: Vec<ChurnPod>,
     /// Each pod's namespace and node index.
-    netns: Vec<(lichen::testbed::NamedNs, usize)>,
+    netns: Vec<(netbed::NamedNs, usize)>,
     pub walk: Churn,
     files: BTreeMap<String, String>,
     history: Vec<String>,
     latencies: Vec<Duration>,
     /// The latest any probe started after its step was enforced (reported, not asserted).
     probe_late: Duration,
+    /// Per step, cells stale at change + [`EARLY`] and cells probed then.
+    early: Vec<(usize, usize)>,
+    /// The latest an early probe started after change + [`EARLY`].
+    early_late: Duration,
 }
 
 /// What the agents enforce after a change: the compiled rulesets and when they were seen.
@@ -126,8 +134,17 @@ pub struct Enforced {
 }
 
 impl Bed {
+    /// Agents reading the cluster dir.
     pub fn new(backend: &str, tag: &str, seed: u64) -> Bed {
-        let mut c = Cluster::new(tag, 2, backend);
+        Bed::build(Cluster::new(tag, 2, backend), tag, seed)
+    }
+
+    /// Agents reading the test API server (`--kubeconfig`), which serves the walk's objects.
+    pub fn with_api(backend: &str, tag: &str, seed: u64) -> Bed {
+        Bed::build(Cluster::with_api(tag, 2, backend), tag, seed)
+    }
+
+    fn build(mut c: Cluster, tag: &str, seed: u64) -> Bed {
         c.agent_args = vec!["--network-policy".into()];
         c.start_agents();
         let mut pods = Vec::new();
@@ -158,6 +175,8 @@ impl Bed {
             history: Vec::new(),
             latencies: Vec::new(),
             probe_late: Duration::ZERO,
+            early: Vec::new(),
+            early_late: Duration::ZERO,
         }
     }
 
@@ -185,10 +204,19 @@ impl Bed {
     ) -> Enforced {
         self.history.push(what);
         let after = self.walk.files();
-        write(&self.c, &self.files, &after);
+        let api = self.c.api.is_some();
+        if api {
+            super::api::write(&self.c, &self.files, &after);
+        } else {
+            write(&self.c, &self.files, &after);
+        }
         self.files = after;
         let written = Instant::now();
-        let state = state_of(&dir_files(&self.c));
+        let state = state_of(&if api {
+            super::api::files(&self.c, &self.files)
+        } else {
+            dir_files(&self.c)
+        });
         let rulesets: Vec<Ruleset> = self
             .c
             .nodes
@@ -200,55 +228,57 @@ impl Bed {
             .map(|r| format!("{:016x}", r.fingerprint()))
             .collect();
         // One thread per source pod, in its namespace before the wait; released together,
-        // each starts all its probes at once (non-blocking sockets).
+        // each starts all its probes at once (non-blocking sockets). A second set starts at
+        // change + EARLY whatever the agents say: how many cells are stale then is reported.
         let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, cell) in cells.iter().enumerate() {
             by_source.entry(cell.0).or_default().push(i);
         }
-        let go = Barrier::new(by_source.len() + 1);
-        let abort = AtomicBool::new(false);
-        let mut at = written;
-        let mut stuck = None;
-        let mut got: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
-        std::thread::scope(|s| {
-            let handles: Vec<_> = by_source
+        // the early set: at most EARLY_SAMPLE cells, spread over `cells`
+        let stride = cells.len().div_ceil(EARLY_SAMPLE).max(1);
+        let group = |early: bool| -> Vec<(PathBuf, Probes)> {
+            by_source
                 .iter()
                 .map(|(&a, indices)| {
-                    let from = self.netns[a].0.path.clone();
-                    let probes: Vec<(usize, SocketAddr, Proto)> = indices
+                    let probes = indices
                         .iter()
+                        .filter(|&&i| !early || i % stride == 0)
                         .map(|&i| {
                             let (_, b, port, proto) = cells[i];
                             let addr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
                             (i, addr, proto)
                         })
                         .collect();
-                    let (go, abort) = (&go, &abort);
-                    s.spawn(move || {
-                        enter(&from);
+                    (self.netns[a].0.path.clone(), probes)
+                })
+                .filter(|(_, probes): &(_, Vec<_>)| !probes.is_empty())
+                .collect()
+        };
+        let (groups, early_groups) = (group(false), group(true));
+        let go = Barrier::new(groups.len() + 1);
+        let abort = AtomicBool::new(false);
+        let mut at = written;
+        let mut stuck = None;
+        let mut got: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
+        let mut early: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
+        std::thread::scope(|s| {
+            let (go, abort) = (&go, &abort);
+            let handles: Vec<_> = groups
+                .iter()
+                .map(|(from, probes)| {
+                    spawn_probes(s, from.clone(), probes.clone(), move || {
                         go.wait();
-                        if abort.load(Ordering::SeqCst) {
-                            return Vec::new();
-                        }
-                        // A local executor: the sockets are made on this thread, in the
-                        // pod's namespace.
-                        let ex = smol::LocalExecutor::new();
-                        let tasks: Vec<_> = probes
-                            .into_iter()
-                            .map(|(i, addr, proto)| {
-                                ex.spawn(async move {
-                                    let started = Instant::now();
-                                    (i, probe(addr, proto).await, started)
-                                })
-                            })
-                            .collect();
-                        smol::block_on(ex.run(async {
-                            let mut out = Vec::new();
-                            for t in tasks {
-                                out.push(t.await);
-                            }
-                            out
-                        }))
+                        !abort.load(Ordering::SeqCst)
+                    })
+                })
+                .collect();
+            let early_handles: Vec<_> = early_groups
+                .iter()
+                .map(|(from, probes)| {
+                    spawn_probes(s, from.clone(), probes.clone(), move || {
+                        let due = written + EARLY;
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        true
                     })
                 })
                 .collect();
@@ -266,9 +296,11 @@ impl Bed {
             }
             at = Instant::now();
             go.wait();
-            for h in handles {
-                for (i, reached, started) in h.join().unwrap() {
-                    got[i] = Some((reached, started));
+            for (hs, out) in [(handles, &mut got), (early_handles, &mut early)] {
+                for h in hs {
+                    for (i, reached, started) in h.join().unwrap() {
+                        out[i] = Some((reached, started));
+                    }
                 }
             }
         });
@@ -278,13 +310,7 @@ impl Bed {
             ));
         }
         self.latencies.push(at - written);
-        let mut wrong = Vec::new();
-        for (&(a, b, port, proto), r) in cells.iter().zip(&got) {
-            let (reached, started) = r.expect("probe ran");
-            // how soon after enforcement the probes ran is reported, not asserted: a timing
-            // figure belongs to the benchmark (benches/policy.rs), and a loaded machine may start
-            // a probe late without the verdict being any less the one enforced
-            self.probe_late = self.probe_late.max(started - at);
+        let verdict = |&(a, b, port, proto): &(usize, usize, u16, Proto)| {
             let (ka, kb) = (self.netns[a].1, self.netns[b].1);
             let (pa, pb) = (&self.pods[a], &self.pods[b]);
             let packet = Packet {
@@ -296,8 +322,45 @@ impl Bed {
                     Proto::Udp => Protocol::Udp,
                 },
             };
-            let egress = rulesets[ka].explain(packet).allowed();
-            let ingress = rulesets[kb].explain(packet).allowed();
+            (
+                rulesets[ka].explain(packet).allowed(),
+                rulesets[kb].explain(packet).allowed(),
+            )
+        };
+        // At change + EARLY: reported, not asserted (a loaded machine may be late; the
+        // benchmark measures how late).
+        let mut stale = 0;
+        let mut probed = 0;
+        for (cell, r) in cells.iter().zip(&early) {
+            let Some((reached, started)) = *r else {
+                continue;
+            };
+            probed += 1;
+            self.early_late = self.early_late.max(started - (written + EARLY));
+            let (egress, ingress) = verdict(cell);
+            stale += usize::from(reached != (egress && ingress));
+        }
+        self.early.push((stale, probed));
+        if stale > 0 {
+            eprintln!(
+                "policy churn ({}): {}: {stale} of {probed} cells stale at change + {} ms (enforced after {:.1} ms)",
+                self.tag,
+                self.history.last().unwrap(),
+                EARLY.as_millis(),
+                (at - written).as_secs_f64() * 1e3
+            );
+        }
+        let mut wrong = Vec::new();
+        for (cell, r) in cells.iter().zip(&got) {
+            let &(a, b, port, proto) = cell;
+            let (reached, started) = r.expect("probe ran");
+            // how soon after enforcement the probes ran is reported, not asserted: a timing
+            // figure belongs to the benchmark (benches/policy.rs), and a loaded machine may start
+            // a probe late without the verdict being any less the one enforced
+            self.probe_late = self.probe_late.max(started - at);
+            let (ka, kb) = (self.netns[a].1, self.netns[b].1);
+            let (pa, pb) = (&self.pods[a], &self.pods[b]);
+            let (egress, ingress) = verdict(cell);
             let pair = format!(
                 "{}/{} -> {}/{}:{port}/{proto:?}",
                 pa.namespace, pa.name, pb.namespace, pb.name
@@ -350,6 +413,16 @@ impl Bed {
             ms(l[l.len() / 2]),
             ms(*l.last().unwrap()),
             ms(self.probe_late)
+        );
+        let stale: usize = self.early.iter().map(|e| e.0).sum();
+        let probed: usize = self.early.iter().map(|e| e.1).sum();
+        let steps = self.early.iter().filter(|e| e.0 > 0).count();
+        eprintln!(
+            "policy churn ({}): at change + {} ms, {stale} of {probed} probed cells stale ({steps} of {} steps); early probes started at most {:.1} ms late",
+            self.tag,
+            EARLY.as_millis(),
+            self.early.len(),
+            ms(self.early_late)
         );
     }
 }

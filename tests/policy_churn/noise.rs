@@ -1,11 +1,12 @@
-//! Kernel notification noise for the agents, and the probes the churn test starts at once.
+//! Kernel notification noise for the agents, and the probes the churn test starts at once
+//! (when both agents enforce a change, and at change + [`super::bed::EARLY`]).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::bed::PROBE;
 use super::common::cluster::Cluster;
-use super::common::probe::Proto;
+use super::common::probe::{enter, Proto};
 
 /// Kernel notifications the agents wake up for, all the time: a neighbour entry on each
 /// node's bridge (an address of its pod subnet no pod has) changing its link-layer address
@@ -65,6 +66,44 @@ impl Drop for Noise {
             let _ = t.join();
         }
     }
+}
+
+/// Probes from one namespace: (cell, address, protocol).
+pub type Probes = Vec<(usize, SocketAddr, Proto)>;
+
+/// Starts a thread in `scope` that enters the namespace at `from`, waits for `start` (false:
+/// probe nothing) and then starts all `probes` (cell, address, protocol) at once (a local
+/// executor: the sockets are made on that thread, in that namespace). Joins to (cell,
+/// reached, when the probe started).
+pub fn spawn_probes<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    from: std::path::PathBuf,
+    probes: Probes,
+    start: impl FnOnce() -> bool + Send + 's,
+) -> std::thread::ScopedJoinHandle<'s, Vec<(usize, bool, Instant)>> {
+    scope.spawn(move || {
+        enter(&from);
+        if !start() {
+            return Vec::new();
+        }
+        let ex = smol::LocalExecutor::new();
+        let tasks: Vec<_> = probes
+            .into_iter()
+            .map(|(i, addr, proto)| {
+                ex.spawn(async move {
+                    let started = Instant::now();
+                    (i, probe(addr, proto).await, started)
+                })
+            })
+            .collect();
+        smol::block_on(ex.run(async {
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await);
+            }
+            out
+        }))
+    })
 }
 
 /// One probe from the current thread's namespace, started at once: TCP connect and the

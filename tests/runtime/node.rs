@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::cluster::{wait_for, ClusterNode, API_IP, API_TOKEN};
-use crate::common::{kube_api::PKI, testbed, BIN, REF_PLUGINS};
+use crate::common::{kube_api::PKI, BIN, REF_PLUGINS};
 use crate::layout::{
     get, key_values, run_ok, DaemonSet, Fill, Layout, MountPoints, COMMON, IMAGE, PYTHON,
     RUNTIME_DIR,
@@ -100,7 +100,7 @@ impl RuntimeNode {
             ip: node.ip.clone(),
             subnet: node.subnet.clone(),
             ns_name: node.ns.name.clone(),
-            cgroup: format!("/{}", testbed::unique_name("lichen-rt", &node.name)),
+            cgroup: format!("/{}", testkit::unique_name("lichen-rt", &node.name)),
             dir,
             binds,
             holder,

@@ -81,11 +81,8 @@ fn child_full_disk() {
 
 #[test]
 fn enospc_leaves_no_empty_index_and_recovers() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "needs root (unshare -m, mount)"
-    );
+    // needs root: unshare -m, mount
+    testkit::require_root!();
     let tmp = TempDir::new("full");
     let inner = super::common::this_test_binary();
     let status = Command::new("unshare")

@@ -12,8 +12,8 @@ use lichen_backends::{
 use super::watch::Filter;
 use super::NetlinkKernel;
 use crate::agent::kernel::Kernel;
-use crate::nl::testutil::{enter_node, run_ok};
 use crate::nl::{Event, Monitor};
+use testkit::{enter_node, run_ok};
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
@@ -83,6 +83,7 @@ fn vxlan(direct_routing: bool) -> BackendConf {
 
 #[test]
 fn underlay_is_the_interface_holding_the_address() {
+    testkit::require_root!();
     let (mut k, u) = underlay_node();
     assert_eq!(u.name, "licu0");
     assert_eq!(u.addr, ip("198.51.100.1"));
@@ -105,7 +106,8 @@ fn underlay_is_the_interface_holding_the_address() {
 
 #[test]
 fn vxlan_state_is_read_back_as_applied_and_removed_again() {
-    if crate::testbed::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
     }
     let (mut k, u) = underlay_node();
@@ -193,7 +195,8 @@ fn vxlan_state_is_read_back_as_applied_and_removed_again() {
 
 #[test]
 fn host_gw_and_direct_routing_routes_are_read_back_as_applied() {
-    if crate::testbed::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
     }
     let (mut k, u) = underlay_node();
@@ -236,7 +239,8 @@ fn host_gw_and_direct_routing_routes_are_read_back_as_applied() {
 
 #[test]
 fn deleting_what_is_already_gone_succeeds() {
-    if crate::testbed::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
     }
     let (mut k, u) = underlay_node();
@@ -314,7 +318,8 @@ fn deleting_what_is_already_gone_succeeds() {
 /// filter lets them through; ARP churn on the underlay is seen and filtered out.
 #[test]
 fn monitor_wakes_for_our_deletions_and_not_for_arp_churn() {
-    if crate::testbed::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
     }
     let (mut k, u) = underlay_node();
@@ -428,7 +433,8 @@ fn monitor_wakes_for_our_deletions_and_not_for_arp_churn() {
 /// `monitor()` itself: a deleted device reaches the channel.
 #[test]
 fn monitor_channel_reports_a_deleted_device() {
-    if crate::testbed::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
     }
     let (mut k, u) = underlay_node();

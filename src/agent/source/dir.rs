@@ -3,12 +3,14 @@
 //!
 //! The directory is watched with inotify; any event marks the state dirty, and once events have
 //! been quiet for `debounce` (at most `max_settle` after the first) the whole directory is
-//! rescanned. Both deadlines are instants kept in the source, not timers of one call: the agent
-//! races [`DirSource::next`] against kernel notifications and its timer, and a call dropped
-//! while a burst settles must not restart the wait, or a steady stream of kernel wake-ups
-//! (each cancelling the call before `debounce` is over) would keep the agent on the old
-//! state indefinitely (issue 13: NetworkPolicy changes enforced seconds late). Rescanning everything (files whose content is unchanged are not re-parsed) means
-//! no event needs to be interpreted, and a lost or overflowing watch costs nothing but a rescan.
+//! rescanned. Both deadlines are instants kept in the source, not timers of one call: a caller
+//! racing [`DirSource::next`] against other wake-ups may drop a call while a burst settles,
+//! and that must not restart the wait, or a steady stream of wake-ups (each cancelling the call
+//! before `debounce` is over) would keep the agent on the old state indefinitely (issue 13:
+//! NetworkPolicy changes enforced seconds late when the agent's loop raced it against kernel
+//! events; the agent now awaits it alone, in [`crate::agent::feed`]'s task). Rescanning
+//! everything (files whose content is unchanged are not re-parsed) means no event needs to be
+//! interpreted, and a lost or overflowing watch costs nothing but a rescan.
 //! A periodic full rescan every `resync` is the safety net (and re-creates a lost watch, e.g.
 //! after the directory was deleted and created again).
 //!

@@ -9,7 +9,10 @@
 //! - A failed request (API unreachable, TLS, 5xx) is returned by `next` as an error, once per
 //!   failure, while the state stays as it was: the data plane keeps its last programming and the
 //!   watcher resumes on its own when the API is back.
-//! - Events that arrive together are folded into one snapshot.
+//! - Events that arrive together are folded into one snapshot; there is no debounce, so a
+//!   change is handed on as soon as its event is read (the agent awaits `next` in a task of its
+//!   own, [`crate::agent::feed`], which kernel events and reconcile passes never hold up;
+//!   tests/policy_churn.rs `churn_from_the_api_host_gw` checks it under kernel-event noise).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -131,23 +131,6 @@ fn too_deep_or_too_big_is_refused_before_parsing() {
 }
 
 #[test]
-fn mac_parsing() {
-    assert_eq!(
-        parse_mac("01:23:45:67:89:ab"),
-        Some([1, 0x23, 0x45, 0x67, 0x89, 0xab])
-    );
-    for bad in [
-        "",
-        "01:23:45:67:89",
-        "01:23:45:67:89:ab:cd",
-        "1:23:45:67:89:ab",
-        "0g:00:00:00:00:00",
-    ] {
-        assert_eq!(parse_mac(bad), None, "{bad}");
-    }
-}
-
-#[test]
 fn nesting_up_to_the_cap_parses_without_overflowing_the_stack() {
     // The document's object, 62 levels of {"a":[ …, and an innermost {}: 64, all skipped.
     let doc = format!(

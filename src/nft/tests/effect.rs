@@ -132,7 +132,8 @@ fn build(ns: &Namespaces) {
 
 #[test]
 fn outside_sees_the_node_address_and_pods_see_pods() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     let ns = Namespaces::create(&["pod1", "pod2", "node", "out"]);
@@ -160,7 +161,8 @@ fn outside_sees_the_node_address_and_pods_see_pods() {
 
 #[test]
 fn iptables_forward_policy_drop_lets_pods_through_only_with_our_rules() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     let ns = Namespaces::create(&["pod1", "pod2", "node", "out"]);

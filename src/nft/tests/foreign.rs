@@ -51,7 +51,8 @@ fn chain(spec: &str) -> Vec<String> {
 
 #[test]
 fn accepts_go_first_in_every_foreign_forward_chain_and_nowhere_else() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -100,7 +101,8 @@ fn accepts_go_first_in_every_foreign_forward_chain_and_nowhere_else() {
 
 #[test]
 fn reapplying_keeps_one_copy_and_a_new_cidr_replaces_the_old() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -129,7 +131,8 @@ fn reapplying_keeps_one_copy_and_a_new_cidr_replaces_the_old() {
 /// rules are still recognised as ours.
 #[test]
 fn iptables_nft_reads_our_rules_and_its_round_trip_keeps_them_ours() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -170,7 +173,8 @@ fn iptables_nft_reads_our_rules_and_its_round_trip_keeps_them_ours() {
 
 #[test]
 fn a_batch_read_at_an_old_generation_is_refused() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();

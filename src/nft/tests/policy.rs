@@ -46,7 +46,8 @@ fn state() -> crate::agent::source::ClusterState {
 
 #[test]
 fn ruleset_renders_with_twins_maps_and_comments() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();

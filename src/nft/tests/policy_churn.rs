@@ -56,7 +56,8 @@ fn reference(rs: &Ruleset) -> TableDump {
 
 #[test]
 fn in_place_edits_under_random_churn_equal_a_fresh_replace() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     let seed = env_u64("LICHEN_CHURN_SEED").unwrap_or_else(|| {

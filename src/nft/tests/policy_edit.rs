@@ -101,7 +101,8 @@ fn flatten(block: &str) -> String {
 
 #[test]
 fn policy_edits_are_applied_in_place_and_match_a_full_replace() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();

@@ -28,7 +28,8 @@ const V4_RULES: [&str; 5] = [
 
 #[test]
 fn applies_the_documented_chains_and_rules() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -55,7 +56,8 @@ fn applies_the_documented_chains_and_rules() {
 
 #[test]
 fn dual_stack_and_no_masquerade() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -76,7 +78,8 @@ fn dual_stack_and_no_masquerade() {
 
 #[test]
 fn reapplying_replaces_and_a_new_cidr_replaces_the_old() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -102,7 +105,8 @@ fn reapplying_replaces_and_a_new_cidr_replaces_the_old() {
 
 #[test]
 fn removal_leaves_no_table_and_spares_others() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();
@@ -119,7 +123,8 @@ fn removal_leaves_no_table_and_spares_others() {
 
 #[test]
 fn a_failing_batch_applies_nothing() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();

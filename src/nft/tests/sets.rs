@@ -36,7 +36,8 @@ fn sets(t: &Table) -> [Set; 5] {
 
 #[test]
 fn sets_maps_and_lookups_render_as_nft_writes_them() {
-    if crate::testbed::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
         return;
     }
     fresh_netns();

@@ -1,6 +1,9 @@
-//! Named network namespaces for the demo and the integration tests: a guard that removes the
-//! namespace when dropped, and commands run inside one. Nothing here touches the namespace the
-//! caller is in: every link and address is made inside namespaces created here.
+//! The builders `lichen demo` and the tests share (the test harness, crates/testkit, adds the
+//! test-only parts on top): named network namespaces with a guard that removes them when
+//! dropped, commands run inside one, veth links, an underlay switch (a namespace with a bridge)
+//! nodes attach to, a minimal Node object, the `lichen agent` command line, and a plugin
+//! invocation made as a runtime makes it. Nothing here touches the namespace the caller is in:
+//! every link and address is made inside namespaces created here.
 //!
 //! Uses `ip` (iproute2) for namespace plumbing; that is for the demo and tests only — the plugin
 //! and the agent speak netlink themselves.
@@ -12,6 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -121,20 +125,69 @@ pub fn veth(
     Ok(())
 }
 
-/// Are we running under an emulator (the tests of a foreign-architecture build under qemu-user,
-/// which sets `LICHEN_RUNNER`)? qemu-user translates rtnetlink but not NETLINK_NETFILTER nor
-/// every rtnetlink attribute (VXLAN, FDB): tests of those skip themselves there, saying so.
-pub fn emulated() -> bool {
-    std::env::var_os("LICHEN_RUNNER").is_some_and(|v| !v.is_empty())
+/// The underlay: a "switch" namespace with a bridge `sw0` that nodes attach to.
+#[derive(Debug)]
+pub struct Underlay {
+    pub ns: NamedNs,
 }
 
-/// Prints why a test is skipped under emulation and returns true (use: `if skip_emulated(..) { return; }`).
-pub fn skip_emulated(what: &str) -> bool {
-    let skip = emulated();
-    if skip {
-        eprintln!("SKIPPED under qemu-user: {what}");
+impl Underlay {
+    /// Creates the switch namespace `name` with its bridge up.
+    #[inline]
+    pub fn create(name: &str) -> io::Result<Underlay> {
+        let ns = NamedNs::create(name)?;
+        ns.ip(&["link", "add", "sw0", "type", "bridge"])?;
+        ns.ip(&["link", "set", "sw0", "up"])?;
+        Ok(Underlay { ns })
     }
-    skip
+
+    /// Wires `node`'s `node_if` (address `addr`, e.g. "198.51.100.11/24"; empty for none) to a
+    /// switch port `port` enslaved to the bridge.
+    #[inline]
+    pub fn attach(&self, node: &NamedNs, node_if: &str, addr: &str, port: &str) -> io::Result<()> {
+        veth(node, node_if, addr, &self.ns, port, "")?;
+        self.ns.ip(&["link", "set", port, "master", "sw0"])?;
+        Ok(())
+    }
+}
+
+/// Where an agent reads its Nodes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// `--cluster-dir`: a directory of object files.
+    ClusterDir(&'a Path),
+    /// `--kubeconfig`: the Kubernetes API.
+    Kubeconfig(&'a Path),
+}
+
+/// The `lichen agent` command line of one node.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentArgs<'a> {
+    pub node_name: &'a str,
+    pub net_conf: &'a Path,
+    pub source: Source<'a>,
+    pub subnet_file: &'a Path,
+    /// `--ipam-dir` (default: the agent's own).
+    pub ipam_dir: Option<&'a Path>,
+}
+
+impl AgentArgs<'_> {
+    /// Appends `agent --node-name … --net-conf … --cluster-dir|--kubeconfig … --subnet-file …
+    /// [--ipam-dir …]` to `c` (the lichen binary, or a runner before it).
+    #[inline]
+    pub fn apply<'c>(&self, c: &'c mut Command) -> &'c mut Command {
+        c.args(["agent", "--node-name", self.node_name, "--net-conf"])
+            .arg(self.net_conf);
+        match self.source {
+            Source::ClusterDir(d) => c.arg("--cluster-dir").arg(d),
+            Source::Kubeconfig(k) => c.arg("--kubeconfig").arg(k),
+        };
+        c.arg("--subnet-file").arg(self.subnet_file);
+        if let Some(d) = self.ipam_dir {
+            c.arg("--ipam-dir").arg(d);
+        }
+        c
+    }
 }
 
 /// A minimal Node object as a cluster-dir file holds it: name, podCIDR(s), InternalIP.
@@ -155,6 +208,22 @@ pub struct Invocation<'a> {
     pub extra_env: Vec<(&'a str, &'a str)>,
 }
 
+impl<'a> Invocation<'a> {
+    /// `command` (ADD, DEL…) for pod `pod` (its name is the container ID, its namespace the
+    /// netns), interface `eth0`, no extra environment.
+    pub fn pod(command: &'a str, pod: &'a NamedNs, config: &'a str, cni_path: &'a str) -> Self {
+        Invocation {
+            command,
+            container_id: &pod.name,
+            netns: Some(&pod.path),
+            ifname: "eth0",
+            config,
+            cni_path,
+            extra_env: Vec::new(),
+        }
+    }
+}
+
 /// What the plugin answered.
 #[derive(Debug)]
 pub struct Answer {
@@ -163,27 +232,16 @@ pub struct Answer {
     pub stderr: String,
 }
 
-/// A command running `bin` inside `ns`, through `$LICHEN_RUNNER` when set (e.g.
-/// `qemu-aarch64 -cpu cortex-a53` when the tests of a foreign-architecture build run under
-/// qemu-user and the binary they spawn is of that architecture too).
-/// Only binaries of another architecture than the machine's (`/bin/sh`'s) go through the runner.
-pub fn binary_command(ns: &NamedNs, bin: &Path) -> io::Result<Command> {
-    let foreign = elf_machine(bin) != elf_machine(Path::new("/bin/sh"));
-    match std::env::var("LICHEN_RUNNER") {
-        Ok(runner) if foreign && !runner.trim().is_empty() => {
-            let mut words = runner.split_whitespace();
-            let mut c = ns.command(words.next().expect("non-empty"))?;
-            c.args(words).arg(bin);
-            Ok(c)
-        }
-        _ => ns.command(bin),
-    }
+/// Runs the plugin binary `bin` inside `node` (the node's namespace is the plugin's host side).
+#[inline]
+pub fn invoke(bin: &Path, node: &NamedNs, inv: &Invocation) -> io::Result<Answer> {
+    invoke_with(&mut node.command(bin)?, inv)
 }
 
-/// Runs the plugin binary `bin` inside `node` (the node's namespace is the plugin's host side).
-pub fn invoke(bin: &Path, node: &NamedNs, inv: &Invocation) -> io::Result<Answer> {
+/// Runs the plugin command `c` (made with [`NamedNs::command`] or a runner around it) as a
+/// runtime would: a clean environment with CNI_*, the config on stdin.
+pub fn invoke_with(c: &mut Command, inv: &Invocation) -> io::Result<Answer> {
     use std::io::Write;
-    let mut c = binary_command(node, bin)?;
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("CNI_COMMAND", inv.command)
@@ -212,6 +270,36 @@ pub fn invoke(bin: &Path, node: &NamedNs, inv: &Invocation) -> io::Result<Answer
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+/// A command running `bin` inside `ns`, through `$LICHEN_RUNNER` when set (e.g.
+/// `qemu-aarch64 -cpu cortex-a53` when the tests of a foreign-architecture build run under
+/// qemu-user and the binary they spawn is of that architecture too).
+/// Only binaries of another architecture than the machine's (`/bin/sh`'s) go through the runner.
+/// For the tests and benches, through crates/testkit, which re-exports it.
+pub fn binary_command(ns: &NamedNs, bin: &Path) -> io::Result<Command> {
+    let foreign = elf_machine(bin) != elf_machine(Path::new("/bin/sh"));
+    match std::env::var("LICHEN_RUNNER") {
+        Ok(runner) if foreign && !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut c = ns.command(words.next().expect("non-empty"))?;
+            c.args(words).arg(bin);
+            Ok(c)
+        }
+        _ => ns.command(bin),
+    }
+}
+
+/// Polls `f` every `every` until it holds (true) or `limit` passes (false).
+pub fn poll(limit: Duration, every: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+    true
 }
 
 /// The ELF `e_machine` of a file (None when unreadable).

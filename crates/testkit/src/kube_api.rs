@@ -6,10 +6,10 @@
 //! record of every request (PATCH bodies included).
 //!
 //! Blocking: one thread per connection (rustls' `StreamOwned`), state behind a mutex with a
-//! condvar that wakes the watch streams. It serves Nodes only, made from the k3s fixture. A
+//! condvar that wakes the watch streams. It serves Nodes, made from the k3s fixture, and any
+//! other collection (`put_object`: Namespaces, Pods, NetworkPolicies) with list and watch. A
 //! merge PATCH of a Node's annotations is applied (a MODIFIED event follows), as the API does.
 //! `set_down` makes it refuse service: open watches are cut and new connections closed at once.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,8 +22,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
-pub const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pki");
-const NODE_TEMPLATE: &str = include_str!("../fixtures/k3s-node.json");
+/// The test PKI (tests/fixtures/pki of the workspace).
+pub const PKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pki");
+const NODE_TEMPLATE: &str = include_str!("../../../tests/fixtures/k3s-node.json");
 
 pub fn pki(name: &str) -> Vec<u8> {
     std::fs::read(format!("{PKI}/{name}")).unwrap()
@@ -72,6 +73,11 @@ struct State {
     nodes: BTreeMap<String, (u64, String)>,
     /// (resourceVersion, type, object) of every change.
     log: Vec<(u64, &'static str, String)>,
+    /// The other kinds (Namespaces, Pods, NetworkPolicies): collection path → key → (version,
+    /// JSON on one line).
+    objects: BTreeMap<String, BTreeMap<String, (u64, String)>>,
+    /// (resourceVersion, collection path, type, object) of every change of the other kinds.
+    object_log: Vec<(u64, String, &'static str, String)>,
     /// Watches from a version below this get 410.
     compacted: u64,
     token: Option<String>,
@@ -147,17 +153,7 @@ impl KubeApi {
 
     /// Adds or replaces Node `name` (a full k3s Node) and logs the event.
     pub fn put_node(&self, name: &str, pod_cidr: &str, ip: &str) {
-        self.change(|s| {
-            s.rv += 1;
-            let json = node_json(name, pod_cidr, ip, s.rv);
-            let kind = if s.nodes.contains_key(name) {
-                "MODIFIED"
-            } else {
-                "ADDED"
-            };
-            s.nodes.insert(name.to_owned(), (s.rv, json.clone()));
-            s.log.push((s.rv, kind, json));
-        });
+        self.put_node_with(name, |rv| node_json(name, pod_cidr, ip, rv));
     }
 
     /// Adds or replaces Node `name` with the JSON `make` builds for a resourceVersion.
@@ -172,6 +168,38 @@ impl KubeApi {
             };
             s.nodes.insert(name.to_owned(), (s.rv, json.clone()));
             s.log.push((s.rv, kind, json));
+        });
+    }
+
+    /// Adds or replaces object `key` (`ns/name` or `name`) of the collection at `path` (e.g.
+    /// `/api/v1/pods`), given as one-line JSON with a `"metadata":{` (its resourceVersion is
+    /// set), and logs the event.
+    pub fn put_object(&self, path: &str, key: &str, json: &str) {
+        self.change(|s| {
+            s.rv += 1;
+            let rv = s.rv;
+            let json = json.replacen(
+                r#""metadata":{"#,
+                &format!(r#""metadata":{{"resourceVersion":"{rv}","#),
+                1,
+            );
+            let objects = s.objects.entry(path.to_owned()).or_default();
+            let kind = match objects.insert(key.to_owned(), (rv, json.clone())) {
+                Some(_) => "MODIFIED",
+                None => "ADDED",
+            };
+            s.object_log.push((rv, path.to_owned(), kind, json));
+        });
+    }
+
+    /// Deletes object `key` of the collection at `path` with a DELETED event.
+    pub fn delete_object(&self, path: &str, key: &str) {
+        self.change(|s| {
+            let objects = s.objects.entry(path.to_owned()).or_default();
+            let (_, json) = objects.remove(key).expect("no such object");
+            s.rv += 1;
+            let rv = s.rv;
+            s.object_log.push((rv, path.to_owned(), "DELETED", json));
         });
     }
 
@@ -463,7 +491,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
     };
     let answer = if !allowed {
         Some((401, status_json(401, "Unauthorized", "Unauthorized")))
-    } else if method == "GET" && path == "/api/v1/nodes" && rec.is_watch() {
+    } else if method == "GET" && served(&path) && rec.is_watch() {
         let from: u64 = rec
             .query("resourceVersion")
             .and_then(|v| v.parse().ok())
@@ -475,8 +503,8 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
         } else {
             None
         }
-    } else if method == "GET" && path == "/api/v1/nodes" {
-        Some((200, list(shared, &rec)))
+    } else if method == "GET" && served(&path) {
+        Some((200, list(shared, &rec, &path)))
     } else if method == "PATCH" && path.starts_with("/api/v1/nodes/") {
         let name = path["/api/v1/nodes/".len()..].trim_end_matches("/status");
         let merge = rec.content_type.as_deref() == Some("application/merge-patch+json");
@@ -522,7 +550,7 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, shared: &Shared) {
             tls.conn.send_close_notify();
             let _ = tls.conn.complete_io(&mut tls.sock);
         }
-        None => watch(tls, shared, &rec, gens),
+        None => watch(tls, shared, &rec, &path, gens),
     }
 }
 
@@ -562,8 +590,48 @@ fn status_json(code: u16, reason: &str, message: &str) -> String {
     )
 }
 
-/// A NodeList page: `limit` items from the `continue` offset (token "<rv>/<offset>").
-fn list(shared: &Shared, rec: &Recorded) -> String {
+/// The collections served: Nodes and the kinds the agent watches with policy on.
+fn served(path: &str) -> bool {
+    [
+        "/api/v1/nodes",
+        "/api/v1/namespaces",
+        "/api/v1/pods",
+        "/apis/networking.k8s.io/v1/networkpolicies",
+    ]
+    .contains(&path)
+}
+
+/// The objects of the collection at `path`, in key order.
+fn items<'s>(s: &'s State, path: &str) -> Vec<&'s str> {
+    if path == "/api/v1/nodes" {
+        return s.nodes.values().map(|(_, j)| j.as_str()).collect();
+    }
+    s.objects
+        .get(path)
+        .map(|o| o.values().map(|(_, j)| j.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The collection at `path`'s events after version `from`: (version, type, object).
+fn events_after<'s>(s: &'s State, path: &str, from: u64) -> Vec<(u64, &'s str, &'s str)> {
+    if path == "/api/v1/nodes" {
+        return s
+            .log
+            .iter()
+            .filter(|(rv, _, _)| *rv > from)
+            .map(|(rv, kind, json)| (*rv, *kind, json.as_str()))
+            .collect();
+    }
+    s.object_log
+        .iter()
+        .filter(|(rv, p, _, _)| *rv > from && p == path)
+        .map(|(rv, _, kind, json)| (*rv, *kind, json.as_str()))
+        .collect()
+}
+
+/// A list page of the collection at `path`: `limit` items from the `continue` offset (token
+/// "<rv>/<offset>").
+fn list(shared: &Shared, rec: &Recorded, path: &str) -> String {
     let s = shared.state.lock().unwrap();
     let limit: usize = rec.query("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
     let offset: usize = rec
@@ -571,7 +639,7 @@ fn list(shared: &Shared, rec: &Recorded) -> String {
         .map(|c| c.replace("%2F", "/"))
         .and_then(|c| c.split_once('/').and_then(|(_, o)| o.parse().ok()))
         .unwrap_or(0);
-    let items: Vec<&str> = s.nodes.values().map(|(_, j)| j.as_str()).collect();
+    let items = items(&s, path);
     let end = if limit == 0 {
         items.len()
     } else {
@@ -583,14 +651,14 @@ fn list(shared: &Shared, rec: &Recorded) -> String {
         String::new()
     };
     format!(
-        r#"{{"kind":"NodeList","apiVersion":"v1","metadata":{{"resourceVersion":"{}","continue":"{cont}"}},"items":[{}]}}"#,
+        r#"{{"kind":"List","apiVersion":"v1","metadata":{{"resourceVersion":"{}","continue":"{cont}"}},"items":[{}]}}"#,
         s.rv,
         items[offset.min(items.len())..end].join(",")
     )
 }
 
 /// Streams watch events as chunks of varying sizes (events cut anywhere, several in one).
-fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded, gens: (u64, u64, u64)) {
+fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded, path: &str, gens: (u64, u64, u64)) {
     let mut from: u64 = rec
         .query("resourceVersion")
         .and_then(|v| v.parse().ok())
@@ -623,7 +691,7 @@ fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded, gens: (u64, u64, u64)) {
                     s.drop_gen == drop_gen
                         && s.expire_gen == expire_gen
                         && s.bookmark_gen == bookmark_gen
-                        && s.log.last().is_none_or(|(rv, _, _)| *rv <= from)
+                        && events_after(s, path, from).is_empty()
                 })
                 .unwrap()
                 .0;
@@ -633,12 +701,12 @@ fn watch(mut tls: Tls, shared: &Shared, rec: &Recorded, gens: (u64, u64, u64)) {
                 return;
             }
             let since = from;
-            for (rv, kind, json) in s.log.iter().filter(|(rv, _, _)| *rv > since) {
+            for (rv, kind, json) in events_after(&s, path, since) {
                 pending.extend_from_slice(
                     format!(r#"{{"type":"{kind}","object":{json}}}"#).as_bytes(),
                 );
                 pending.push(b'\n');
-                from = *rv;
+                from = rv;
             }
             if s.bookmark_gen != bookmark_gen {
                 bookmark_gen = s.bookmark_gen;

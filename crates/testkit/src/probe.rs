@@ -1,6 +1,5 @@
 //! Servers in pod namespaces and reachability probes: TCP connects and UDP echoes from one
 //! namespace to an address, with a short timeout (a policy drop is silence, not a refusal).
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -8,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use super::NamedNs;
+use netbed::NamedNs;
 
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
 
