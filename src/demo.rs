@@ -65,126 +65,34 @@ struct Pod {
     node: usize,
 }
 
+/// One run of the demo: where its files are, this binary, and whether to keep the namespaces.
+struct Demo {
+    exe: PathBuf,
+    work: PathBuf,
+    keep: bool,
+}
+
 fn demo(backend: &str, keep: bool) -> io::Result<()> {
-    let exe = std::env::current_exe()?;
-    let work = std::env::temp_dir().join(format!("lichen-demo-{}-{backend}", std::process::id()));
-    let _cleanup = RemoveDir(&work);
-    let objects = work.join("cluster");
-    fs::create_dir_all(&objects)?;
+    let d = Demo {
+        exe: std::env::current_exe()?,
+        work: std::env::temp_dir().join(format!("lichen-demo-{}-{backend}", std::process::id())),
+        keep,
+    };
+    let _cleanup = RemoveDir(&d.work);
+    fs::create_dir_all(d.objects())?;
     fs::write(
-        work.join("net-conf.json"),
+        d.work.join("net-conf.json"),
         format!(r#"{{"Network":"10.244.0.0/16","Backend":{{"Type":"{backend}"}}}}"#),
     )?;
-
-    let mut switch = Underlay::create(&netbed::unique_name("lichen-demo", "switch"))?;
-    let mut nodes = Vec::new();
-    for i in 1..=NODES {
-        let name = format!("node{i}");
-        let ns = NamedNs::create(&netbed::unique_name("lichen-demo", &name))?;
-        let ip = format!("198.51.100.{}", 10 + i);
-        switch.attach(&ns, "eth0", &format!("{ip}/24"), &format!("port{i}"))?;
-        let node = netbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
-        fs::write(objects.join(format!("{name}.json")), node)?;
-        println!(
-            "demo: {name}: namespace {}, underlay {ip}, podCIDR 10.244.{i}.0/24",
-            ns.name
-        );
-        nodes.push(DemoNode {
-            name,
-            ns,
-            agent: None,
-        });
-    }
-    if keep {
-        switch.ns.keep();
-    }
+    let (_switch, mut nodes) = d.make_nodes()?;
     for n in &mut nodes {
-        if keep {
-            n.ns.keep();
-        }
-        let mut c = n.ns.command(&exe)?;
-        AgentArgs {
-            node_name: &n.name,
-            net_conf: &work.join("net-conf.json"),
-            source: Source::ClusterDir(&objects),
-            subnet_file: &subnet_file(&work, &n.name),
-            ipam_dir: Some(&work.join(format!("{}-ipam", n.name))),
-        }
-        .apply(&mut c)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(
-            work.join(format!("{}-agent.log", n.name)),
-        )?);
-        n.agent = Some(c.spawn()?);
+        n.agent = Some(d.spawn_agent(n)?);
     }
-    for n in &nodes {
-        let written = netbed::poll(Duration::from_secs(10), Duration::from_millis(50), || {
-            subnet_file(&work, &n.name).exists()
-        });
-        if !written {
-            return Err(io::Error::other(format!(
-                "{}'s agent wrote no subnet file; its log:\n{}",
-                n.name,
-                log(&work, &n.name)
-            )));
-        }
-    }
+    d.wait_for_subnets(&nodes)?;
     println!("demo: agents running; each wrote its subnet file");
-
-    let mut pods = Vec::new();
-    for (k, n) in nodes.iter().enumerate() {
-        for j in 1..=PODS_PER_NODE {
-            let mut ns = NamedNs::create(&netbed::unique_name(
-                "lichen-demo",
-                &format!("{}-pod{j}", n.name),
-            ))?;
-            if keep {
-                ns.keep();
-            }
-            let id = format!("{}-pod{j}", n.name);
-            let ans = netbed::invoke(
-                &exe,
-                &n.ns,
-                &cni("ADD", &id, &ns.path, &conf(&work, &n.name)),
-            )?;
-            if !ans.ok {
-                return Err(io::Error::other(format!(
-                    "ADD {id}: {}{}",
-                    ans.stdout, ans.stderr
-                )));
-            }
-            let res = CniResult::parse(ans.stdout.as_bytes())
-                .map_err(|e| io::Error::other(format!("ADD {id}: {e}")))?;
-            let ip = res
-                .ips
-                .first()
-                .ok_or_else(|| io::Error::other("ADD returned no IP"))?;
-            println!("demo: ADD {id:<12} -> eth0 {}", ip.address);
-            pods.push(Pod {
-                ns,
-                id,
-                ip: ip.address.addr().to_string(),
-                node: k,
-            });
-        }
-    }
-
-    let mut failed = 0;
-    for a in &pods {
-        for b in pods.iter().filter(|b| b.node != a.node) {
-            let ok = a.ns.ping(&b.ip, 1)?;
-            failed += usize::from(!ok);
-            println!(
-                "demo: ping {:<12} -> {:<12} {:<11} {}",
-                a.id,
-                b.id,
-                b.ip,
-                if ok { "ok" } else { "FAILED" }
-            );
-        }
-    }
-    let status = nodes[0].ns.command(&exe)?.arg("status").output()?;
+    let pods = d.add_pods(&nodes)?;
+    let failed = d.ping_across_nodes(&pods)?;
+    let status = nodes[0].ns.command(&d.exe)?.arg("status").output()?;
     println!("demo: `lichen status` on node1:");
     for l in String::from_utf8_lossy(&status.stdout).lines() {
         println!("    {l}");
@@ -192,25 +100,152 @@ fn demo(backend: &str, keep: bool) -> io::Result<()> {
     if failed > 0 {
         return Err(io::Error::other(format!(
             "{failed} cross-node pings failed; agent log of node1:\n{}",
-            log(&work, "node1")
+            log(&d.work, "node1")
         )));
     }
-
     if !keep {
-        for p in &pods {
+        d.del_pods(&nodes, &pods)?;
+    }
+    Ok(())
+}
+
+impl Demo {
+    fn objects(&self) -> PathBuf {
+        self.work.join("cluster")
+    }
+
+    /// The underlay switch and the nodes on it, each with its Node object in the cluster dir.
+    fn make_nodes(&self) -> io::Result<(Underlay, Vec<DemoNode>)> {
+        let mut switch = Underlay::create(&netbed::unique_name("lichen-demo", "switch"))?;
+        let mut nodes = Vec::new();
+        for i in 1..=NODES {
+            let name = format!("node{i}");
+            let mut ns = NamedNs::create(&netbed::unique_name("lichen-demo", &name))?;
+            if self.keep {
+                ns.keep();
+            }
+            let ip = format!("198.51.100.{}", 10 + i);
+            switch.attach(&ns, "eth0", &format!("{ip}/24"), &format!("port{i}"))?;
+            let node = netbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
+            fs::write(self.objects().join(format!("{name}.json")), node)?;
+            println!(
+                "demo: {name}: namespace {}, underlay {ip}, podCIDR 10.244.{i}.0/24",
+                ns.name
+            );
+            nodes.push(DemoNode {
+                name,
+                ns,
+                agent: None,
+            });
+        }
+        if self.keep {
+            switch.ns.keep();
+        }
+        Ok((switch, nodes))
+    }
+
+    fn spawn_agent(&self, n: &DemoNode) -> io::Result<Child> {
+        let mut c = n.ns.command(&self.exe)?;
+        AgentArgs {
+            node_name: &n.name,
+            net_conf: &self.work.join("net-conf.json"),
+            source: Source::ClusterDir(&self.objects()),
+            subnet_file: &subnet_file(&self.work, &n.name),
+            ipam_dir: Some(&self.work.join(format!("{}-ipam", n.name))),
+        }
+        .apply(&mut c)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(
+            self.work.join(format!("{}-agent.log", n.name)),
+        )?);
+        c.spawn()
+    }
+
+    fn wait_for_subnets(&self, nodes: &[DemoNode]) -> io::Result<()> {
+        for n in nodes {
+            let written = netbed::poll(Duration::from_secs(10), Duration::from_millis(50), || {
+                subnet_file(&self.work, &n.name).exists()
+            });
+            if !written {
+                return Err(io::Error::other(format!(
+                    "{}'s agent wrote no subnet file; its log:\n{}",
+                    n.name,
+                    log(&self.work, &n.name)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// ADD of every pod, as a runtime does it: this binary as the plugin, in the node's namespace.
+    fn add_pods(&self, nodes: &[DemoNode]) -> io::Result<Vec<Pod>> {
+        let mut pods = Vec::new();
+        for (k, n) in nodes.iter().enumerate() {
+            for j in 1..=PODS_PER_NODE {
+                let id = format!("{}-pod{j}", n.name);
+                let mut ns = NamedNs::create(&netbed::unique_name("lichen-demo", &id))?;
+                if self.keep {
+                    ns.keep();
+                }
+                let conf = conf(&self.work, &n.name);
+                let ans = netbed::invoke(&self.exe, &n.ns, &cni("ADD", &id, &ns.path, &conf))?;
+                if !ans.ok {
+                    return Err(io::Error::other(format!(
+                        "ADD {id}: {}{}",
+                        ans.stdout, ans.stderr
+                    )));
+                }
+                let res = CniResult::parse(ans.stdout.as_bytes())
+                    .map_err(|e| io::Error::other(format!("ADD {id}: {e}")))?;
+                let ip = res
+                    .ips
+                    .first()
+                    .ok_or_else(|| io::Error::other("ADD returned no IP"))?;
+                println!("demo: ADD {id:<12} -> eth0 {}", ip.address);
+                let ip = ip.address.addr().to_string();
+                pods.push(Pod {
+                    ns,
+                    id,
+                    ip,
+                    node: k,
+                });
+            }
+        }
+        Ok(pods)
+    }
+
+    /// Pings every pod on another node from every pod; returns how many failed.
+    fn ping_across_nodes(&self, pods: &[Pod]) -> io::Result<usize> {
+        let mut failed = 0;
+        for a in pods {
+            for b in pods.iter().filter(|b| b.node != a.node) {
+                let ok = a.ns.ping(&b.ip, 1)?;
+                failed += usize::from(!ok);
+                println!(
+                    "demo: ping {:<12} -> {:<12} {:<11} {}",
+                    a.id,
+                    b.id,
+                    b.ip,
+                    if ok { "ok" } else { "FAILED" }
+                );
+            }
+        }
+        Ok(failed)
+    }
+
+    fn del_pods(&self, nodes: &[DemoNode], pods: &[Pod]) -> io::Result<()> {
+        for p in pods {
             let n = &nodes[p.node];
-            let ans = netbed::invoke(
-                &exe,
-                &n.ns,
-                &cni("DEL", &p.id, &p.ns.path, &conf(&work, &n.name)),
-            )?;
+            let conf = conf(&self.work, &n.name);
+            let ans = netbed::invoke(&self.exe, &n.ns, &cni("DEL", &p.id, &p.ns.path, &conf))?;
             if !ans.ok {
                 return Err(io::Error::other(format!("DEL {}: {}", p.id, ans.stdout)));
             }
         }
         println!("demo: DEL of all {} pods: ok", pods.len());
+        Ok(())
     }
-    Ok(())
 }
 
 fn subnet_file(work: &Path, node: &str) -> PathBuf {
