@@ -20,6 +20,7 @@ pub mod demo;
 pub mod install;
 pub mod k8s;
 pub mod logging;
+pub mod model;
 pub mod netns;
 pub mod nft;
 pub mod nl;

@@ -77,7 +77,7 @@ impl PolicySync {
     pub fn sync<K: PolicyKernel + ?Sized>(
         &mut self,
         kernel: &mut K,
-        state: &crate::agent::source::ClusterState,
+        state: &crate::model::ClusterState,
         full: bool,
     ) -> PolicyReport {
         self.report.errors.clear();
@@ -95,7 +95,7 @@ impl PolicySync {
     fn pass<K: PolicyKernel + ?Sized>(
         &mut self,
         kernel: &mut K,
-        state: &crate::agent::source::ClusterState,
+        state: &crate::model::ClusterState,
         full: bool,
     ) {
         let report = &mut self.report;

@@ -27,8 +27,8 @@ use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
 use super::peer_log::{self, Refusals};
 use super::report::Report;
-use super::source::ClusterState;
 use crate::k8s::Node;
+use crate::model::ClusterState;
 use crate::nft::NodeRules;
 use crate::subnet_file::SubnetFile;
 

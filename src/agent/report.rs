@@ -36,7 +36,7 @@ pub struct Report {
     /// and its last good one is used), and what the last survey of the node found that breaks or
     /// may break pod traffic, each with what to do (see [`super::survey`]).
     pub warnings: Vec<String>,
-    /// Cluster source entries skipped, with why (see [`super::source::ClusterState::skipped`]).
+    /// Cluster source entries skipped, with why (see [`crate::model::ClusterState::skipped`]).
     pub skipped: Vec<String>,
     pub reconcile_runs: u64,
     pub reconcile_errors: u64,

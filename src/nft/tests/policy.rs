@@ -10,7 +10,7 @@ fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn state() -> crate::agent::source::ClusterState {
+fn state() -> crate::model::ClusterState {
     let mut s = cluster();
     ns(&mut s, "a", &[("team", "a")]);
     pod_with_ports(

@@ -2,7 +2,7 @@
 //! chains) applied in place: the table ends up as a full replacement would have made it.
 
 use super::{fresh_netns, nft};
-use crate::agent::source::ClusterState;
+use crate::model::ClusterState;
 use crate::nft::policy::*;
 use crate::policy::compile;
 use crate::policy::tests::*;
