@@ -13,6 +13,7 @@
 //! Nothing test-only is here: the test harness is crates/testkit (a dev-dependency).
 
 pub mod agent;
+pub mod build_info;
 pub mod cli;
 pub mod cni;
 pub mod dataplane;

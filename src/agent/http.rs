@@ -1,11 +1,10 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
 //! `lichen status`), `/healthz` (liveness: the loop turns), `/readyz` (readiness: this node is
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
-//! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
+//! `lichen policy explain`). One request per connection. The commands' side is [`super::client`]. With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,23 +115,4 @@ async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// `lichen status`: fetches `/status` from the agent at `addr`.
-pub fn fetch(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    // One write: the request in one segment.
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_owned()))
 }

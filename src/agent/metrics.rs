@@ -57,17 +57,9 @@ impl Histogram {
     }
 }
 
-/// The build's commit (`LICHEN_COMMIT` at build time), or `unknown`.
-pub fn commit() -> &'static str {
-    match option_env!("LICHEN_COMMIT") {
-        Some(c) if !c.is_empty() => c,
-        _ => "unknown",
-    }
-}
-
 /// The target triple, as `lichen version` names it (its third word).
 fn target() -> String {
-    crate::cli::version_line()
+    crate::build_info::version_line()
         .split_whitespace()
         .nth(2)
         .unwrap_or("unknown")
@@ -118,7 +110,7 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         s,
         "lichen_build_info{{version=\"{}\",commit=\"{}\",target=\"{}\"}} 1",
         label(env!("CARGO_PKG_VERSION")),
-        label(commit()),
+        label(crate::build_info::commit()),
         label(&target())
     );
     peers(&mut s, r);

@@ -8,6 +8,7 @@
 //!   last address; see docs/troubleshooting.md.
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 
+pub mod client;
 pub mod explain;
 pub mod feed;
 pub mod http;
