@@ -65,7 +65,7 @@ async fn handle(
         match path {
             "/metrics" => {
                 content_type = super::metrics::CONTENT_TYPE;
-                (200, r.metrics(leases()))
+                (200, super::metrics::render(&r, leases()))
             }
             _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
             "/policy/explain" => super::explain::serve(&r.policy, query),

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod explain;
 pub mod feed;
+pub mod histogram;
 pub mod http;
 pub mod kernel;
 pub mod metrics;
