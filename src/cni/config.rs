@@ -124,14 +124,6 @@ fn peek(json: &[u8]) -> Option<Version> {
     Version::parse(&value[..value.find('"')?])
 }
 
-/// An address given either bare (`10.42.1.7`) or with a prefix length (`10.42.1.7/24`, as the
-/// `ips` capability allows): the address.
-pub fn address_of(s: &str) -> Option<IpAddr> {
-    s.parse::<IpAddr>()
-        .ok()
-        .or_else(|| s.parse::<IpNet>().ok().map(|n| n.addr()))
-}
-
 /// Code 7: `<field> "<value>" <why>`.
 fn bad(field: &str, value: &str, why: &str) -> CniError {
     CniError::new(Code::InvalidConfig, format!("{field} {value:?} {why}"))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod json;
 pub mod mac;
 pub mod result;
+pub mod syntax;
 pub mod version;
 
 pub use config::{Attachment, IpamConf, NetConf, RangeConf, RouteConf};
