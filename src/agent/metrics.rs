@@ -171,7 +171,7 @@ fn policy(s: &mut String, r: &Report) {
         u8::from(p.enabled),
     );
     if let Some(rs) = &p.ruleset {
-        let (chains, rules, sets, elements) = crate::nft::policy::size(rs);
+        let (chains, rules, sets, elements) = crate::policy::table::size(rs);
         let help = "Objects in the policy table, by kind.";
         family(s, "lichen_policy_objects", "gauge", help);
         for (kind, n) in [

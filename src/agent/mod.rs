@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod netconf;
 pub mod netlink;
+pub mod node_rules;
 pub mod peer_log;
 pub mod policy;
 pub mod publish;

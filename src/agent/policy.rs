@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::kernel::PolicyKernel;
-use crate::nft::policy::{size, Applied};
+use crate::policy::table::{size, Applied};
 use crate::policy::{compile, Ruleset};
 
 /// What the policy reconciler did: its own section of the report, written by its own thread.
