@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::cni::{CniError, CniResult, Code, RequestedMac, Version};
+use crate::cni::{CniError, CniResult, Code, Version};
 
 mod ipam;
 mod read;
@@ -56,6 +56,15 @@ impl IpamConf {
 pub struct Attachment {
     pub container_id: String,
     pub ifname: String,
+}
+
+/// A MAC as the config gave it, with where it came from (for messages; [`crate::cni::mac`]
+/// parses and checks it when ADD uses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedMac {
+    /// `runtimeConfig.mac` or `args.cni.mac`.
+    pub field: &'static str,
+    pub value: String,
 }
 
 /// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
