@@ -52,8 +52,8 @@ pub struct NodeRules {
 /// change is applied or nothing is (a concurrent change makes the kernel refuse it, and it is
 /// rebuilt, up to 3 times). NAT chains in an `inet` table need Linux ≥ 5.2; older kernels
 /// refuse the batch (the error names the message). Runs in the calling thread's network
-/// namespace. Errors from the kernel carry a [`KernelError`] (errno + failing message)
-/// inside the `io::Error`.
+/// namespace. Errors from the kernel carry a [`KernelError`](crate::nft::KernelError) (errno +
+/// failing message) inside the `io::Error`.
 pub fn apply_node_rules(rules: &NodeRules) -> io::Result<()> {
     transact(|foreign, genid| replace_batch(rules, foreign, genid))
 }
