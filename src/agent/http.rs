@@ -1,8 +1,9 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
 //! `lichen status`), `/healthz` (liveness: the loop turns), `/readyz` (readiness: this node is
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
-//! `lichen policy explain`). One request per connection. The commands' side is [`super::client`]. With `--metrics-listen`, a second
+//! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
+//! The commands' side (a blocking GET) is [`super::client`].
 
 use std::io;
 use std::sync::{Arc, Mutex};

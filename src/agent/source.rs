@@ -20,9 +20,9 @@
 //! the snapshot that carries it.
 //!
 //! Sources are a closed set: the directory of JSON objects ([`DirSource`]) and the Kubernetes
-//! API (list + watch, [`KubeSource`]). Both feed the same [`ClusterState::upsert`]/[`ClusterState::remove`] (the model, in
-//! [`crate::model`]),
-//! so the backends never know where the state came from. Nodes, and for the policy mode
+//! API (list + watch, [`KubeSource`]). Both feed the same [`ClusterState::upsert`] and
+//! [`ClusterState::remove`] (the cluster model, [`crate::model`]), so the backends never know
+//! where the state came from. Nodes, and for the policy mode
 //! Namespaces, Pods and NetworkPolicies, are kept (namespaced kinds keyed by namespace and
 //! name); other kinds are dropped by `upsert`.
 
