@@ -1,18 +1,30 @@
 //! Lichen: a CNI plugin, file-backed IPAM and node agent in one static binary.
 //!
-//! The binary (`src/main.rs`) is a thin dispatcher over this library:
-//! - [`cni`]: the CNI protocol: environment, typed network config, results per spec version, errors.
-//! - [`plugin`]: one file per CNI verb (ADD, DEL, CHECK, VERSION, GC, STATUS) plus the standalone
-//!   `lichen-ipam` entry point and IPAM delegation.
-//! - [`nl`], [`netns`], [`dataplane`]: the only code that talks to the kernel for the plugin.
-//! - [`subnet_file`]: the node agent → plugin hand-off (`/run/lichen/subnet.env`).
-//! - [`nft`]: nf_tables over netlink (masquerade, forward accept; later the policy mode).
+//! The binary (`src/main.rs`) is a thin dispatcher over this library. Its modules, in layers:
+//! each imports only modules of lower layers, and no directory's submodules import each
+//! other in a cycle (declared and checked by `tests/layers.rs`, part of `cargo test`).
+//! - Leaf libraries, importing nothing else of the crate: [`cni`] (the CNI protocol:
+//!   environment, typed network config, results per spec version, errors), [`nft`] (nf_tables
+//!   over netlink, a generic library that knows nothing of Lichen's tables), [`netns`],
+//!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`),
+//!   [`rfc3339`].
+//! - Over them: [`nl`] (rtnetlink), [`k8s`] (the Kubernetes client and objects), [`logging`],
+//!   [`build_info`] (the version line and commit).
+//! - [`model`]: the cluster model (`ClusterState`) the agent's sources fill and policy reads;
+//!   [`dataplane`]: the plugin's kernel code (bridge, veths, addresses).
+//! - [`policy`]: NetworkPolicy compiled into a ruleset, `explain`, and its nf_tables table
+//!   (`policy::table`); [`plugin`]: one file per CNI verb (ADD, DEL, CHECK, VERSION, GC,
+//!   STATUS) plus the standalone `lichen-ipam` entry point and IPAM delegation.
+//! - [`install`]: the plugin and its config on a node.
+//! - [`agent`]: the node agent (sources, reconcilers, node rules, HTTP endpoint).
 //! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces (built with
-//!   crates/netbed, the namespace and node builders the tests use too).
+//!   crates/netbed, the namespace and node builders the tests use too); [`cli`]: the
+//!   operator's commands.
 //!
 //! Nothing test-only is here: the test harness is crates/testkit (a dev-dependency).
 
 pub mod agent;
+pub mod build_info;
 pub mod cli;
 pub mod cni;
 pub mod dataplane;
@@ -20,6 +32,7 @@ pub mod demo;
 pub mod install;
 pub mod k8s;
 pub mod logging;
+pub mod model;
 pub mod netns;
 pub mod nft;
 pub mod nl;

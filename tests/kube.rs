@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lichen::agent::source::{ClusterState, Source, SourceError, WatchConfig};
+use lichen::agent::source::{Source, SourceError, WatchConfig};
 use lichen::k8s::kubeconfig::{ClientCert, KubeConfig, TokenSource};
 use lichen::k8s::{publish, ApiError, Client};
+use lichen::model::ClusterState;
 use testkit::kube_api::{pki, Auth, KubeApi};
 
 /// A guard against hangs, not a timing assertion.

@@ -125,7 +125,7 @@ fn applied(ns: &NamedNs) -> Option<String> {
         s.spawn(|| {
             enter(ns);
             let addr = lichen::agent::http::DEFAULT_LISTEN.parse().unwrap();
-            let (_, body) = lichen::agent::http::fetch(addr, "/status").ok()?;
+            let (_, body) = lichen::agent::client::fetch(addr, "/status").ok()?;
             body.lines()
                 .find_map(|l| l.trim().strip_prefix("ruleset: "))
                 .map(str::to_owned)

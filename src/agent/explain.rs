@@ -3,10 +3,9 @@
 //! prints the answer. The answer covers this node's checks: egress when SRC is a local pod,
 //! ingress when DST is; ask the other node's agent for the other end.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::policy::PolicyReport;
-use crate::cli::PolicyExplain;
 use crate::k8s::Protocol;
 use crate::policy::Packet;
 
@@ -56,8 +55,19 @@ fn protocol(s: &str) -> Result<Protocol, String> {
     }
 }
 
+/// What `lichen policy explain` asks (the command line converts to it in [`crate::cli`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// `PORT/PROTO`, e.g. `8080/tcp` (protocol tcp when omitted).
+    pub port: String,
+    /// The agent's endpoint.
+    pub server: SocketAddr,
+}
+
 /// The command: exit 0 allowed, 1 denied, 2 on errors.
-pub fn cli(e: &PolicyExplain) -> i32 {
+pub fn cli(e: &Request) -> i32 {
     let (port, proto) = e.port.split_once('/').unwrap_or((&e.port, "tcp"));
     if let Err(err) = protocol(proto) {
         eprintln!("lichen policy explain: {err}");
@@ -67,7 +77,7 @@ pub fn cli(e: &PolicyExplain) -> i32 {
         "/policy/explain?src={}&dst={}&port={port}&proto={proto}",
         e.src, e.dst
     );
-    match super::http::fetch(e.server, &path) {
+    match super::client::fetch(e.server, &path) {
         Ok((200, body)) => {
             print!("{body}");
             let allowed = body.lines().next().is_some_and(|l| l.ends_with("ALLOWED"));

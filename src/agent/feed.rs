@@ -19,7 +19,8 @@ use std::time::Duration;
 use smol::channel::{self, Receiver, Sender};
 
 use super::report::Report;
-use super::source::{ClusterState, Source};
+use super::source::Source;
+use crate::model::ClusterState;
 
 /// The newest snapshot (`None` before the source's first).
 #[derive(Default)]

@@ -60,7 +60,7 @@ fn a_peer_whose_address_vanishes_keeps_its_route_until_the_node_is_deleted() {
     let text = r.render();
     assert!(text.contains("stale: address gone since"), "{text}");
     assert!(text.contains("198.51.100.12"), "{text}");
-    assert!(r.metrics(None).contains("lichen_peers_stale 1\n"));
+    assert!(super::metrics::render(&r, None).contains("lichen_peers_stale 1\n"));
     // Deleted: now the route goes.
     nodes.pop();
     let r = c.run(&state(&nodes));
@@ -75,7 +75,7 @@ fn every_pass_is_timed_in_the_histogram() {
     let s = state(&lan_and_far());
     c.rec.reconcile(&s, false, &mut r);
     c.rec.reconcile(&s, true, &mut r);
-    let m = r.metrics(None);
+    let m = super::metrics::render(&r, None);
     assert!(
         m.contains("lichen_reconcile_duration_seconds_count 2\n"),
         "{m}"
@@ -94,7 +94,7 @@ fn policy_figures_are_in_the_metrics() {
         r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"},"NetworkPolicy":true}"#,
     );
     let s = state(&lan_and_far());
-    let first = c.run(&s).metrics(None);
+    let first = super::metrics::render(&c.run(&s), None);
     assert!(first.contains("lichen_policy_enabled 1\n"), "{first}");
     assert!(
         first.contains("lichen_policy_objects{kind=\"rules\"} "),
@@ -105,7 +105,7 @@ fn policy_figures_are_in_the_metrics() {
         "{first}"
     );
     let mut off = Case::new(r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"}}"#);
-    let m = off.run(&s).metrics(None);
+    let m = super::metrics::render(&off.run(&s), None);
     assert!(m.contains("lichen_policy_enabled 0\n"), "{m}");
     assert!(!m.contains("lichen_policy_objects"), "{m}");
 }

@@ -3,9 +3,9 @@
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
 //! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
+//! The commands' side (a blocking GET) is [`super::client`].
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,7 +66,7 @@ async fn handle(
         match path {
             "/metrics" => {
                 content_type = super::metrics::CONTENT_TYPE;
-                (200, r.metrics(leases()))
+                (200, super::metrics::render(&r, leases()))
             }
             _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
             "/policy/explain" => super::explain::serve(&r.policy, query),
@@ -116,23 +116,4 @@ async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// `lichen status`: fetches `/status` from the agent at `addr`.
-pub fn fetch(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    // One write: the request in one segment.
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_owned()))
 }

@@ -10,8 +10,8 @@ use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::survey::Foreign;
 
-use crate::nft::policy::Applied;
-use crate::nft::NodeRules;
+use super::node_rules::NodeRules;
+use crate::policy::table::Applied;
 use crate::policy::Ruleset;
 
 /// The policy reconciler's port: nftables' policy table and br_netfilter, nothing else (it

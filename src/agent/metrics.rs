@@ -13,7 +13,7 @@
 //! - Resident memory is read from `/proc/self/statm` at scrape time (pages × page size).
 
 use std::fmt::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use lichen_backends::PeerState;
 
@@ -22,52 +22,9 @@ use super::report::Report;
 /// The Content-Type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Upper bounds (seconds) of the reconcile-duration buckets; `+Inf` is implied.
-pub const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 10.0];
-
-/// A Prometheus histogram over [`BUCKETS`]: per-bucket (not yet cumulative) counts.
-#[derive(Debug, Clone, Default)]
-pub struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    pub fn observe(&mut self, d: Duration) {
-        let v = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| v <= *b) {
-            self.counts[i] += 1;
-        }
-        self.count += 1;
-        self.sum += v;
-    }
-
-    /// The histogram's lines (cumulative buckets, `_sum`, `_count`).
-    fn render(&self, s: &mut String, name: &str, help: &str) {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(self.counts) {
-            cumulative += n;
-            let _ = writeln!(s, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(s, "{name}_sum {}", self.sum);
-        let _ = writeln!(s, "{name}_count {}", self.count);
-    }
-}
-
-/// The build's commit (`LICHEN_COMMIT` at build time), or `unknown`.
-pub fn commit() -> &'static str {
-    match option_env!("LICHEN_COMMIT") {
-        Some(c) if !c.is_empty() => c,
-        _ => "unknown",
-    }
-}
-
 /// The target triple, as `lichen version` names it (its third word).
 fn target() -> String {
-    crate::cli::version_line()
+    crate::build_info::version_line()
         .split_whitespace()
         .nth(2)
         .unwrap_or("unknown")
@@ -118,7 +75,7 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         s,
         "lichen_build_info{{version=\"{}\",commit=\"{}\",target=\"{}\"}} 1",
         label(env!("CARGO_PKG_VERSION")),
-        label(commit()),
+        label(crate::build_info::commit()),
         label(&target())
     );
     peers(&mut s, r);
@@ -214,7 +171,7 @@ fn policy(s: &mut String, r: &Report) {
         u8::from(p.enabled),
     );
     if let Some(rs) = &p.ruleset {
-        let (chains, rules, sets, elements) = crate::nft::policy::size(rs);
+        let (chains, rules, sets, elements) = crate::policy::table::size(rs);
         let help = "Objects in the policy table, by kind.";
         family(s, "lichen_policy_objects", "gauge", help);
         for (kind, n) in [
@@ -245,31 +202,6 @@ fn policy(s: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_are_cumulative_and_count_everything() {
-        let mut h = Histogram::default();
-        for ms in [0, 2, 2, 40, 20_000] {
-            h.observe(Duration::from_millis(ms));
-        }
-        let mut s = String::new();
-        h.render(&mut s, "x", "help");
-        let bucket = |le: &str| -> u64 {
-            let key = format!("x_bucket{{le=\"{le}\"}} ");
-            s.lines()
-                .find_map(|l| l.strip_prefix(key.as_str()))
-                .unwrap_or_else(|| panic!("no bucket {le} in {s}"))
-                .parse()
-                .unwrap()
-        };
-        assert_eq!(bucket("0.001"), 1);
-        assert_eq!(bucket("0.0025"), 3);
-        assert_eq!(bucket("0.05"), 4);
-        assert_eq!(bucket("10"), 4);
-        assert_eq!(bucket("+Inf"), 5);
-        assert!(s.contains("x_count 5\n"), "{s}");
-        assert!(s.contains("x_sum 20.044"), "{s}");
-    }
 
     #[test]
     fn resident_memory_is_read() {

@@ -1,20 +1,28 @@
 //! `lichen agent`: the node agent.
 //!
 //! - [`netconf`]: Flannel's net-conf.json plus Lichen's keys, as a typed `NetConf`.
-//! - [`source`]: where the cluster state comes from (a directory of objects today, the
-//!   Kubernetes API next), as snapshots of the whole state.
+//! - [`source`]: where the cluster state comes from (a directory of objects or the Kubernetes
+//!   API), as snapshots of the whole state ([`crate::model::ClusterState`]).
 //! - [`survey`], [`stale`]: field failures met with an instruction (no VXLAN module, a
 //!   leftover `flannel.1` or Calico, an iptables-legacy FORWARD DROP) and peers kept on their
 //!   last address; see docs/troubleshooting.md.
-//! - [`metrics`]: `/metrics` in the Prometheus text format.
+//! - [`node_rules`]: the node's nf_tables rules (table `inet lichen`, our accepts in other
+//!   tables' forward chains), built on the generic [`crate::nft`].
+//! - [`http`]: the endpoint (`/status`, `/healthz`, `/readyz`, `/metrics`, `/policy/explain`);
+//!   [`client`]: the commands' side of it; [`explain`]: `lichen policy explain`.
+//! - [`report`]: what the agent knows about itself; [`metrics`] renders it in the Prometheus
+//!   text format ([`histogram`]: the reconcile-duration histogram it keeps).
 
+pub mod client;
 pub mod explain;
 pub mod feed;
+pub mod histogram;
 pub mod http;
 pub mod kernel;
 pub mod metrics;
 pub mod netconf;
 pub mod netlink;
+pub mod node_rules;
 pub mod peer_log;
 pub mod policy;
 pub mod publish;

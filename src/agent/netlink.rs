@@ -27,10 +27,10 @@ use ipnet::IpNet;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::kernel::{Kernel, PolicyKernel};
+use super::node_rules::NodeRules;
 use super::survey::Foreign;
-use crate::nft::policy::Applied;
-use crate::nft::NodeRules;
 use crate::nl::Nl;
+use crate::policy::table::Applied;
 use crate::policy::Ruleset;
 
 pub use watch::monitor;
@@ -71,11 +71,11 @@ pub struct NftPolicy;
 
 impl PolicyKernel for NftPolicy {
     fn apply_policy(&mut self, rules: &Ruleset, previous: Option<&Ruleset>) -> io::Result<Applied> {
-        crate::nft::policy::apply_policy(rules, previous)
+        crate::policy::table::apply_policy(rules, previous)
     }
 
     fn remove_policy(&mut self) -> io::Result<()> {
-        crate::nft::policy::remove_policy_table()
+        crate::policy::table::remove_policy_table()
     }
 
     fn bridge_filtering(&mut self) -> io::Result<bool> {
@@ -103,11 +103,11 @@ impl Kernel for NetlinkKernel {
     }
 
     fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()> {
-        crate::nft::apply_node_rules(rules)
+        super::node_rules::apply_node_rules(rules)
     }
 
     fn remove_rules(&mut self) -> io::Result<()> {
-        crate::nft::remove_lichen_table()
+        super::node_rules::remove_lichen_table()
     }
 
     fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::kernel::PolicyKernel;
-use crate::nft::policy::{size, Applied};
+use crate::policy::table::{size, Applied};
 use crate::policy::{compile, Ruleset};
 
 /// What the policy reconciler did: its own section of the report, written by its own thread.
@@ -77,7 +77,7 @@ impl PolicySync {
     pub fn sync<K: PolicyKernel + ?Sized>(
         &mut self,
         kernel: &mut K,
-        state: &crate::agent::source::ClusterState,
+        state: &crate::model::ClusterState,
         full: bool,
     ) -> PolicyReport {
         self.report.errors.clear();
@@ -95,7 +95,7 @@ impl PolicySync {
     fn pass<K: PolicyKernel + ?Sized>(
         &mut self,
         kernel: &mut K,
-        state: &crate::agent::source::ClusterState,
+        state: &crate::model::ClusterState,
         full: bool,
     ) {
         let report = &mut self.report;

@@ -20,9 +20,9 @@ use smol::channel::{self, Receiver, Sender};
 use smol::Task;
 
 use super::reconcile::node_info;
-use super::source::ClusterState;
 use crate::k8s::watch::Backoff;
 use crate::k8s::{publish, ApiError, Client, Node};
+use crate::model::ClusterState;
 
 /// How long one PATCH may take before it counts as failed.
 const PATCH_TIMEOUT: Duration = Duration::from_secs(30);

@@ -25,11 +25,11 @@ use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanCon
 
 use super::kernel::Kernel;
 use super::netconf::{Backend, NetConf};
+use super::node_rules::NodeRules;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
-use super::source::ClusterState;
 use crate::k8s::Node;
-use crate::nft::NodeRules;
+use crate::model::ClusterState;
 use crate::subnet_file::SubnetFile;
 
 pub struct Reconciler<K: Kernel> {

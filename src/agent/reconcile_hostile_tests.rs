@@ -27,7 +27,7 @@ fn a_step_the_kernel_refuses_marks_its_peer_failed_with_the_error() {
             assert!(why.contains("File exists"), "{why}");
             assert!(matches!(peer_state(&r, "node3"), PeerState::Programmed(_)));
             assert!(r.render().contains("failed: the kernel refused"));
-            assert!(r.metrics(None).contains("lichen_peers{state=\"failed\"} 1"));
+            assert!(super::metrics::render(&r, None).contains("lichen_peers{state=\"failed\"} 1"));
             assert!(!r.ready());
         }
         c.rec.kernel.refuse.clear();

@@ -10,13 +10,13 @@ use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
 
 use super::kernel::{Kernel, PolicyKernel};
 use super::netconf::NetConf;
+use super::node_rules::NodeRules;
 use super::policy::PolicySync;
 use super::reconcile::{podcidr_hint, Reconciler};
 use super::report::Report;
-use super::source::ClusterState;
 use crate::k8s::{Node, Object};
-use crate::nft::policy::Applied;
-use crate::nft::NodeRules;
+use crate::model::ClusterState;
+use crate::policy::table::Applied;
 use crate::subnet_file::SubnetFile;
 
 pub(super) struct Fake {
@@ -78,7 +78,7 @@ impl PolicyKernel for Fake {
         previous: Option<&crate::policy::Ruleset>,
     ) -> io::Result<Applied> {
         // What the real kernel does: element batches only on top of what is there.
-        let how = match previous.and_then(|p| crate::nft::policy::element_changes(p, rules)) {
+        let how = match previous.and_then(|p| crate::policy::table::element_changes(p, rules)) {
             Some(c) if c.is_empty() => Applied::Unchanged,
             Some(c) if self.policy.as_ref() == previous => Applied::Elements(c.len()),
             _ => Applied::Replaced(0),

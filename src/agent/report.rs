@@ -1,5 +1,5 @@
 //! What the agent knows about itself, for `lichen status`, `/healthz`, `/readyz` and
-//! `/metrics`.
+//! `/metrics` (rendered by [`super::metrics`], which reads the report; not the other way round).
 //!
 //! Two reconcilers write it: the route loop everything but [`Report::policy`], the policy
 //! thread that section alone (see [`super::run`]).
@@ -36,7 +36,7 @@ pub struct Report {
     /// and its last good one is used), and what the last survey of the node found that breaks or
     /// may break pod traffic, each with what to do (see [`super::survey`]).
     pub warnings: Vec<String>,
-    /// Cluster source entries skipped, with why (see [`super::source::ClusterState::skipped`]).
+    /// Cluster source entries skipped, with why (see [`crate::model::ClusterState::skipped`]).
     pub skipped: Vec<String>,
     pub reconcile_runs: u64,
     pub reconcile_errors: u64,
@@ -48,7 +48,7 @@ pub struct Report {
     /// When the agent's loop last turned (its heartbeat; `None` before the loop started).
     pub heartbeat: Option<Instant>,
     /// How long reconcile passes take.
-    pub reconcile_seconds: super::metrics::Histogram,
+    pub reconcile_seconds: super::histogram::Histogram,
     /// Peers whose InternalIP is gone and whose last routes are kept (see [`super::stale`]).
     pub stale: Vec<super::stale::StalePeer>,
 }
@@ -176,10 +176,5 @@ impl Report {
         } else {
             "no pass has programmed this node yet".to_owned()
         })
-    }
-
-    /// Prometheus text format (see [`super::metrics`]).
-    pub fn metrics(&self, leases_in_use: Option<usize>) -> String {
-        super::metrics::render(self, leases_in_use)
     }
 }

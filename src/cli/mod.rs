@@ -5,14 +5,13 @@
 mod args;
 mod install;
 mod ops;
-mod version;
 
 use std::path::PathBuf;
 
 use argh::FromArgs;
 
+use crate::build_info::version_line;
 pub use args::*;
-pub use version::version_line;
 
 use install::{install, uninstall};
 use ops::{agent, ipam, status};
@@ -70,7 +69,14 @@ pub fn run() -> i32 {
         }
         Sub::Ipam(i) => ipam(i.action),
         Sub::Policy(p) => match p.action {
-            PolicyAction::Explain(e) => crate::agent::explain::cli(&e),
+            PolicyAction::Explain(e) => {
+                crate::agent::explain::cli(&crate::agent::explain::Request {
+                    src: e.src,
+                    dst: e.dst,
+                    port: e.port,
+                    server: e.server,
+                })
+            }
         },
     }
 }

@@ -7,7 +7,7 @@ use super::args::*;
 /// `lichen status [--wait SECONDS] [-o json]`: the agent's status; exit 0 only when `/readyz`
 /// says the node is programmed.
 pub(super) fn status(s: &StatusCmd) -> i32 {
-    use crate::agent::http::fetch;
+    use crate::agent::client::fetch;
     let path = match s.output.as_str() {
         "text" => "/status",
         "json" => "/status?format=json",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::cni::{CniError, CniResult, Code, RequestedMac, Version};
+use crate::cni::{CniError, CniResult, Code, Version};
 
 mod ipam;
 mod read;
@@ -56,6 +56,15 @@ impl IpamConf {
 pub struct Attachment {
     pub container_id: String,
     pub ifname: String,
+}
+
+/// A MAC as the config gave it, with where it came from (for messages; [`crate::cni::mac`]
+/// parses and checks it when ADD uses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedMac {
+    /// `runtimeConfig.mac` or `args.cni.mac`.
+    pub field: &'static str,
+    pub value: String,
 }
 
 /// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
@@ -122,14 +131,6 @@ fn peek(json: &[u8]) -> Option<Version> {
         .trim_start()
         .strip_prefix('"')?;
     Version::parse(&value[..value.find('"')?])
-}
-
-/// An address given either bare (`10.42.1.7`) or with a prefix length (`10.42.1.7/24`, as the
-/// `ips` capability allows): the address.
-pub fn address_of(s: &str) -> Option<IpAddr> {
-    s.parse::<IpAddr>()
-        .ok()
-        .or_else(|| s.parse::<IpNet>().ok().map(|n| n.addr()))
 }
 
 /// Code 7: `<field> "<value>" <why>`.

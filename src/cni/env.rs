@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::cni::syntax::valid_ifname;
 use crate::cni::{CniError, Code};
 
 mod args;
@@ -146,17 +147,6 @@ impl Env {
     pub fn ifname(&self) -> &str {
         self.ifname.as_deref().expect("validated")
     }
-}
-
-/// Validates an interface name as the kernel and the spec require (used for CNI_IFNAME and the
-/// bridge name): 1–15 bytes, no `/`, `:`, whitespace or NUL, not `.`/`..`.
-pub fn valid_ifname(name: &str) -> bool {
-    (1..=15).contains(&name.len())
-        && name != "."
-        && name != ".."
-        && !name
-            .chars()
-            .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
 }
 
 /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 1024 bytes.

@@ -1,4 +1,5 @@
-//! CNI errors: the spec's error object on stdout, with its code.
+//! CNI errors: the spec's error object, with its code (written as JSON by
+//! [`CniError::to_json`], in `cni::result`'s writer: `cni::json` builds on this module).
 
 use std::fmt;
 
@@ -54,24 +55,6 @@ impl CniError {
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
         self.details = details.into();
         self
-    }
-
-    /// The error object as JSON, tagged with `cni_version` (the config's, or the latest when unknown).
-    pub fn to_json(&self, cni_version: &str) -> String {
-        let mut w = crate::cni::json::Writer::new();
-        w.begin_object();
-        w.key("cniVersion");
-        w.string(cni_version);
-        w.key("code");
-        w.number(self.code as u64);
-        w.key("msg");
-        w.string(&self.msg);
-        if !self.details.is_empty() {
-            w.key("details");
-            w.string(&self.details);
-        }
-        w.end_object();
-        w.finish()
     }
 }
 

@@ -14,14 +14,6 @@ use crate::cni::{CniArgs, CniError, Code, NetConf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mac(pub [u8; 6]);
 
-/// A MAC as the config gave it, with where it came from (for messages).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestedMac {
-    /// `runtimeConfig.mac` or `args.cni.mac`.
-    pub field: &'static str,
-    pub value: String,
-}
-
 const LOOKS: &str = "a unicast Ethernet address like 0a:58:0a:2a:01:07";
 
 impl Mac {

@@ -8,11 +8,12 @@ pub mod error;
 pub mod json;
 pub mod mac;
 pub mod result;
+pub mod syntax;
 pub mod version;
 
-pub use config::{Attachment, IpamConf, NetConf, RangeConf, RouteConf};
+pub use config::{Attachment, IpamConf, NetConf, RangeConf, RequestedMac, RouteConf};
 pub use env::{CniArgs, Command, Env};
 pub use error::{CniError, Code};
-pub use mac::{Mac, RequestedMac};
+pub use mac::Mac;
 pub use result::{CniResult, Dns, Interface, IpConfig, Route};
 pub use version::Version;

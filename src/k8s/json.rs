@@ -10,9 +10,11 @@
 //! string that contains a backslash (ignored ones and keys included) into that one buffer, and an
 //! unescaped string is never longer than its escaped form, so the buffer always fits.
 
+use std::fmt;
 use std::ops::Range;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
+use serde::Deserialize;
 
 use super::ParseError;
 
@@ -238,6 +240,30 @@ impl Iterator for Tokens<'_> {
             }
         }
         None
+    }
+}
+
+/// A map key. serde-json-core's key deserializer supports `deserialize_str` but panics
+/// (`unreachable!`) on `deserialize_string`, which `String`'s own impl calls.
+pub(crate) struct Key(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(Key(v.to_owned()))
     }
 }
 

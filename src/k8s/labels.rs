@@ -1,7 +1,7 @@
 //! Labels and label selectors (`matchLabels` + `matchExpressions`), parsed and matched.
 //!
 //! Labels are a map with arbitrary keys; serde-json-core's map-key deserializer only supports
-//! `deserialize_str`, so both maps here are read through [`Key`](super::meta::Key).
+//! `deserialize_str`, so both maps here are read through [`Key`](super::json::Key).
 //!
 //! Matching follows `k8s.io/apimachinery/pkg/labels`: every `matchLabels` pair and every
 //! requirement must hold; `In` needs the key with one of the values, `NotIn` holds when the key
@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::meta::Key;
+use super::json::Key;
 use super::ParseError;
 
 /// A label map, sorted by key.

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::json::Key;
 use super::labels::{Labels, NO_LABELS};
 
 /// Lichen's VTEP MAC for VXLAN, `aa:bb:cc:dd:ee:ff`.
@@ -96,30 +97,6 @@ impl<'de> Visitor<'de> for KeepVisitor {
             }
         }
         Ok(Annotations(kept))
-    }
-}
-
-/// A map key. serde-json-core's key deserializer supports `deserialize_str` but panics
-/// (`unreachable!`) on `deserialize_string`, which `String`'s own impl calls.
-pub(crate) struct Key(pub(crate) String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl Visitor<'_> for KeyVisitor {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(Key(v.to_owned()))
     }
 }
 

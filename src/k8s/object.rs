@@ -146,6 +146,16 @@ mod tests {
         "/tests/fixtures/k3s-node.json"
     ));
 
+    /// kubectl's Pod (the fixture `k8s::pod`'s tests read field by field) is a Pod object.
+    #[test]
+    fn a_kubectl_pod_is_a_pod() {
+        let pod = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/k8s-pod.json"
+        ));
+        assert!(matches!(parse_object(pod, None), Ok(Object::Pod(_))));
+    }
+
     #[test]
     fn single_objects_by_kind() {
         let objs = parse_document(K3S_NODE.as_bytes()).unwrap();

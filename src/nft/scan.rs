@@ -1,6 +1,6 @@
 //! Reading the ruleset before changing it: the generation (for [`Batch::checked`]) and the
-//! base chains at the forward hook of the other tables, with the handles of the rules Lichen
-//! put in them.
+//! base chains at the forward hook of the other tables, with the handles of the rules the caller
+//! put in them (those carrying its comment).
 //!
 //! [`Batch::checked`]: super::Batch::checked
 
@@ -13,14 +13,15 @@ use super::sys::*;
 use super::udata;
 use super::wire::{attr_str, attrs};
 
-/// A base chain at hook `forward` in a table Lichen does not own.
+/// A base chain at hook `forward` in a table the caller does not own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardChain {
     pub table: Table,
     pub name: String,
     /// The chain's policy (accept or drop).
     pub policy: Verdict,
-    /// Lichen's rules in it (see [`super::foreign::MARK`]), in chain order.
+    /// The caller's rules in it (commented with the mark given to [`forward_chains`]), in
+    /// chain order.
     pub ours: Vec<RuleRef>,
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::agent::source::ClusterState;
+use crate::model::ClusterState;
 
 /// Namespaces of the walk (as the upstream NetworkPolicy e2e suite's).
 pub const NAMESPACES: [&str; 3] = ["x", "y", "z"];

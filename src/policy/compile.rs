@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::agent::source::ClusterState;
 use crate::k8s::{NetworkPolicy, Peer, Pod, PolicyRule, PortRef};
+use crate::model::ClusterState;
 
 use super::names;
 use super::ranges;

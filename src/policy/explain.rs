@@ -8,8 +8,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::agent::source::ClusterState;
 use crate::k8s::Protocol;
+use crate::model::ClusterState;
 
 use super::compile::compile;
 use super::ranges;

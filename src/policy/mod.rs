@@ -1,6 +1,6 @@
 //! NetworkPolicy: the semantics, compiled into a kernel-independent ruleset for one node, and
-//! `explain` over that same ruleset. Nothing here touches the kernel; the nftables encoding of
-//! a [`Ruleset`] is a separate, mechanical step.
+//! `explain` over that same ruleset. Nothing here but [`table`] touches the kernel: the
+//! nftables encoding of a [`Ruleset`] is a separate, mechanical step.
 //!
 //! # Semantics (networking.k8s.io/v1, as the API reference defines it)
 //! - A pod is isolated for ingress (egress) once any policy whose effective `policyTypes`
@@ -56,7 +56,8 @@
 //! - Addresses mix IPv4 and IPv6 here; the encoding splits every address set, map and rule
 //!   using them into an `ip` and an `ip6` twin.
 //!
-//! [`explain`] runs a packet through the same [`Ruleset`] (see [`explain::Explanation`]).
+//! [`explain`] runs a packet through the same [`Ruleset`] (see [`explain::Explanation`]);
+//! [`table`] puts it in the kernel as table `inet lichen-policy` (over [`crate::nft`]).
 
 pub mod churn;
 pub mod compile;
@@ -65,6 +66,7 @@ pub mod names;
 pub mod ranges;
 pub mod ruleset;
 pub mod select;
+pub mod table;
 
 pub use compile::compile;
 pub use explain::{explain, Explanation, Packet, Step};

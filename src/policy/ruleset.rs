@@ -82,7 +82,7 @@ impl Ruleset {
     /// state, in any process) give equal fingerprints. `status` shows the applied one, so a
     /// test can tell when the agent enforces the state it wrote.
     pub fn fingerprint(&self) -> u64 {
-        super::names::fnv1a(format!("{self:?}").as_bytes())
+        lichen_backends::fnv1a(format!("{self:?}").as_bytes())
     }
 }
 

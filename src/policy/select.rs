@@ -11,9 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::agent::source::ClusterState;
 use crate::k8s::namespace::Namespace;
 use crate::k8s::{Labels, NetworkPolicy, Peer, Pod};
+use crate::model::ClusterState;
 
 /// The cluster as the policy compiler reads it.
 pub struct View<'a> {

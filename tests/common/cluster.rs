@@ -336,7 +336,7 @@ impl Cluster {
         std::thread::spawn(move || {
             super::probe::enter(&ns);
             let addr = lichen::agent::http::DEFAULT_LISTEN.parse().unwrap();
-            lichen::agent::http::fetch(addr, &path).unwrap_or_default()
+            lichen::agent::client::fetch(addr, &path).unwrap_or_default()
         })
         .join()
         .unwrap()

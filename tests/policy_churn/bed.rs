@@ -13,9 +13,9 @@ use super::common::probe::*;
 use super::noise::{spawn_probes, Probes};
 
 use lichen::k8s::Protocol;
-use lichen::nft::policy::{apply_policy, read_policy_table};
 use lichen::nft::readback::TableDump;
 use lichen::policy::churn::{state_of, Churn, ChurnPod, PORTS};
+use lichen::policy::table::{apply_policy, read_policy_table};
 use lichen::policy::{compile, Packet, Ruleset};
 
 /// The longest a change may take to be enforced by both agents.

@@ -9,12 +9,14 @@
 //!   [`binary_command`], [`enter_node`] (the test thread into a throwaway namespace), [`spawn_agent`]
 //!   and [`Agent`], polling helpers;
 //! - [`kube_api`]: the test Kubernetes API server and its Node object builders;
-//! - [`probe`]: servers in pod namespaces and reachability probes.
+//! - [`probe`]: servers in pod namespaces and reachability probes;
+//! - [`nft`]: the nf_tables kernel tests' fresh namespace and `nft` runner.
 //!
 //! Lichen-specific fixtures that need the `lichen` library's types (the plugin test node and the
 //! cluster of agents, tests/common) stay with the tests and are built from these.
 
 pub mod kube_api;
+pub mod nft;
 pub mod probe;
 
 pub use netbed;

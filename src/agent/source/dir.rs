@@ -30,7 +30,8 @@ use smol::Timer;
 
 use super::inotify::Watch;
 use super::scan::Files;
-use super::{ClusterState, SourceError};
+use super::SourceError;
+use crate::model::ClusterState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DirConfig {

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use smol::channel::{self, Receiver};
 use smol::Task;
 
-use super::{ClusterState, SourceError};
+use super::SourceError;
 use crate::k8s::watch::{self, Resource, WatchConfig, WatchEvent};
 use crate::k8s::{Client, KubeConfig};
+use crate::model::ClusterState;
 
 /// Events buffered between the watcher task and `next`.
 const QUEUE: usize = 256;

@@ -27,7 +27,7 @@ use std::path::Path;
 use crate::k8s::json::MAX_LIST_BYTES;
 use crate::k8s::{parse_document, Object};
 
-use super::ClusterState;
+use crate::model::ClusterState;
 
 /// What was last seen in one file.
 struct Entry {

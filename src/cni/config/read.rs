@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{absolute_path, address_of, bad, ipam, missing};
+use super::{absolute_path, bad, ipam, missing};
 use crate::cni::json::{self, Object, Text};
+use crate::cni::syntax::{address_of, valid_ifname};
 use crate::cni::{Attachment, CniError, CniResult, Code, IpamConf, NetConf, RequestedMac, Version};
 
 #[derive(Deserialize)]
@@ -38,7 +39,7 @@ pub(super) fn parse(input: &[u8]) -> Result<NetConf, CniError> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| missing("type", "it names the plugin (like \"type\": \"lichen\")"))?;
     let bridge = top.text("bridge")?.unwrap_or_else(|| "lichen0".into());
-    if !crate::cni::env::valid_ifname(&bridge) {
+    if !valid_ifname(&bridge) {
         return Err(bad(
             "bridge",
             &bridge,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::cni::result::tests::{BRIDGE_PORTMAP_040, BRIDGE_PORTMAP_100};
+use crate::cni::syntax::address_of;
 use crate::cni::{Dns, Interface, IpConfig, Route};
 
 fn net(s: &str) -> IpNet {

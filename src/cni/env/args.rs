@@ -64,7 +64,7 @@ fn ips(v: &str) -> Result<Vec<IpAddr>, CniError> {
     v.split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            crate::cni::config::address_of(s).ok_or_else(|| {
+            crate::cni::syntax::address_of(s).ok_or_else(|| {
                 invalid(format!(
                     "CNI_ARGS IP {s:?} is not an IP address: expected comma-separated addresses \
                      like IP=10.42.1.7,fd00::7"

@@ -1,7 +1,28 @@
-//! `CniResult` → JSON in the format of one spec version.
+//! `CniResult` → JSON in the format of one spec version, and the error object
+//! ([`CniError::to_json`]; here rather than in `cni::error`, which `cni::json` builds on).
 
 use crate::cni::json::Writer;
-use crate::cni::{CniResult, Dns, Interface, IpConfig, Route, Version};
+use crate::cni::{CniError, CniResult, Dns, Interface, IpConfig, Route, Version};
+
+impl CniError {
+    /// The error object as JSON, tagged with `cni_version` (the config's, or the latest when unknown).
+    pub fn to_json(&self, cni_version: &str) -> String {
+        let mut w = Writer::new();
+        w.begin_object();
+        w.key("cniVersion");
+        w.string(cni_version);
+        w.key("code");
+        w.number(self.code as u64);
+        w.key("msg");
+        w.string(&self.msg);
+        if !self.details.is_empty() {
+            w.key("details");
+            w.string(&self.details);
+        }
+        w.end_object();
+        w.finish()
+    }
+}
 
 pub(super) fn write(r: &CniResult, v: Version) -> String {
     let mut w = Writer::new();

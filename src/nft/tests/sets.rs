@@ -1,7 +1,7 @@
 //! Sets, maps, lookups and `ct state` as `nft` renders them, and element changes.
 
-use super::{fresh_netns, nft};
 use crate::nft::*;
+use testkit::nft::{fresh_netns, nft};
 
 fn v4(a: &str) -> Vec<u8> {
     a.parse::<std::net::Ipv4Addr>().unwrap().octets().to_vec()

@@ -7,10 +7,10 @@ mod shape;
 
 use std::net::IpAddr;
 
-use crate::agent::source::ClusterState;
 use crate::k8s::{
     ContainerPort, Labels, Namespace, NetworkPolicy, Node, Object, Pod, PodPhase, Protocol,
 };
+use crate::model::ClusterState;
 
 use super::{compile, Ruleset};
 

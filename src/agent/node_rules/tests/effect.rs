@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::nft::{apply_node_rules, remove_lichen_table, NodeRules};
+use crate::agent::node_rules::{apply_node_rules, remove_lichen_table, NodeRules};
 
 /// Named namespaces, deleted on drop (also when the test fails).
 struct Namespaces(Vec<String>);

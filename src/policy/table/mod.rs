@@ -1,6 +1,7 @@
 //! The NetworkPolicy ruleset in the kernel: a compiled [`Ruleset`] becomes table
 //! `inet lichen-policy` (see [`encode`] for the layout), so turning policy off is deleting one
-//! table, and the node rules' table `inet lichen` never mixes with it.
+//! table, and the node rules' table `inet lichen` never mixes with it. Built with the generic
+//! nf_tables library ([`crate::nft`]).
 //!
 //! Every change is one checked transaction (valid only at the generation read just before
 //! it, rebuilt when another writer got in between). Given what the last apply put there, the
@@ -15,6 +16,8 @@
 mod diff;
 mod encode;
 mod incremental;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 
@@ -22,8 +25,8 @@ pub use diff::{element_changes, Change};
 pub use encode::{policy_table, size, twin, TABLE};
 pub use incremental::Plan;
 
-use super::socket::Socket;
-use super::{errno, generation, list_table, Batch, ChainSummary};
+use crate::nft::readback::{read_table, TableDump};
+use crate::nft::{errno, generation, list_table, Batch, ChainSummary, Socket};
 use crate::policy::Ruleset;
 
 /// What an apply sent.
@@ -71,8 +74,8 @@ pub fn policy_status() -> io::Result<Option<Vec<ChainSummary>>> {
 
 /// Table `inet lichen-policy` as the kernel holds it (without handles), `None` when absent:
 /// what a churn test compares with a fresh replace of the same compile.
-pub fn read_policy_table() -> io::Result<Option<super::readback::TableDump>> {
-    super::readback::read_table(&Socket::open()?, &policy_table())
+pub fn read_policy_table() -> io::Result<Option<TableDump>> {
+    read_table(&Socket::open()?, &policy_table())
 }
 
 /// Builds the batch at the current generation and applies it; rebuilds when another writer

@@ -1,7 +1,8 @@
 //! The ruleset as `nft` renders it: content, replacement, removal, neighbours, atomicity.
 
-use super::{fresh_netns, nft};
+use crate::agent::node_rules::*;
 use crate::nft::*;
+use testkit::nft::{fresh_netns, nft};
 
 fn rules(cluster: &[&str], masquerade: bool) -> NodeRules {
     NodeRules {

@@ -27,11 +27,7 @@
 
 use ipnet::IpNet;
 
-use super::batch::Batch;
-use super::expr::Verdict;
-use super::matches::Addr;
-use super::objects::{Family, Rule};
-use super::scan::ForwardChain;
+use crate::nft::{Addr, Batch, Family, ForwardChain, Rule, Verdict};
 
 /// The comment that marks Lichen's rules in other tables' chains.
 pub const MARK: &str = "lichen: forward cluster network";

@@ -1,11 +1,11 @@
 //! Policy edits (a rule changed, a policy added, one deleted, pods moving to new group
 //! chains) applied in place: the table ends up as a full replacement would have made it.
 
-use super::{fresh_netns, nft};
-use crate::agent::source::ClusterState;
-use crate::nft::policy::*;
+use crate::model::ClusterState;
 use crate::policy::compile;
+use crate::policy::table::*;
 use crate::policy::tests::*;
+use testkit::nft::{fresh_netns, nft};
 
 fn state_a() -> ClusterState {
     let mut s = cluster();

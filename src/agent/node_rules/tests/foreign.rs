@@ -1,8 +1,10 @@
 //! Our accepts in other tables' forward chains, as `nft` and `iptables-nft` see them: at the
 //! head, replaced not duplicated, removed without touching anything else.
 
-use super::{fresh_netns, nft, nft_script, run_here};
+use crate::agent::node_rules::foreign::MARK;
+use crate::agent::node_rules::*;
 use crate::nft::*;
+use testkit::nft::{fresh_netns, nft, nft_script, run_here};
 
 /// iptables-nft's tables as `iptables -P FORWARD DROP` makes them, plus a rule of theirs, a
 /// rule commented "lichen" that is not ours, and another tool's inet table.
@@ -31,7 +33,7 @@ fn rules(cluster: &[&str]) -> NodeRules {
 }
 
 fn ours(rule: &str) -> String {
-    format!("{rule} accept comment \"{FOREIGN_MARK}\"")
+    format!("{rule} accept comment \"{MARK}\"")
 }
 
 /// The rule lines of an `nft list chain` output.
@@ -145,7 +147,7 @@ fn iptables_nft_reads_our_rules_and_its_round_trip_keeps_them_ours() {
     let stdout = String::from_utf8_lossy(&listed.stdout);
     let stderr = String::from_utf8_lossy(&listed.stderr);
     assert!(listed.status.success(), "{stderr}");
-    let comment = format!("-m comment --comment \"{FOREIGN_MARK}\" -j ACCEPT");
+    let comment = format!("-m comment --comment \"{MARK}\" -j ACCEPT");
     let want = format!(
         "-P FORWARD DROP\n-A FORWARD -s 10.42.0.0/16 {comment}\n-A FORWARD -d 10.42.0.0/16 {comment}\n"
     );

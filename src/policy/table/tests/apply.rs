@@ -1,16 +1,16 @@
 //! A compiled NetworkPolicy ruleset in table `inet lichen-policy`, as `nft` renders it; pod
 //! churn as element changes; turning it off.
 
-use super::{fresh_netns, nft};
-use crate::nft::policy::*;
 use crate::policy::compile;
+use crate::policy::table::*;
 use crate::policy::tests::*;
+use testkit::nft::{fresh_netns, nft};
 
 fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn state() -> crate::agent::source::ClusterState {
+fn state() -> crate::model::ClusterState {
     let mut s = cluster();
     ns(&mut s, "a", &[("team", "a")]);
     pod_with_ports(

@@ -1,4 +1,5 @@
-//! `lichen version` / `lichen --version`.
+//! What this build is: the line `lichen version` / `lichen --version` prints, and the commit
+//! `/metrics` reports (`lichen_build_info`). Below the CLI and the agent, which both use it.
 
 /// `lichen version`: one line with the version, the target triple, how it was linked, the enabled
 /// Cargo features and the CPU features it was compiled for, the CNI versions it speaks and the
@@ -67,6 +68,14 @@ pub fn version_line() -> String {
         on(FEATURES),
         on(CPU),
         crate::cni::Version::ALL.map(|v| v.as_str()).join(","),
-        crate::agent::metrics::commit()
+        commit()
     )
+}
+
+/// The build's commit (`LICHEN_COMMIT` at build time), or `unknown`.
+pub fn commit() -> &'static str {
+    match option_env!("LICHEN_COMMIT") {
+        Some(c) if !c.is_empty() => c,
+        _ => "unknown",
+    }
 }

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use super::fresh_netns;
-use crate::nft::policy::*;
 use crate::nft::readback::TableDump;
 use crate::policy::churn::{state_of, Churn, ChurnPod};
+use crate::policy::table::*;
 use crate::policy::{compile, Ruleset};
+use testkit::nft::fresh_netns;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().expect(name))

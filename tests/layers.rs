@@ -1,0 +1,608 @@
+//! The layers of `src/`, checked on every `cargo test`: which module may import which. Pure file
+//! reading (no root, no network, nothing of the `lichen` library is run).
+//!
+//! The rules:
+//! 1. The top-level modules of `src/` sit in [`LAYERS`], lowest first. A module imports only
+//!    modules of lower layers: never one of its own layer, never a higher one. A new top-level
+//!    module fails the check until it is placed there.
+//! 2. Inside every top-level module that is a directory, its first-level submodules (e.g.
+//!    `agent::report`, `cni::env`) import each other without cycles.
+//!
+//! What counts as an import: every path that starts with `crate::`, `super::` or `self::` (in
+//! `src/main.rs`, the binary, `lichen::`), in `use` declarations and in code, brace groups
+//! included; test modules count (a test is part of the module it tests). Comments and string
+//! literals are skipped. A path to a name that the parent's `mod.rs` re-exports with
+//! `pub use child::{Name, ..}` counts as a path to that child. Not seen: paths through a `use`
+//! alias (after `use crate::agent;`, `agent::source::X` counts as `agent` alone) and glob
+//! re-exports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The top-level modules of `src/` by layer, lowest first; each imports only lower layers.
+const LAYERS: &[&[&str]] = &[
+    // Leaf libraries: import nothing else of the crate. The CNI protocol, nf_tables over
+    // netlink (knows nothing of Lichen's tables), network namespaces, the subnet.env hand-off,
+    // timestamps.
+    &["cni", "nft", "netns", "subnet_file", "rfc3339"],
+    // Libraries over the leaves: rtnetlink (nl), the Kubernetes client and objects (k8s),
+    // logging, what this build is (build_info).
+    &["nl", "k8s", "logging", "build_info"],
+    // The cluster model (what the agent's sources fill and policy reads); the plugin's data
+    // plane.
+    &["model", "dataplane"],
+    // NetworkPolicy (semantics, explain, its nf_tables table); the CNI verbs.
+    &["policy", "plugin"],
+    // Installing the plugin and its config on a node.
+    &["install"],
+    // The node agent.
+    &["agent"],
+    // The operator's commands and the demo cluster.
+    &["demo"],
+    &["cli"],
+    // The binary (its own crate over the library).
+    &["main"],
+];
+
+type ModPath = Vec<String>;
+
+/// The crate's sources: module path → file, and the parents' re-exports.
+struct Sources {
+    root: PathBuf,
+    files: BTreeMap<ModPath, PathBuf>,
+    /// (top-level module, re-exported name) → the child module it comes from.
+    reexports: BTreeMap<(String, String), String>,
+}
+
+/// Every import found: (from, to) → the files that make it.
+type Edges = BTreeMap<(String, String), BTreeSet<String>>;
+
+impl Sources {
+    fn read(root: &Path) -> Sources {
+        let mut files = BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                    files.insert(module_path(&rel), rel);
+                }
+            }
+        }
+        let mut reexports = BTreeMap::new();
+        for (path, rel) in &files {
+            if path.len() != 1 {
+                continue;
+            }
+            let tokens = lex(&strip(&fs::read_to_string(root.join(rel)).unwrap()));
+            for i in 0..tokens.len().saturating_sub(3) {
+                if let [Tok::Ident(p), Tok::Ident(u), Tok::Ident(child), Tok::PathSep] =
+                    &tokens[i..i + 4]
+                {
+                    if p == "pub"
+                        && u == "use"
+                        && files.contains_key(&vec![path[0].clone(), child.clone()])
+                    {
+                        for name in names_until_semicolon(&tokens[i + 4..]) {
+                            reexports.insert((path[0].clone(), name), child.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Sources {
+            root: root.to_path_buf(),
+            files,
+            reexports,
+        }
+    }
+
+    fn is_dir_module(&self, top: &str) -> bool {
+        self.files.keys().any(|p| p.len() >= 2 && p[0] == top)
+    }
+
+    /// The top-level module a path is in, if it names one.
+    fn top(&self, path: &[String]) -> Option<String> {
+        let first = path.first()?;
+        self.files
+            .contains_key(&vec![first.clone()])
+            .then(|| first.clone())
+    }
+
+    /// The first-level submodule a path is in (`agent::report`), or the top-level module
+    /// itself when it names an item of the parent.
+    fn sub(&self, path: &[String]) -> Option<String> {
+        let top = self.top(path)?;
+        let Some(second) = path.get(1) else {
+            return Some(top);
+        };
+        if self.files.contains_key(&vec![top.clone(), second.clone()]) {
+            return Some(format!("{top}::{second}"));
+        }
+        Some(match self.reexports.get(&(top.clone(), second.clone())) {
+            Some(child) => format!("{top}::{child}"),
+            None => top,
+        })
+    }
+
+    /// The top-level and the submodule imports of the whole crate.
+    fn edges(&self) -> (Edges, Edges) {
+        let (mut tops, mut subs) = (Edges::new(), Edges::new());
+        for (here, rel) in &self.files {
+            if here.is_empty() {
+                continue; // lib.rs: the root that declares the modules
+            }
+            let name = rel.display().to_string();
+            let text = strip(&fs::read_to_string(self.root.join(rel)).unwrap());
+            let is_main = here.as_slice() == ["main"];
+            for target in imports(&text, here, is_main) {
+                let (from_top, from_sub) = if is_main {
+                    ("main".to_owned(), "main".to_owned())
+                } else {
+                    (self.top(here).unwrap(), self.sub(here).unwrap())
+                };
+                if let Some(to) = self.top(&target) {
+                    if to != from_top {
+                        tops.entry((from_top.clone(), to))
+                            .or_default()
+                            .insert(name.clone());
+                    }
+                }
+                if let Some(to) = self.sub(&target) {
+                    let same_parent = to.split("::").next() == from_sub.split("::").next();
+                    if to != from_sub && same_parent && self.is_dir_module(&from_top) {
+                        subs.entry((from_sub.clone(), to))
+                            .or_default()
+                            .insert(name.clone());
+                    }
+                }
+            }
+        }
+        (tops, subs)
+    }
+}
+
+/// `agent/report.rs` → `[agent, report]`; `lib.rs` → `[]`; `main.rs` → `[main]`.
+fn module_path(rel: &Path) -> ModPath {
+    let mut parts: ModPath = rel
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts == ["lib"] {
+        return vec![];
+    }
+    if parts.last().is_some_and(|l| l == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The source with comments, string and char literals blanked out (lifetimes kept).
+fn strip(src: &str) -> String {
+    let c: Vec<char> = src.chars().collect();
+    // Is the character before `i` part of an identifier?
+    let ident = |i: usize| i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_');
+    // An `r` opens a raw string unless it ends an identifier (`br` is a byte string's prefix).
+    let starts_raw = |i: usize| !ident(i) || (c[i - 1] == 'b' && !ident(i - 1));
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < c.len() {
+        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(' ');
+        } else if let Some((hashes, body)) = (c[i] == 'r' && starts_raw(i))
+            .then(|| raw_start(&c, i))
+            .flatten()
+        {
+            i = body;
+            while i < c.len() && !(c[i] == '"' && (1..=hashes).all(|k| c.get(i + k) == Some(&'#')))
+            {
+                i += 1;
+            }
+            i += 1 + hashes;
+            out.push_str("\"\"");
+        } else if c[i] == '"' {
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                i += if c[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if c[i] == '\'' && c.get(i + 1) == Some(&'\\') {
+            i += 3; // the quote, the backslash and the escaped character
+
+            while i < c.len() && c[i] != '\'' {
+                i += 1;
+            }
+            i += 1;
+            out.push_str("' '");
+        } else if c[i] == '\'' && c.get(i + 2) == Some(&'\'') {
+            i += 3;
+            out.push_str("' '");
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// At `r#*"`: (number of `#`, index after the opening quote).
+fn raw_start(c: &[char], i: usize) -> Option<(usize, usize)> {
+    let hashes = c[i + 1..].iter().take_while(|&&x| x == '#').count();
+    (c.get(i + 1 + hashes) == Some(&'"')).then_some((hashes, i + 2 + hashes))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Ident(String),
+    PathSep,
+    Open,
+    Close,
+    Comma,
+    Semi,
+    Other,
+}
+
+fn lex(text: &str) -> Vec<Tok> {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_alphabetic() || ch == '_' {
+            let start = i;
+            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
+                i += 1;
+            }
+            out.push(Tok::Ident(c[start..i].iter().collect()));
+            continue;
+        }
+        if ch == ':' && c.get(i + 1) == Some(&':') {
+            out.push(Tok::PathSep);
+            i += 2;
+            continue;
+        }
+        match ch {
+            '{' => out.push(Tok::Open),
+            '}' => out.push(Tok::Close),
+            ',' => out.push(Tok::Comma),
+            ';' => out.push(Tok::Semi),
+            c if c.is_whitespace() => {}
+            _ => out.push(Tok::Other),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The names a `pub use child::...;` brings in (the last segment of each leaf).
+fn names_until_semicolon(tokens: &[Tok]) -> Vec<String> {
+    let mut names = Vec::new();
+    for (k, t) in tokens.iter().enumerate() {
+        match t {
+            Tok::Semi => break,
+            Tok::Ident(n)
+                if tokens.get(k + 1) != Some(&Tok::PathSep) && n != "as" && n != "self" =>
+            {
+                // `X as Y`: the name is Y.
+                if k >= 1 && tokens[k - 1] == Tok::Ident("as".into()) {
+                    names.pop();
+                }
+                names.push(n.clone());
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Every path the file's code names, resolved to a path from the library's root. `here` is the
+/// file's module; inline `mod name { .. }` blocks extend it.
+fn imports(text: &str, here: &[String], is_main: bool) -> Vec<ModPath> {
+    let tokens = lex(text);
+    let mut out = Vec::new();
+    let mut inline: Vec<(usize, String)> = Vec::new();
+    let mut depth = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            Tok::Ident(m) if m == "mod" => {
+                if let (Some(Tok::Ident(name)), Some(Tok::Open)) =
+                    (tokens.get(i + 1), tokens.get(i + 2))
+                {
+                    depth += 1;
+                    inline.push((depth, name.clone()));
+                    i += 3;
+                    continue;
+                }
+            }
+            Tok::Open => depth += 1,
+            Tok::Close => {
+                if inline.last().is_some_and(|(d, _)| *d == depth) {
+                    inline.pop();
+                }
+                depth -= 1;
+            }
+            Tok::Ident(kw)
+                if tokens.get(i + 1) == Some(&Tok::PathSep)
+                    && (i == 0 || tokens[i - 1] != Tok::PathSep) =>
+            {
+                let module: ModPath = here
+                    .iter()
+                    .cloned()
+                    .chain(inline.iter().map(|(_, n)| n.clone()))
+                    .collect();
+                let base = match kw.as_str() {
+                    "crate" | "self" | "super" if is_main => None,
+                    "lichen" if is_main => Some(vec![]),
+                    "crate" => Some(vec![]),
+                    "self" => Some(module),
+                    "super" => Some(module[..module.len().saturating_sub(1)].to_vec()),
+                    _ => None,
+                };
+                if let Some(base) = base {
+                    i = path_tree(&tokens, i + 2, base, &mut out);
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Reads `seg :: seg :: .. [:: { tree, .. }]` from `i` below `prefix`; pushes every full path;
+/// returns the index after it. `super` and `self` segments resolve against the prefix.
+fn path_tree(tokens: &[Tok], mut i: usize, mut prefix: ModPath, out: &mut Vec<ModPath>) -> usize {
+    loop {
+        match tokens.get(i) {
+            Some(Tok::Ident(s)) if s == "super" => {
+                prefix.pop();
+            }
+            Some(Tok::Ident(s)) if s == "self" => {}
+            Some(Tok::Ident(s)) => prefix.push(s.clone()),
+            Some(Tok::Open) => {
+                i += 1;
+                while tokens.get(i).is_some_and(|t| *t != Tok::Close) {
+                    if tokens[i] == Tok::Comma {
+                        i += 1;
+                        continue;
+                    }
+                    let before = i;
+                    i = path_tree(tokens, i, prefix.clone(), out);
+                    // `X as Y` and anything else that is not a path: step over it.
+                    while tokens
+                        .get(i)
+                        .is_some_and(|t| *t != Tok::Comma && *t != Tok::Close)
+                    {
+                        i += 1;
+                    }
+                    if i == before {
+                        i += 1;
+                    }
+                }
+                return i + 1;
+            }
+            _ => {
+                out.push(prefix);
+                return i;
+            }
+        }
+        i += 1;
+        if tokens.get(i) != Some(&Tok::PathSep) {
+            out.push(prefix);
+            return i;
+        }
+        i += 1;
+    }
+}
+
+/// The strongly connected components of more than one node (Tarjan).
+fn cycles(edges: &Edges) -> Vec<Vec<String>> {
+    struct Tarjan<'a> {
+        graph: BTreeMap<&'a str, Vec<&'a str>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        out: Vec<Vec<String>>,
+    }
+    impl<'a> Tarjan<'a> {
+        fn visit(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            for w in self.graph.get(v).cloned().unwrap_or_default() {
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(lw);
+                } else if self.stack.contains(&w) {
+                    let iw = self.index[w];
+                    let lv = self.low.get_mut(v).unwrap();
+                    *lv = (*lv).min(iw);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut comp = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    comp.push(w.to_owned());
+                    if w == v {
+                        break;
+                    }
+                }
+                if comp.len() > 1 {
+                    comp.sort();
+                    self.out.push(comp);
+                }
+            }
+        }
+    }
+    let mut t = Tarjan {
+        graph: BTreeMap::new(),
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
+    for (a, b) in edges.keys() {
+        t.graph.entry(a.as_str()).or_default().push(b.as_str());
+        t.graph.entry(b.as_str()).or_default();
+    }
+    let nodes: Vec<&str> = t.graph.keys().copied().collect();
+    for v in nodes {
+        if !t.index.contains_key(v) {
+            t.visit(v);
+        }
+    }
+    t.out
+}
+
+/// Each cycle with the imports that close it and the files that make them.
+fn describe_cycles(edges: &Edges) -> Vec<String> {
+    cycles(edges)
+        .into_iter()
+        .map(|comp| {
+            let mut s = format!("cycle between {}:", comp.join(", "));
+            for ((a, b), files) in edges {
+                if comp.contains(a) && comp.contains(b) {
+                    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+                    s += &format!("\n    {a} -> {b} ({})", files.join(", "));
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| l.contains(&module))
+}
+
+/// What is wrong with the crate's imports, one message per problem.
+fn violations(src: &Sources) -> Vec<String> {
+    let (tops, subs) = src.edges();
+    let mut problems = Vec::new();
+    let mut modules: BTreeSet<String> = src
+        .files
+        .keys()
+        .filter_map(|p| p.first().cloned())
+        .collect();
+    modules.insert("main".into());
+    for m in &modules {
+        if layer_of(m).is_none() {
+            problems.push(format!(
+                "top-level module {m} is in no layer: place it in LAYERS (tests/layers.rs)"
+            ));
+        }
+    }
+    for ((a, b), files) in &tops {
+        if let (Some(la), Some(lb)) = (layer_of(a), layer_of(b)) {
+            if la <= lb {
+                let files: Vec<&str> = files.iter().map(String::as_str).collect();
+                problems.push(format!(
+                    "{a} (layer {la}) imports {b} (layer {lb}), which is not below it ({})",
+                    files.join(", ")
+                ));
+            }
+        }
+    }
+    problems.extend(describe_cycles(&tops));
+    problems.extend(describe_cycles(&subs));
+    problems
+}
+
+#[test]
+fn modules_import_only_lower_layers_and_no_submodule_cycles() {
+    let src = Sources::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(src.files.len() > 100, "src/ not found or nearly empty");
+    let problems = violations(&src);
+    assert!(
+        problems.is_empty(),
+        "layer violations in src/:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn paths_are_resolved_and_comments_and_strings_skipped() {
+    let text = strip(
+        r##"
+        use crate::{cni::{self, Version}, nft as n};
+        use super::super::model::ClusterState;
+        use self::inner::X;
+        // use crate::commented::Out;
+        /* crate::block /* nested */ crate::still_comment */
+        fn f<'a>(x: &'a str) -> char { let _ = "crate::in_string"; let _ = r#"crate::raw"#; crate::nl::link::up(); '{' }
+        mod tests {
+            use super::*;
+            use super::super::sibling;
+        }
+        "##,
+    );
+    let here: ModPath = vec!["agent".into(), "report".into()];
+    let got: BTreeSet<String> = imports(&text, &here, false)
+        .iter()
+        .map(|p| p.join("::"))
+        .collect();
+    let want: BTreeSet<String> = [
+        "cni",
+        "cni::Version",
+        "nft",
+        "model::ClusterState",
+        "agent::report::inner::X",
+        "nl::link::up",
+        "agent::report",
+        "agent::sibling",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_cycle_is_reported_with_its_imports() {
+    let mut edges = Edges::new();
+    for (a, b) in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")] {
+        edges
+            .entry((a.into(), b.into()))
+            .or_default()
+            .insert(format!("{a}.rs"));
+    }
+    let found = describe_cycles(&edges);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("cycle between a, b, c:"),
+        "{}",
+        found[0]
+    );
+    assert!(found[0].contains("c -> a (c.rs)"), "{}", found[0]);
+    assert!(!found[0].contains("-> d"), "{}", found[0]);
+}
