@@ -19,7 +19,7 @@ pub const VXLAN_OVERHEAD_V6: u32 = 70;
 pub const MIN_MTU: u32 = 576;
 
 /// Which backend, with its options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendConf {
     /// One route per peer subnet via the peer's address on the underlay; needs L2 adjacency.
     HostGw,
@@ -27,8 +27,10 @@ pub enum BackendConf {
     Vxlan(VxlanConf),
 }
 
-/// `Backend{Type: "vxlan", VNI, Port, DirectRouting, MTU}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Backend{Type: "vxlan", VNI, Port, DirectRouting, MTU, TxChecksumOffload}`: the one VXLAN
+/// configuration type (the agent's net-conf parser builds it and checks it with
+/// [`VxlanConf::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VxlanConf {
     pub vni: u32,
     pub port: u16,
@@ -36,6 +38,11 @@ pub struct VxlanConf {
     pub direct_routing: bool,
     /// The VXLAN device's MTU; default: the underlay's minus the encapsulation overhead.
     pub mtu: Option<u32>,
+    /// `TxChecksumOffload` (default true: left as the kernel has it). False turns transmit
+    /// checksum offload off on the VXLAN device, as `ethtool -K lichen.1 tx off` would: the
+    /// workaround for kernels and NICs that corrupt the checksums of VXLAN-encapsulated
+    /// packets (flannel-io/flannel#1279, #1282, #2152; k3s-io/k3s#2013).
+    pub tx_checksum_offload: bool,
 }
 
 impl Default for VxlanConf {
@@ -45,6 +52,7 @@ impl Default for VxlanConf {
             port: DEFAULT_VXLAN_PORT,
             direct_routing: false,
             mtu: None,
+            tx_checksum_offload: true,
         }
     }
 }

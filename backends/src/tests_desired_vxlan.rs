@@ -176,6 +176,7 @@ fn vni_port_and_mtu_come_from_the_config() {
         port: 4789,
         direct_routing: false,
         mtu: Some(1400),
+        tx_checksum_offload: true,
     });
     let d = desired(&local(), &underlay(), &[], &conf, &cluster());
     let dev = d.device.unwrap();
@@ -202,6 +203,7 @@ fn bad_configs_are_refused() {
             port,
             direct_routing: false,
             mtu,
+            tx_checksum_offload: true,
         })
         .validate()
     };

@@ -413,6 +413,7 @@ fn any_sequence_of_states_converges_in_one_plan_each() {
         BackendConf::Vxlan(VxlanConf {
             vni: 3,
             mtu: Some(1400),
+            tx_checksum_offload: true,
             ..VxlanConf::default()
         }),
     ];

@@ -27,9 +27,8 @@ use serde::Deserialize;
 
 use crate::k8s::json::from_json;
 use crate::k8s::ParseError;
+use lichen_backends::{BackendConf, ConfError, VxlanConf};
 
-/// The default VXLAN port (the kernel's and Flannel's; k3s opens UDP 8472).
-pub const DEFAULT_VXLAN_PORT: u16 = 8472;
 /// The backend types accepted in `Backend.Type`.
 pub const BACKEND_TYPES: &[&str] = &["host-gw", "vxlan"];
 
@@ -39,30 +38,13 @@ pub struct NetConf {
     pub network: Vec<IpNet>,
     /// Prefix length of a node subnet, per entry of `network`.
     pub subnet_len: Vec<u8>,
-    pub backend: Backend,
-    /// `Backend.MTU`: the pod MTU if set; otherwise the agent derives it from the underlay.
+    /// `Backend`: host-gw, or VXLAN with its options (checked when read).
+    pub backend: BackendConf,
+    /// `Backend.MTU`: the pod MTU if set (both backends; with VXLAN also the device's, in
+    /// `backend`); otherwise the agent derives it from the underlay.
     pub mtu: Option<u32>,
     pub ipmasq: bool,
     pub network_policy: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    HostGw,
-    Vxlan(Vxlan),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vxlan {
-    pub vni: u32,
-    pub port: u16,
-    /// Peers reachable without a gateway get a direct route instead of the tunnel.
-    pub direct_routing: bool,
-    /// `TxChecksumOffload` (default true: left as the kernel has it). False turns transmit
-    /// checksum offload off on the VXLAN device, as `ethtool -K lichen.1 tx off` would: the
-    /// workaround for kernels and NICs that corrupt the checksums of VXLAN-encapsulated
-    /// packets (flannel-io/flannel#1279, #1282, #2152; k3s-io/k3s#2013).
-    pub tx_checksum_offload: bool,
 }
 
 #[derive(Debug)]
@@ -84,7 +66,8 @@ pub enum NetConfError {
         len: u8,
         network: IpNet,
     },
-    InvalidVni(u32),
+    /// A backend option that cannot work (VNI, port, MTU).
+    Backend(ConfError),
     NoFamily,
 }
 
@@ -112,9 +95,7 @@ impl fmt::Display for NetConfError {
                 f,
                 "net-conf: {field} {len} does not fit in network {network}"
             ),
-            NetConfError::InvalidVni(v) => {
-                write!(f, "net-conf: Backend.VNI {v} is outside 1..=16777215")
-            }
+            NetConfError::Backend(e) => write!(f, "net-conf: Backend: {e}"),
             NetConfError::NoFamily => {
                 write!(f, "net-conf: EnableIPv4 and EnableIPv6 are both false")
             }
@@ -254,22 +235,21 @@ struct RawBackend {
 }
 
 impl RawBackend {
-    fn kind(&self) -> Result<Backend, NetConfError> {
+    fn kind(&self) -> Result<BackendConf, NetConfError> {
         match self.kind.as_deref().unwrap_or("vxlan") {
-            "host-gw" => Ok(Backend::HostGw),
+            "host-gw" => Ok(BackendConf::HostGw),
             "vxlan" => {
-                // Flannel treats 0 as "unset" for both.
-                let vni = self.vni.filter(|v| *v != 0).unwrap_or(1);
-                // The range the backends check again (`VxlanConf::validate`); one constant.
-                if vni > lichen_backends::conf::MAX_VNI {
-                    return Err(NetConfError::InvalidVni(vni));
-                }
-                Ok(Backend::Vxlan(Vxlan {
-                    vni,
-                    port: self.port.filter(|p| *p != 0).unwrap_or(DEFAULT_VXLAN_PORT),
+                let d = VxlanConf::default();
+                // Flannel treats 0 as "unset" for VNI and port.
+                let v = VxlanConf {
+                    vni: self.vni.filter(|v| *v != 0).unwrap_or(d.vni),
+                    port: self.port.filter(|p| *p != 0).unwrap_or(d.port),
                     direct_routing: self.direct_routing,
-                    tx_checksum_offload: self.tx_checksum_offload.unwrap_or(true),
-                }))
+                    mtu: self.mtu,
+                    tx_checksum_offload: self.tx_checksum_offload.unwrap_or(d.tx_checksum_offload),
+                };
+                v.validate().map_err(NetConfError::Backend)?;
+                Ok(BackendConf::Vxlan(v))
             }
             other => Err(NetConfError::UnknownBackend(other.to_owned())),
         }

@@ -211,6 +211,7 @@ mod tests {
             port: 8472,
             direct_routing: false,
             mtu: None,
+            tx_checksum_offload: true,
         })
     }
 

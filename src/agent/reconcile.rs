@@ -21,10 +21,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
-use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo, VxlanConf};
+use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo};
 
 use super::kernel::Kernel;
-use super::netconf::{Backend, NetConf};
+use super::netconf::NetConf;
 use super::node_rules::NodeRules;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
@@ -58,19 +58,6 @@ pub struct Reconciler<K: Kernel> {
 
 /// The default of [`Reconciler::podcidr_wait`].
 pub const PODCIDR_WAIT: Duration = Duration::from_secs(60);
-
-/// The backend configuration of a net-conf.
-pub fn backend_conf(n: &NetConf) -> BackendConf {
-    match n.backend {
-        Backend::HostGw => BackendConf::HostGw,
-        Backend::Vxlan(v) => BackendConf::Vxlan(VxlanConf {
-            vni: v.vni,
-            port: v.port,
-            direct_routing: v.direct_routing,
-            mtu: n.mtu,
-        }),
-    }
-}
 
 pub fn backend_name(b: &BackendConf) -> String {
     match b {
@@ -108,7 +95,7 @@ impl<K: Kernel> Reconciler<K> {
         iface: Option<String>,
         subnet_file: PathBuf,
     ) -> Self {
-        let backend = backend_conf(&netconf);
+        let backend = netconf.backend;
         Reconciler {
             kernel,
             node_name,

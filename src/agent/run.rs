@@ -28,7 +28,7 @@ use smol::future::FutureExt;
 
 use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
-use super::netconf::NetConf;
+use super::netconf::{NetConf, NetConfError};
 use super::netlink::{self, NetlinkKernel, NftPolicy};
 use super::policy::PolicySync;
 use super::publish::Publisher;
@@ -92,7 +92,11 @@ enum Wake {
 pub fn run(opts: Options) -> Result<(), String> {
     // First: a SIGTERM during start-up is kept in the pipe and ends the loop at once.
     let shutdown = Shutdown::install().map_err(|e| format!("signal handlers: {e}"))?;
-    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| e.to_string())?;
+    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| match e {
+        NetConfError::Read { .. } => e.to_string(),
+        // Which file: the parse errors name the key, not where it was read from.
+        _ => format!("{e} (in {})", opts.net_conf.display()),
+    })?;
     netconf.network_policy |= opts.network_policy;
     let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
     let mut rec = Reconciler::new(
@@ -103,9 +107,6 @@ pub fn run(opts: Options) -> Result<(), String> {
         opts.subnet_file.clone(),
     );
     rec.podcidr_wait = opts.podcidr_wait;
-    if let Err(e) = rec.backend.validate() {
-        return Err(format!("net-conf {}: {e}", opts.net_conf.display()));
-    }
     let source = match &opts.kube {
         Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
         None => Source::dir(&opts.cluster_dir, DirConfig::default()),
@@ -117,7 +118,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         Publisher::start(
             client,
             opts.node_name.clone(),
-            rec.backend.clone(),
+            rec.backend,
             opts.public_ip,
             (w.backoff_min, w.backoff_max),
         )

@@ -58,7 +58,7 @@ pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
     let netconf = crate::agent::netconf::NetConf {
         network: Vec::new(),
         subnet_len: Vec::new(),
-        backend: crate::agent::netconf::Backend::HostGw,
+        backend: lichen_backends::BackendConf::HostGw,
         mtu: None,
         ipmasq: false,
         network_policy: false,

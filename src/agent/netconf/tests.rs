@@ -21,10 +21,11 @@ fn k3s_default_vxlan() {
     assert_eq!(c.subnet_len, vec![24]);
     assert_eq!(
         c.backend,
-        Backend::Vxlan(Vxlan {
+        BackendConf::Vxlan(VxlanConf {
             vni: 1,
             port: 8472,
             direct_routing: false,
+            mtu: None,
             tx_checksum_offload: true,
         })
     );
@@ -43,10 +44,11 @@ fn every_key() {
     assert_eq!(c.subnet_len, vec![25, 72]);
     assert_eq!(
         c.backend,
-        Backend::Vxlan(Vxlan {
+        BackendConf::Vxlan(VxlanConf {
             vni: 4097,
             port: 4789,
             direct_routing: true,
+            mtu: Some(1400),
             tx_checksum_offload: false,
         })
     );
@@ -65,11 +67,11 @@ fn host_gw_ipv6_only_and_defaults() {
     .unwrap();
     assert_eq!(c.network, vec![net("fd00:1::/48")]);
     assert_eq!(c.subnet_len, vec![64]);
-    assert_eq!(c.backend, Backend::HostGw);
+    assert_eq!(c.backend, BackendConf::HostGw);
     // No Backend at all: VXLAN. A /23 network: subnets of /25.
     let c = NetConf::parse(br#"{"Network":"10.9.0.0/23"}"#).unwrap();
     assert_eq!(c.subnet_len, vec![25]);
-    assert!(matches!(c.backend, Backend::Vxlan(_)));
+    assert!(matches!(c.backend, BackendConf::Vxlan(_)));
 }
 
 #[test]
@@ -116,8 +118,18 @@ fn errors() {
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","Backend":{"VNI":16777216}}"#),
-        NetConfError::InvalidVni(16777216)
+        NetConfError::Backend(ConfError::VniOutOfRange(16777216))
     ));
+    // The backends' check, at parse time: a device MTU that cannot carry IPv4.
+    let e = err(r#"{"Network":"10.42.0.0/16","Backend":{"MTU":100}}"#);
+    assert!(matches!(
+        e,
+        NetConfError::Backend(ConfError::MtuTooSmall(100))
+    ));
+    assert_eq!(
+        e.to_string(),
+        "net-conf: Backend: VXLAN MTU 100 is below the minimum of 576"
+    );
     assert!(matches!(
         err(r#"{"EnableIPv4":false}"#),
         NetConfError::NoFamily

@@ -78,6 +78,7 @@ fn vxlan(direct_routing: bool) -> BackendConf {
         port: 8472,
         direct_routing,
         mtu: None,
+        tx_checksum_offload: true,
     })
 }
 

@@ -7,11 +7,10 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
-use lichen_backends::{Desired, Op};
+use lichen_backends::{BackendConf, Desired, Op};
 
 use super::Reconciler;
 use crate::agent::kernel::Kernel;
-use crate::agent::netconf::Backend;
 use crate::agent::report::Report;
 use crate::agent::stale::LastAddresses;
 use crate::agent::survey::{self, Foreign};
@@ -42,7 +41,7 @@ impl<K: Kernel> Reconciler<K> {
                 self.field.foreign = f;
             }
         }
-        let direct = matches!(self.netconf.backend, Backend::Vxlan(v) if v.direct_routing);
+        let direct = matches!(self.netconf.backend, BackendConf::Vxlan(v) if v.direct_routing);
         match survey::explain(op, e, &self.field.foreign, direct) {
             Some(why) => why,
             None => format!("{op:?}: {e}"),
@@ -52,7 +51,7 @@ impl<K: Kernel> Reconciler<K> {
     /// After the plan: keeps transmit checksum offload off on the VXLAN device when the
     /// net-conf asks (`TxChecksumOffload: false`), also on a device just re-created.
     pub(super) fn sync_offload(&mut self, desired: &Desired, report: &mut Report) {
-        let (Backend::Vxlan(v), Some(dev)) = (self.netconf.backend, &desired.device) else {
+        let (BackendConf::Vxlan(v), Some(dev)) = (self.netconf.backend, &desired.device) else {
             return;
         };
         if v.tx_checksum_offload {
