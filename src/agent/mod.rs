@@ -25,6 +25,7 @@ pub mod netlink;
 pub mod node_rules;
 pub mod peer_log;
 pub mod policy;
+pub mod policy_thread;
 pub mod publish;
 pub mod reconcile;
 pub mod report;
@@ -34,6 +35,7 @@ pub mod signal;
 pub mod source;
 pub mod stale;
 pub mod survey;
+pub mod timing;
 
 #[cfg(test)]
 mod field_tests;

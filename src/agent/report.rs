@@ -7,7 +7,7 @@
 //! Liveness and readiness are different questions (a DaemonSet's liveness probe restarts the
 //! agent, its readiness probe only marks it): [`Report::alive`] says the agent's loop still
 //! turns — it beats on every turn and the resync timer guarantees a turn every
-//! [`super::run::RESYNC`] — whatever the kernel or the cluster answered; [`Report::ready`] says
+//! [`super::timing::RESYNC`] — whatever the kernel or the cluster answered; [`Report::ready`] says
 //! this node is programmed: its subnet is known and the last pass ended without errors. A
 //! missing kernel module or a peer the kernel refuses makes the agent unready, not dead.
 

@@ -2,15 +2,17 @@
 //! - The cluster feed ([`super::feed`]): the source as a task of its own (run on the policy
 //!   thread), handing snapshots to the two reconcilers and waking each only for the kinds it
 //!   reads.
-//! - The route loop (this thread, [`super::reconcile`]): routes, devices, the node's rules,
-//!   the survey, the subnet file and the CNI config. Woken by Node changes, kernel events
-//!   (debounced `DEBOUNCE`, a Node change ends the wait), the resync timer and a due podCIDR
-//!   hint. Every turn beats the heartbeat `/healthz` reads.
-//! - The policy reconciler ([`super::policy`], thread `lichen-policy`, a 512 KiB stack,
-//!   shared with the source's task): woken by Pod, Namespace, NetworkPolicy and own-address changes
-//!   and its own resync timer; kernel events and route passes never delay nor recompile it,
-//!   so a policy change is enforced within one compile and one nftables transaction of the
-//!   source seeing it (benches/policy.rs measures it, with and without kernel-event noise).
+//! - The route loop (this thread, `RouteLoop` over [`super::reconcile`]; its clocks in
+//!   [`super::timing`]): routes, devices, the node's rules, the survey, the subnet file and
+//!   the CNI config. Woken by Node changes, kernel events (debounced, a Node change ends the
+//!   wait), the resync timer and a due podCIDR hint. Every turn beats the heartbeat
+//!   `/healthz` reads.
+//! - The policy reconciler ([`super::policy`]) on the `lichen-policy` thread
+//!   ([`super::policy_thread`]: a 512 KiB stack, shared with the source's task): woken by Pod,
+//!   Namespace, NetworkPolicy and own-address changes and its own resync timer; kernel events
+//!   and route passes never delay nor recompile it, so a policy change is enforced within one
+//!   compile and one nftables transaction of the source seeing it (benches/policy.rs
+//!   measures it, with and without kernel-event noise).
 //!
 //! SIGTERM or SIGINT end the agent at once and it exits 0, flushing nothing
 //! ([`super::signal`]).
@@ -24,24 +26,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use smol::channel::Receiver;
 use smol::future::FutureExt;
 
 use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
 use super::netconf::{NetConf, NetConfError};
-use super::netlink::{self, NetlinkKernel, NftPolicy};
-use super::policy::PolicySync;
+use super::netlink::{self, NetlinkKernel};
+use super::policy_thread::start_policy;
 use super::publish::Publisher;
 use super::reconcile::Reconciler;
 use super::report::Report;
 use super::signal::Shutdown;
 use super::source::{DirConfig, Source};
-
-/// How often the whole state is re-checked and the nftables rules re-applied even without a
-/// change (Flannel's host-gw re-checks every 10 s).
-pub const RESYNC: Duration = Duration::from_secs(10);
-/// Kernel events arrive in bursts (our own changes too): wait this long and coalesce.
-const DEBOUNCE: Duration = Duration::from_millis(50);
+use super::timing::{backoff, DEBOUNCE, RESYNC};
 
 pub struct Options {
     pub node_name: String,
@@ -113,7 +111,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?;
     // Only what the API source reads is published to (never with --cluster-dir).
-    let mut publisher = source.client().map(|client| {
+    let publisher = source.client().map(|client| {
         let w = crate::k8s::watch::WatchConfig::default();
         Publisher::start(
             client,
@@ -144,6 +142,16 @@ pub fn run(opts: Options) -> Result<(), String> {
         report.clone(),
     )
     .map_err(|e| format!("starting the policy reconciler: {e}"))?;
+    let mut route_loop = RouteLoop {
+        rec,
+        feed,
+        routes,
+        events,
+        report,
+        publisher,
+        cni_conf: opts.cni_conf.clone(),
+        failing: 0,
+    };
 
     let stop = async {
         shutdown.wait().await;
@@ -151,31 +159,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         Ok(())
     };
     smol::block_on(stop.or(async {
-        let listener = smol::net::TcpListener::bind(opts.listen)
-            .await
-            .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
-        let ipam_dir = opts.ipam_dir.clone();
-        let leases = move || count_leases(&ipam_dir);
-        if let Some(addr) = opts.metrics_listen {
-            let metrics = smol::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("listening on {addr} (--metrics-listen): {e}"))?;
-            let serve = http::serve(
-                metrics,
-                report.clone(),
-                leases.clone(),
-                Endpoints::MetricsOnly,
-            );
-            smol::spawn(serve).detach();
-            log::info!("metrics on http://{addr}/metrics");
-        }
-        smol::spawn(http::serve(
-            listener,
-            report.clone(),
-            leases,
-            Endpoints::All,
-        ))
-        .detach();
+        start_http(&opts, &route_loop.report).await?;
         log::info!(
             "agent for node {} started: net-conf {}, cluster dir {}, status on http://{}/status",
             opts.node_name,
@@ -184,180 +168,147 @@ pub fn run(opts: Options) -> Result<(), String> {
             opts.listen
         );
         let mut timer = smol::Timer::interval(RESYNC);
-        // Passes in a row that ended in errors: a plan the kernel keeps refusing must not spin
-        // on the notifications of its own attempts.
-        let mut failing: u32 = 0;
         loop {
-            let hint_due = rec.hint_due();
-            let wake = async {
-                // the feed's task never ends while the agent runs
-                let _ = routes.recv().await;
-                Wake::Cluster
-            }
-            .or(async {
-                match events.recv().await {
-                    Ok(()) => Wake::Kernel,
-                    Err(_) => {
-                        // the monitor died: fall back to the timer alone
-                        smol::future::pending::<()>().await;
-                        unreachable!()
-                    }
-                }
-            })
-            .or(async {
-                use smol::stream::StreamExt;
-                timer.next().await;
-                Wake::Timer
-            })
-            .or(async {
-                match hint_due {
-                    Some(t) => smol::Timer::at(t).await,
-                    None => smol::future::pending().await,
-                };
-                Wake::Hint
-            })
-            .await;
-            report.lock().expect("report").beat();
-            let full = match wake {
-                Wake::Timer => true,
-                Wake::Cluster | Wake::Hint => false,
-                Wake::Kernel => {
-                    // A cluster change ends the wait: it is not ours to coalesce.
-                    let wait = async {
-                        smol::Timer::after(DEBOUNCE.max(backoff(failing))).await;
-                    };
-                    wait.or(async {
-                        let _ = routes.recv().await;
-                    })
-                    .await;
-                    while events.try_recv().is_ok() {}
-                    false
-                }
-            };
-            // Before the source's first snapshot: an empty state, with which the pass touches
-            // nothing and says what it waits for.
-            let state = feed.current().unwrap_or_default();
-            let mut r = report.lock().expect("report").clone();
-            rec.reconcile(&state, full, &mut r);
-            failing = if r.last_errors.is_empty() {
-                0
-            } else {
-                failing.saturating_add(1)
-            };
-            // The CNI config goes out once routes are programmed and policy is in force (or
-            // off): the policy reconciler wakes this loop when it settles.
-            let policy_settled = report.lock().expect("report").policy.settled();
-            let mut programmed = r.waiting.is_none() && r.last_errors.is_empty() && policy_settled;
-            if let (true, Some((staged, dir))) = (programmed, &opts.cni_conf) {
-                match crate::install::publish(staged, dir) {
-                    Ok(Some(done)) => log::info!("CNI config: {done}"),
-                    Ok(None) => {}
-                    Err(e) => {
-                        log::error!("CNI config: {e}");
-                        r.last_errors.push(format!("CNI config: {e}"));
-                        programmed = false;
-                    }
-                }
-            }
-            {
-                // the policy section is the policy reconciler's: keep what it wrote meanwhile
-                let mut shared = report.lock().expect("report");
-                r.policy = std::mem::take(&mut shared.policy);
-                r.source_restarts = shared.source_restarts;
-                *shared = r;
-            }
-            if let (true, Some(p)) = (programmed, publisher.as_mut()) {
-                p.programmed(&state);
-            }
+            let full = route_loop.wait(&mut timer).await;
+            route_loop.pass(full);
         }
     }))
 }
 
-/// The policy thread's stack: compile and encode keep their data on the heap, and the
-/// source's parsing is iterative and bounded ([`crate::k8s::json::MAX_DEPTH`]).
-const POLICY_STACK: usize = 512 * 1024;
-
-/// Starts the policy reconciler on a thread of its own (its own nftables sockets, its own
-/// executor, which also runs the cluster source's task `source`, so a change reaches the
-/// compile without a thread hop): woken by the feed for the kinds policy compiles from, by its resync timer (a
-/// full replace, repairing tampering) and, after a failed pass, by its retry backoff; never
-/// by kernel events nor by route passes. It writes [`Report::policy`] alone and wakes the
-/// route loop (`routes`) when it settles or unsettles (the CNI config waits for it).
-fn start_policy(
-    node: String,
-    enabled: bool,
-    (feed, source): (
-        Arc<Feed>,
-        impl std::future::Future<Output = ()> + Send + 'static,
-    ),
-    wake: smol::channel::Receiver<()>,
-    routes: smol::channel::Sender<()>,
-    report: Arc<Mutex<Report>>,
-) -> std::io::Result<()> {
-    let run = move || {
-        let mut sync = PolicySync::new(node, enabled);
-        let mut kernel = NftPolicy;
-        let mut timer = smol::Timer::interval(RESYNC);
-        let mut failing: u32 = 0;
-        let reconcile = async {
-            loop {
-                let retry = (failing > 0).then(|| backoff(failing).max(DEBOUNCE));
-                let full = async {
-                    if wake.recv().await.is_err() {
-                        smol::future::pending::<()>().await;
-                    }
-                    false
-                }
-                .or(async {
-                    use smol::stream::StreamExt;
-                    timer.next().await;
-                    true
-                })
-                .or(async {
-                    match retry {
-                        Some(d) => smol::Timer::after(d).await,
-                        None => smol::future::pending().await,
-                    };
-                    false
-                })
-                .await;
-                // Never before the source's first snapshot: an empty state would compile a
-                // ruleset isolating nothing, opening what a restarted agent's table closes.
-                let Some(state) = feed.current() else {
-                    continue;
-                };
-                let section = sync.sync(&mut kernel, &state, full);
-                failing = if section.errors.is_empty() {
-                    0
-                } else {
-                    failing.saturating_add(1)
-                };
-                let settled = section.settled();
-                let was = {
-                    let mut shared = report.lock().expect("report");
-                    std::mem::replace(&mut shared.policy, section).settled()
-                };
-                if settled != was {
-                    super::feed::wake(&routes);
-                }
-            }
-        };
-        smol::block_on(source.or(reconcile))
-    };
-    std::thread::Builder::new()
-        .name("lichen-policy".into())
-        .stack_size(POLICY_STACK)
-        .spawn(run)
-        .map(drop)
+/// Binds `--listen` (every endpoint) and `--metrics-listen` (`/metrics` alone) and serves them
+/// on the executor.
+async fn start_http(opts: &Options, report: &Arc<Mutex<Report>>) -> Result<(), String> {
+    let listener = smol::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
+    let ipam_dir = opts.ipam_dir.clone();
+    let leases = move || count_leases(&ipam_dir);
+    if let Some(addr) = opts.metrics_listen {
+        let metrics = smol::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("listening on {addr} (--metrics-listen): {e}"))?;
+        let serve = http::serve(
+            metrics,
+            report.clone(),
+            leases.clone(),
+            Endpoints::MetricsOnly,
+        );
+        smol::spawn(serve).detach();
+        log::info!("metrics on http://{addr}/metrics");
+    }
+    let serve = http::serve(listener, report.clone(), leases, Endpoints::All);
+    smol::spawn(serve).detach();
+    Ok(())
 }
 
-/// The wait before a kernel-triggered pass after `failing` failed passes: 0, then 100 ms
-/// doubling up to 5 s.
-fn backoff(failing: u32) -> Duration {
-    if failing == 0 {
-        return Duration::ZERO;
+/// The route loop's state between turns: the reconciler of routes, devices, node rules and the
+/// subnet file, what wakes it, and what it hands on once the node is programmed.
+struct RouteLoop {
+    rec: Reconciler<NetlinkKernel>,
+    feed: Arc<Feed>,
+    /// Node changes, and the policy reconciler settling or unsettling.
+    routes: Receiver<()>,
+    /// Kernel change notifications (coalesced).
+    events: Receiver<()>,
+    report: Arc<Mutex<Report>>,
+    publisher: Option<Publisher>,
+    cni_conf: Option<(PathBuf, PathBuf)>,
+    /// Passes in a row that ended in errors: a plan the kernel keeps refusing must not spin on
+    /// the notifications of its own attempts.
+    failing: u32,
+}
+
+impl RouteLoop {
+    /// Waits for the next reason to reconcile; true for a full pass (the resync timer).
+    async fn wait(&mut self, timer: &mut smol::Timer) -> bool {
+        let hint_due = self.rec.hint_due();
+        let (routes, events) = (&self.routes, &self.events);
+        let wake = async {
+            // the feed's task never ends while the agent runs
+            let _ = routes.recv().await;
+            Wake::Cluster
+        }
+        .or(async {
+            match events.recv().await {
+                Ok(()) => Wake::Kernel,
+                Err(_) => {
+                    // the monitor died: fall back to the timer alone
+                    smol::future::pending::<()>().await;
+                    unreachable!()
+                }
+            }
+        })
+        .or(async {
+            use smol::stream::StreamExt;
+            timer.next().await;
+            Wake::Timer
+        })
+        .or(async {
+            match hint_due {
+                Some(t) => smol::Timer::at(t).await,
+                None => smol::future::pending().await,
+            };
+            Wake::Hint
+        })
+        .await;
+        self.report.lock().expect("report").beat();
+        match wake {
+            Wake::Timer => true,
+            Wake::Cluster | Wake::Hint => false,
+            Wake::Kernel => {
+                // A cluster change ends the wait: it is not ours to coalesce.
+                let wait = async {
+                    smol::Timer::after(DEBOUNCE.max(backoff(self.failing))).await;
+                };
+                wait.or(async {
+                    let _ = routes.recv().await;
+                })
+                .await;
+                while events.try_recv().is_ok() {}
+                false
+            }
+        }
     }
-    Duration::from_millis(100u64.saturating_mul(1 << failing.min(6))).min(Duration::from_secs(5))
+
+    /// One pass: reconcile, publish the CNI config and the Node's annotations once the node is
+    /// programmed (and policy in force or off), and share the report.
+    fn pass(&mut self, full: bool) {
+        // Before the source's first snapshot: an empty state, with which the pass touches
+        // nothing and says what it waits for.
+        let state = self.feed.current().unwrap_or_default();
+        let mut r = self.report.lock().expect("report").clone();
+        self.rec.reconcile(&state, full, &mut r);
+        self.failing = if r.last_errors.is_empty() {
+            0
+        } else {
+            self.failing.saturating_add(1)
+        };
+        // The CNI config goes out once routes are programmed and policy is in force (or off):
+        // the policy reconciler wakes this loop when it settles.
+        let policy_settled = self.report.lock().expect("report").policy.settled();
+        let mut programmed = r.waiting.is_none() && r.last_errors.is_empty() && policy_settled;
+        if let (true, Some((staged, dir))) = (programmed, &self.cni_conf) {
+            match crate::install::publish(staged, dir) {
+                Ok(Some(done)) => log::info!("CNI config: {done}"),
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!("CNI config: {e}");
+                    r.last_errors.push(format!("CNI config: {e}"));
+                    programmed = false;
+                }
+            }
+        }
+        {
+            // the policy section is the policy reconciler's: keep what it wrote meanwhile
+            let mut shared = self.report.lock().expect("report");
+            r.policy = std::mem::take(&mut shared.policy);
+            r.source_restarts = shared.source_restarts;
+            *shared = r;
+        }
+        if let (true, Some(p)) = (programmed, self.publisher.as_mut()) {
+            p.programmed(&state);
+        }
+    }
 }
 
 /// The kinds the API source watches: Nodes, and the policy kinds when NetworkPolicies are
