@@ -77,6 +77,35 @@ impl Install {
         }
         let mut done = Vec::new();
         let mut made = record::Record::read(&self.bin_dir);
+        self.install_binary(exe, &mut made, &mut done)?;
+        let missing = self.link_chained(&chain, &mut made, &mut done)?;
+        made.write(&self.bin_dir)?;
+        let text = self.conflist_text(&chain, &missing, &mut done);
+        let dest = self.stage.clone().unwrap_or(target);
+        if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
+            write_atomic(&dest, text.as_bytes())?;
+            done.push(match &self.stage {
+                Some(_) => format!(
+                    "staged {}: `lichen agent --cni-conf-dir` puts it in place once this node is programmed",
+                    dest.display()
+                ),
+                None => format!("wrote {}", dest.display()),
+            });
+        }
+        if self.stage.is_none() {
+            done.extend(shadowing_warnings(&self.conf_dir)?);
+        }
+        Ok(done)
+    }
+
+    /// `lichen` itself into the bin dir (only when it differs), and its `lichen-ipam` and
+    /// `loopback` links (a node's own `loopback` is kept).
+    fn install_binary(
+        &self,
+        exe: &Path,
+        made: &mut record::Record,
+        done: &mut Vec<String>,
+    ) -> io::Result<()> {
         fs::create_dir_all(&self.bin_dir)?;
         let bin = self.bin_dir.join("lichen");
         let data = fs::read(exe)?;
@@ -98,6 +127,17 @@ impl Install {
             }
             made.add(name);
         }
+        Ok(())
+    }
+
+    /// The chained plugins missing from the bin dir, linked from `plugins_from` where found
+    /// there; returns the ones found nowhere.
+    fn link_chained(
+        &self,
+        chain: &Chain,
+        made: &mut record::Record,
+        done: &mut Vec<String>,
+    ) -> io::Result<Vec<String>> {
         let mut missing = Vec::new();
         for (ty, _) in chain.plugins.iter().skip(1) {
             let path = self.bin_dir.join(ty);
@@ -118,8 +158,13 @@ impl Install {
                 None => missing.push(ty.clone()),
             }
         }
-        made.write(&self.bin_dir)?;
-        let text = if missing.is_empty() {
+        Ok(missing)
+    }
+
+    /// The conflist to write: as given, or (the built-in one) without the chained plugins
+    /// found nowhere; says what is missing either way.
+    fn conflist_text(&self, chain: &Chain, missing: &[String], done: &mut Vec<String>) -> String {
+        if missing.is_empty() {
             self.conflist.clone()
         } else if self.builtin {
             done.push(format!(
@@ -137,22 +182,7 @@ impl Install {
                 self.searched()
             ));
             self.conflist.clone()
-        };
-        let dest = self.stage.clone().unwrap_or(target);
-        if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
-            write_atomic(&dest, text.as_bytes())?;
-            done.push(match &self.stage {
-                Some(_) => format!(
-                    "staged {}: `lichen agent --cni-conf-dir` puts it in place once this node is programmed",
-                    dest.display()
-                ),
-                None => format!("wrote {}", dest.display()),
-            });
         }
-        if self.stage.is_none() {
-            done.extend(shadowing_warnings(&self.conf_dir)?);
-        }
-        Ok(done)
     }
 
     fn searched(&self) -> String {
