@@ -13,8 +13,12 @@
 //! turned malformed), its last good entry is used, with a warning in status: peer changes keep
 //! applying. Peer statuses say what the kernel accepted and refusals are logged once (see
 //! [`super::peer_log`]).
+//!
+//! Parts: `local.rs` (this node, whether it can be programmed yet, its underlay), `field.rs` (the
+//! answers to field failures).
 
 mod field;
+mod local;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -113,29 +117,6 @@ impl<K: Kernel> Reconciler<K> {
         }
     }
 
-    /// When the podCIDR hint is due, while it is pending (the loop wakes for it).
-    pub fn hint_due(&self) -> Option<Instant> {
-        match (self.no_podcidr_since, self.hinted) {
-            (Some(since), false) => Some(since + self.podcidr_wait),
-            _ => None,
-        }
-    }
-
-    /// The waiting text while this Node has no podCIDR: the hint once `podcidr_wait` passed
-    /// (logged the first time).
-    fn no_podcidr(&mut self) -> String {
-        let since = *self.no_podcidr_since.get_or_insert_with(Instant::now);
-        if since.elapsed() < self.podcidr_wait {
-            return format!("Node {:?} has no spec.podCIDR yet", self.node_name);
-        }
-        let hint = podcidr_hint(&self.node_name, &self.netconf, since.elapsed());
-        if !self.hinted {
-            self.hinted = true;
-            log::warn!("{}", hint.replace('\n', " "));
-        }
-        hint
-    }
-
     /// One pass. `full` re-applies the nftables rules even when unchanged (the timer's pass).
     pub fn reconcile(&mut self, state: &ClusterState, full: bool, report: &mut Report) {
         report.reconcile_runs += 1;
@@ -171,73 +152,17 @@ impl<K: Kernel> Reconciler<K> {
         self.refusals.log_new(&report.peers);
     }
 
-    /// This Node: its entry in `state`, else (entry gone or malformed) the last one seen, with
-    /// a warning; `None` when never seen.
-    fn local_node(&mut self, state: &ClusterState, report: &mut Report) -> Option<Node> {
-        if let Some(n) = state.nodes.get(&self.node_name) {
-            self.last_local = Some(n.clone());
-            return Some(n.clone());
-        }
-        let last = self.last_local.clone()?;
-        report.warnings.push(format!(
-            "Node {:?} is missing from the cluster state (deleted, or its entry is malformed: see \"skipped\"); using its last good entry",
-            self.node_name
-        ));
-        Some(last)
-    }
-
     fn pass(
         &mut self,
         state: &ClusterState,
         full: bool,
         report: &mut Report,
     ) -> Result<(), String> {
-        let local = self.local_node(state, report);
-        let Some(local) = local.as_ref().filter(|n| !n.deleting) else {
-            (self.no_podcidr_since, self.hinted) = (None, false);
-            report.waiting = Some(format!(
-                "Node {:?} is not in the cluster state yet",
-                self.node_name
-            ));
-            report.subnets.clear();
+        let Some(local) = self.programmable(state, report)? else {
             return Ok(());
         };
-        if local.pod_cidrs.is_empty() {
-            report.waiting = Some(self.no_podcidr());
-            report.subnets.clear();
-            return Ok(());
-        }
-        (self.no_podcidr_since, self.hinted) = (None, false);
-        if let Some(c) = local
-            .pod_cidrs
-            .iter()
-            .find(|c| !self.netconf.network.iter().any(|n| n.contains(*c)))
-        {
-            return Err(format!(
-                "this node's podCIDR {c} is not inside the cluster network {:?} of net-conf.json",
-                self.netconf
-                    .network
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-            ));
-        }
-        let me = node_info(local);
-        let addr = *me.internal_ips.first().ok_or_else(|| {
-            format!(
-                "Node {:?} has no InternalIP in status.addresses",
-                self.node_name
-            )
-        })?;
-        let underlay =
-            self.kernel
-                .underlay(self.iface.as_deref(), addr)
-                .map_err(|e| match &self.iface {
-                    Some(i) => format!("underlay interface {i:?}: {e}"),
-                    None => {
-                        format!("no interface holds this node's address {addr} ({e}); pass --iface")
-                    }
-                })?;
+        let me = node_info(&local);
+        let underlay = self.underlay(&me)?;
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
 
