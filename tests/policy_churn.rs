@@ -26,13 +26,13 @@ mod api;
 #[path = "policy_churn/bed.rs"]
 mod bed;
 mod common;
-#[path = "policy_churn/noise.rs"]
-mod noise;
+#[path = "policy_churn/probes.rs"]
+mod probes;
 
 use bed::*;
 use common::probe::Proto;
 use lichen::policy::churn::PORTS;
-use noise::Noise;
+use testkit::noise::Noise;
 
 fn seed() -> u64 {
     env_u64("LICHEN_CHURN_SEED").unwrap_or_else(|| {
@@ -76,7 +76,7 @@ fn walk(mut bed: Bed, steps: u64) {
 /// 80 and UDP 81) probed right after each change, three rounds.
 fn e2e_sequence(backend: &str, tag: &str) {
     let mut bed = Bed::new(backend, tag, seed());
-    let _noise = Noise::start(&bed.c);
+    let _noise = Noise::start(bed.c.nodes.iter().map(|n| n.ns.name.as_str()));
     for (i, p) in bed.pods.clone().iter().enumerate() {
         bed.walk.set_app(i, p.name.chars().next().unwrap());
     }
@@ -127,7 +127,7 @@ fn churn_from_the_api(backend: &str, tag: &str) {
     let steps = env_u64("LICHEN_CHURN_STEPS").unwrap_or(60);
     eprintln!("policy churn ({tag}, API): LICHEN_CHURN_SEED={seed} LICHEN_CHURN_STEPS={steps}");
     let bed = Bed::with_api(backend, tag, seed);
-    let _noise = Noise::start(&bed.c);
+    let _noise = Noise::start(bed.c.nodes.iter().map(|n| n.ns.name.as_str()));
     walk(bed, steps);
 }
 

@@ -5,7 +5,7 @@
 //! several per step) written to the cluster dir. Per step: from the last file written to both
 //! agents reporting the fingerprint of a fresh compile of the directory (status `ruleset:`,
 //! polled every 2 ms, [`POLL`]). Noise: an address added to or removed from a dummy bridge in each
-//! node every 5 ms (as tests/policy_churn/noise.rs), kernel notifications the agents wake up
+//! node every 5 ms (testkit::noise, as in tests/policy_churn.rs), kernel notifications the agents wake up
 //! for; then the same with 100 more peer Nodes, so that every noise-woken route pass has
 //! their routes (or neighbour and FDB entries) to read and plan. `BENCH_CHURN_STEPS` (default 200) and `LICHEN_CHURN_SEED` (default 1) set the walk.
 
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use lichen::policy::churn::{state_of, Churn, ChurnPod};
 use lichen::policy::compile;
 use netbed::NamedNs;
+use testkit::noise::Noise;
 
 use super::{enter, put, start_agent_with, wait, Agent};
 
@@ -39,58 +40,6 @@ pub fn run() {
                 ms[ms.len() * 9 / 10],
                 ms[ms.len() - 1]
             );
-        }
-    }
-}
-
-/// An address added to and removed from bridge `noise0` of each node every 5 ms, until
-/// dropped.
-struct Noise {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Noise {
-    fn start(nodes: &[NamedNs]) -> Noise {
-        use std::io::Write;
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let threads = nodes
-            .iter()
-            .map(|n| {
-                let (ns, stop) = (n.name.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let mut ip = std::process::Command::new("ip")
-                        .args(["-n", &ns, "-force", "-batch", "-"])
-                        .stdin(std::process::Stdio::piped())
-                        .spawn()
-                        .unwrap();
-                    let mut input = ip.stdin.take().unwrap();
-                    let _ = input.write_all(b"link add noise0 type bridge\n");
-                    let mut add = true;
-                    while !stop.load(Ordering::Relaxed) {
-                        let op = if add { "add" } else { "del" };
-                        add = !add;
-                        let line = format!("addr {op} 203.0.113.1/32 dev noise0\n");
-                        if input.write_all(line.as_bytes()).is_err() || input.flush().is_err() {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    drop(input);
-                    let _ = ip.wait();
-                })
-            })
-            .collect();
-        Noise { stop, threads }
-    }
-}
-
-impl Drop for Noise {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
         }
     }
 }
@@ -170,7 +119,7 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
             });
         }
     }
-    let _noise = noise.then(|| Noise::start(&nodes));
+    let _noise = noise.then(|| Noise::start(nodes.iter().map(|n| n.name.as_str())));
     if peers > 0 {
         // every peer programmed on both nodes before the walk starts
         let programmed = |ns: &NamedNs| {

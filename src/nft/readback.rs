@@ -12,6 +12,7 @@ use std::io;
 
 use super::list::{named, table_exists};
 use super::objects::Table;
+use super::scan::generation;
 use super::socket::Socket;
 use super::sys::*;
 use super::wire::attrs;
@@ -61,7 +62,10 @@ impl TableDump {
         for (name, c) in &self.chains {
             let o = &other.chains[name];
             if c.attrs != o.attrs {
-                return Some(format!("chain {name}: attributes differ"));
+                return Some(format!(
+                    "chain {name}: attributes differ: {:?} vs {:?}",
+                    c.attrs, o.attrs
+                ));
             }
             if c.rules != o.rules {
                 return Some(format!(
@@ -74,7 +78,10 @@ impl TableDump {
         for (name, s) in &self.sets {
             let o = &other.sets[name];
             if s.attrs != o.attrs {
-                return Some(format!("set {name}: attributes differ"));
+                return Some(format!(
+                    "set {name}: attributes differ: {:?} vs {:?}",
+                    s.attrs, o.attrs
+                ));
             }
             if s.elements != o.elements {
                 return Some(format!(
@@ -92,8 +99,23 @@ fn names<T>(map: &BTreeMap<String, T>) -> Vec<&String> {
     map.keys().collect()
 }
 
-/// Reads `table` back, `None` when it does not exist.
+/// Reads `table` back, `None` when it does not exist. The chains, rules, sets and elements
+/// come from separate dumps: a commit between them (another writer's, e.g. a running agent's
+/// resync) would give a table that never existed, so the read is repeated until the ruleset
+/// generation is the same before and after it.
 pub fn read_table(sock: &Socket, table: &Table) -> io::Result<Option<TableDump>> {
+    const ATTEMPTS: usize = 10;
+    for _ in 1..ATTEMPTS {
+        let before = generation(sock)?;
+        let dump = read_once(sock, table)?;
+        if generation(sock)? == before {
+            return Ok(dump);
+        }
+    }
+    read_once(sock, table)
+}
+
+fn read_once(sock: &Socket, table: &Table) -> io::Result<Option<TableDump>> {
     let family = table.family.code();
     if !table_exists(sock, table)? {
         return Ok(None);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::common::cluster::*;
 use super::common::probe::*;
-use super::noise::{spawn_probes, Probes};
+use super::probes::{spawn_probes, Probes};
 
 use lichen::k8s::Protocol;
 use lichen::nft::readback::TableDump;

@@ -17,6 +17,7 @@
 
 pub mod kube_api;
 pub mod nft;
+pub mod noise;
 pub mod probe;
 
 pub use netbed;

@@ -1,72 +1,11 @@
-//! Kernel notification noise for the agents, and the probes the churn test starts at once
-//! (when both agents enforce a change, and at change + [`super::bed::EARLY`]).
+//! The probes the churn test starts at once (when both agents enforce a change, and at
+//! change + [`super::bed::EARLY`]); the kernel noise is testkit's ([`testkit::noise`]).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::bed::PROBE;
-use super::common::cluster::Cluster;
 use super::common::probe::{enter, Proto};
-
-/// Kernel notifications the agents wake up for, all the time: a neighbour entry on each
-/// node's bridge (an address of its pod subnet no pod has) changing its link-layer address
-/// every few milliseconds, as ARP entries for busy pods change state under probe traffic.
-/// Stops when dropped.
-pub struct Noise {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Noise {
-    pub fn start(c: &Cluster) -> Noise {
-        use std::io::Write;
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let threads = c
-            .nodes
-            .iter()
-            .map(|n| {
-                let (ns, stop) = (n.ns.name.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let mut ip = std::process::Command::new("ip")
-                        .args(["-n", &ns, "-force", "-batch", "-"])
-                        .stdin(std::process::Stdio::piped())
-                        .spawn()
-                        .unwrap();
-                    let mut input = ip.stdin.take().unwrap();
-                    let mut i = 0u32;
-                    while !stop.load(Ordering::Relaxed) {
-                        i += 1;
-                        let line = match i {
-                            1 => "link add noise0 type bridge\n".to_owned(),
-                            _ => format!(
-                                "addr {} 203.0.113.1/32 dev noise0\n",
-                                if i % 2 == 0 { "add" } else { "del" }
-                            ),
-                        };
-                        if input.write_all(line.as_bytes()).is_err() {
-                            break;
-                        }
-                        let _ = input.flush();
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    drop(input);
-                    let _ = ip.wait();
-                })
-            })
-            .collect();
-        Noise { stop, threads }
-    }
-}
-
-impl Drop for Noise {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Probes from one namespace: (cell, address, protocol).
 pub type Probes = Vec<(usize, SocketAddr, Proto)>;
