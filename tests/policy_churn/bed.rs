@@ -126,6 +126,8 @@ pub struct Bed {
     early: Vec<(usize, usize)>,
     /// The latest an early probe started after change + [`EARLY`].
     early_late: Duration,
+    /// Probes that should have passed, failed, and passed when tried again slowly (reported).
+    retried: usize,
 }
 
 /// What the agents enforce after a change: the compiled rulesets and when they were seen.
@@ -177,6 +179,7 @@ impl Bed {
             probe_late: Duration::ZERO,
             early: Vec::new(),
             early_late: Duration::ZERO,
+            retried: 0,
         }
     }
 
@@ -365,6 +368,16 @@ impl Bed {
                 "{}/{} -> {}/{}:{port}/{proto:?}",
                 pa.namespace, pa.name, pb.namespace, pb.name
             );
+            // A probe that should pass and did not is tried again, slowly: once enforced the
+            // verdict is fixed, so a pass then means the first try lost its packet or its
+            // time to a loaded machine (its SYN is retransmitted only after 1 s), while a
+            // drop by policy drops the retry too. A probe that passed where policy denies
+            // is never retried: that is a hole.
+            let reached = reached
+                || (egress && ingress && {
+                    self.retried += 1;
+                    reach_slowly(&self.netns[a].0.path, &pb.ip, port, proto)
+                });
             if reached != (egress && ingress) {
                 wrong.push(format!(
                     "{pair}: reached {reached}, compiled egress {egress}, ingress {ingress}"
@@ -414,6 +427,12 @@ impl Bed {
             ms(*l.last().unwrap()),
             ms(self.probe_late)
         );
+        if self.retried > 0 {
+            eprintln!(
+                "policy churn ({}): {} allowed probes failed once and were tried again",
+                self.tag, self.retried
+            );
+        }
         let stale: usize = self.early.iter().map(|e| e.0).sum();
         let probed: usize = self.early.iter().map(|e| e.1).sum();
         let steps = self.early.iter().filter(|e| e.0 > 0).count();
@@ -425,4 +444,21 @@ impl Bed {
             ms(self.early_late)
         );
     }
+}
+
+/// A probe from the namespace at `from` with a generous timeout (3 s: past a SYN's first
+/// retransmission), for a second try of a probe that should have passed.
+fn reach_slowly(from: &std::path::Path, ip: &str, port: u16, proto: Proto) -> bool {
+    let from = from.to_owned();
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    std::thread::spawn(move || {
+        testkit::probe::enter(&from);
+        let timeout = Duration::from_secs(3);
+        match proto {
+            Proto::Tcp => testkit::probe::connects(addr, timeout),
+            Proto::Udp => testkit::probe::echoes(addr, timeout),
+        }
+    })
+    .join()
+    .unwrap()
 }
