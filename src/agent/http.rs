@@ -3,7 +3,8 @@
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
 //! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
-//! The commands' side (a blocking GET) is [`super::client`].
+//! The commands' side (a blocking GET) is [`super::client`]; both read and write heads with
+//! the crate's HTTP/1.1 codec, [`crate::http`].
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,11 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
 use super::report::{Report, STALLED};
+use crate::http;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
+/// The longest request head answered (longer ones get 431).
+const MAX_HEAD: usize = 8 << 10;
 
 /// What a listener answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +55,18 @@ async fn handle(
     leases: impl Fn() -> Option<usize>,
     endpoints: Endpoints,
 ) -> io::Result<()> {
-    let mut buf = [0u8; 1024];
-    let n = smol::future::or(read_head(&mut conn, &mut buf), async {
+    let head = smol::future::or(read_head(&mut conn), async {
         smol::Timer::after(Duration::from_secs(5)).await;
         Err(io::Error::new(io::ErrorKind::TimedOut, "request timeout"))
     })
     .await?;
-    let req = String::from_utf8_lossy(&buf[..n]);
-    let target = req.split_whitespace().nth(1).unwrap_or("/");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let Some(head) = head else {
+        let body = format!("request head over {MAX_HEAD} bytes\n");
+        return respond(&mut conn, 431, "text/plain; charset=utf-8", &body).await;
+    };
+    // Anything but a request line is answered like an unknown path.
+    let line = http::start_line(&head).and_then(http::parse_request_line);
+    let (path, query) = line.map_or(("/", ""), |l| (l.path, l.query));
     let mut content_type = "text/plain; charset=utf-8";
     let (code, body) = {
         let r = report.lock().expect("report lock");
@@ -90,30 +97,44 @@ async fn handle(
             _ => (404, "not found\n".to_owned()),
         }
     };
-    let reason = match code {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Service Unavailable",
-    };
-    let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+    respond(&mut conn, code, content_type, &body).await
+}
+
+async fn respond(
+    conn: &mut TcpStream,
+    code: u16,
+    content_type: &str,
+    body: &str,
+) -> io::Result<()> {
+    let length = body.len().to_string();
+    let head = http::response_head(
+        code,
+        &[
+            ("Content-Type", content_type),
+            ("Content-Length", &length),
+            ("Connection", "close"),
+        ],
     );
     conn.write_all(head.as_bytes()).await?;
     conn.write_all(body.as_bytes()).await?;
     conn.flush().await
 }
 
-/// Reads until the end of the request head (a blank line), the peer's end of the request or a
-/// full buffer: a request may arrive in several segments. Returns the bytes read.
-async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf[n..]).await? {
+/// Reads the request head: until its blank line or the peer's end of the request (what
+/// arrived is answered); a request may arrive in several segments. `None` if it is over
+/// [`MAX_HEAD`].
+async fn read_head(conn: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut reader = http::HeadReader::new(MAX_HEAD);
+    let mut buf = [0u8; 1024];
+    loop {
+        match conn.read(&mut buf).await? {
             0 => break,
-            k => n += k,
+            n => match reader.push(&buf[..n]) {
+                Ok((_, true)) => break,
+                Ok((_, false)) => {}
+                Err(_) => return Ok(None),
+            },
         }
     }
-    Ok(n)
+    Ok(Some(reader.head().to_vec()))
 }
