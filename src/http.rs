@@ -38,7 +38,6 @@ impl std::error::Error for Error {}
 pub struct HeadReader {
     head: Vec<u8>,
     max: usize,
-    done: bool,
 }
 
 impl HeadReader {
@@ -46,24 +45,20 @@ impl HeadReader {
         HeadReader {
             head: Vec::new(),
             max,
-            done: false,
         }
     }
 
     /// Takes bytes from `input` up to the end of the head: returns how many were taken (the
     /// rest is body, the caller's) and whether the head is complete. A head that would pass
-    /// `max` bytes is [`Error::TooLong`].
+    /// `max` bytes is [`Error::TooLong`]. Not called again once the head is complete.
     pub fn push(&mut self, input: &[u8]) -> Result<(usize, bool), Error> {
-        if self.done {
-            return Ok((0, true));
-        }
         let old = self.head.len();
         let room = self.max - old;
         self.head.extend_from_slice(&input[..input.len().min(room)]);
         // A blank line may straddle the previous piece: look back two bytes.
-        if let Some(end) = head_end(&self.head, old.saturating_sub(2)) {
+        let from = old.saturating_sub(2);
+        if let Some(end) = head_end(&self.head[from..]).map(|e| from + e) {
             self.head.truncate(end);
-            self.done = true;
             return Ok((end - old, true));
         }
         if input.len() >= room {
@@ -78,19 +73,15 @@ impl HeadReader {
     }
 }
 
-/// Where the head in `buf` ends (just past its blank line), searching lines from `from`.
-fn head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(k) = buf[i..].iter().position(|&b| b == b'\n') {
-        let nl = i + k;
-        // The blank line: "\n\n" or "\n\r\n", and not the head's very first byte.
-        if nl > 0 && buf[nl - 1] == b'\n' {
-            return Some(nl + 1);
+/// Where the head at the start of `buf` ends (just past its blank line), if it does.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    // The blank line: "\n\n" or "\n\r\n", not counting a '\n' that is the very first byte.
+    let mut last = [0u8; 2];
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' && i > 0 && (last[1] == b'\n' || last == *b"\n\r") {
+            return Some(i + 1);
         }
-        if nl > 1 && buf[nl - 1] == b'\r' && buf[nl - 2] == b'\n' {
-            return Some(nl + 1);
-        }
-        i = nl + 1;
+        last = [last[1], b];
     }
     None
 }
@@ -144,10 +135,13 @@ impl<'a> Head<'a> {
 
     /// The value of header `name` (any case); the last one if it is repeated.
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.fields()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .last()
-            .map(|(_, v)| v)
+        let mut found = None;
+        for (n, v) in self.fields() {
+            if n.eq_ignore_ascii_case(name) {
+                found = Some(v);
+            }
+        }
+        found
     }
 
     /// How the body of a response with this head is delimited.
@@ -228,18 +222,19 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, Error> {
         .ok_or(Error::Malformed("chunk size"))
 }
 
-/// A request head: `method target HTTP/1.1`, then `headers` (values must not hold CR or LF).
+/// A request head: `method target HTTP/1.1`, then `headers` (values must not hold CR or LF;
+/// a header with an empty value is left out).
 pub fn request_head(method: &str, target: &str, headers: &[(&str, &str)]) -> String {
     head(format!("{method} {target} HTTP/1.1\r\n"), headers)
 }
 
-/// A response head: `HTTP/1.1 code reason`, then `headers` (values must not hold CR or LF).
+/// A response head: `HTTP/1.1 code reason`, then `headers` (as for [`request_head`]).
 pub fn response_head(code: u16, headers: &[(&str, &str)]) -> String {
     head(format!("HTTP/1.1 {code} {}\r\n", reason(code)), headers)
 }
 
 fn head(mut out: String, headers: &[(&str, &str)]) -> String {
-    for (name, value) in headers {
+    for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
         out.push_str(name);
         out.push_str(": ");
         out.push_str(value);
@@ -255,7 +250,6 @@ pub fn reason(code: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
-        431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "",
     }

@@ -123,6 +123,15 @@ fn written_heads() {
         "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     );
     assert_eq!(
+        request_head(
+            "POST",
+            "/x",
+            &[("Authorization", ""), ("Content-Length", "2")]
+        ),
+        "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n",
+        "empty values are left out"
+    );
+    assert_eq!(
         response_head(503, &[("Content-Length", "0")]),
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
     );

@@ -105,24 +105,20 @@ pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     req: &Request<'_>,
 ) -> Result<Response<S>, HttpError> {
-    let user_agent = concat!("lichen/", env!("CARGO_PKG_VERSION"));
-    let mut headers = vec![
+    let auth = req.bearer.map(|token| format!("Bearer {token}"));
+    let mut length = String::new();
+    if !req.body.is_empty() || req.method != "GET" {
+        length = req.body.len().to_string();
+    }
+    let headers = [
         ("Host", req.host),
-        ("User-Agent", user_agent),
+        ("User-Agent", concat!("lichen/", env!("CARGO_PKG_VERSION"))),
         ("Accept", "application/json"),
         ("Connection", "close"),
+        ("Authorization", auth.as_deref().unwrap_or_default()),
+        ("Content-Type", req.content_type.unwrap_or_default()),
+        ("Content-Length", &length),
     ];
-    let auth = req.bearer.map(|token| format!("Bearer {token}"));
-    if let Some(auth) = &auth {
-        headers.push(("Authorization", auth));
-    }
-    if let Some(ct) = req.content_type {
-        headers.push(("Content-Type", ct));
-    }
-    let length = req.body.len().to_string();
-    if !req.body.is_empty() || req.method != "GET" {
-        headers.push(("Content-Length", &length));
-    }
     let head = codec::request_head(req.method, req.target, &headers);
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(req.body).await?;
