@@ -24,11 +24,7 @@ pub fn fetch(addr: SocketAddr, path: &str) -> io::Result<(u16, String)> {
     s.write_all(req.as_bytes())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    let mut head = http::HeadReader::new(out.len());
-    let end = match head.push(out.as_bytes()) {
-        Ok((n, true)) => n,
-        _ => out.len(),
-    };
+    let end = http::head_end(out.as_bytes()).unwrap_or(out.len());
     let code = http::start_line(&out.as_bytes()[..end])
         .and_then(http::parse_status_line)
         .unwrap_or(0);

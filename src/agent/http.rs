@@ -17,8 +17,6 @@ use super::report::{Report, STALLED};
 use crate::http;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
-/// The longest request head answered (longer ones get 431).
-const MAX_HEAD: usize = 8 << 10;
 
 /// What a listener answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,17 +53,14 @@ async fn handle(
     leases: impl Fn() -> Option<usize>,
     endpoints: Endpoints,
 ) -> io::Result<()> {
-    let head = smol::future::or(read_head(&mut conn), async {
+    let mut buf = [0u8; 1024];
+    let n = smol::future::or(read_head(&mut conn, &mut buf), async {
         smol::Timer::after(Duration::from_secs(5)).await;
         Err(io::Error::new(io::ErrorKind::TimedOut, "request timeout"))
     })
     .await?;
-    let Some(head) = head else {
-        let body = format!("request head over {MAX_HEAD} bytes\n");
-        return respond(&mut conn, 431, "text/plain; charset=utf-8", &body).await;
-    };
     // Anything but a request line is answered like an unknown path.
-    let line = http::start_line(&head).and_then(http::parse_request_line);
+    let line = http::start_line(&buf[..n]).and_then(http::parse_request_line);
     let (path, query) = line.map_or(("/", ""), |l| (l.path, l.query));
     let mut content_type = "text/plain; charset=utf-8";
     let (code, body) = {
@@ -97,15 +92,6 @@ async fn handle(
             _ => (404, "not found\n".to_owned()),
         }
     };
-    respond(&mut conn, code, content_type, &body).await
-}
-
-async fn respond(
-    conn: &mut TcpStream,
-    code: u16,
-    content_type: &str,
-    body: &str,
-) -> io::Result<()> {
     let length = body.len().to_string();
     let head = http::response_head(
         code,
@@ -120,21 +106,60 @@ async fn respond(
     conn.flush().await
 }
 
-/// Reads the request head: until its blank line or the peer's end of the request (what
-/// arrived is answered); a request may arrive in several segments. `None` if it is over
-/// [`MAX_HEAD`].
-async fn read_head(conn: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let mut reader = http::HeadReader::new(MAX_HEAD);
-    let mut buf = [0u8; 1024];
-    loop {
-        match conn.read(&mut buf).await? {
+/// Reads until the end of the request head (its blank line), the peer's end of the request or
+/// a full buffer (what arrived is answered): a request may arrive in several segments. Returns
+/// the bytes read.
+async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() && http::head_end(&buf[..n]).is_none() {
+        match conn.read(&mut buf[n..]).await? {
             0 => break,
-            n => match reader.push(&buf[..n]) {
-                Ok((_, true)) => break,
-                Ok((_, false)) => {}
-                Err(_) => return Ok(None),
-            },
+            k => n += k,
         }
     }
-    Ok(Some(reader.head().to_vec()))
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `pieces` (one write each) to a fresh endpoint and returns its whole answer.
+    fn ask(pieces: &[&[u8]]) -> io::Result<String> {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let report = Arc::new(Mutex::new(Report::default()));
+            let _server = smol::spawn(serve(listener, report, || None, Endpoints::All));
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            for piece in pieces {
+                conn.write_all(piece).await.unwrap();
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+            let mut out = String::new();
+            conn.read_to_string(&mut out).await?;
+            Ok(out)
+        })
+    }
+
+    #[test]
+    fn heads_in_pieces_garbage_and_oversize() {
+        let out = ask(&[
+            b"GET /stat",
+            b"us?format=json HTTP/1.1\r\nHost: x\r",
+            b"\n\r\n",
+        ])
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains("Content-Type: application/json\r\n"), "{out}");
+        let out = ask(&[b"\x16\x03\x01 not http\r\n\r\n"]).unwrap();
+        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
+        // A head longer than the buffer is answered from its first KiB, the rest unread (so the
+        // peer may see a reset instead).
+        let big = format!("GET /healthz HTTP/1.1\r\nX: {}\r\n\r\n", "x".repeat(4096));
+        match ask(&[big.as_bytes()]) {
+            Ok(out) => assert!(out.starts_with("HTTP/1.1 "), "{out}"),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    }
 }
