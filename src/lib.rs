@@ -7,7 +7,7 @@
 //!   environment, typed network config, results per spec version, errors), [`nft`] (nf_tables
 //!   over netlink, a generic library that knows nothing of Lichen's tables), [`netns`],
 //!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`),
-//!   [`rfc3339`].
+//!   [`rfc3339`], [`http`] (the one HTTP/1.1 codec: heads read and written, body framing).
 //! - Over them: [`nl`] (rtnetlink), [`k8s`] (the Kubernetes client and objects), [`logging`],
 //!   [`build_info`] (the version line and commit).
 //! - [`model`]: the cluster model (`ClusterState`) the agent's sources fill and policy reads;
@@ -29,6 +29,7 @@ pub mod cli;
 pub mod cni;
 pub mod dataplane;
 pub mod demo;
+pub mod http;
 pub mod install;
 pub mod k8s;
 pub mod logging;

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Leaf libraries: import nothing else of the crate. The CNI protocol, nf_tables over
     // netlink (knows nothing of Lichen's tables), network namespaces, the subnet.env hand-off,
-    // timestamps.
-    &["cni", "nft", "netns", "subnet_file", "rfc3339"],
+    // timestamps, the HTTP/1.1 codec (the API client's and the agent endpoint's).
+    &["cni", "nft", "netns", "subnet_file", "rfc3339", "http"],
     // Libraries over the leaves: rtnetlink (nl), the Kubernetes client and objects (k8s),
     // logging, what this build is (build_info).
     &["nl", "k8s", "logging", "build_info"],

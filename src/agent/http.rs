@@ -3,7 +3,8 @@
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
 //! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
-//! The commands' side (a blocking GET) is [`super::client`].
+//! The commands' side (a blocking GET) is [`super::client`]; both read and write heads with
+//! the crate's HTTP/1.1 codec, [`crate::http`].
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
 use super::report::{Report, STALLED};
+use crate::http;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
 
@@ -57,9 +59,9 @@ async fn handle(
         Err(io::Error::new(io::ErrorKind::TimedOut, "request timeout"))
     })
     .await?;
-    let req = String::from_utf8_lossy(&buf[..n]);
-    let target = req.split_whitespace().nth(1).unwrap_or("/");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // Anything but a request line is answered like an unknown path.
+    let line = http::start_line(&buf[..n]).and_then(http::parse_request_line);
+    let (path, query) = line.map_or(("/", ""), |l| (l.path, l.query));
     let mut content_type = "text/plain; charset=utf-8";
     let (code, body) = {
         let r = report.lock().expect("report lock");
@@ -90,30 +92,74 @@ async fn handle(
             _ => (404, "not found\n".to_owned()),
         }
     };
-    let reason = match code {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Service Unavailable",
-    };
-    let head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+    let length = body.len().to_string();
+    let head = http::response_head(
+        code,
+        &[
+            ("Content-Type", content_type),
+            ("Content-Length", &length),
+            ("Connection", "close"),
+        ],
     );
     conn.write_all(head.as_bytes()).await?;
     conn.write_all(body.as_bytes()).await?;
     conn.flush().await
 }
 
-/// Reads until the end of the request head (a blank line), the peer's end of the request or a
-/// full buffer: a request may arrive in several segments. Returns the bytes read.
+/// Reads until the end of the request head (its blank line), the peer's end of the request or
+/// a full buffer (what arrived is answered): a request may arrive in several segments. Returns
+/// the bytes read.
 async fn read_head(conn: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
-    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+    while n < buf.len() && http::head_end(&buf[..n]).is_none() {
         match conn.read(&mut buf[n..]).await? {
             0 => break,
             k => n += k,
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `pieces` (one write each) to a fresh endpoint and returns its whole answer.
+    fn ask(pieces: &[&[u8]]) -> io::Result<String> {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let report = Arc::new(Mutex::new(Report::default()));
+            let _server = smol::spawn(serve(listener, report, || None, Endpoints::All));
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            for piece in pieces {
+                conn.write_all(piece).await.unwrap();
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+            let mut out = String::new();
+            conn.read_to_string(&mut out).await?;
+            Ok(out)
+        })
+    }
+
+    #[test]
+    fn heads_in_pieces_garbage_and_oversize() {
+        let out = ask(&[
+            b"GET /stat",
+            b"us?format=json HTTP/1.1\r\nHost: x\r",
+            b"\n\r\n",
+        ])
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.contains("Content-Type: application/json\r\n"), "{out}");
+        let out = ask(&[b"\x16\x03\x01 not http\r\n\r\n"]).unwrap();
+        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out}");
+        // A head longer than the buffer is answered from its first KiB, the rest unread (so the
+        // peer may see a reset instead).
+        let big = format!("GET /healthz HTTP/1.1\r\nX: {}\r\n\r\n", "x".repeat(4096));
+        match ask(&[big.as_bytes()]) {
+            Ok(out) => assert!(out.starts_with("HTTP/1.1 "), "{out}"),
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        }
+    }
 }

@@ -7,11 +7,16 @@
 //! chunk boundary anywhere (inside an event, or several events in one chunk) is invisible. Both
 //! are bounded, and a connection that ends before the body's framing says it is complete is an
 //! error (`UnexpectedEof`), never a short body.
+//!
+//! The heads are written and parsed by the crate's one HTTP/1.1 codec, [`crate::http`]; this
+//! module adds the async I/O and the body's decoding.
 
 use std::fmt;
 use std::io;
 
 use smol::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::http as codec;
 
 /// The longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 64 << 10;
@@ -58,6 +63,15 @@ impl std::error::Error for HttpError {
     }
 }
 
+impl From<codec::Error> for HttpError {
+    fn from(e: codec::Error) -> Self {
+        match e {
+            codec::Error::Malformed(what) => HttpError::Malformed(what),
+            codec::Error::TooLong { max } => HttpError::TooLong { max },
+        }
+    }
+}
+
 impl From<io::Error> for HttpError {
     fn from(e: io::Error) -> Self {
         HttpError::Io(e)
@@ -91,23 +105,21 @@ pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     req: &Request<'_>,
 ) -> Result<Response<S>, HttpError> {
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: lichen/{}\r\nAccept: application/json\r\nConnection: close\r\n",
-        req.method,
-        req.target,
-        req.host,
-        env!("CARGO_PKG_VERSION")
-    );
-    if let Some(token) = req.bearer {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(ct) = req.content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
-    }
+    let auth = req.bearer.map(|token| format!("Bearer {token}"));
+    let mut length = String::new();
     if !req.body.is_empty() || req.method != "GET" {
-        head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
+        length = req.body.len().to_string();
     }
-    head.push_str("\r\n");
+    let headers = [
+        ("Host", req.host),
+        ("User-Agent", concat!("lichen/", env!("CARGO_PKG_VERSION"))),
+        ("Accept", "application/json"),
+        ("Connection", "close"),
+        ("Authorization", auth.as_deref().unwrap_or_default()),
+        ("Content-Type", req.content_type.unwrap_or_default()),
+        ("Content-Length", &length),
+    ];
+    let head = codec::request_head(req.method, req.target, &headers);
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(req.body).await?;
     stream.flush().await?;
@@ -115,66 +127,28 @@ pub async fn send<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 async fn read_head<S: AsyncRead + Unpin>(mut conn: BufReader<S>) -> Result<Response<S>, HttpError> {
-    let mut line = Vec::new();
-    let mut total = 0;
-    let mut status = None;
-    let (mut length, mut chunked) = (None, false);
+    let mut reader = codec::HeadReader::new(MAX_HEAD);
     loop {
-        line.clear();
-        let n = (&mut conn)
-            .take((MAX_HEAD - total) as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
-        total += n;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(if total >= MAX_HEAD {
-                HttpError::TooLong { max: MAX_HEAD }
-            } else {
-                HttpError::Io(io::ErrorKind::UnexpectedEof.into())
-            });
+        let buf = conn.fill_buf().await?;
+        if buf.is_empty() {
+            return Err(HttpError::Io(io::ErrorKind::UnexpectedEof.into()));
         }
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| HttpError::Malformed("non-UTF-8 header"))?
-            .trim_end();
-        if status.is_none() {
-            let mut parts = text.split(' ');
-            let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
-                return Err(HttpError::Malformed("status line"));
-            };
-            if !version.starts_with("HTTP/1.") {
-                return Err(HttpError::Malformed("not HTTP/1.x"));
-            }
-            status = Some(
-                code.parse()
-                    .map_err(|_| HttpError::Malformed("status code"))?,
-            );
-            continue;
-        }
-        if text.is_empty() {
+        let (taken, done) = reader.push(buf)?;
+        conn.consume(taken);
+        if done {
             break;
         }
-        let (name, value) = text
-            .split_once(':')
-            .ok_or(HttpError::Malformed("header line"))?;
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                value
-                    .parse()
-                    .map_err(|_| HttpError::Malformed("content-length"))?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        }
     }
-    let framing = match (chunked, length) {
-        (true, _) => Framing::Chunked(None),
-        (false, Some(0)) => Framing::Done,
-        (false, Some(n)) => Framing::Length(n),
-        (false, None) => Framing::UntilClose,
+    let head = codec::Head::parse(reader.head())?;
+    let status = codec::parse_status_line(head.start)?;
+    let framing = match head.framing()? {
+        codec::Framing::Chunked => Framing::Chunked(None),
+        codec::Framing::Length(0) => Framing::Done,
+        codec::Framing::Length(n) => Framing::Length(n),
+        codec::Framing::UntilClose => Framing::UntilClose,
     };
     Ok(Response {
-        status: status.unwrap_or(0),
+        status,
         body: Body {
             conn,
             framing,
@@ -303,12 +277,7 @@ impl<S: AsyncRead + Unpin> Body<S> {
     }
 
     async fn chunk_size(&mut self) -> Result<u64, HttpError> {
-        let line = self.small_line().await?;
-        let hex = line.split(|&b| b == b';').next().unwrap_or_default();
-        std::str::from_utf8(hex)
-            .ok()
-            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
-            .ok_or(HttpError::Malformed("chunk size"))
+        Ok(codec::parse_chunk_size(&self.small_line().await?)?)
     }
 
     async fn trailers(&mut self) -> Result<(), HttpError> {

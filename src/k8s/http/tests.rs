@@ -85,3 +85,37 @@ fn truncated_bodies_and_long_lines_are_errors() {
         Err(HttpError::Malformed(_))
     ));
 }
+
+/// Whole responses, cut short or with bytes changed, through the head reader and both body
+/// readers: an answer or an error, never a panic or an unbounded buffer.
+#[test]
+fn broken_responses_are_errors_not_panics() {
+    let mut rng = crate::http::tests::Rng(0x5eed_0f4b_1dc0_de01);
+    let seeds = [
+        chunked(b"{\"a\":1}\n{\"b\":2}\n", &[3, 5]),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"items\":[]}".to_vec(),
+        b"HTTP/1.0 200 OK\r\n\r\nuntil close\n".to_vec(),
+    ];
+    for _ in 0..5_000 {
+        let mut bytes = seeds[rng.below(seeds.len())].clone();
+        if rng.below(2) == 0 {
+            bytes.truncate(rng.below(bytes.len() + 1));
+        }
+        for _ in 0..rng.below(4) {
+            let i = rng.below(bytes.len().max(1));
+            if let Some(b) = bytes.get_mut(i) {
+                *b = rng.next() as u8;
+            }
+        }
+        let Ok(mut r) = response(&bytes) else {
+            continue;
+        };
+        if rng.below(2) == 0 {
+            if let Ok(body) = smol::block_on(r.body.read_to_end(64)) {
+                assert!(body.len() <= 64);
+            }
+        } else {
+            while let Ok(Some(_)) = smol::block_on(r.body.read_line(16)) {}
+        }
+    }
+}
