@@ -181,7 +181,7 @@ fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
             &bed.env(verb, i),
             bed.conf.clone().into_bytes(),
         );
-        std::thread::sleep(Duration::from_micros(from + r.next() % span));
+        std::thread::sleep(Duration::from_micros(from + r.next_u64() % span));
         // SAFETY: kill(2) on our own child, which has not been waited for yet.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let o = raw::wait(child);

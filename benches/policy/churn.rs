@@ -51,18 +51,6 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// Polls `f` every [`POLL`] until it holds (true) or `limit` passed (false).
-fn poll(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while !f() {
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-    true
-}
-
 /// How often the agents' status is read while waiting: each read renders the whole status
 /// page (100 peers with the peers configuration), and polling faster would make the
 /// benchmark itself the agents' main load on a small machine.
@@ -156,7 +144,7 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
             .iter()
             .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
             .collect();
-        let done = poll(Duration::from_secs(30), || {
+        let done = netbed::poll(Duration::from_secs(30), POLL, || {
             nodes
                 .iter()
                 .zip(&want)

@@ -1,4 +1,5 @@
 use super::*;
+use testkit::rng::Rng;
 
 /// Feeds `bytes` to a reader in pieces of the given sizes (cycled): (head, bytes taken).
 fn read(bytes: &[u8], max: usize, sizes: &[usize]) -> Result<(Vec<u8>, usize), Error> {
@@ -143,22 +144,6 @@ fn written_heads() {
     assert_eq!(head.header("content-type"), Some("text/plain"));
 }
 
-/// A tiny seeded PRNG (xorshift64*), so failures replay (the API client's tests use it too).
-pub(crate) struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Random heads: valid ones cut short, with bytes flipped, spliced with HTTP-ish tokens, or
 /// pure noise. Whatever comes, the codec returns (never panics) and a reader never holds more
 /// than its bound.
@@ -187,7 +172,7 @@ fn random_and_broken_heads_never_panic() {
         b"chunked",
         b"Content-Length: ",
     ];
-    let mut rng = Rng(0x11c4_e75e_ed12);
+    let mut rng = Rng::new(0x11c4_e75e_ed12);
     for _ in 0..20_000 {
         let mut bytes = SEEDS[rng.below(SEEDS.len())].to_vec();
         match rng.below(4) {
@@ -195,7 +180,7 @@ fn random_and_broken_heads_never_panic() {
             1 => {
                 for _ in 0..1 + rng.below(4) {
                     let i = rng.below(bytes.len());
-                    bytes[i] = rng.next() as u8;
+                    bytes[i] = rng.next_u64() as u8;
                 }
             }
             2 => {
@@ -205,7 +190,7 @@ fn random_and_broken_heads_never_panic() {
                     bytes.splice(i..i, t.iter().copied());
                 }
             }
-            _ => bytes = (0..rng.below(300)).map(|_| rng.next() as u8).collect(),
+            _ => bytes = (0..rng.below(300)).map(|_| rng.next_u64() as u8).collect(),
         }
         let max = 1 + rng.below(128);
         let sizes = [1 + rng.below(40), 1 + rng.below(5)];

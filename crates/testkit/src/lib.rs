@@ -19,6 +19,7 @@ pub mod kube_api;
 pub mod nft;
 pub mod noise;
 pub mod probe;
+pub mod rng;
 
 pub use netbed;
 pub use netbed::*;

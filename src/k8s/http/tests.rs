@@ -90,7 +90,7 @@ fn truncated_bodies_and_long_lines_are_errors() {
 /// readers: an answer or an error, never a panic or an unbounded buffer.
 #[test]
 fn broken_responses_are_errors_not_panics() {
-    let mut rng = crate::http::tests::Rng(0x5eed_0f4b_1dc0_de01);
+    let mut rng = testkit::rng::Rng::new(0x5eed_0f4b_1dc0_de01);
     let seeds = [
         chunked(b"{\"a\":1}\n{\"b\":2}\n", &[3, 5]),
         b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"items\":[]}".to_vec(),
@@ -104,7 +104,7 @@ fn broken_responses_are_errors_not_panics() {
         for _ in 0..rng.below(4) {
             let i = rng.below(bytes.len().max(1));
             if let Some(b) = bytes.get_mut(i) {
-                *b = rng.next() as u8;
+                *b = rng.next_u64() as u8;
             }
         }
         let Ok(mut r) = response(&bytes) else {
