@@ -40,7 +40,6 @@ pub struct Reconciler<K: Kernel> {
     pub kernel: K,
     pub node_name: String,
     pub netconf: NetConf,
-    pub backend: BackendConf,
     pub iface: Option<String>,
     pub subnet_file: PathBuf,
     /// The rules last applied (None: never, or must be re-applied).
@@ -99,12 +98,10 @@ impl<K: Kernel> Reconciler<K> {
         iface: Option<String>,
         subnet_file: PathBuf,
     ) -> Self {
-        let backend = netconf.backend;
         Reconciler {
             kernel,
             node_name,
             netconf,
-            backend,
             iface,
             subnet_file,
             applied_rules: None,
@@ -121,7 +118,7 @@ impl<K: Kernel> Reconciler<K> {
     pub fn reconcile(&mut self, state: &ClusterState, full: bool, report: &mut Report) {
         report.reconcile_runs += 1;
         report.node = self.node_name.clone();
-        report.backend = backend_name(&self.backend);
+        report.backend = backend_name(&self.netconf.backend);
         report.last_errors.clear();
         report.last_drift.clear();
         report.warnings.clear();
@@ -172,14 +169,19 @@ impl<K: Kernel> Reconciler<K> {
             .map(node_info)
             .collect();
         report.stale = self.field.last_addresses.fill(&mut peers);
-        let desired =
-            backends::desired(&me, &underlay, &peers, &self.backend, &self.netconf.network);
+        let desired = backends::desired(
+            &me,
+            &underlay,
+            &peers,
+            &self.netconf.backend,
+            &self.netconf.network,
+        );
         report.peers = desired.peers.clone();
 
         let mtu = self
             .netconf
             .mtu
-            .unwrap_or_else(|| backends::pod_mtu(&self.backend, &underlay));
+            .unwrap_or_else(|| backends::pod_mtu(&self.netconf.backend, &underlay));
         self.sync_rules(full, report);
         let synced = self.sync_kernel(&desired, report);
         self.sync_offload(&desired, report);

@@ -116,7 +116,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         Publisher::start(
             client,
             opts.node_name.clone(),
-            rec.backend,
+            rec.netconf.backend,
             opts.public_ip,
             (w.backoff_min, w.backoff_max),
         )
