@@ -41,3 +41,6 @@ pub mod plugin;
 pub mod policy;
 pub mod rfc3339;
 pub mod subnet_file;
+
+#[cfg(test)]
+mod fuzz_tests;

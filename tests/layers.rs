@@ -29,6 +29,8 @@ const LAYERS: &[&[&str]] = &[
     // Libraries over the leaves: rtnetlink (nl), the Kubernetes client and objects (k8s),
     // logging, what this build is (build_info).
     &["nl", "k8s", "logging", "build_info"],
+    // Seeded property tests of the text parsers below (`#[cfg(test)]`; nothing imports it).
+    &["fuzz_tests"],
     // The cluster model (what the agent's sources fill and policy reads); the plugin's data
     // plane.
     &["model", "dataplane"],

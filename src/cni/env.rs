@@ -10,6 +10,9 @@ mod args;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+pub(crate) use args::parse as parse_args;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Add,

@@ -132,6 +132,31 @@ mod tests {
         assert!(!parse(&record(libc::IN_MODIFY, b"x\0\0\0")).lost);
     }
 
+    /// Seeded: random buffers (records with lengths past the end, headers cut short) never
+    /// panic, and well-formed queues count every record.
+    #[test]
+    fn random_buffers_never_panic_and_records_are_counted() {
+        let mut rng = testkit::rng::Rng::from_env("LICHEN_PARSE_SEED");
+        for _ in 0..2000 {
+            let n = rng.below(6);
+            let mut bytes = Vec::new();
+            for _ in 0..n {
+                let name = vec![b'x'; rng.below(3) * 4];
+                bytes.extend(record(
+                    rng.next_u64() as u32 & !(LOST | libc::IN_Q_OVERFLOW),
+                    &name,
+                ));
+            }
+            assert_eq!(parse(&bytes).events, n);
+            assert!(!parse(&bytes).lost && !parse(&bytes).overflow);
+            let junk: Vec<u8> = (0..rng.below(80)).map(|_| rng.next_u64() as u8).collect();
+            let cut = rng.below(bytes.len() + 1);
+            for b in [&junk[..], &bytes[..cut]] {
+                assert!(parse(b).events <= b.len() / EVENT_HEADER);
+            }
+        }
+    }
+
     #[test]
     fn watching_a_missing_directory_keeps_errno() {
         let e = Watch::dir(Path::new("/nonexistent/lichen-watch"))

@@ -1,0 +1,383 @@
+//! Seeded property tests of the text parsers the agent and plugin read from outside (issue 12,
+//! after flannel's `pkg/subnet/kube/fuzz_test.go`): kubeconfig YAML, base64, `CNI_ARGS`,
+//! `subnet.env` and the two JSON front-ends. For each: random and mutated inputs never panic
+//! and fail with an error that says where; what the writer side renders (or a generator
+//! builds) parses back to what it came from; hostile sizes and depths are refused quickly.
+//! (The inotify record walker has its own in `agent/source/inotify.rs`.)
+//!
+//! `LICHEN_PARSE_SEED` replays a run (the seed is printed on failure).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use testkit::rng::Rng;
+
+use crate::cni::json as cni_json;
+use crate::k8s::{base64, json as k8s_json, yaml};
+use crate::subnet_file::SubnetFile;
+
+const CASES: usize = 2000;
+
+fn rng() -> Rng {
+    Rng::from_env("LICHEN_PARSE_SEED")
+}
+
+/// `text` with `n` random byte-level edits (insert, delete, replace with one of `alphabet`).
+fn mutate(rng: &mut Rng, text: &str, alphabet: &[&str], n: usize) -> String {
+    let mut s: Vec<char> = text.chars().collect();
+    for _ in 0..n {
+        let at = rng.below(s.len() + 1);
+        let piece: Vec<char> = rng.pick(alphabet).chars().collect();
+        match rng.below(3) {
+            0 => {
+                s.splice(at..at, piece);
+            }
+            1 if at < s.len() => {
+                s.remove(at);
+            }
+            _ if at < s.len() => {
+                s.splice(at..at + 1, piece);
+            }
+            _ => {}
+        }
+    }
+    s.into_iter().collect()
+}
+
+// ---- YAML (kubeconfig) ----
+
+const YAML_BITS: &[&str] = &[
+    " ", "  ", "\n", "\t", "-", "- ", ":", ": ", "#", "'", "\"", "|", ">", "&a", "{", "}", "[",
+    "]", "{}", "[]", "---", "key", "0", "é", "\\", "\r\n",
+];
+
+/// A random tree of mappings and sequences, rendered as block YAML, with the pairs
+/// [`yaml::flatten`] must give.
+fn yaml_tree(
+    rng: &mut Rng,
+    depth: usize,
+    indent: usize,
+    path: &str,
+    out: &mut String,
+) -> BTreeMap<String, String> {
+    let mut want = BTreeMap::new();
+    let pad = " ".repeat(indent);
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    if rng.below(3) == 0 && depth > 0 {
+        for i in 0..1 + rng.below(3) {
+            let p = join(&i.to_string());
+            if rng.below(2) == 0 {
+                let v = format!("v{}", rng.below(1000));
+                out.push_str(&format!("{pad}- {v}\n"));
+                want.insert(p, v);
+            } else {
+                out.push_str(&format!("{pad}-\n"));
+                want.extend(yaml_map(rng, depth - 1, indent + 2, &p, out));
+            }
+        }
+        return want;
+    }
+    want.extend(yaml_map(rng, depth, indent, path, out));
+    want
+}
+
+fn yaml_map(
+    rng: &mut Rng,
+    depth: usize,
+    indent: usize,
+    path: &str,
+    out: &mut String,
+) -> BTreeMap<String, String> {
+    let mut want = BTreeMap::new();
+    let pad = " ".repeat(indent);
+    for i in 0..1 + rng.below(3) {
+        let key = format!("k{i}");
+        let p = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        match rng.below(if depth == 0 { 2 } else { 4 }) {
+            0 => {
+                let v = format!("plain-{}", rng.below(1000));
+                out.push_str(&format!("{pad}{key}: {v}\n"));
+                want.insert(p, v);
+            }
+            1 => {
+                let v = format!("a: 'b' #{}", rng.below(10));
+                out.push_str(&format!("{pad}{key}: \"{v}\"\n"));
+                want.insert(p, v);
+            }
+            _ => {
+                out.push_str(&format!("{pad}{key}:\n"));
+                if rng.below(2) == 0 {
+                    out.push_str(&format!("{pad}  # a comment\n"));
+                }
+                want.extend(yaml_tree(rng, depth - 1, indent + 2, &p, out));
+            }
+        }
+    }
+    want
+}
+
+#[test]
+fn yaml_generated_documents_flatten_to_their_pairs() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let mut text = String::from("# kubeconfig\n");
+        let want = yaml_tree(&mut rng, 4, 0, "", &mut text);
+        let got = yaml::flatten(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
+        assert_eq!(got.0, want, "{text}");
+    }
+}
+
+#[test]
+fn yaml_mutated_documents_never_panic_and_errors_name_a_line() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let mut text = String::new();
+        yaml_tree(&mut rng, 3, 0, "", &mut text);
+        let n = 1 + rng.below(6);
+        let text = mutate(&mut rng, &text, YAML_BITS, n);
+        if let Err(e) = yaml::flatten(&text) {
+            let lines = text.lines().count();
+            assert!(
+                (1..=lines).contains(&e.line),
+                "{e:?} of {lines} lines:\n{text}"
+            );
+            assert!(!e.what.is_empty());
+        }
+    }
+}
+
+// ---- base64 ----
+
+fn encode(bytes: &[u8], pad: bool) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |a, &b| a << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+        if pad {
+            out.push_str(&"=".repeat(3 - chunk.len()));
+        }
+    }
+    out
+}
+
+#[test]
+fn base64_decodes_what_was_encoded_with_or_without_padding_and_line_breaks() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
+        let mut text = encode(&bytes, rng.below(2) == 0);
+        if rng.below(2) == 0 && !text.is_empty() {
+            // as kubeconfigs wrap long lines
+            let at = rng.below(text.len());
+            text.insert_str(at, "\n  ");
+        }
+        assert_eq!(base64::decode(&text), Some(bytes), "{text}");
+    }
+}
+
+#[test]
+fn base64_random_text_never_panics_and_wrong_lengths_fail() {
+    let mut rng = rng();
+    let bits = ["A", "z", "0", "+", "/", "=", " ", "\n", "-", "_", "é", "=="];
+    for _ in 0..CASES {
+        let n = rng.below(40);
+        let text: String = (0..n).map(|_| *rng.pick(&bits)).collect();
+        if let Some(out) = base64::decode(&text) {
+            let sextets = text
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "+/".contains(*c))
+                .count();
+            assert_eq!(out.len(), sextets * 6 / 8, "{text:?}");
+        }
+    }
+    // one sextet alone cannot make a byte
+    assert_eq!(base64::decode("QUJDR"), None);
+}
+
+// ---- CNI_ARGS ----
+
+#[test]
+fn cni_args_generated_pairs_parse_and_junk_fails_with_a_cni_error() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let name = format!("web-{}", rng.below(100));
+        let ip = Ipv4Addr::from(rng.next_u64() as u32);
+        let mut pairs = vec![
+            format!("K8S_POD_NAME={name}"),
+            format!("IP={ip}"),
+            "K8S_POD_NAMESPACE=default".to_owned(),
+        ];
+        let unknown = rng.below(2) == 0;
+        if unknown {
+            pairs.push("FOO=bar".into());
+            pairs.push("IgnoreUnknown=1".into());
+        }
+        // order does not matter, IgnoreUnknown included
+        for i in (1..pairs.len()).rev() {
+            let j = rng.below(i + 1);
+            pairs.swap(i, j);
+        }
+        let raw = pairs.join(";") + if rng.below(2) == 0 { ";" } else { "" };
+        let args = crate::cni::env::parse_args(&raw).unwrap_or_else(|e| panic!("{raw}: {e:?}"));
+        assert_eq!(args.k8s_pod_name.as_deref(), Some(name.as_str()));
+        assert_eq!(args.ips, vec![IpAddr::V4(ip)]);
+        assert_eq!(args.ignore_unknown, unknown);
+
+        let edits = 1 + rng.below(4);
+        let bits = ["=", ";", "IP=", "x", ",", "IgnoreUnknown=maybe"];
+        let junk = mutate(&mut rng, &raw, &bits, edits);
+        if let Err(e) = crate::cni::env::parse_args(&junk) {
+            assert!(e.msg.contains("CNI_ARGS"), "{junk}: {e:?}");
+        }
+    }
+}
+
+// ---- subnet.env ----
+
+fn net(rng: &mut Rng, v6: bool) -> IpNet {
+    if v6 {
+        let a = Ipv6Addr::from((rng.next_u64() as u128) << 64 | rng.next_u64() as u128);
+        IpNet::new(a.into(), 48 + rng.below(81) as u8).unwrap()
+    } else {
+        IpNet::new(
+            Ipv4Addr::from(rng.next_u64() as u32).into(),
+            8 + rng.below(25) as u8,
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn subnet_file_parses_what_it_renders_and_junk_names_its_line() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let families: &[bool] = rng.pick::<&[bool]>(&[&[false][..], &[true], &[false, true]]);
+        let f = SubnetFile {
+            networks: families.iter().map(|&v6| net(&mut rng, v6)).collect(),
+            subnets: families.iter().map(|&v6| net(&mut rng, v6)).collect(),
+            mtu: (rng.below(2) == 0).then(|| 576 + rng.below(9000) as u32),
+            ipmasq: rng.below(2) == 0,
+        };
+        let text = f.render();
+        assert_eq!(SubnetFile::parse(&text).as_ref(), Ok(&f), "{text}");
+
+        let edits = 1 + rng.below(4);
+        let junk = mutate(
+            &mut rng,
+            &text,
+            &["=", "\n", "/", ":", "x", "9", "#"],
+            edits,
+        );
+        if let Err(e) = SubnetFile::parse(&junk) {
+            assert!(
+                e.starts_with("line ") || e == "no LICHEN_SUBNET line",
+                "{junk}: {e}"
+            );
+        }
+    }
+}
+
+// ---- JSON ----
+
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.below(items.len())]
+}
+
+/// A random JSON value of at most `depth` levels.
+fn json_value(rng: &mut Rng, depth: usize, out: &mut String) {
+    match rng.below(if depth == 0 { 4 } else { 6 }) {
+        0 => out.push_str(pick(rng, &["true", "false", "null"])),
+        1 => out.push_str(&format!("{}", rng.next_u64() as i64 as f64 / 1e3)),
+        2 => out.push_str(pick(
+            rng,
+            &[r#""a\"b""#, r#""\u00e9\n""#, r#""""#, r#""\ud83d\ude00""#],
+        )),
+        3 => out.push_str(&(rng.next_u64() % 100_000).to_string()),
+        4 => {
+            out.push('[');
+            for i in 0..rng.below(4) {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_value(rng, depth - 1, out);
+            }
+            out.push(']');
+        }
+        _ => {
+            out.push('{');
+            for i in 0..rng.below(4) {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&format!("\"k{i}\": "));
+                json_value(rng, depth - 1, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+const JSON_BITS: &[&str] = &[
+    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "1e999", "-", " ", "\u{0}", "é", "tru",
+];
+
+#[test]
+fn json_front_ends_accept_generated_documents_and_never_panic_on_mutations() {
+    let mut rng = rng();
+    for _ in 0..CASES {
+        let mut doc = String::from("{\"cniVersion\": \"1.0.0\", \"v\": ");
+        json_value(&mut rng, 5, &mut doc);
+        doc.push('}');
+        assert!(
+            cni_json::check(doc.as_bytes(), "the config").is_ok(),
+            "{doc}"
+        );
+        assert!(
+            k8s_json::outline(doc.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH).is_ok(),
+            "{doc}"
+        );
+
+        let edits = 1 + rng.below(5);
+        let junk = mutate(&mut rng, &doc, JSON_BITS, edits);
+        if let Err(e) = cni_json::check(junk.as_bytes(), "the config") {
+            assert!(e.msg.starts_with("the config"), "{junk}: {e:?}");
+        }
+        let _ = k8s_json::outline(junk.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH);
+    }
+}
+
+#[test]
+fn json_front_ends_refuse_hostile_depth_and_size() {
+    for open in ["[", "{\"a\":"] {
+        let deep = open.repeat(100_000);
+        let e = cni_json::check(deep.as_bytes(), "the config").unwrap_err();
+        assert!(e.msg.contains("levels deep"), "{e:?}");
+        assert!(matches!(
+            k8s_json::outline(deep.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH),
+            Err(crate::k8s::error::ParseError::TooDeep { .. })
+        ));
+    }
+    let big = format!("\"{}\"", "x".repeat(cni_json::MAX_INPUT));
+    assert!(cni_json::check(big.as_bytes(), "the config")
+        .unwrap_err()
+        .msg
+        .contains("bytes"));
+    assert!(matches!(
+        k8s_json::outline(big.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH),
+        Err(crate::k8s::error::ParseError::TooLarge { .. })
+    ));
+}
