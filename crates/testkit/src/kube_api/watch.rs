@@ -18,24 +18,9 @@ pub(super) fn watch(
     path: &str,
     gens: (u64, u64, u64),
 ) {
-    let mut from: u64 = rec
-        .query("resourceVersion")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let timeout: u64 = rec
-        .query("timeoutSeconds")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    let head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-    if tls
-        .write_all(head.as_bytes())
-        .and_then(|()| tls.flush())
-        .is_err()
-    {
+    let Some((mut from, deadline)) = open_stream(&mut tls, rec) else {
         return;
-    }
+    };
     let (drop_gen, expire_gen, mut bookmark_gen) = gens;
     let mut sent_gen = bookmark_gen;
     let mut seed = from as u32 ^ 0x9e37_79b9;
@@ -73,6 +58,30 @@ pub(super) fn watch(
             return;
         }
     }
+}
+
+/// Writes the head of the stream; (the version to stream from, when to end it), `None` when the
+/// connection failed.
+fn open_stream(tls: &mut Tls, rec: &Recorded) -> Option<(u64, Instant)> {
+    let from: u64 = rec
+        .query("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let timeout: u64 = rec
+        .query("timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    let head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if tls
+        .write_all(head.as_bytes())
+        .and_then(|()| tls.flush())
+        .is_err()
+    {
+        return None;
+    }
+    Some((from, deadline))
 }
 
 /// Waits (at most 50 ms) for a generation of `gens` (drop, expire, bookmark) to move or an
