@@ -125,19 +125,7 @@ fn throughput() {
         let sw = Underlay::create(&testkit::unique_name("lbt", "sw")).unwrap();
         let dir = std::env::temp_dir().join(format!("{}-dir", sw.ns.name));
         fs::create_dir_all(dir.join("objects")).unwrap();
-        let mut nodes = Vec::new();
-        for i in 1..=2 {
-            let ns = NamedNs::create(&testkit::unique_name("lbt", &format!("n{i}"))).unwrap();
-            let ip = format!("198.51.100.{}", 10 + i);
-            sw.attach(&ns, "eth0", &format!("{ip}/24"), &format!("p{i}"))
-                .unwrap();
-            fs::write(
-                dir.join(format!("objects/n{i}.json")),
-                node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
-            )
-            .unwrap();
-            nodes.push((ns, ip));
-        }
+        let nodes = two_nodes(&sw, &dir);
         let agents: Vec<Agent> = nodes
             .iter()
             .enumerate()
@@ -179,6 +167,25 @@ fn throughput() {
             pod / plain
         );
     }
+}
+
+/// Nodes n1 and n2 (198.51.100.11 and .12) on the underlay `sw`, their Node objects in `dir`:
+/// (namespace, address) each.
+fn two_nodes(sw: &Underlay, dir: &Path) -> Vec<(NamedNs, String)> {
+    let mut nodes = Vec::new();
+    for i in 1..=2 {
+        let ns = NamedNs::create(&testkit::unique_name("lbt", &format!("n{i}"))).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        sw.attach(&ns, "eth0", &format!("{ip}/24"), &format!("p{i}"))
+            .unwrap();
+        fs::write(
+            dir.join(format!("objects/n{i}.json")),
+            node_json(&format!("n{i}"), &format!("10.128.{i}.0/24"), &ip),
+        )
+        .unwrap();
+        nodes.push((ns, ip));
+    }
+    nodes
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

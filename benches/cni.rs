@@ -31,8 +31,31 @@ fn main() {
         .unwrap_or(100);
     let node = NamedNs::create(&testkit::unique_name("lb", "node")).unwrap();
     let work = std::env::temp_dir().join(format!("lichen-bench-{}", std::process::id()));
-    let data = work.join("ipam");
-    let plugins = [
+    let plugins = plugins(&work.join("ipam"));
+    // one set of pod namespaces per plugin: both attach "eth0"
+    let pod_sets: Vec<Vec<NamedNs>> = (0..2)
+        .map(|k| {
+            (0..iterations.max(50))
+                .map(|i| NamedNs::create(&testkit::unique_name("lb", &format!("{k}p{i}"))).unwrap())
+                .collect()
+        })
+        .collect();
+
+    // warm-up: the bridges exist, page cache is hot
+    for (p, pods) in plugins.iter().zip(&pod_sets) {
+        run(&node, p, "ADD", "warm", &pods[0].path);
+        run(&node, p, "DEL", "warm", &pods[0].path);
+    }
+
+    let (add, del) = sequential(&node, &plugins, &pod_sets, iterations);
+    let (parallel, rss) = parallel_and_rss(&node, &plugins, &pod_sets);
+    print_figures(iterations, &plugins, &add, &del, parallel, rss);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Lichen and the reference plugins, each with its own bridge and subnet, leases under `data`.
+fn plugins(data: &Path) -> [Plugin; 2] {
+    [
         Plugin {
             label: "lichen",
             bin: common::bin().to_path_buf(),
@@ -49,38 +72,43 @@ fn main() {
                 data.display()
             ),
         },
-    ];
-    // one set of pod namespaces per plugin: both attach "eth0"
-    let pod_sets: Vec<Vec<NamedNs>> = (0..2)
-        .map(|k| {
-            (0..iterations.max(50))
-                .map(|i| NamedNs::create(&testkit::unique_name("lb", &format!("{k}p{i}"))).unwrap())
-                .collect()
-        })
-        .collect();
+    ]
+}
 
-    // warm-up: the bridges exist, page cache is hot
-    for (p, pods) in plugins.iter().zip(&pod_sets) {
-        run(&node, p, "ADD", "warm", &pods[0].path);
-        run(&node, p, "DEL", "warm", &pods[0].path);
-    }
+/// Per plugin (lichen first).
+type Durations = [Vec<Duration>; 2];
 
-    let mut add: [Vec<Duration>; 2] = Default::default();
-    let mut del: [Vec<Duration>; 2] = Default::default();
+/// `iterations` ADDs, then as many DELs, alternating the plugins: (ADD times, DEL times).
+fn sequential(
+    node: &NamedNs,
+    plugins: &[Plugin; 2],
+    pod_sets: &[Vec<NamedNs>],
+    iterations: usize,
+) -> (Durations, Durations) {
+    let mut add: Durations = Default::default();
+    let mut del: Durations = Default::default();
     // interleaved, so drift on the machine hits both alike
     #[allow(clippy::needless_range_loop)] // i indexes both plugins' pod sets
     for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
-            add[k].push(run(&node, p, "ADD", &format!("s{i}"), &pod_sets[k][i].path).0);
+            add[k].push(run(node, p, "ADD", &format!("s{i}"), &pod_sets[k][i].path).0);
         }
     }
     #[allow(clippy::needless_range_loop)]
     for i in 0..iterations {
         for (k, p) in plugins.iter().enumerate() {
-            del[k].push(run(&node, p, "DEL", &format!("s{i}"), &pod_sets[k][i].path).0);
+            del[k].push(run(node, p, "DEL", &format!("s{i}"), &pod_sets[k][i].path).0);
         }
     }
+    (add, del)
+}
 
+/// Per plugin: the wall time of 50 parallel ADDs (then DELs), and the peak RSS of one ADD.
+fn parallel_and_rss(
+    node: &NamedNs,
+    plugins: &[Plugin; 2],
+    pod_sets: &[Vec<NamedNs>],
+) -> ([Duration; 2], [i64; 2]) {
     let mut parallel = [Duration::ZERO; 2];
     let mut rss = [0i64; 2];
     for (k, p) in plugins.iter().enumerate() {
@@ -88,36 +116,37 @@ fn main() {
         let t = Instant::now();
         std::thread::scope(|s| {
             for (i, pod) in pods.iter().take(50).enumerate() {
-                let (node, p) = (&node, p);
                 s.spawn(move || run(node, p, "ADD", &format!("par{i}"), &pod.path));
             }
         });
         parallel[k] = t.elapsed();
         std::thread::scope(|s| {
             for (i, pod) in pods.iter().take(50).enumerate() {
-                let (node, p) = (&node, p);
                 s.spawn(move || run(node, p, "DEL", &format!("par{i}"), &pod.path));
             }
         });
-        rss[k] = run(&node, p, "ADD", "rss", &pods[0].path).1;
-        run(&node, p, "DEL", "rss", &pods[0].path);
+        rss[k] = run(node, p, "ADD", "rss", &pods[0].path).1;
+        run(node, p, "DEL", "rss", &pods[0].path);
     }
+    (parallel, rss)
+}
 
+/// The table: medians and p95s, parallel wall time, peak RSS, binary sizes.
+fn print_figures(
+    iterations: usize,
+    plugins: &[Plugin; 2],
+    add: &Durations,
+    del: &Durations,
+    parallel: [Duration; 2],
+    rss: [i64; 2],
+) {
     println!("CNI plugin benchmark ({iterations} sequential ADD/DEL each, 50 parallel ADDs)");
     println!("lichen binary: {}", plugins[0].bin.display());
     println!(
         "{:<28}{:>14}{:>20}{:>10}",
         "", "lichen", "bridge+host-local", "ratio"
     );
-    let row = |name: &str, a: f64, b: f64, unit: &str| {
-        println!(
-            "{name:<28}{:>11.2} {unit:<2}{:>17.2} {unit:<2}{:>10.3}",
-            a,
-            b,
-            a / b
-        );
-    };
-    for (name, v) in [("ADD median", &add), ("DEL median", &del)] {
+    for (name, v) in [("ADD median", add), ("DEL median", del)] {
         row(name, ms(pct(&v[0], 50)), ms(pct(&v[1], 50)), "ms");
         row(
             &name.replace("median", "p95"),
@@ -138,6 +167,21 @@ fn main() {
         rss[1] as f64 / 1024.0,
         "MB",
     );
+    print_sizes();
+}
+
+/// One row: lichen's figure, the reference's, their ratio.
+fn row(name: &str, a: f64, b: f64, unit: &str) {
+    println!(
+        "{name:<28}{:>11.2} {unit:<2}{:>17.2} {unit:<2}{:>10.3}",
+        a,
+        b,
+        a / b
+    );
+}
+
+/// The release binaries' sizes (those built) against Debian's bridge + host-local.
+fn print_sizes() {
     let ref_size = size(&Path::new(REF).join("bridge")) + size(&Path::new(REF).join("host-local"));
     for t in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -156,7 +200,6 @@ fn main() {
         }
     }
     println!("(reference size: Debian's bridge + host-local binaries, x86_64, dynamically linked)");
-    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// One invocation inside the node namespace: (wall time, peak RSS in KiB).

@@ -55,37 +55,10 @@ fn put(api: &kube_api::KubeApi, name: &str, cidr: &str, ip: &str) {
 
 fn run(backend: &str) {
     let (ns, _far) = testkit::node_and_far("lbk");
-    // The API server listens on the node's own loopback (the test certificate names 127.0.0.1).
-    let path = ns.path.clone();
-    let listener = std::thread::spawn(move || {
-        let f = fs::File::open(path).unwrap();
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-        std::net::TcpListener::bind("127.0.0.1:6443").unwrap()
-    })
-    .join()
-    .unwrap();
-    let api = kube_api::KubeApi::start_on(listener, Some(TOKEN));
-    put(&api, "self", "10.128.0.0/24", "100.64.0.1");
-    for i in 1..NODES {
-        let (cidr, ip) = peer(i);
-        put(&api, &format!("peer{i}"), &cidr, &ip);
-    }
-
+    let api = api_in(&ns);
     let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
     fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join("net-conf.json"),
-        format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
-    )
-    .unwrap();
-    fs::write(
-        dir.join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority: {}/ca.crt\nusers:\n- name: b\n  user:\n    token: {TOKEN}\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: b\ncurrent-context: b\n",
-            kube_api::PKI
-        ),
-    )
-    .unwrap();
+    write_configs(&dir, backend);
     let args = AgentArgs {
         node_name: "self",
         net_conf: &dir.join("net-conf.json"),
@@ -128,6 +101,14 @@ fn run(backend: &str) {
         lat.push(t.elapsed());
         std::thread::sleep(Duration::from_millis(100));
     }
+    print_figures(backend, start, rss, lat);
+    drop(agent);
+    api.set_down(true);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// One line: the start-up time, the idle RSS (KiB), the ADDED-to-route latencies.
+fn print_figures(backend: &str, start: Duration, rss: u64, mut lat: Vec<Duration>) {
     lat.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -137,7 +118,41 @@ fn run(backend: &str) {
         ms(lat[lat.len() / 2]),
         ms(lat[lat.len() - 1]),
     );
-    drop(agent);
-    api.set_down(true);
-    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The API server, listening on the node's own loopback (the test certificate names
+/// 127.0.0.1), with this node and its peers.
+fn api_in(ns: &testkit::NamedNs) -> kube_api::KubeApi {
+    let path = ns.path.clone();
+    let listener = std::thread::spawn(move || {
+        let f = fs::File::open(path).unwrap();
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        std::net::TcpListener::bind("127.0.0.1:6443").unwrap()
+    })
+    .join()
+    .unwrap();
+    let api = kube_api::KubeApi::start_on(listener, Some(TOKEN));
+    put(&api, "self", "10.128.0.0/24", "100.64.0.1");
+    for i in 1..NODES {
+        let (cidr, ip) = peer(i);
+        put(&api, &format!("peer{i}"), &cidr, &ip);
+    }
+    api
+}
+
+/// The agent's net-conf (`backend`) and kubeconfig (a token) in `dir`.
+fn write_configs(dir: &Path, backend: &str) {
+    fs::write(
+        dir.join("net-conf.json"),
+        format!(r#"{{"Network":"10.128.0.0/9","Backend":{{"Type":"{backend}"}}}}"#),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority: {}/ca.crt\nusers:\n- name: b\n  user:\n    token: {TOKEN}\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: b\ncurrent-context: b\n",
+            kube_api::PKI
+        ),
+    )
+    .unwrap();
 }

@@ -5,7 +5,7 @@
 //!   the kernel (polled with `nft list set`), for a pod label change (element batch) and a
 //!   policy edit (chain flushed and refilled, new sets, in place); the ruleset's size;
 //! - pod-to-pod TCP throughput (iperf3) and new-connection rate across two nodes (host-gw),
-//!   with no policy and with 100 policies selecting the server pod;
+//!   with no policy and with 100 policies selecting the server pod ([`dataplane`]);
 //! - change -> enforced under a seeded policy churn, median, p90 and worst, host-gw and
 //!   vxlan, quiet and under kernel-event noise ([`churn`]; `BENCH_ONLY=churn` runs it
 //!   alone, `BENCH_ONLY=enforcement` the first part alone).
@@ -13,11 +13,11 @@
 #[path = "policy/churn.rs"]
 mod churn;
 mod common;
+#[path = "policy/dataplane.rs"]
+mod dataplane;
 use common::*;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ fn main() {
         enforcement();
         churn::run();
     }
-    dataplane();
+    dataplane::run();
 }
 
 fn pod_json(ns: &str, name: &str, node: &str, ip: &str, app: &str) -> String {
@@ -174,23 +174,7 @@ fn enforcement() {
     let dir = std::env::temp_dir().join(format!("{}-dir", ns.name));
     let objs = dir.join("objects");
     fs::create_dir_all(&objs).unwrap();
-    put(
-        &objs,
-        "self.json",
-        &node_json("self", "10.128.0.0/24", "100.64.0.1"),
-    );
-    put(
-        &objs,
-        "other.json",
-        &node_json("other", "10.129.0.0/16", "100.64.0.2"),
-    );
-    let mut namespaces = Vec::new();
-    for k in 0..10 {
-        namespaces.push(format!(
-            r#"{{"kind":"Namespace","metadata":{{"name":"ns{k}","labels":{{"team":"t"}}}}}}"#
-        ));
-    }
-    put(&objs, "namespaces.json", &list(&namespaces));
+    put_nodes_and_namespaces(&objs);
     let _agent = start_agent(&ns, &dir, "self", true);
     assert!(wait(Duration::from_secs(10), || dir
         .join("self.env")
@@ -212,36 +196,9 @@ fn enforcement() {
         "100 policies over 1,000 pods: first ruleset in the kernel after {:.1} ms (files written to set visible)",
         t.elapsed().as_secs_f64() * 1e3
     );
-    let status = String::from_utf8_lossy(
-        &testkit::binary_command(&ns, bin())
-            .unwrap()
-            .arg("status")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
-    for l in status.lines().filter(|l| l.starts_with("policy:")) {
-        println!("  size: {}", l.trim_start_matches("policy:").trim());
-    }
+    print_ruleset_size(&ns);
 
-    // A pod label change: pod 902 (other node) becomes app1, a peer of ns0/p0.
-    let (pods2, _) = objects(Some((902, "app1")));
-    let t = Instant::now();
-    put(&objs, "pods.json", &pods2);
-    assert!(wait(Duration::from_secs(10), || has("10.129.3.154")));
-    let label = t.elapsed();
-    // A policy edit: ns0/p0 gets a first rule admitting app5 pods (pod5 is 10.129.0.7): new
-    // chain rules and sets, edited in place (one batch).
-    let edited = policies.replacen(
-        r#""ingress":[{"#,
-        r#""ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"app5"}}}]},{"#,
-        1,
-    );
-    let t = Instant::now();
-    put(&objs, "policies.json", &edited);
-    assert!(wait(Duration::from_secs(10), || has("10.129.0.7")));
-    let edit = t.elapsed();
+    let (label, edit) = label_change_and_policy_edit(&objs, &policies, &has);
     println!(
         "  pod label change enforced after {:.1} ms; policy edit after {:.1} ms (change to visible in the kernel, incl. ~5 ms per nft poll)",
         label.as_secs_f64() * 1e3,
@@ -254,129 +211,72 @@ fn enforcement() {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// Two nodes (host-gw), a server pod on node 1, a client pod on node 2.
-fn dataplane() {
-    let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
-    println!("Pod-to-pod across two nodes (host-gw, iperf3 {secs} s, one stream; connections: 2 s of connect/accept/close):");
-    for with_policies in [false, true] {
-        let (_sw, dir, nodes) = two_nodes("lbq");
-        let objs = dir.join("objects");
-        let agents: Vec<Agent> = nodes
-            .iter()
-            .enumerate()
-            .map(|(k, ns)| start_agent(ns, &dir, &format!("n{}", k + 1), true))
-            .collect();
-        let pods: Vec<(NamedNs, String)> = (0..2).map(|k| attach(&nodes[k], &dir, k)).collect();
-        put(
-            &objs,
-            "ns.json",
-            r#"{"kind":"Namespace","metadata":{"name":"b","labels":{"team":"t"}}}"#,
-        );
-        put(
-            &objs,
-            "srv.json",
-            &pod_json("b", "srv", "n1", &pods[0].1, "srv"),
-        );
-        put(
-            &objs,
-            "cli.json",
-            &pod_json("b", "cli", "n2", &pods[1].1, "client"),
-        );
-        assert!(wait(Duration::from_secs(10), || pods[1]
-            .0
-            .ping(&pods[0].1, 1)
-            .unwrap_or(false)));
-        if with_policies {
-            // 100 policies select the server; only the last admits the client (worst case:
-            // a new connection tries all 100 chains).
-            let items: Vec<String> = (0..100)
-                .map(|i| {
-                    let from = if i == 99 {
-                        "client".to_owned()
-                    } else {
-                        format!("nobody{i}")
-                    };
-                    policy_json("b", i, "srv", &from)
-                        .replace(r#"{"port":"http"},"#, r#"{"port":5201},{"port":7000},"#)
-                })
-                .collect();
-            put(&objs, "policies.json", &list(&items));
-            let ok = wait(Duration::from_secs(10), || {
-                nft(
-                    &nodes[0],
-                    &["list", "chain", "inet", "lichen-policy", "ingress/b/p99"],
-                )
-                .contains("accept")
-            });
-            assert!(ok, "policies not applied");
-        }
-        let gbps = iperf(&pods[0].0, &pods[1].0, &pods[0].1, &secs);
-        let rate = connection_rate(&pods[0].0, &pods[1].0, &pods[0].1);
-        println!(
-            "  {:<22} {gbps:>7.2} Gbit/s   {rate:>8.0} connections/s",
-            if with_policies {
-                "100 policies"
-            } else {
-                "policy on, no policies"
-            }
-        );
-        drop(agents);
-        let _ = fs::remove_dir_all(&dir);
+/// The cluster dir's Nodes (this node "self" and "other", which holds the synthetic pods) and
+/// 10 namespaces labelled team=t.
+fn put_nodes_and_namespaces(objs: &Path) {
+    put(
+        objs,
+        "self.json",
+        &node_json("self", "10.128.0.0/24", "100.64.0.1"),
+    );
+    put(
+        objs,
+        "other.json",
+        &node_json("other", "10.129.0.0/16", "100.64.0.2"),
+    );
+    let mut namespaces = Vec::new();
+    for k in 0..10 {
+        namespaces.push(format!(
+            r#"{{"kind":"Namespace","metadata":{{"name":"ns{k}","labels":{{"team":"t"}}}}}}"#
+        ));
+    }
+    put(objs, "namespaces.json", &list(&namespaces));
+}
+
+/// The ruleset's size, as `lichen status` in `ns` gives it.
+fn print_ruleset_size(ns: &NamedNs) {
+    let status = String::from_utf8_lossy(
+        &testkit::binary_command(ns, bin())
+            .unwrap()
+            .arg("status")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    for l in status.lines().filter(|l| l.starts_with("policy:")) {
+        println!("  size: {}", l.trim_start_matches("policy:").trim());
     }
 }
 
-fn attach(node: &NamedNs, dir: &Path, k: usize) -> (NamedNs, String) {
-    let env = dir.join(format!("n{}.env", k + 1));
-    let name = netbed::unique_name("lbq", &format!("pod{k}"));
-    attach_pod(node, &env, &dir.join(format!("n{k}-ipam")), &name)
+/// From a change in the cluster dir to `has` seeing it in the peers set of ns0/p0: (a pod
+/// label change, a policy edit).
+fn label_change_and_policy_edit(
+    objs: &Path,
+    policies: &str,
+    has: &dyn Fn(&str) -> bool,
+) -> (Duration, Duration) {
+    // A pod label change: pod 902 (other node) becomes app1, a peer of ns0/p0.
+    let (pods2, _) = objects(Some((902, "app1")));
+    let t = Instant::now();
+    put(objs, "pods.json", &pods2);
+    assert!(wait(Duration::from_secs(10), || has("10.129.3.154")));
+    let label = t.elapsed();
+    // A policy edit: ns0/p0 gets a first rule admitting app5 pods (pod5 is 10.129.0.7): new
+    // chain rules and sets, edited in place (one batch).
+    let edited = policies.replacen(
+        r#""ingress":[{"#,
+        r#""ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"app5"}}}]},{"#,
+        1,
+    );
+    let t = Instant::now();
+    put(objs, "policies.json", &edited);
+    assert!(wait(Duration::from_secs(10), || has("10.129.0.7")));
+    (label, t.elapsed())
 }
 
 fn enter(ns: &NamedNs) {
     use std::os::fd::AsRawFd;
     let f = fs::File::open(&ns.path).unwrap();
     assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-}
-
-/// New TCP connections per second (connect, read one byte, close) for 2 s, one client.
-fn connection_rate(server: &NamedNs, client: &NamedNs, ip: &str) -> f64 {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = AtomicBool::new(false);
-    let stop = &stop;
-    std::thread::scope(|s| {
-        let l = s
-            .spawn(|| {
-                enter(server);
-                TcpListener::bind("0.0.0.0:7000").unwrap()
-            })
-            .join()
-            .unwrap();
-        s.spawn(move || {
-            for mut c in l.incoming().flatten() {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let _ = c.write_all(b"x");
-            }
-        });
-        let addr = format!("{ip}:7000").parse().unwrap();
-        let n = s
-            .spawn(move || {
-                enter(client);
-                let t = Instant::now();
-                let mut n = 0u64;
-                while t.elapsed() < Duration::from_secs(2) {
-                    let mut c = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
-                    let mut b = [0u8; 1];
-                    c.read_exact(&mut b).unwrap();
-                    n += 1;
-                }
-                // unblock the accept loop
-                stop.store(true, Ordering::Relaxed);
-                drop(TcpStream::connect(addr));
-                n
-            })
-            .join()
-            .unwrap();
-        n as f64 / 2.0
-    })
 }

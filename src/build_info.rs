@@ -10,53 +10,7 @@
 /// Stable rustc does not expose the ARM architecture versions to `cfg!` (nightly does), so a build
 /// may name its target in `LICHEN_TARGET` at compile time (cross/build.sh and Cross.toml do).
 pub fn version_line() -> String {
-    fn arch() -> &'static str {
-        match std::env::consts::ARCH {
-            "arm" if cfg!(target_feature = "v7") => "armv7",
-            a => a,
-        }
-    }
-    fn env_abi() -> String {
-        let env = if cfg!(target_env = "musl") {
-            "musl"
-        } else if cfg!(target_env = "gnu") {
-            "gnu"
-        } else {
-            ""
-        };
-        let abi = if cfg!(target_abi = "eabihf") {
-            "eabihf"
-        } else if cfg!(target_abi = "eabi") {
-            "eabi"
-        } else {
-            ""
-        };
-        format!("{env}{abi}")
-    }
-    // Cargo features of the crate, as (name, enabled): add one line per feature in Cargo.toml.
-    const FEATURES: &[(&str, bool)] = &[];
-    // The CPU features that matter for the boards (and the x86_64/aarch64 baselines).
-    const CPU: &[(&str, bool)] = &[
-        ("v6", cfg!(target_feature = "v6")),
-        ("v7", cfg!(target_feature = "v7")),
-        ("thumb2", cfg!(target_feature = "thumb2")),
-        ("vfp2", cfg!(target_feature = "vfp2")),
-        ("vfp3", cfg!(target_feature = "vfp3")),
-        ("neon", cfg!(target_feature = "neon")),
-        ("sse2", cfg!(target_feature = "sse2")),
-        ("avx2", cfg!(target_feature = "avx2")),
-    ];
-    let on = |list: &[(&str, bool)]| {
-        list.iter()
-            .filter(|(_, enabled)| *enabled)
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let triple = match option_env!("LICHEN_TARGET") {
-        Some(t) if !t.is_empty() => t.to_owned(),
-        _ => format!("{}-unknown-{}-{}", arch(), std::env::consts::OS, env_abi()),
-    };
+    let triple = triple();
     format!(
         "lichen {} {triple} {} features=[{}] cpu=[{}] cni={} commit={}",
         env!("CARGO_PKG_VERSION"),
@@ -70,6 +24,65 @@ pub fn version_line() -> String {
         crate::cni::Version::ALL.map(|v| v.as_str()).join(","),
         commit()
     )
+}
+
+/// The target triple: `LICHEN_TARGET` at build time, else composed from `cfg!`.
+fn triple() -> String {
+    match option_env!("LICHEN_TARGET") {
+        Some(t) if !t.is_empty() => t.to_owned(),
+        _ => format!("{}-unknown-{}-{}", arch(), std::env::consts::OS, env_abi()),
+    }
+}
+
+/// The architecture, `armv7` for an ARMv7 `arm`.
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "arm" if cfg!(target_feature = "v7") => "armv7",
+        a => a,
+    }
+}
+
+/// The triple's environment and ABI (`musleabihf`, `gnu`, …).
+fn env_abi() -> String {
+    let env = if cfg!(target_env = "musl") {
+        "musl"
+    } else if cfg!(target_env = "gnu") {
+        "gnu"
+    } else {
+        ""
+    };
+    let abi = if cfg!(target_abi = "eabihf") {
+        "eabihf"
+    } else if cfg!(target_abi = "eabi") {
+        "eabi"
+    } else {
+        ""
+    };
+    format!("{env}{abi}")
+}
+
+/// Cargo features of the crate, as (name, enabled): add one line per feature in Cargo.toml.
+const FEATURES: &[(&str, bool)] = &[];
+
+/// The CPU features that matter for the boards (and the x86_64/aarch64 baselines).
+const CPU: &[(&str, bool)] = &[
+    ("v6", cfg!(target_feature = "v6")),
+    ("v7", cfg!(target_feature = "v7")),
+    ("thumb2", cfg!(target_feature = "thumb2")),
+    ("vfp2", cfg!(target_feature = "vfp2")),
+    ("vfp3", cfg!(target_feature = "vfp3")),
+    ("neon", cfg!(target_feature = "neon")),
+    ("sse2", cfg!(target_feature = "sse2")),
+    ("avx2", cfg!(target_feature = "avx2")),
+];
+
+/// The enabled names of `list`, joined with commas.
+fn on(list: &[(&str, bool)]) -> String {
+    list.iter()
+        .filter(|(_, enabled)| *enabled)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The build's commit (`LICHEN_COMMIT` at build time), or `unknown`.

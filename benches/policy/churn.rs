@@ -72,11 +72,11 @@ fn applied(ns: &NamedNs) -> Option<String> {
     })
 }
 
-/// Milliseconds from change to enforced, per step.
 /// Peer Nodes (objects only) added in the last configuration: each noise-woken route pass then
 /// reads and plans their routes (or FDB and neighbour entries) too.
 const PEERS: usize = 100;
 
+/// Milliseconds from change to enforced, per step.
 fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> Vec<f64> {
     let (_sw, dir, nodes) = super::two_nodes("lbc");
     let objs = dir.join("objects");
@@ -95,34 +95,11 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
         .enumerate()
         .map(|(k, ns)| start_agent_with(ns, &dir, &format!("n{}", k + 1), true, &backend_json))
         .collect();
-    let mut pods = Vec::new();
-    for (i, ns) in ["x", "y", "z"].iter().enumerate() {
-        for (j, name) in ["a", "b", "c"].iter().enumerate() {
-            let k = 1 + (i + j) % 2;
-            pods.push(ChurnPod {
-                namespace: ns.to_string(),
-                name: name.to_string(),
-                node: format!("n{k}"),
-                ip: format!("10.128.{k}.{}", 10 + 3 * i + j),
-            });
-        }
-    }
     let _noise = noise.then(|| Noise::start(nodes.iter().map(|n| n.name.as_str())));
     if peers > 0 {
-        // every peer programmed on both nodes before the walk starts
-        let programmed = |ns: &NamedNs| {
-            let args: &[&str] = match backend {
-                "vxlan" => &["neigh", "show", "dev", "lichen.1"],
-                _ => &["route", "show", "proto", "108"],
-            };
-            ns.ip(args).map(|o| o.lines().count()).unwrap_or(0)
-        };
-        let done = wait(Duration::from_secs(30), || {
-            nodes.iter().all(|ns| programmed(ns) > peers)
-        });
-        assert!(done, "{backend}: {peers} peers not programmed after 30 s");
+        wait_programmed(&nodes, backend, peers);
     }
-    let mut walk = Churn::new(seed, pods, BTreeMap::new());
+    let mut walk = Churn::new(seed, churn_pods(), BTreeMap::new());
     let mut files = BTreeMap::new();
     let mut out = Vec::new();
     for step in 0..=steps {
@@ -132,18 +109,7 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
         let next = walk.files();
         let t = write(&objs, &files, &next);
         files = next;
-        let all: BTreeMap<String, String> = fs::read_dir(&objs)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-            .map(|n| (n.clone(), fs::read_to_string(objs.join(&n)).unwrap()))
-            .collect();
-        let state = state_of(&all);
-        let want: Vec<String> = ["n1", "n2"]
-            .iter()
-            .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
-            .collect();
+        let want = fingerprints(&objs);
         let done = netbed::poll(Duration::from_secs(30), POLL, || {
             nodes
                 .iter()
@@ -157,6 +123,54 @@ fn churn(backend: &str, steps: usize, seed: u64, noise: bool, peers: usize) -> V
     }
     let _ = fs::remove_dir_all(&dir);
     out
+}
+
+/// The nine pods x/y/z × a/b/c, spread over n1 and n2.
+fn churn_pods() -> Vec<ChurnPod> {
+    let mut pods = Vec::new();
+    for (i, ns) in ["x", "y", "z"].iter().enumerate() {
+        for (j, name) in ["a", "b", "c"].iter().enumerate() {
+            let k = 1 + (i + j) % 2;
+            pods.push(ChurnPod {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                node: format!("n{k}"),
+                ip: format!("10.128.{k}.{}", 10 + 3 * i + j),
+            });
+        }
+    }
+    pods
+}
+
+/// Waits until every peer is programmed on both nodes (before the walk starts).
+fn wait_programmed(nodes: &[NamedNs], backend: &str, peers: usize) {
+    let programmed = |ns: &NamedNs| {
+        let args: &[&str] = match backend {
+            "vxlan" => &["neigh", "show", "dev", "lichen.1"],
+            _ => &["route", "show", "proto", "108"],
+        };
+        ns.ip(args).map(|o| o.lines().count()).unwrap_or(0)
+    };
+    let done = wait(Duration::from_secs(30), || {
+        nodes.iter().all(|ns| programmed(ns) > peers)
+    });
+    assert!(done, "{backend}: {peers} peers not programmed after 30 s");
+}
+
+/// The fingerprints of a fresh compile of the cluster dir's objects for n1 and n2.
+fn fingerprints(objs: &Path) -> Vec<String> {
+    let all: BTreeMap<String, String> = fs::read_dir(objs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+        .map(|n| (n.clone(), fs::read_to_string(objs.join(&n)).unwrap()))
+        .collect();
+    let state = state_of(&all);
+    ["n1", "n2"]
+        .iter()
+        .map(|n| format!("{:016x}", compile(&state, n).fingerprint()))
+        .collect()
 }
 
 /// Writes the walk's files (deletions, then changes); returns when the last was written.

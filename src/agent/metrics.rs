@@ -65,8 +65,41 @@ fn single(s: &mut String, name: &str, kind: &str, help: &str, v: impl std::fmt::
 /// The whole page. `leases_in_use`: IPAM leases on this node, when countable.
 pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
     let mut s = String::new();
-    family(
+    build_info(&mut s);
+    peers(&mut s, r);
+    counters(&mut s, r);
+    r.reconcile_seconds.render(
         &mut s,
+        "lichen_reconcile_duration_seconds",
+        "Duration of reconcile passes.",
+    );
+    if let Some(t) = r.last_sync {
+        let help = "Last successful reconcile (Unix time).";
+        let v = format!("{:.3}", unix_secs(t));
+        single(
+            &mut s,
+            "lichen_last_sync_timestamp_seconds",
+            "gauge",
+            help,
+            v,
+        );
+    }
+    if let Some(b) = resident_bytes() {
+        let help = "Resident memory of the agent (/proc/self/statm).";
+        single(&mut s, "lichen_resident_memory_bytes", "gauge", help, b);
+    }
+    if let Some(n) = leases_in_use {
+        let help = "IPAM leases in use on this node.";
+        single(&mut s, "lichen_ipam_leases", "gauge", help, n);
+    }
+    policy(&mut s, r);
+    s
+}
+
+/// `lichen_build_info`: version, commit and target as labels.
+fn build_info(s: &mut String) {
+    family(
+        s,
         "lichen_build_info",
         "gauge",
         "Build of the running agent (always 1).",
@@ -78,7 +111,10 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         label(crate::build_info::commit()),
         label(&target())
     );
-    peers(&mut s, r);
+}
+
+/// The counters of reconcile and policy passes, their failures and the source's restarts.
+fn counters(s: &mut String, r: &Report) {
     let counters = [
         (
             "lichen_reconcile_runs_total",
@@ -107,34 +143,8 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         ),
     ];
     for (name, help, v) in counters {
-        single(&mut s, name, "counter", help, v);
+        single(s, name, "counter", help, v);
     }
-    r.reconcile_seconds.render(
-        &mut s,
-        "lichen_reconcile_duration_seconds",
-        "Duration of reconcile passes.",
-    );
-    if let Some(t) = r.last_sync {
-        let help = "Last successful reconcile (Unix time).";
-        let v = format!("{:.3}", unix_secs(t));
-        single(
-            &mut s,
-            "lichen_last_sync_timestamp_seconds",
-            "gauge",
-            help,
-            v,
-        );
-    }
-    if let Some(b) = resident_bytes() {
-        let help = "Resident memory of the agent (/proc/self/statm).";
-        single(&mut s, "lichen_resident_memory_bytes", "gauge", help, b);
-    }
-    if let Some(n) = leases_in_use {
-        let help = "IPAM leases in use on this node.";
-        single(&mut s, "lichen_ipam_leases", "gauge", help, n);
-    }
-    policy(&mut s, r);
-    s
 }
 
 fn peers(s: &mut String, r: &Report) {

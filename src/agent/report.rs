@@ -84,10 +84,7 @@ impl Report {
         };
         let _ = writeln!(s, "subnet:   {subnets}");
         if let Some(w) = &self.waiting {
-            for (i, line) in w.lines().enumerate() {
-                let head = if i == 0 { "waiting:" } else { "" };
-                let _ = writeln!(s, "{head:<10}{line}");
-            }
+            labelled(&mut s, "waiting:", w);
         }
         let ready = if self.ready() { "yes" } else { "no" };
         let _ = writeln!(s, "ready:    {ready}");
@@ -101,6 +98,23 @@ impl Report {
             "synced:   {sync} ({} runs, {} errors)",
             self.reconcile_runs, self.reconcile_errors
         );
+        self.render_peers(&mut s);
+        self.render_drift(&mut s);
+        self.policy.render(&mut s);
+        for k in &self.skipped {
+            let _ = writeln!(s, "skipped:  {k}");
+        }
+        for w in &self.warnings {
+            labelled(&mut s, "warning:", w);
+        }
+        for e in self.last_errors.iter().chain(&self.policy.errors) {
+            let _ = writeln!(s, "error:    {e}");
+        }
+        s
+    }
+
+    /// The peers, with a line each, then the stale ones.
+    fn render_peers(&self, s: &mut String) {
         let _ = writeln!(s, "peers:    {}", self.peers.len());
         for p in &self.peers {
             let _ = writeln!(s, "{}", Self::peer_line(p));
@@ -108,6 +122,10 @@ impl Report {
         for p in &self.stale {
             let _ = writeln!(s, "  {:<20} {}", p.name, p.describe());
         }
+    }
+
+    /// Whether the kernel matched at the last sync, and what differed.
+    fn render_drift(&self, s: &mut String) {
         if self.last_drift.is_empty() {
             let _ = writeln!(s, "kernel:   matches the desired state");
         } else {
@@ -119,20 +137,6 @@ impl Report {
                 let _ = writeln!(s, "  {d}");
             }
         }
-        self.policy.render(&mut s);
-        for k in &self.skipped {
-            let _ = writeln!(s, "skipped:  {k}");
-        }
-        for w in &self.warnings {
-            for (i, line) in w.lines().enumerate() {
-                let head = if i == 0 { "warning:" } else { "" };
-                let _ = writeln!(s, "{head:<10}{line}");
-            }
-        }
-        for e in self.last_errors.iter().chain(&self.policy.errors) {
-            let _ = writeln!(s, "error:    {e}");
-        }
-        s
     }
 
     /// The loop turns: records a heartbeat.
@@ -176,5 +180,13 @@ impl Report {
         } else {
             "no pass has programmed this node yet".to_owned()
         })
+    }
+}
+
+/// `text` under `head` (like `warning:`): the head on its first line, the others aligned.
+fn labelled(s: &mut String, head: &str, text: &str) {
+    for (i, line) in text.lines().enumerate() {
+        let head = if i == 0 { head } else { "" };
+        let _ = writeln!(s, "{head:<10}{line}");
     }
 }

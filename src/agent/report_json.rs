@@ -22,6 +22,20 @@ impl Report {
         w.number(self.reconcile_runs);
         w.key("reconcileErrors");
         w.number(self.reconcile_errors);
+        self.peers_json(&mut w);
+        self.stale_json(&mut w);
+        strings(&mut w, "drift", &self.last_drift);
+        self.policy_json(&mut w);
+        strings(&mut w, "skipped", &self.skipped);
+        strings(&mut w, "warnings", &self.warnings);
+        let errors: Vec<String> = self.errors().cloned().collect();
+        strings(&mut w, "errors", &errors);
+        w.end_object();
+        w.finish()
+    }
+
+    /// `peers`: each with its state, and how it is reached or why not.
+    fn peers_json(&self, w: &mut Writer) {
         w.key("peers");
         w.begin_array();
         for p in &self.peers {
@@ -35,13 +49,17 @@ impl Report {
             w.begin_object();
             w.field_str("name", &p.name);
             let subnet = p.subnet.map(|s| s.to_string());
-            opt_str(&mut w, "subnet", subnet.as_deref());
+            opt_str(w, "subnet", subnet.as_deref());
             w.field_str("state", state);
-            opt_str(&mut w, "via", via);
-            opt_str(&mut w, "reason", reason);
+            opt_str(w, "via", via);
+            opt_str(w, "reason", reason);
             w.end_object();
         }
         w.end_array();
+    }
+
+    /// `stalePeers`: peers whose InternalIP is gone, since when, and their last addresses.
+    fn stale_json(&self, w: &mut Writer) {
         w.key("stalePeers");
         w.begin_array();
         for p in &self.stale {
@@ -49,29 +67,26 @@ impl Report {
             w.field_str("name", &p.name);
             w.field_str("since", &crate::rfc3339::format(p.since, false));
             let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
-            strings(&mut w, "ips", &ips);
+            strings(w, "ips", &ips);
             w.end_object();
         }
         w.end_array();
-        strings(&mut w, "drift", &self.last_drift);
+    }
+
+    /// `policy`: enabled, the last apply, the ruleset's fingerprint.
+    fn policy_json(&self, w: &mut Writer) {
         w.key("policy");
         w.begin_object();
         w.key("enabled");
         w.bool(self.policy.enabled);
-        opt_str(&mut w, "lastApply", self.policy.last_apply.as_deref());
+        opt_str(w, "lastApply", self.policy.last_apply.as_deref());
         let fingerprint = self
             .policy
             .ruleset
             .as_ref()
             .map(|r| format!("{:016x}", r.fingerprint()));
-        opt_str(&mut w, "ruleset", fingerprint.as_deref());
+        opt_str(w, "ruleset", fingerprint.as_deref());
         w.end_object();
-        strings(&mut w, "skipped", &self.skipped);
-        strings(&mut w, "warnings", &self.warnings);
-        let errors: Vec<String> = self.errors().cloned().collect();
-        strings(&mut w, "errors", &errors);
-        w.end_object();
-        w.finish()
     }
 }
 

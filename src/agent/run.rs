@@ -90,69 +90,8 @@ enum Wake {
 pub fn run(opts: Options) -> Result<(), String> {
     // First: a SIGTERM during start-up is kept in the pipe and ends the loop at once.
     let shutdown = Shutdown::install().map_err(|e| format!("signal handlers: {e}"))?;
-    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| match e {
-        NetConfError::Read { .. } => e.to_string(),
-        // Which file: the parse errors name the key, not where it was read from.
-        _ => format!("{e} (in {})", opts.net_conf.display()),
-    })?;
-    netconf.network_policy |= opts.network_policy;
-    let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
-    let mut rec = Reconciler::new(
-        kernel,
-        opts.node_name.clone(),
-        netconf,
-        opts.iface.clone(),
-        opts.subnet_file.clone(),
-    );
-    rec.podcidr_wait = opts.podcidr_wait;
-    let source = match &opts.kube {
-        Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
-        None => Source::dir(&opts.cluster_dir, DirConfig::default()),
-    }
-    .map_err(|e| e.to_string())?;
-    // Only what the API source reads is published to (never with --cluster-dir).
-    let publisher = source.client().map(|client| {
-        let w = crate::k8s::watch::WatchConfig::default();
-        Publisher::start(
-            client,
-            opts.node_name.clone(),
-            rec.netconf.backend,
-            opts.public_ip,
-            (w.backoff_min, w.backoff_max),
-        )
-    });
-    let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
-    let report = Arc::new(Mutex::new(Report::default()));
-    report.lock().expect("report").beat();
-    let (routes_tx, routes) = feed::trigger();
-    let (policy_tx, policy_rx) = feed::trigger();
-    let (feed, source_task) = feed::start(
-        source,
-        opts.node_name.clone(),
-        report.clone(),
-        routes_tx.clone(),
-        policy_tx,
-    );
-    start_policy(
-        opts.node_name.clone(),
-        rec.netconf.network_policy,
-        (feed.clone(), source_task),
-        policy_rx,
-        routes_tx,
-        report.clone(),
-    )
-    .map_err(|e| format!("starting the policy reconciler: {e}"))?;
-    let mut route_loop = RouteLoop {
-        rec,
-        feed,
-        routes,
-        events,
-        report,
-        publisher,
-        cni_conf: opts.cni_conf.clone(),
-        failing: 0,
-    };
-
+    let rec = reconciler(&opts)?;
+    let mut route_loop = RouteLoop::start(&opts, rec)?;
     let stop = async {
         shutdown.wait().await;
         log::info!("SIGTERM or SIGINT: exiting; routes, devices, rules and the subnet file stay");
@@ -173,6 +112,27 @@ pub fn run(opts: Options) -> Result<(), String> {
             route_loop.pass(full);
         }
     }))
+}
+
+/// The route loop's reconciler: the net-conf (`--network-policy` turns policy on too), netlink,
+/// this node.
+fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, String> {
+    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| match e {
+        NetConfError::Read { .. } => e.to_string(),
+        // Which file: the parse errors name the key, not where it was read from.
+        _ => format!("{e} (in {})", opts.net_conf.display()),
+    })?;
+    netconf.network_policy |= opts.network_policy;
+    let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
+    let mut rec = Reconciler::new(
+        kernel,
+        opts.node_name.clone(),
+        netconf,
+        opts.iface.clone(),
+        opts.subnet_file.clone(),
+    );
+    rec.podcidr_wait = opts.podcidr_wait;
+    Ok(rec)
 }
 
 /// Binds `--listen` (every endpoint) and `--metrics-listen` (`/metrics` alone) and serves them
@@ -219,6 +179,58 @@ struct RouteLoop {
 }
 
 impl RouteLoop {
+    /// Starts the cluster feed and its source, the publisher (API source only), the kernel
+    /// monitor and the policy reconciler around `rec`.
+    fn start(opts: &Options, rec: Reconciler<NetlinkKernel>) -> Result<RouteLoop, String> {
+        let source = match &opts.kube {
+            Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
+            None => Source::dir(&opts.cluster_dir, DirConfig::default()),
+        }
+        .map_err(|e| e.to_string())?;
+        // Only what the API source reads is published to (never with --cluster-dir).
+        let publisher = source.client().map(|client| {
+            let w = crate::k8s::watch::WatchConfig::default();
+            Publisher::start(
+                client,
+                opts.node_name.clone(),
+                rec.netconf.backend,
+                opts.public_ip,
+                (w.backoff_min, w.backoff_max),
+            )
+        });
+        let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
+        let report = Arc::new(Mutex::new(Report::default()));
+        report.lock().expect("report").beat();
+        let (routes_tx, routes) = feed::trigger();
+        let (policy_tx, policy_rx) = feed::trigger();
+        let (feed, source_task) = feed::start(
+            source,
+            opts.node_name.clone(),
+            report.clone(),
+            routes_tx.clone(),
+            policy_tx,
+        );
+        start_policy(
+            opts.node_name.clone(),
+            rec.netconf.network_policy,
+            (feed.clone(), source_task),
+            policy_rx,
+            routes_tx,
+            report.clone(),
+        )
+        .map_err(|e| format!("starting the policy reconciler: {e}"))?;
+        Ok(RouteLoop {
+            rec,
+            feed,
+            routes,
+            events,
+            report,
+            publisher,
+            cni_conf: opts.cni_conf.clone(),
+            failing: 0,
+        })
+    }
+
     /// Waits for the next reason to reconcile; true for a full pass (the resync timer).
     async fn wait(&mut self, timer: &mut smol::Timer) -> bool {
         let hint_due = self.rec.hint_due();

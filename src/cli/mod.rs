@@ -29,39 +29,7 @@ pub fn run() -> i32 {
         Sub::Status(s) => status(&s),
         Sub::Demo(d) => crate::demo::run(d.keep),
         Sub::Install(i) => install(i),
-        Sub::Daemonset(d) => {
-            let code = install(InstallCmd {
-                bin_dir: d.bin_dir,
-                conf_dir: d.conf_dir.clone(),
-                conflist: None,
-                custom_conflist: None,
-                plugins_from: d.plugins_from,
-                stage: Some(PathBuf::from(STAGED_CONFLIST)),
-                force: false,
-            });
-            if code != 0 {
-                return code;
-            }
-            agent(AgentCmd {
-                node_name: None,
-                net_conf: Some(d.net_conf),
-                cluster_dir: None,
-                kube: true,
-                kubeconfig: None,
-                subnet_file: PathBuf::from(crate::subnet_file::DEFAULT_PATH),
-                iface: None,
-                listen: crate::agent::http::DEFAULT_LISTEN
-                    .parse()
-                    .expect("a socket address"),
-                metrics_listen: None,
-                ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
-                cleanup: false,
-                network_policy: d.network_policy,
-                public_ip: None,
-                cni_conf_dir: Some(d.conf_dir),
-                cni_conflist: PathBuf::from(STAGED_CONFLIST),
-            })
-        }
+        Sub::Daemonset(d) => daemonset(d),
         Sub::Uninstall(u) => uninstall(u),
         Sub::Version(_) => {
             println!("{}", version_line());
@@ -79,6 +47,42 @@ pub fn run() -> i32 {
             }
         },
     }
+}
+
+/// `lichen daemonset`: installs the plugin with the conflist staged, then runs the agent from
+/// the API server, which writes the conflist into the conf dir once the node is programmed.
+fn daemonset(d: DaemonsetCmd) -> i32 {
+    let code = install(InstallCmd {
+        bin_dir: d.bin_dir,
+        conf_dir: d.conf_dir.clone(),
+        conflist: None,
+        custom_conflist: None,
+        plugins_from: d.plugins_from,
+        stage: Some(PathBuf::from(STAGED_CONFLIST)),
+        force: false,
+    });
+    if code != 0 {
+        return code;
+    }
+    agent(AgentCmd {
+        node_name: None,
+        net_conf: Some(d.net_conf),
+        cluster_dir: None,
+        kube: true,
+        kubeconfig: None,
+        subnet_file: PathBuf::from(crate::subnet_file::DEFAULT_PATH),
+        iface: None,
+        listen: crate::agent::http::DEFAULT_LISTEN
+            .parse()
+            .expect("a socket address"),
+        metrics_listen: None,
+        ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
+        cleanup: false,
+        network_policy: d.network_policy,
+        public_ip: None,
+        cni_conf_dir: Some(d.conf_dir),
+        cni_conflist: PathBuf::from(STAGED_CONFLIST),
+    })
 }
 
 /// The command line as the operator's tools in the same toolbox take it: `-h` as well as

@@ -139,60 +139,73 @@ fn cluster_source(
 }
 
 pub(super) fn ipam(action: IpamAction) -> i32 {
-    use lichen_ipam::{DiskStore, Ipam, Store};
-    let res = match action {
-        IpamAction::List(l) => {
-            if let Err(e) = lichen_ipam::disk::validate_network_name(&l.network) {
-                eprintln!("lichen ipam: {e}");
-                return 1;
-            }
-            let dir = l.data_dir.join(&l.network);
-            if !dir.is_dir() {
-                eprintln!(
-                    "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
-                    dir.display()
-                );
-                return 1;
-            }
-            DiskStore::at(dir).list().map(|leases| {
-                for l in leases {
-                    println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
-                }
-            })
+    match action {
+        IpamAction::List(l) => ipam_list(l),
+        IpamAction::Gc(g) => ipam_gc(g),
+    }
+}
+
+/// `lichen ipam list`: one line per lease of the network.
+fn ipam_list(l: IpamList) -> i32 {
+    use lichen_ipam::{DiskStore, Store};
+    if let Err(e) = lichen_ipam::disk::validate_network_name(&l.network) {
+        eprintln!("lichen ipam: {e}");
+        return 1;
+    }
+    let dir = l.data_dir.join(&l.network);
+    if !dir.is_dir() {
+        eprintln!(
+            "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
+            dir.display()
+        );
+        return 1;
+    }
+    let res = DiskStore::at(dir).list().map(|leases| {
+        for l in leases {
+            println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
         }
-        IpamAction::Gc(g) => {
-            if g.keep.is_empty() != g.all {
-                eprintln!(
-                    "lichen ipam gc: give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both"
-                );
-                return 2;
+    });
+    ipam_exit(res)
+}
+
+/// `lichen ipam gc`: releases the leases of attachments not kept (or, `--dry-run`, says which).
+fn ipam_gc(g: IpamGc) -> i32 {
+    use lichen_ipam::Ipam;
+    if g.keep.is_empty() != g.all {
+        eprintln!(
+            "lichen ipam gc: give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both"
+        );
+        return 2;
+    }
+    let keep: Vec<(String, String)> = g
+        .keep
+        .iter()
+        .map(|k| match k.split_once('/') {
+            Some((c, i)) => (c.to_owned(), i.to_owned()),
+            None => (k.clone(), String::new()),
+        })
+        .collect();
+    let res = Ipam::open(&g.data_dir, &g.network).and_then(|i| {
+        if g.dry_run {
+            for l in i.gc_plan(&keep)? {
+                println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
             }
-            let keep: Vec<(String, String)> = g
-                .keep
-                .iter()
-                .map(|k| match k.split_once('/') {
-                    Some((c, i)) => (c.to_owned(), i.to_owned()),
-                    None => (k.clone(), String::new()),
-                })
-                .collect();
-            Ipam::open(&g.data_dir, &g.network).and_then(|i| {
-                if g.dry_run {
-                    for l in i.gc_plan(&keep)? {
-                        println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
-                    }
-                    return Ok(());
-                }
-                let (released, errors) = i.gc(&keep);
-                for ip in released {
-                    println!("released {ip}");
-                }
-                for e in errors {
-                    eprintln!("error: {e}");
-                }
-                Ok(())
-            })
+            return Ok(());
         }
-    };
+        let (released, errors) = i.gc(&keep);
+        for ip in released {
+            println!("released {ip}");
+        }
+        for e in errors {
+            eprintln!("error: {e}");
+        }
+        Ok(())
+    });
+    ipam_exit(res)
+}
+
+/// The exit code of an `ipam` command: 1 (with the error) if it failed.
+fn ipam_exit(res: Result<(), lichen_ipam::IpamError>) -> i32 {
     match res {
         Ok(()) => 0,
         Err(e) => {

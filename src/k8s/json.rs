@@ -43,61 +43,89 @@ pub fn outline(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Outline
             max: max_len,
         });
     }
-    let mut out = Outline::default();
-    let mut depth = 0usize;
-    // The last string seen at depth 1 and whether a ':' followed it (it is then a key).
-    let mut last_str: Option<Range<usize>> = None;
-    let mut key: Option<Range<usize>> = None;
-    let mut item_start: Option<usize> = None;
-    let mut in_items = false;
+    let mut walk = OutlineWalk::default();
     for tok in Tokens::new(bytes) {
         match tok {
-            Tok::Open(pos, c) => {
-                depth += 1;
-                if depth > max_depth {
-                    return Err(ParseError::TooDeep { max: max_depth });
-                }
-                if depth == 2 && c == b'[' && key_is(bytes, &key, b"items") {
-                    in_items = true;
-                    out.items = Some(Vec::new());
-                }
-                if depth == 3 && in_items && c == b'{' {
-                    item_start = Some(pos);
-                }
-                key = None;
-            }
-            Tok::Close(pos) => {
-                if depth == 3 && in_items {
-                    if let (Some(start), Some(items)) = (item_start.take(), out.items.as_mut()) {
-                        items.push(start..pos + 1);
-                    }
-                }
-                if depth == 2 {
-                    in_items = false;
-                }
-                depth = depth.saturating_sub(1);
-            }
-            Tok::Str(range) => {
-                if depth == 1 {
-                    if key_is(bytes, &key, b"kind") {
-                        out.kind = Some(unescape_str(&bytes[range.start - 1..range.end + 1])?);
-                    }
-                    last_str = Some(range);
-                }
-                key = None;
-            }
+            Tok::Open(pos, c) => walk.open(bytes, pos, c, max_depth)?,
+            Tok::Close(pos) => walk.close(pos),
+            Tok::Str(range) => walk.string(bytes, range)?,
             Tok::Colon => {
-                if depth == 1 {
-                    key = last_str.take();
+                if walk.depth == 1 {
+                    walk.key = walk.last_str.take();
                 }
             }
             Tok::Comma => {
-                key = None;
-                last_str = None;
+                walk.key = None;
+                walk.last_str = None;
             }
         }
     }
-    Ok(out)
+    Ok(walk.out)
+}
+
+/// [`outline`]'s state between tokens.
+#[derive(Default)]
+struct OutlineWalk {
+    out: Outline,
+    depth: usize,
+    /// The last string seen at depth 1.
+    last_str: Option<Range<usize>>,
+    /// That string, once a ':' followed it (it is then a key).
+    key: Option<Range<usize>>,
+    /// Where the `items` element being walked began.
+    item_start: Option<usize>,
+    /// Inside the top-level `items` array.
+    in_items: bool,
+}
+
+impl OutlineWalk {
+    /// `{` or `[` (`c`) at `pos`.
+    fn open(
+        &mut self,
+        bytes: &[u8],
+        pos: usize,
+        c: u8,
+        max_depth: usize,
+    ) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > max_depth {
+            return Err(ParseError::TooDeep { max: max_depth });
+        }
+        if self.depth == 2 && c == b'[' && key_is(bytes, &self.key, b"items") {
+            self.in_items = true;
+            self.out.items = Some(Vec::new());
+        }
+        if self.depth == 3 && self.in_items && c == b'{' {
+            self.item_start = Some(pos);
+        }
+        self.key = None;
+        Ok(())
+    }
+
+    /// `}` or `]` at `pos`.
+    fn close(&mut self, pos: usize) {
+        if self.depth == 3 && self.in_items {
+            if let (Some(start), Some(items)) = (self.item_start.take(), self.out.items.as_mut()) {
+                items.push(start..pos + 1);
+            }
+        }
+        if self.depth == 2 {
+            self.in_items = false;
+        }
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// A string (`range` without its quotes).
+    fn string(&mut self, bytes: &[u8], range: Range<usize>) -> Result<(), ParseError> {
+        if self.depth == 1 {
+            if key_is(bytes, &self.key, b"kind") {
+                self.out.kind = Some(unescape_str(&bytes[range.start - 1..range.end + 1])?);
+            }
+            self.last_str = Some(range);
+        }
+        self.key = None;
+        Ok(())
+    }
 }
 
 fn key_is(bytes: &[u8], key: &Option<Range<usize>>, name: &[u8]) -> bool {

@@ -185,7 +185,7 @@ fn from_flat(flat: &Flat, dir: &Path) -> Result<KubeConfig, ConfigError> {
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ConfigError::Missing("current-context".into()))?;
     let ctx = named(flat, "contexts", context_name)?;
-    let field = |p: &str| flat.get(p).filter(|v| !v.is_empty());
+    let field = |p: &str| field(flat, p);
     let cluster_name = field(&format!("{ctx}.context.cluster"))
         .ok_or_else(|| ConfigError::Missing(format!("cluster in context {context_name:?}")))?;
     let cluster = format!("{}.cluster", named(flat, "clusters", cluster_name)?);
@@ -195,53 +195,76 @@ fn from_flat(flat: &Flat, dir: &Path) -> Result<KubeConfig, ConfigError> {
     let server = field(&format!("{cluster}.server"))
         .ok_or_else(|| ConfigError::Missing(format!("server for cluster {cluster_name:?}")))?;
     let server = parse_server(server)?;
-    let data_or_file = |prefix: &str, key: &str| -> Result<Option<Vec<u8>>, ConfigError> {
-        if let Some(data) = field(&format!("{prefix}.{key}-data")) {
-            return base64::decode(data)
-                .map(Some)
-                .ok_or_else(|| ConfigError::Invalid {
-                    field: format!("{key}-data"),
-                    value: "(not base64)".into(),
-                });
-        }
-        field(&format!("{prefix}.{key}"))
-            .map(|f| read(&dir.join(f)))
-            .transpose()
-    };
-    let ca_pem = data_or_file(&cluster, "certificate-authority")?.ok_or_else(|| {
+    let ca_pem = data_or_file(flat, dir, &cluster, "certificate-authority")?.ok_or_else(|| {
         ConfigError::Missing(format!(
             "certificate-authority for cluster {cluster_name:?}"
         ))
     })?;
-    let (mut token, mut client_cert) = (None, None);
-    if let Some(user_name) = field(&format!("{ctx}.context.user")) {
-        let user = format!("{}.user", named(flat, "users", user_name)?);
-        token = match (
-            field(&format!("{user}.token")),
-            field(&format!("{user}.tokenFile")),
-        ) {
-            (Some(t), _) => Some(TokenSource::Static(t.to_owned())),
-            (None, Some(f)) => Some(TokenSource::File(dir.join(f))),
-            (None, None) => None,
-        };
-        let cert = data_or_file(&user, "client-certificate")?;
-        let key = data_or_file(&user, "client-key")?;
-        client_cert = match (cert, key) {
-            (Some(cert_pem), Some(key_pem)) => Some(ClientCert { cert_pem, key_pem }),
-            (None, None) => None,
-            _ => {
-                return Err(ConfigError::Missing(format!(
-                    "client-certificate and client-key together for user {user_name:?}"
-                )))
-            }
-        };
-    }
+    let (token, client_cert) = match field(&format!("{ctx}.context.user")) {
+        Some(user_name) => credentials(flat, dir, user_name)?,
+        None => (None, None),
+    };
     Ok(KubeConfig {
         server,
         ca_pem,
         token,
         client_cert,
     })
+}
+
+/// A non-empty value.
+fn field<'a>(flat: &'a Flat, path: &str) -> Option<&'a str> {
+    flat.get(path).filter(|v| !v.is_empty())
+}
+
+/// `{prefix}.{key}-data` (base64), else the file `{prefix}.{key}` names (relative to `dir`).
+fn data_or_file(
+    flat: &Flat,
+    dir: &Path,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    if let Some(data) = field(flat, &format!("{prefix}.{key}-data")) {
+        return base64::decode(data)
+            .map(Some)
+            .ok_or_else(|| ConfigError::Invalid {
+                field: format!("{key}-data"),
+                value: "(not base64)".into(),
+            });
+    }
+    field(flat, &format!("{prefix}.{key}"))
+        .map(|f| read(&dir.join(f)))
+        .transpose()
+}
+
+/// The user `user_name`'s token and client certificate, each if given.
+fn credentials(
+    flat: &Flat,
+    dir: &Path,
+    user_name: &str,
+) -> Result<(Option<TokenSource>, Option<ClientCert>), ConfigError> {
+    let field = |p: &str| field(flat, p);
+    let user = format!("{}.user", named(flat, "users", user_name)?);
+    let token = match (
+        field(&format!("{user}.token")),
+        field(&format!("{user}.tokenFile")),
+    ) {
+        (Some(t), _) => Some(TokenSource::Static(t.to_owned())),
+        (None, Some(f)) => Some(TokenSource::File(dir.join(f))),
+        (None, None) => None,
+    };
+    let cert = data_or_file(flat, dir, &user, "client-certificate")?;
+    let key = data_or_file(flat, dir, &user, "client-key")?;
+    let client_cert = match (cert, key) {
+        (Some(cert_pem), Some(key_pem)) => Some(ClientCert { cert_pem, key_pem }),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Missing(format!(
+                "client-certificate and client-key together for user {user_name:?}"
+            )))
+        }
+    };
+    Ok((token, client_cert))
 }
 
 /// `https://host[:port][/prefix]`; plain http is refused.

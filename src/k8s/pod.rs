@@ -88,51 +88,10 @@ impl Pod {
         if meta.name.is_empty() {
             return Err(ParseError::MissingField("metadata.name"));
         }
-        let mut ports = Vec::new();
-        for c in raw.spec.containers.unwrap_or_default() {
-            for p in c.ports.unwrap_or_default() {
-                let port = u16::try_from(p.container_port)
-                    .ok()
-                    .filter(|&n| n != 0)
-                    .ok_or_else(|| ParseError::InvalidField {
-                        field: "spec.containers[].ports[].containerPort",
-                        value: p.container_port.to_string(),
-                    })?;
-                ports.push(ContainerPort {
-                    name: p.name.filter(|n| !n.is_empty()),
-                    port,
-                    protocol: Protocol::parse(
-                        p.protocol.as_deref(),
-                        "spec.containers[].ports[].protocol",
-                    )?,
-                });
-            }
-        }
+        let ports = container_ports(raw.spec.containers)?;
         let status = raw.status;
-        let mut texts: Vec<String> = status
-            .pod_ips
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.ip)
-            .collect();
-        texts.extend(status.pod_ip);
-        let mut ips: Vec<IpAddr> = Vec::new();
-        for t in texts.into_iter().filter(|t| !t.is_empty()) {
-            let ip = t.parse().map_err(|_| ParseError::InvalidField {
-                field: "status.podIPs",
-                value: t,
-            })?;
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
-        }
-        let phase = match status.phase.as_deref().unwrap_or("") {
-            "Running" => PodPhase::Running,
-            "Succeeded" => PodPhase::Succeeded,
-            "Failed" => PodPhase::Failed,
-            "Unknown" => PodPhase::Unknown,
-            _ => PodPhase::Pending,
-        };
+        let ips = pod_ips(status.pod_ips, status.pod_ip)?;
+        let phase = PodPhase::parse(status.phase.as_deref());
         Ok(Pod {
             namespace: meta
                 .namespace
@@ -150,6 +109,70 @@ impl Pod {
             phase,
         })
     }
+}
+
+impl PodPhase {
+    /// `status.phase`; absent or unknown is `Pending`.
+    fn parse(phase: Option<&str>) -> PodPhase {
+        match phase.unwrap_or("") {
+            "Running" => PodPhase::Running,
+            "Succeeded" => PodPhase::Succeeded,
+            "Failed" => PodPhase::Failed,
+            "Unknown" => PodPhase::Unknown,
+            _ => PodPhase::Pending,
+        }
+    }
+}
+
+/// The ports of `spec.containers[]`, in order.
+fn container_ports(
+    containers: Option<Vec<RawContainer>>,
+) -> Result<Vec<ContainerPort>, ParseError> {
+    let mut ports = Vec::new();
+    for c in containers.unwrap_or_default() {
+        for p in c.ports.unwrap_or_default() {
+            let port = u16::try_from(p.container_port)
+                .ok()
+                .filter(|&n| n != 0)
+                .ok_or_else(|| ParseError::InvalidField {
+                    field: "spec.containers[].ports[].containerPort",
+                    value: p.container_port.to_string(),
+                })?;
+            ports.push(ContainerPort {
+                name: p.name.filter(|n| !n.is_empty()),
+                port,
+                protocol: Protocol::parse(
+                    p.protocol.as_deref(),
+                    "spec.containers[].ports[].protocol",
+                )?,
+            });
+        }
+    }
+    Ok(ports)
+}
+
+/// `status.podIPs`, else `status.podIP`; duplicates removed, order kept.
+fn pod_ips(
+    pod_ips: Option<Vec<RawPodIp>>,
+    pod_ip: Option<String>,
+) -> Result<Vec<IpAddr>, ParseError> {
+    let mut texts: Vec<String> = pod_ips
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.ip)
+        .collect();
+    texts.extend(pod_ip);
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for t in texts.into_iter().filter(|t| !t.is_empty()) {
+        let ip = t.parse().map_err(|_| ParseError::InvalidField {
+            field: "status.podIPs",
+            value: t,
+        })?;
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
 }
 
 #[derive(Deserialize)]

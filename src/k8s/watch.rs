@@ -15,19 +15,26 @@
 //! - Events whose object does not parse are logged and skipped (the version still advances).
 //! - A watch silent for longer than its `timeoutSeconds` plus [`IDLE_SLACK`] is a dead
 //!   connection (a server that vanished without a FIN or RST): it fails and is resumed.
+//!
+//! The LIST half is in `watch/list.rs`, [`Backoff`] in `watch/backoff.rs`.
+
+mod backoff;
+mod list;
 
 use std::collections::BTreeSet;
 use std::io;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 use smol::channel::Sender;
 
 use super::client::{self, ApiError, Client, Status};
 use super::http::HttpError;
-use super::json::{self, MAX_DEPTH, MAX_LIST_BYTES, MAX_OBJECT_BYTES};
+use super::json::{self, MAX_DEPTH, MAX_OBJECT_BYTES};
 use super::meta::ObjectMeta;
 use super::{parse_object, Object, ObjectRef, ParseError};
+pub use backoff::Backoff;
+use list::escape_query;
 
 /// One kind of object to watch.
 #[derive(Clone, Copy)]
@@ -200,15 +207,6 @@ struct Watcher<'a> {
     known: BTreeSet<ObjectRef>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ListMeta {
-    #[serde(rename = "resourceVersion")]
-    resource_version: String,
-    #[serde(rename = "continue")]
-    cont: String,
-}
-
 #[derive(Deserialize)]
 struct Head {
     #[serde(default)]
@@ -216,41 +214,6 @@ struct Head {
 }
 
 impl Watcher<'_> {
-    async fn list(&mut self) -> Result<(), ApiError> {
-        let mut objects = Vec::new();
-        let mut cont = String::new();
-        let version = loop {
-            let mut path = format!("{}?limit={}", self.resource.path, self.config.page_size);
-            if !cont.is_empty() {
-                path.push_str("&continue=");
-                path.push_str(&escape_query(&cont));
-            }
-            let body = self.client.get(&path, MAX_LIST_BYTES).await?;
-            let meta = list_page(&body, self.resource, &mut objects)?;
-            if meta.cont.is_empty() {
-                break meta.resource_version;
-            }
-            cont = meta.cont;
-        };
-        let now: BTreeSet<ObjectRef> = objects.iter().map(Object::object_ref).collect();
-        let deleted = self.known.difference(&now).cloned().collect();
-        self.known = now;
-        log::info!(
-            "API: listed {} {}s at version {version}",
-            objects.len(),
-            self.resource.kind
-        );
-        self.version = Some(version);
-        let listed = WatchEvent::Listed {
-            kind: self.resource.kind,
-            objects,
-            deleted,
-        };
-        // A closed channel ends the watcher at the top of its loop.
-        self.events.send(listed).await.ok();
-        Ok(())
-    }
-
     async fn watch(&mut self, backoff: &mut Backoff) -> Result<End, ApiError> {
         let version = self.version.clone().unwrap_or_default();
         let path = format!(
@@ -315,14 +278,7 @@ impl Watcher<'_> {
         let object = &line[object.clone()];
         let kind: String = json::from_json(&line[kind.clone()])?;
         if kind == "ERROR" {
-            let status: Status = json::from_json(object)?;
-            if status.code == 410 {
-                return Ok(Some(End::Gone));
-            }
-            return Err(ApiError::Status {
-                code: status.code,
-                message: status.message,
-            });
+            return error_event(object);
         }
         if object.len() > MAX_OBJECT_BYTES {
             return Err(ParseError::TooLarge {
@@ -337,24 +293,12 @@ impl Watcher<'_> {
         }
         let ev = match kind.as_str() {
             "BOOKMARK" => return Ok(None),
-            "ADDED" | "MODIFIED" | "DELETED" => match (self.resource.parse)(object) {
-                Ok(obj) if kind == "DELETED" => {
-                    self.known.remove(&obj.object_ref());
-                    WatchEvent::Deleted(obj)
+            "ADDED" | "MODIFIED" | "DELETED" => {
+                match self.object_event(&kind, object, &head.metadata.name) {
+                    Some(ev) => ev,
+                    None => return Ok(None),
                 }
-                Ok(obj) => {
-                    self.known.insert(obj.object_ref());
-                    WatchEvent::Applied(obj)
-                }
-                Err(e) => {
-                    log::warn!(
-                        "API: skipping {kind} {} {:?}: {e}",
-                        self.resource.kind,
-                        head.metadata.name
-                    );
-                    return Ok(None);
-                }
-            },
+            }
             other => {
                 log::debug!("API: ignoring watch event type {other:?}");
                 return Ok(None);
@@ -363,105 +307,36 @@ impl Watcher<'_> {
         self.events.send(ev).await.ok();
         Ok(None)
     }
-}
 
-/// Parses one LIST page: its items are appended (items that do not parse are logged and
-/// skipped), its metadata returned.
-fn list_page(
-    body: &[u8],
-    resource: Resource,
-    objects: &mut Vec<Object>,
-) -> Result<ListMeta, ApiError> {
-    let outline = json::outline(body, MAX_LIST_BYTES, MAX_DEPTH + 2)?;
-    let m = json::members(body, &["metadata"], MAX_LIST_BYTES, MAX_DEPTH + 2)?;
-    let meta: ListMeta = match &m[0] {
-        Some(r) => json::from_json(&body[r.clone()])?,
-        None => ListMeta::default(),
-    };
-    if meta.resource_version.is_empty() {
-        return Err(ParseError::MissingField("metadata.resourceVersion of a list").into());
-    }
-    for r in outline.items.unwrap_or_default() {
-        match (resource.parse)(&body[r]) {
-            Ok(o) => objects.push(o),
-            Err(e) => log::warn!("API: skipping a listed {}: {e}", resource.kind),
+    /// An ADDED, MODIFIED or DELETED event's object (`name` from its metadata), tracked in
+    /// `known`; `None` (logged) when it does not parse.
+    fn object_event(&mut self, kind: &str, object: &[u8], name: &str) -> Option<WatchEvent> {
+        match (self.resource.parse)(object) {
+            Ok(obj) if kind == "DELETED" => {
+                self.known.remove(&obj.object_ref());
+                Some(WatchEvent::Deleted(obj))
+            }
+            Ok(obj) => {
+                self.known.insert(obj.object_ref());
+                Some(WatchEvent::Applied(obj))
+            }
+            Err(e) => {
+                log::warn!("API: skipping {kind} {} {name:?}: {e}", self.resource.kind);
+                None
+            }
         }
     }
-    Ok(meta)
 }
 
-/// Percent-escapes a query value (continue tokens are base64 with `=`, `+`, `/`).
-fn escape_query(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// An ERROR event's status: 410 (the version was compacted away) ends the watch for a relist,
+/// any other code fails it.
+fn error_event(object: &[u8]) -> Result<Option<End>, ApiError> {
+    let status: Status = json::from_json(object)?;
+    if status.code == 410 {
+        return Ok(Some(End::Gone));
     }
-    out
-}
-
-/// Exponential backoff with jitter: each delay is drawn from [d/2, d], d doubling from `min`
-/// to `max`. The jitter comes from the clock's nanoseconds (no random crate needed: it only has
-/// to keep many agents from retrying in step).
-pub struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(min: Duration, max: Duration) -> Backoff {
-        Backoff {
-            min,
-            max,
-            next: min,
-        }
-    }
-
-    pub fn reset(&mut self) {
-        self.next = self.min;
-    }
-
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (d * 2).min(self.max);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|t| t.subsec_nanos())
-            .unwrap_or(0);
-        // A fraction in [0, 1) from the clock's low bits, mixed so that close calls differ.
-        let frac = f64::from(nanos.wrapping_mul(2_654_435_761) >> 8) / f64::from(1u32 << 24);
-        d / 2 + d.mul_f64(frac / 2.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_within_bounds_with_jitter() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
-        for expect in [100u64, 200, 400, 800, 800] {
-            let d = b.next_delay();
-            let e = Duration::from_millis(expect);
-            assert!(d >= e / 2 && d <= e, "{d:?} for {e:?}");
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(100));
-    }
-
-    #[test]
-    fn list_pages_and_query_escaping() {
-        let body = br#"{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"eyJ2Ijo=+/"},"items":[{"metadata":{"name":"a","resourceVersion":"5"}},{"metadata":{"name":"b"},"spec":{"podCIDR":"nope"}}]}"#;
-        let mut objects = Vec::new();
-        let meta = list_page(body, NODES, &mut objects).unwrap();
-        assert_eq!(meta.resource_version, "77");
-        assert_eq!(escape_query(&meta.cont), "eyJ2Ijo%3D%2B%2F");
-        assert_eq!(objects.len(), 1, "the node with a bad podCIDR is skipped");
-        assert_eq!(objects[0].name(), "a");
-    }
+    Err(ApiError::Status {
+        code: status.code,
+        message: status.message,
+    })
 }

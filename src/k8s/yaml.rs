@@ -32,81 +32,111 @@ struct Frame {
     item: bool,
 }
 
+/// The flattener's state between lines.
+#[derive(Default)]
+struct Flattener {
+    out: BTreeMap<String, String>,
+    /// The open mappings and sequence items, outermost first.
+    stack: Vec<Frame>,
+    /// The items seen so far of each sequence, by the sequence's path.
+    counters: BTreeMap<String, usize>,
+}
+
 pub fn flatten(text: &str) -> Result<Flat, YamlError> {
-    let mut out = BTreeMap::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut counters: BTreeMap<String, usize> = BTreeMap::new();
+    let mut f = Flattener::default();
     for (n, raw) in text.lines().enumerate() {
-        let err = |what| YamlError { line: n + 1, what };
+        f.line(raw)
+            .map_err(|what| YamlError { line: n + 1, what })?;
+    }
+    Ok(Flat(f.out))
+}
+
+impl Flattener {
+    /// One line of the document.
+    fn line(&mut self, raw: &str) -> Result<(), &'static str> {
         let trimmed = raw.trim_end();
         let content = trimmed.trim_start_matches(' ');
         if content.is_empty() || content.starts_with('#') || content == "---" {
-            continue;
+            return Ok(());
         }
         if content.starts_with('\t') {
-            return Err(err("tab indentation"));
+            return Err("tab indentation");
         }
         let mut indent = trimmed.len() - content.len();
         let mut rest = content;
         // A sequence item; what follows the dash is read as if indented past it.
         if rest == "-" || rest.starts_with("- ") {
-            while stack.last().is_some_and(|f| f.indent > indent) {
-                stack.pop();
-            }
-            if stack.last().is_some_and(|f| f.item && f.indent == indent) {
-                stack.pop();
-            }
-            let list = path(&stack);
-            let counter = counters.entry(list).or_insert(0);
-            stack.push(Frame {
-                indent,
-                segment: counter.to_string(),
-                item: true,
-            });
-            *counter += 1;
+            self.open_item(indent);
             let after = rest[1..].trim_start_matches(' ');
             indent += rest.len() - after.len();
             rest = after;
             if rest.is_empty() {
-                continue;
+                return Ok(());
             }
             if key_value(rest).is_none() {
-                out.insert(path(&stack), scalar(rest).ok_or(err("bad scalar"))?);
-                continue;
+                self.out
+                    .insert(path(&self.stack), scalar(rest).ok_or("bad scalar")?);
+                return Ok(());
             }
         }
         let Some((key, value)) = key_value(rest) else {
-            return Err(err("expected `key: value`"));
+            return Err("expected `key: value`");
         };
+        self.entry(indent, key, value)
+    }
+
+    /// A sequence item's dash at `indent`: closes what it ends (the sequence's previous item
+    /// included) and opens the item, numbered next in its sequence.
+    fn open_item(&mut self, indent: usize) {
+        let stack = &mut self.stack;
+        while stack.last().is_some_and(|f| f.indent > indent) {
+            stack.pop();
+        }
+        if stack.last().is_some_and(|f| f.item && f.indent == indent) {
+            stack.pop();
+        }
+        let list = path(stack);
+        let counter = self.counters.entry(list).or_insert(0);
+        stack.push(Frame {
+            indent,
+            segment: counter.to_string(),
+            item: true,
+        });
+        *counter += 1;
+    }
+
+    /// `key: value` at `indent`: opens a mapping when the value is empty, else one leaf.
+    fn entry(&mut self, indent: usize, key: &str, value: &str) -> Result<(), &'static str> {
+        let stack = &mut self.stack;
         while stack.last().is_some_and(|f| f.indent >= indent) {
             stack.pop();
         }
-        let key = scalar(key).ok_or(err("bad key"))?;
+        let key = scalar(key).ok_or("bad key")?;
         if value.is_empty() {
             stack.push(Frame {
                 indent,
                 segment: key,
                 item: false,
             });
-            continue;
+            return Ok(());
         }
         if value.starts_with('|') || value.starts_with('>') || value.starts_with('&') {
-            return Err(err("block scalars and anchors are not supported"));
+            return Err("block scalars and anchors are not supported");
         }
         if value == "{}" || value == "[]" {
-            continue;
+            return Ok(());
         }
         if value.starts_with('{') || value.starts_with('[') {
-            return Err(err("flow collections are not supported"));
+            return Err("flow collections are not supported");
         }
-        let mut p = path(&stack);
+        let mut p = path(stack);
         if !p.is_empty() {
             p.push('.');
         }
         p.push_str(&key);
-        out.insert(p, scalar(value).ok_or(err("bad scalar"))?);
+        self.out.insert(p, scalar(value).ok_or("bad scalar")?);
+        Ok(())
     }
-    Ok(Flat(out))
 }
 
 fn path(stack: &[Frame]) -> String {

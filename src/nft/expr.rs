@@ -42,6 +42,14 @@ pub enum CtKey {
 }
 
 /// `ct state` bits (`NF_CT_STATE_BIT`).
+impl CtKey {
+    fn number(self) -> u32 {
+        match self {
+            CtKey::State => NFT_CT_STATE,
+        }
+    }
+}
+
 pub const CT_STATE_ESTABLISHED: u32 = 1 << 1;
 pub const CT_STATE_RELATED: u32 = 1 << 2;
 
@@ -53,6 +61,16 @@ pub enum PayloadBase {
     Transport,
 }
 
+impl PayloadBase {
+    fn number(self) -> u32 {
+        match self {
+            PayloadBase::Link => NFT_PAYLOAD_LL_HEADER,
+            PayloadBase::Network => NFT_PAYLOAD_NETWORK_HEADER,
+            PayloadBase::Transport => NFT_PAYLOAD_TRANSPORT_HEADER,
+        }
+    }
+}
+
 /// The `meta` keys the builder knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaKey {
@@ -62,10 +80,28 @@ pub enum MetaKey {
     L4Proto,
 }
 
+impl MetaKey {
+    fn number(self) -> u32 {
+        match self {
+            MetaKey::NfProto => NFT_META_NFPROTO,
+            MetaKey::L4Proto => NFT_META_L4PROTO,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
     Eq,
     Neq,
+}
+
+impl CmpOp {
+    fn number(self) -> u32 {
+        match self {
+            CmpOp::Eq => NFT_CMP_EQ,
+            CmpOp::Neq => NFT_CMP_NEQ,
+        }
+    }
 }
 
 /// A verdict: a rule's final `immediate`, or a base chain's policy (accept/drop only).
@@ -206,31 +242,18 @@ impl Expr {
                 offset,
                 len,
             } => {
-                let base = match base {
-                    PayloadBase::Link => NFT_PAYLOAD_LL_HEADER,
-                    PayloadBase::Network => NFT_PAYLOAD_NETWORK_HEADER,
-                    PayloadBase::Transport => NFT_PAYLOAD_TRANSPORT_HEADER,
-                };
                 w.put_be32(NFTA_PAYLOAD_DREG, dreg.number());
-                w.put_be32(NFTA_PAYLOAD_BASE, base);
+                w.put_be32(NFTA_PAYLOAD_BASE, base.number());
                 w.put_be32(NFTA_PAYLOAD_OFFSET, *offset);
                 w.put_be32(NFTA_PAYLOAD_LEN, *len);
             }
             Expr::Meta { dreg, key } => {
-                let key = match key {
-                    MetaKey::NfProto => NFT_META_NFPROTO,
-                    MetaKey::L4Proto => NFT_META_L4PROTO,
-                };
                 w.put_be32(NFTA_META_DREG, dreg.number());
-                w.put_be32(NFTA_META_KEY, key);
+                w.put_be32(NFTA_META_KEY, key.number());
             }
             Expr::Cmp { sreg, op, data } => {
-                let op = match op {
-                    CmpOp::Eq => NFT_CMP_EQ,
-                    CmpOp::Neq => NFT_CMP_NEQ,
-                };
                 w.put_be32(NFTA_CMP_SREG, sreg.number());
-                w.put_be32(NFTA_CMP_OP, op);
+                w.put_be32(NFTA_CMP_OP, op.number());
                 w.nest(NFTA_CMP_DATA, |w| w.put(NFTA_DATA_VALUE, data));
             }
             Expr::Bitwise {
@@ -259,23 +282,23 @@ impl Expr {
                 set,
                 dreg,
                 invert,
-            } => {
-                w.put_str(NFTA_LOOKUP_SET, set);
-                w.put_be32(NFTA_LOOKUP_SREG, sreg.number());
-                if let Some(d) = dreg {
-                    w.put_be32(NFTA_LOOKUP_DREG, d.number());
-                }
-                if *invert {
-                    w.put_be32(NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-                }
-            }
+            } => encode_lookup(w, *sreg, set, *dreg, *invert),
             Expr::Ct { dreg, key } => {
-                let key = match key {
-                    CtKey::State => NFT_CT_STATE,
-                };
                 w.put_be32(NFTA_CT_DREG, dreg.number());
-                w.put_be32(NFTA_CT_KEY, key);
+                w.put_be32(NFTA_CT_KEY, key.number());
             }
         }
+    }
+}
+
+/// A lookup's data: the set, the key's register, the map's data register, the inversion.
+fn encode_lookup(w: &mut Writer, sreg: Register, set: &str, dreg: Option<Register>, invert: bool) {
+    w.put_str(NFTA_LOOKUP_SET, set);
+    w.put_be32(NFTA_LOOKUP_SREG, sreg.number());
+    if let Some(d) = dreg {
+        w.put_be32(NFTA_LOOKUP_DREG, d.number());
+    }
+    if invert {
+        w.put_be32(NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
     }
 }

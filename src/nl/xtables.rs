@@ -64,44 +64,13 @@ struct GetEntriesHead {
 
 /// The FORWARD chain of the legacy `filter` table, or `None` when there is no such table.
 pub fn forward() -> io::Result<Option<LegacyForward>> {
-    let names = match std::fs::read_to_string(IP_TABLES_NAMES) {
-        Ok(n) => n,
-        // No ip_tables at all in this kernel.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if !names.lines().any(|l| l.trim() == "filter") {
+    if !filter_listed()? {
         return Ok(None);
     }
-    // SAFETY: a plain socket(2) call; the result is checked.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_INET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_RAW,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a socket we just opened and own.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let sock = raw_socket()?;
     let mut name = [0u8; 32];
     name[..6].copy_from_slice(b"filter");
-    let mut info = GetInfo {
-        name,
-        valid_hooks: 0,
-        hook_entry: [0; 5],
-        underflow: [0; 5],
-        num_entries: 0,
-        size: 0,
-    };
-    getsockopt(
-        &sock,
-        IPT_SO_GET_INFO,
-        &mut info as *mut GetInfo as *mut u8,
-        size_of::<GetInfo>(),
-    )?;
+    let info = get_info(&sock, name)?;
     if info.valid_hooks & (1 << NF_INET_FORWARD) == 0 {
         return Ok(None);
     }
@@ -124,6 +93,53 @@ pub fn forward() -> io::Result<Option<LegacyForward>> {
     )
     .map(Some)
     .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed ip_tables entries"))
+}
+
+/// Whether the legacy `filter` table exists (false without ip_tables in the kernel).
+fn filter_listed() -> io::Result<bool> {
+    let names = match std::fs::read_to_string(IP_TABLES_NAMES) {
+        Ok(n) => n,
+        // No ip_tables at all in this kernel.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(names.lines().any(|l| l.trim() == "filter"))
+}
+
+/// A raw IPv4 socket, to ask ip_tables on.
+fn raw_socket() -> io::Result<OwnedFd> {
+    // SAFETY: a plain socket(2) call; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_RAW,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a socket we just opened and own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `IPT_SO_GET_INFO` for the table `name`.
+fn get_info(sock: &OwnedFd, name: [u8; 32]) -> io::Result<GetInfo> {
+    let mut info = GetInfo {
+        name,
+        valid_hooks: 0,
+        hook_entry: [0; 5],
+        underflow: [0; 5],
+        num_entries: 0,
+        size: 0,
+    };
+    getsockopt(
+        sock,
+        IPT_SO_GET_INFO,
+        &mut info as *mut GetInfo as *mut u8,
+        size_of::<GetInfo>(),
+    )?;
+    Ok(info)
 }
 
 fn getsockopt(sock: &OwnedFd, opt: libc::c_int, ptr: *mut u8, len: usize) -> io::Result<()> {

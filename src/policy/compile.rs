@@ -66,6 +66,26 @@ pub fn compile(state: &ClusterState, node: &str) -> Ruleset {
     out
 }
 
+/// A rule's numeric ports as ranges (a port without a number is every port); named ports are
+/// left out.
+fn numeric_ports(rule: &PolicyRule) -> Vec<PortRange> {
+    rule.ports
+        .iter()
+        .filter_map(|p| {
+            match p.port {
+                None => Some((0, 65535)),
+                Some(PortRef::Number(n)) => Some((n, p.end_port.unwrap_or(n))),
+                Some(PortRef::Name(_)) => None,
+            }
+            .map(|(first, last)| PortRange {
+                protocol: p.protocol,
+                first,
+                last,
+            })
+        })
+        .collect()
+}
+
 /// One policy's chain for one direction, with the sets of its rules.
 struct PolicyChain<'a> {
     view: &'a View<'a>,
@@ -80,69 +100,60 @@ impl PolicyChain<'_> {
     fn compile(&self, rules: &[PolicyRule], out: &mut Ruleset) {
         let mut chain = Chain::default();
         for (i, rule) in rules.iter().enumerate() {
-            let origin = Origin::PolicyRule {
-                direction: self.dir,
-                policy: self.id.clone(),
-                rule: i,
-            };
-            let mut base = Vec::new();
-            if !rule.peers.is_empty() {
-                let name = names::rule_set(self.dir, self.id, i, "peers");
-                out.sets
-                    .insert(name.clone(), Set::Addrs(self.peer_addrs(rule)));
-                base.push(match self.dir {
-                    Direction::Ingress => Match::SaddrIn(name),
-                    Direction::Egress => Match::DaddrIn(name),
-                });
-            }
-            let accept = |matches: Vec<Match>| Rule {
-                matches,
-                verdict: Verdict::Accept,
-                origin: origin.clone(),
-            };
-            if rule.ports.is_empty() {
-                chain.rules.push(accept(base));
-                continue;
-            }
-            let numeric: Vec<PortRange> = rule
-                .ports
-                .iter()
-                .filter_map(|p| {
-                    match p.port {
-                        None => Some((0, 65535)),
-                        Some(PortRef::Number(n)) => Some((n, p.end_port.unwrap_or(n))),
-                        Some(PortRef::Name(_)) => None,
-                    }
-                    .map(|(first, last)| PortRange {
-                        protocol: p.protocol,
-                        first,
-                        last,
-                    })
-                })
-                .collect();
-            if !numeric.is_empty() {
-                let name = names::rule_set(self.dir, self.id, i, "ports");
-                out.sets
-                    .insert(name.clone(), Set::Ports(ranges::normalize_ports(numeric)));
-                let mut m = base.clone();
-                m.push(Match::ProtoPortIn(name));
-                chain.rules.push(accept(m));
-            }
-            if rule
-                .ports
-                .iter()
-                .any(|p| matches!(p.port, Some(PortRef::Name(_))))
-            {
-                let name = names::rule_set(self.dir, self.id, i, "named");
-                out.sets
-                    .insert(name.clone(), Set::AddrPorts(self.named(rule)));
-                let mut m = base;
-                m.push(Match::DaddrProtoPortIn(name));
-                chain.rules.push(accept(m));
-            }
+            self.rule(i, rule, &mut chain, out);
         }
         out.chains
             .insert(names::policy_chain(self.dir, self.id), chain);
+    }
+
+    /// Rule `i`'s accepts into `chain` (one for a rule without ports, else one for its numeric
+    /// ports and one for its named ports), its sets into `out`.
+    fn rule(&self, i: usize, rule: &PolicyRule, chain: &mut Chain, out: &mut Ruleset) {
+        let origin = Origin::PolicyRule {
+            direction: self.dir,
+            policy: self.id.clone(),
+            rule: i,
+        };
+        let mut base = Vec::new();
+        if !rule.peers.is_empty() {
+            let name = names::rule_set(self.dir, self.id, i, "peers");
+            out.sets
+                .insert(name.clone(), Set::Addrs(self.peer_addrs(rule)));
+            base.push(match self.dir {
+                Direction::Ingress => Match::SaddrIn(name),
+                Direction::Egress => Match::DaddrIn(name),
+            });
+        }
+        let accept = |matches: Vec<Match>| Rule {
+            matches,
+            verdict: Verdict::Accept,
+            origin: origin.clone(),
+        };
+        if rule.ports.is_empty() {
+            chain.rules.push(accept(base));
+            return;
+        }
+        let numeric = numeric_ports(rule);
+        if !numeric.is_empty() {
+            let name = names::rule_set(self.dir, self.id, i, "ports");
+            out.sets
+                .insert(name.clone(), Set::Ports(ranges::normalize_ports(numeric)));
+            let mut m = base.clone();
+            m.push(Match::ProtoPortIn(name));
+            chain.rules.push(accept(m));
+        }
+        if rule
+            .ports
+            .iter()
+            .any(|p| matches!(p.port, Some(PortRef::Name(_))))
+        {
+            let name = names::rule_set(self.dir, self.id, i, "named");
+            out.sets
+                .insert(name.clone(), Set::AddrPorts(self.named(rule)));
+            let mut m = base;
+            m.push(Match::DaddrProtoPortIn(name));
+            chain.rules.push(accept(m));
+        }
     }
 
     /// The addresses of a rule's peers (pods and ipBlocks).

@@ -30,46 +30,12 @@ pub(super) fn parse(o: &Object<'_>) -> Result<IpamConf, CniError> {
     let mut sets = Vec::new();
     let mut names = Vec::new();
     // host-local's legacy single range becomes the first set, before `ranges`.
-    let legacy = RawRange {
-        subnet: o.get("subnet", "a string")?,
-        range_start: o.get("rangeStart", "a string")?,
-        range_end: o.get("rangeEnd", "a string")?,
-        gateway: o.get("gateway", "a string")?,
-    };
-    if legacy.subnet.is_some() {
-        sets.push(vec![range(&o.path_of(""), legacy)?]);
+    if let Some(legacy) = legacy_range(o)? {
+        sets.push(vec![legacy]);
         names.push(vec![o.path_of("subnet")]);
-    } else if let Some(key) = ["rangeStart", "rangeEnd", "gateway"]
-        .into_iter()
-        .find(|k| o.raw(k).is_some_and(|v| v.trim_ascii() != b"null"))
-    {
-        return Err(missing(
-            &o.path_of("subnet"),
-            &format!(
-                "{} is given without it (like \"subnet\": \"10.42.1.0/24\")",
-                o.path_of(key)
-            ),
-        ));
     }
-    let ranges: Vec<Vec<RawRange>> = o
-        .get(
-            "ranges",
-            "a list of range sets like [[{\"subnet\": \"10.42.1.0/24\"}], [{\"subnet\": \"fd00:42:1::/64\"}]]",
-        )?
-        .unwrap_or_default();
-    for (i, set) in ranges.into_iter().enumerate() {
-        let path = o.path_of(&format!("ranges[{i}]"));
-        let set = set
-            .into_iter()
-            .enumerate()
-            .map(|(j, r)| range(&format!("{path}[{j}]."), r))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_set(&path, &set)?;
-        names.push(
-            (0..set.len())
-                .map(|j| format!("{path}[{j}].subnet"))
-                .collect(),
-        );
+    for (set, set_names) in range_sets(o)? {
+        names.push(set_names);
         sets.push(set);
     }
     let named: Vec<(String, &RangeConf)> = names
@@ -97,43 +63,64 @@ pub(super) fn parse(o: &Object<'_>) -> Result<IpamConf, CniError> {
     })
 }
 
+/// host-local's legacy single range (`subnet`, `rangeStart`, `rangeEnd`, `gateway` right in
+/// the `ipam` section), if given.
+fn legacy_range(o: &Object<'_>) -> Result<Option<RangeConf>, CniError> {
+    let legacy = RawRange {
+        subnet: o.get("subnet", "a string")?,
+        range_start: o.get("rangeStart", "a string")?,
+        range_end: o.get("rangeEnd", "a string")?,
+        gateway: o.get("gateway", "a string")?,
+    };
+    if legacy.subnet.is_some() {
+        return Ok(Some(range(&o.path_of(""), legacy)?));
+    } else if let Some(key) = ["rangeStart", "rangeEnd", "gateway"]
+        .into_iter()
+        .find(|k| o.raw(k).is_some_and(|v| v.trim_ascii() != b"null"))
+    {
+        return Err(missing(
+            &o.path_of("subnet"),
+            &format!(
+                "{} is given without it (like \"subnet\": \"10.42.1.0/24\")",
+                o.path_of(key)
+            ),
+        ));
+    }
+    Ok(None)
+}
+
+/// A range set with the names of its ranges' `subnet` members (for messages).
+type NamedSet = (Vec<RangeConf>, Vec<String>);
+
+/// `ranges`: each range set, checked.
+fn range_sets(o: &Object<'_>) -> Result<Vec<NamedSet>, CniError> {
+    let mut sets = Vec::new();
+    let ranges: Vec<Vec<RawRange>> = o
+        .get(
+            "ranges",
+            "a list of range sets like [[{\"subnet\": \"10.42.1.0/24\"}], [{\"subnet\": \"fd00:42:1::/64\"}]]",
+        )?
+        .unwrap_or_default();
+    for (i, set) in ranges.into_iter().enumerate() {
+        let path = o.path_of(&format!("ranges[{i}]"));
+        let set = set
+            .into_iter()
+            .enumerate()
+            .map(|(j, r)| range(&format!("{path}[{j}]."), r))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_set(&path, &set)?;
+        let names = (0..set.len())
+            .map(|j| format!("{path}[{j}].subnet"))
+            .collect();
+        sets.push((set, names));
+    }
+    Ok(sets)
+}
+
 /// `prefix` ends with '.' (e.g. `ipam.ranges[0][1].` or `ipam.` for the legacy range).
 fn range(prefix: &str, r: RawRange) -> Result<RangeConf, CniError> {
     let field = |name: &str| format!("{prefix}{name}");
-    let subnet = r.subnet.ok_or_else(|| {
-        missing(
-            &field("subnet"),
-            "every range needs one (like \"10.42.1.0/24\")",
-        )
-    })?;
-    let subnet = cidr(&field("subnet"), &subnet.0)?;
-    if subnet.addr() != subnet.network() {
-        return Err(bad(
-            &field("subnet"),
-            &subnet.to_string(),
-            &format!(
-                "has host bits set: use the network address, {}",
-                subnet.trunc()
-            ),
-        ));
-    }
-    if subnet.prefix_len() + 2 > subnet.max_prefix_len() {
-        return Err(bad(
-            &field("subnet"),
-            &subnet.to_string(),
-            "is too small to allocate from: use a /30 or larger (IPv6: /126 or larger)",
-        ));
-    }
-    if let Some((special, why)) = special_range(subnet) {
-        return Err(bad(
-            &field("subnet"),
-            &subnet.to_string(),
-            &format!(
-                "overlaps {special}, {why}: pod subnets must be unicast ranges \
-                 (like 10.42.0.0/16 or fd00:42::/48)"
-            ),
-        ));
-    }
+    let subnet = subnet(&field("subnet"), r.subnet)?;
     let inside = |name: &str, t: Option<Text>| -> Result<Option<IpAddr>, CniError> {
         let Some(t) = t else { return Ok(None) };
         let a = ip(&field(name), &t.0)?;
@@ -175,6 +162,41 @@ fn range(prefix: &str, r: RawRange) -> Result<RangeConf, CniError> {
         range_end,
         gateway,
     })
+}
+
+/// A range's `subnet` (at `path`): given, a network address, big enough to allocate from, and
+/// unicast.
+fn subnet(path: &str, t: Option<Text>) -> Result<IpNet, CniError> {
+    let t = t.ok_or_else(|| missing(path, "every range needs one (like \"10.42.1.0/24\")"))?;
+    let subnet = cidr(path, &t.0)?;
+    if subnet.addr() != subnet.network() {
+        return Err(bad(
+            path,
+            &subnet.to_string(),
+            &format!(
+                "has host bits set: use the network address, {}",
+                subnet.trunc()
+            ),
+        ));
+    }
+    if subnet.prefix_len() + 2 > subnet.max_prefix_len() {
+        return Err(bad(
+            path,
+            &subnet.to_string(),
+            "is too small to allocate from: use a /30 or larger (IPv6: /126 or larger)",
+        ));
+    }
+    if let Some((special, why)) = special_range(subnet) {
+        return Err(bad(
+            path,
+            &subnet.to_string(),
+            &format!(
+                "overlaps {special}, {why}: pod subnets must be unicast ranges \
+                 (like 10.42.0.0/16 or fd00:42::/48)"
+            ),
+        ));
+    }
+    Ok(subnet)
 }
 
 /// Ranges that cannot hold pods, with why: no address in them may be a pod's or a gateway's.

@@ -38,29 +38,9 @@ pub(super) fn parse(input: &[u8]) -> Result<NetConf, CniError> {
         .text("type")?
         .filter(|t| !t.is_empty())
         .ok_or_else(|| missing("type", "it names the plugin (like \"type\": \"lichen\")"))?;
-    let bridge = top.text("bridge")?.unwrap_or_else(|| "lichen0".into());
-    if !valid_ifname(&bridge) {
-        return Err(bad(
-            "bridge",
-            &bridge,
-            "is not a valid interface name: 1-15 bytes without '/', ':', whitespace or NUL (like lichen0)",
-        ));
-    }
-    let mtu = top.get::<u32>("mtu", "an integer from 68 to 65535")?;
-    if let Some(m) = mtu.filter(|m| !(68..=65535).contains(m)) {
-        return Err(CniError::new(
-            Code::InvalidConfig,
-            format!("mtu {m} is out of range: use 68 to 65535 (like 1450)"),
-        ));
-    }
-    let log_level = top.text("logLevel")?.map(|l| l.to_ascii_lowercase());
-    if let Some(l) = log_level.as_deref().filter(|l| !LOG_LEVELS.contains(l)) {
-        return Err(bad(
-            "logLevel",
-            l,
-            &format!("is not a log level: use one of {}", LOG_LEVELS.join(", ")),
-        ));
-    }
+    let bridge = bridge(&top)?;
+    let mtu = mtu(&top)?;
+    let log_level = log_level(&top)?;
     let path = |key: &str| -> Result<Option<PathBuf>, CniError> {
         top.text(key)?.map(|p| absolute_path(key, p)).transpose()
     };
@@ -86,6 +66,44 @@ pub(super) fn parse(input: &[u8]) -> Result<NetConf, CniError> {
         valid_attachments: attachments(&top)?,
         prev_result: prev_result(&top)?,
     })
+}
+
+/// `bridge`, `lichen0` when not given.
+fn bridge(top: &Object<'_>) -> Result<String, CniError> {
+    let bridge = top.text("bridge")?.unwrap_or_else(|| "lichen0".into());
+    if !valid_ifname(&bridge) {
+        return Err(bad(
+            "bridge",
+            &bridge,
+            "is not a valid interface name: 1-15 bytes without '/', ':', whitespace or NUL (like lichen0)",
+        ));
+    }
+    Ok(bridge)
+}
+
+/// `mtu`: 68 to 65535, if given.
+fn mtu(top: &Object<'_>) -> Result<Option<u32>, CniError> {
+    let mtu = top.get::<u32>("mtu", "an integer from 68 to 65535")?;
+    if let Some(m) = mtu.filter(|m| !(68..=65535).contains(m)) {
+        return Err(CniError::new(
+            Code::InvalidConfig,
+            format!("mtu {m} is out of range: use 68 to 65535 (like 1450)"),
+        ));
+    }
+    Ok(mtu)
+}
+
+/// `logLevel`, lowercased: one of [`LOG_LEVELS`], if given.
+fn log_level(top: &Object<'_>) -> Result<Option<String>, CniError> {
+    let log_level = top.text("logLevel")?.map(|l| l.to_ascii_lowercase());
+    if let Some(l) = log_level.as_deref().filter(|l| !LOG_LEVELS.contains(l)) {
+        return Err(bad(
+            "logLevel",
+            l,
+            &format!("is not a log level: use one of {}", LOG_LEVELS.join(", ")),
+        ));
+    }
+    Ok(log_level)
 }
 
 /// Missing, non-string or unknown `cniVersion` → code 1, listing what is supported.
