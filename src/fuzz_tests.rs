@@ -381,3 +381,23 @@ fn json_front_ends_refuse_hostile_depth_and_size() {
         Err(crate::k8s::error::ParseError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn yaml_refuses_hostile_depth_and_size_quickly() {
+    // 40 levels of `k:` (each 1 space deeper): refused at the 33rd
+    let deep: String = (0..40).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    let e = yaml::flatten(&deep).unwrap_err();
+    assert_eq!((e.line, e.what), (33, "nested more than 32 levels deep"));
+    // as deep through sequence items
+    let items: String = (0..40)
+        .map(|i| format!("{}-\n", " ".repeat(2 * i)))
+        .collect();
+    assert_eq!(yaml::flatten(&items).unwrap_err().line, 33);
+    // a document over 1 MiB: refused at the line holding its first MiB's end
+    let big = "a: b\n".repeat(yaml::MAX_BYTES / 5 + 10);
+    let e = yaml::flatten(&big).unwrap_err();
+    assert_eq!(e.line, yaml::MAX_BYTES / 5 + 1, "{e:?}");
+    assert!(e.what.contains("1 MiB"));
+    // a whole kubeconfig's worth of depth is fine
+    assert!(yaml::flatten("a:\n  b:\n    - c:\n        d: e\n").is_ok());
+}

@@ -109,11 +109,22 @@ impl std::error::Error for ConfigError {
     }
 }
 
+/// Reads `path` (a kubeconfig, a certificate, a token): a file larger than
+/// [`yaml::MAX_BYTES`] is refused without reading all of it.
 fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    use std::io::{Error, ErrorKind, Read};
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(yaml::MAX_BYTES as u64 + 1).read_to_end(&mut out))
+        .and_then(|n| match n > yaml::MAX_BYTES {
+            true => Err(Error::new(ErrorKind::InvalidData, "larger than 1 MiB")),
+            false => Ok(()),
+        })
+        .map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(out)
 }
 
 impl KubeConfig {

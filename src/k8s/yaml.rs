@@ -42,11 +42,31 @@ struct Flattener {
     counters: BTreeMap<String, usize>,
 }
 
+/// The largest document read: kubeconfigs are a few KiB (tens with embedded certificates).
+pub const MAX_BYTES: usize = 1 << 20;
+/// The deepest nesting of mappings and sequence items read (a kubeconfig needs 4).
+pub const MAX_DEPTH: usize = 32;
+
+/// Flattens `text`; refuses documents over [`MAX_BYTES`] (at the line where the limit is
+/// crossed) or nested deeper than [`MAX_DEPTH`], so hostile input costs no more than that.
 pub fn flatten(text: &str) -> Result<Flat, YamlError> {
+    if text.len() > MAX_BYTES {
+        let line = 1 + text.as_bytes()[..MAX_BYTES]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        return Err(YamlError {
+            line,
+            what: "the document is larger than 1 MiB (a kubeconfig is a few KiB)",
+        });
+    }
     let mut f = Flattener::default();
     for (n, raw) in text.lines().enumerate() {
-        f.line(raw)
-            .map_err(|what| YamlError { line: n + 1, what })?;
+        let err = |what| YamlError { line: n + 1, what };
+        f.line(raw).map_err(err)?;
+        if f.stack.len() > MAX_DEPTH {
+            return Err(err("nested more than 32 levels deep"));
+        }
     }
     Ok(Flat(f.out))
 }

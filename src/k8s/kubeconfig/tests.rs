@@ -126,3 +126,14 @@ fn servers() {
     assert!(parse_server("https://:1").is_err());
     assert!(parse_server("https://u@k").is_err());
 }
+
+#[test]
+fn a_file_over_1_mib_is_refused_by_name() {
+    let dir = tmp("big");
+    let path = write(&dir, &"# padding\n".repeat(200_000));
+    let e = KubeConfig::from_file(&path).unwrap_err();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("config.yaml") && msg.contains("larger than 1 MiB"), "{msg}");
+}
