@@ -68,10 +68,13 @@ impl TableDump {
                 ));
             }
             if c.rules != o.rules {
+                let at = c.rules.iter().zip(&o.rules).position(|(a, b)| a != b);
                 return Some(format!(
-                    "chain {name}: {} rules vs {} (or they differ)",
+                    "chain {name}: {} rules vs {}, first differing at {at:?}: {:?} vs {:?}",
                     c.rules.len(),
-                    o.rules.len()
+                    o.rules.len(),
+                    at.map(|i| &c.rules[i]),
+                    at.map(|i| &o.rules[i]),
                 ));
             }
         }

@@ -172,6 +172,6 @@ pub const NF_NAT_RANGE_PROTO_RANDOM_FULLY: u32 = 1 << 4;
 pub const NFT_MSG_GETSET: u16 = 10;
 pub const NFT_MSG_GETSETELEM: u16 = 13;
 pub const NFTA_CHAIN_HANDLE: u16 = 2;
-pub const NFTA_CHAIN_USE: u16 = 8;
+pub const NFTA_CHAIN_USE: u16 = 6;
 pub const NFTA_CHAIN_ID: u16 = 11;
 pub const NFTA_SET_HANDLE: u16 = 16;

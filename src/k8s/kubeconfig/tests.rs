@@ -135,5 +135,8 @@ fn a_file_over_1_mib_is_refused_by_name() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(matches!(e, ConfigError::Read { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("config.yaml") && msg.contains("larger than 1 MiB"), "{msg}");
+    assert!(
+        msg.contains("config.yaml") && msg.contains("larger than 1 MiB"),
+        "{msg}"
+    );
 }
