@@ -34,53 +34,7 @@ pub fn start_policy(
     report: Arc<Mutex<Report>>,
 ) -> std::io::Result<()> {
     let run = move || {
-        let mut sync = PolicySync::new(node, enabled);
-        let mut kernel = NftPolicy;
-        let mut timer = smol::Timer::interval(RESYNC);
-        let mut failing: u32 = 0;
-        let reconcile = async {
-            loop {
-                let retry = (failing > 0).then(|| backoff(failing).max(DEBOUNCE));
-                let full = async {
-                    if wake.recv().await.is_err() {
-                        smol::future::pending::<()>().await;
-                    }
-                    false
-                }
-                .or(async {
-                    use smol::stream::StreamExt;
-                    timer.next().await;
-                    true
-                })
-                .or(async {
-                    match retry {
-                        Some(d) => smol::Timer::after(d).await,
-                        None => smol::future::pending().await,
-                    };
-                    false
-                })
-                .await;
-                // Never before the source's first snapshot: an empty state would compile a
-                // ruleset isolating nothing, opening what a restarted agent's table closes.
-                let Some(state) = feed.current() else {
-                    continue;
-                };
-                let section = sync.sync(&mut kernel, &state, full);
-                failing = if section.errors.is_empty() {
-                    0
-                } else {
-                    failing.saturating_add(1)
-                };
-                let settled = section.settled();
-                let was = {
-                    let mut shared = report.lock().expect("report");
-                    std::mem::replace(&mut shared.policy, section).settled()
-                };
-                if settled != was {
-                    super::feed::wake(&routes);
-                }
-            }
-        };
+        let reconcile = reconcile(PolicySync::new(node, enabled), feed, wake, routes, report);
         smol::block_on(source.or(reconcile))
     };
     std::thread::Builder::new()
@@ -88,4 +42,68 @@ pub fn start_policy(
         .stack_size(POLICY_STACK)
         .spawn(run)
         .map(drop)
+}
+
+/// What wakes a pass: a wake from the feed, the resync timer (`true`: a full replace) or,
+/// after failed passes, the retry backoff.
+async fn woken(
+    wake: &smol::channel::Receiver<()>,
+    timer: &mut smol::Timer,
+    retry: Option<std::time::Duration>,
+) -> bool {
+    let woken = async {
+        if wake.recv().await.is_err() {
+            smol::future::pending::<()>().await;
+        }
+        false
+    };
+    let resync = async {
+        use smol::stream::StreamExt;
+        timer.next().await;
+        true
+    };
+    let retried = async {
+        match retry {
+            Some(d) => smol::Timer::after(d).await,
+            None => smol::future::pending().await,
+        };
+        false
+    };
+    woken.or(resync).or(retried).await
+}
+
+/// The reconciler's loop: one pass per wake, its section into the report.
+async fn reconcile(
+    mut sync: PolicySync,
+    feed: Arc<Feed>,
+    wake: smol::channel::Receiver<()>,
+    routes: smol::channel::Sender<()>,
+    report: Arc<Mutex<Report>>,
+) {
+    let mut kernel = NftPolicy;
+    let mut timer = smol::Timer::interval(RESYNC);
+    let mut failing: u32 = 0;
+    loop {
+        let retry = (failing > 0).then(|| backoff(failing).max(DEBOUNCE));
+        let full = woken(&wake, &mut timer, retry).await;
+        // Never before the source's first snapshot: an empty state would compile a
+        // ruleset isolating nothing, opening what a restarted agent's table closes.
+        let Some(state) = feed.current() else {
+            continue;
+        };
+        let section = sync.sync(&mut kernel, &state, full);
+        failing = if section.errors.is_empty() {
+            0
+        } else {
+            failing.saturating_add(1)
+        };
+        let settled = section.settled();
+        let was = {
+            let mut shared = report.lock().expect("report");
+            std::mem::replace(&mut shared.policy, section).settled()
+        };
+        if settled != was {
+            super::feed::wake(&routes);
+        }
+    }
 }
