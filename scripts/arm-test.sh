@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
   export LICHEN_TARGET="$t" LICHEN_RUNNER
   LICHEN_RUNNER=$(qemu_runner "$t")
   printf '\n=== tests for %s under %s\n' "$t" "$LICHEN_RUNNER"
-  crates=(-p lichen-ipam -p lichen-backends)
+  crates=(-p lichen-ipam -p lichen-backends -p lichen-netlink)
   plugin=(-p lichen --lib --bins --test plugin --test chain)
   "${cargo[@]}" test --quiet --no-run --target "$t" "${crates[@]}"
   "${cargo[@]}" test --quiet --no-run --target "$t" "${plugin[@]}"

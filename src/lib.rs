@@ -3,13 +3,15 @@
 //! The binary (`src/main.rs`) is a thin dispatcher over this library. Its modules, in layers:
 //! each imports only modules of lower layers, and no directory's submodules import each
 //! other in a cycle (declared and checked by `tests/layers.rs`, part of `cargo test`).
+//! - Below the crate: [`netns`], [`nft`] (nf_tables over netlink, a generic library that
+//!   knows nothing of Lichen's tables) and [`nl`] (rtnetlink) are the `lichen-netlink` crate
+//!   (crates/netlink), re-exported here; cargo keeps it from importing anything above it.
 //! - Leaf libraries, importing nothing else of the crate: [`cni`] (the CNI protocol:
-//!   environment, typed network config, results per spec version, errors), [`nft`] (nf_tables
-//!   over netlink, a generic library that knows nothing of Lichen's tables), [`netns`],
-//!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`),
-//!   [`rfc3339`], [`http`] (the one HTTP/1.1 codec: heads read and written, body framing).
-//! - Over them: [`nl`] (rtnetlink), [`k8s`] (the Kubernetes client and objects), [`logging`],
-//!   [`build_info`] (the version line and commit).
+//!   environment, typed network config, results per spec version, errors), [`subnet_file`]
+//!   (the node agent → plugin hand-off, `/run/lichen/subnet.env`), [`rfc3339`], [`http`] (the
+//!   one HTTP/1.1 codec: heads read and written, body framing).
+//! - Over them: [`k8s`] (the Kubernetes client and objects), [`logging`], [`build_info`] (the
+//!   version line and commit).
 //! - [`model`]: the cluster model (`ClusterState`) the agent's sources fill and policy reads;
 //!   [`dataplane`]: the plugin's kernel code (bridge, veths, addresses).
 //! - [`policy`]: NetworkPolicy compiled into a ruleset, `explain`, and its nf_tables table
@@ -23,6 +25,8 @@
 //!
 //! Nothing test-only is here: the test harness is crates/testkit (a dev-dependency).
 
+pub use lichen_netlink::{netns, nft, nl};
+
 pub mod agent;
 pub mod build_info;
 pub mod cli;
@@ -34,9 +38,6 @@ pub mod install;
 pub mod k8s;
 pub mod logging;
 pub mod model;
-pub mod netns;
-pub mod nft;
-pub mod nl;
 pub mod plugin;
 pub mod policy;
 pub mod rfc3339;

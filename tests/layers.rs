@@ -20,15 +20,37 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+#[path = "layers/lex.rs"]
+mod lex;
+use lex::*;
+
+/// The workspace's crates by layer, lowest first: a crate's `[dependencies]` name only
+/// crates of lower layers. The test harness (`lichen-testkit`) is a dev-dependency only.
+const CRATES: &[&[&str]] = &[
+    // The kernel (namespaces, rtnetlink, nf_tables), the IPAM, the backends' plans (pure),
+    // the namespace builders the demo and the tests share: none imports another.
+    &[
+        "lichen-netlink",
+        "lichen-ipam",
+        "lichen-backends",
+        "lichen-netbed",
+    ],
+    // The binary and its library.
+    &["lichen"],
+];
+
+/// The top-level modules of `crates/netlink/src` by layer, lowest first.
+const NETLINK_LAYERS: &[&[&str]] = &[&["netns", "nft"], &["nl"]];
+
 /// The top-level modules of `src/` by layer, lowest first; each imports only lower layers.
+/// (`netns`, `nft` and `nl` are the `lichen-netlink` crate's, re-exported: below them all.)
 const LAYERS: &[&[&str]] = &[
-    // Leaf libraries: import nothing else of the crate. The CNI protocol, nf_tables over
-    // netlink (knows nothing of Lichen's tables), network namespaces, the subnet.env hand-off,
-    // timestamps, the HTTP/1.1 codec (the API client's and the agent endpoint's).
-    &["cni", "nft", "netns", "subnet_file", "rfc3339", "http"],
-    // Libraries over the leaves: rtnetlink (nl), the Kubernetes client and objects (k8s),
-    // logging, what this build is (build_info).
-    &["nl", "k8s", "logging", "build_info"],
+    // Leaf libraries: import nothing else of the crate. The CNI protocol, the subnet.env
+    // hand-off, timestamps, the HTTP/1.1 codec (the API client's and the agent endpoint's).
+    &["cni", "subnet_file", "rfc3339", "http"],
+    // Libraries over the leaves: the Kubernetes client and objects (k8s), logging, what this
+    // build is (build_info).
+    &["k8s", "logging", "build_info"],
     // Seeded property tests of the text parsers below (`#[cfg(test)]`; nothing imports it).
     &["fuzz_tests"],
     // The cluster model (what the agent's sources fill and policy reads); the plugin's data
@@ -46,8 +68,6 @@ const LAYERS: &[&[&str]] = &[
     // The binary (its own crate over the library).
     &["main"],
 ];
-
-type ModPath = Vec<String>;
 
 /// The crate's sources: module path → file, and the parents' re-exports.
 struct Sources {
@@ -184,246 +204,6 @@ fn module_path(rel: &Path) -> ModPath {
     parts
 }
 
-/// The source with comments, string and char literals blanked out (lifetimes kept).
-fn strip(src: &str) -> String {
-    let c: Vec<char> = src.chars().collect();
-    // Is the character before `i` part of an identifier?
-    let ident = |i: usize| i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_');
-    // An `r` opens a raw string unless it ends an identifier (`br` is a byte string's prefix).
-    let starts_raw = |i: usize| !ident(i) || (c[i - 1] == 'b' && !ident(i - 1));
-    let mut out = String::with_capacity(src.len());
-    let mut i = 0;
-    while i < c.len() {
-        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
-            while i < c.len() && c[i] != '\n' {
-                i += 1;
-            }
-        } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            out.push(' ');
-        } else if let Some((hashes, body)) = (c[i] == 'r' && starts_raw(i))
-            .then(|| raw_start(&c, i))
-            .flatten()
-        {
-            i = body;
-            while i < c.len() && !(c[i] == '"' && (1..=hashes).all(|k| c.get(i + k) == Some(&'#')))
-            {
-                i += 1;
-            }
-            i += 1 + hashes;
-            out.push_str("\"\"");
-        } else if c[i] == '"' {
-            i += 1;
-            while i < c.len() && c[i] != '"' {
-                i += if c[i] == '\\' { 2 } else { 1 };
-            }
-            i += 1;
-            out.push_str("\"\"");
-        } else if c[i] == '\'' && c.get(i + 1) == Some(&'\\') {
-            i += 3; // the quote, the backslash and the escaped character
-
-            while i < c.len() && c[i] != '\'' {
-                i += 1;
-            }
-            i += 1;
-            out.push_str("' '");
-        } else if c[i] == '\'' && c.get(i + 2) == Some(&'\'') {
-            i += 3;
-            out.push_str("' '");
-        } else {
-            out.push(c[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// At `r#*"`: (number of `#`, index after the opening quote).
-fn raw_start(c: &[char], i: usize) -> Option<(usize, usize)> {
-    let hashes = c[i + 1..].iter().take_while(|&&x| x == '#').count();
-    (c.get(i + 1 + hashes) == Some(&'"')).then_some((hashes, i + 2 + hashes))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    Ident(String),
-    PathSep,
-    Open,
-    Close,
-    Comma,
-    Semi,
-    Other,
-}
-
-fn lex(text: &str) -> Vec<Tok> {
-    let c: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < c.len() {
-        let ch = c[i];
-        if ch.is_alphabetic() || ch == '_' {
-            let start = i;
-            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
-                i += 1;
-            }
-            out.push(Tok::Ident(c[start..i].iter().collect()));
-            continue;
-        }
-        if ch == ':' && c.get(i + 1) == Some(&':') {
-            out.push(Tok::PathSep);
-            i += 2;
-            continue;
-        }
-        match ch {
-            '{' => out.push(Tok::Open),
-            '}' => out.push(Tok::Close),
-            ',' => out.push(Tok::Comma),
-            ';' => out.push(Tok::Semi),
-            c if c.is_whitespace() => {}
-            _ => out.push(Tok::Other),
-        }
-        i += 1;
-    }
-    out
-}
-
-/// The names a `pub use child::...;` brings in (the last segment of each leaf).
-fn names_until_semicolon(tokens: &[Tok]) -> Vec<String> {
-    let mut names = Vec::new();
-    for (k, t) in tokens.iter().enumerate() {
-        match t {
-            Tok::Semi => break,
-            Tok::Ident(n)
-                if tokens.get(k + 1) != Some(&Tok::PathSep) && n != "as" && n != "self" =>
-            {
-                // `X as Y`: the name is Y.
-                if k >= 1 && tokens[k - 1] == Tok::Ident("as".into()) {
-                    names.pop();
-                }
-                names.push(n.clone());
-            }
-            _ => {}
-        }
-    }
-    names
-}
-
-/// Every path the file's code names, resolved to a path from the library's root. `here` is the
-/// file's module; inline `mod name { .. }` blocks extend it.
-fn imports(text: &str, here: &[String], is_main: bool) -> Vec<ModPath> {
-    let tokens = lex(text);
-    let mut out = Vec::new();
-    let mut inline: Vec<(usize, String)> = Vec::new();
-    let mut depth = 0;
-    let mut i = 0;
-    while i < tokens.len() {
-        match &tokens[i] {
-            Tok::Ident(m) if m == "mod" => {
-                if let (Some(Tok::Ident(name)), Some(Tok::Open)) =
-                    (tokens.get(i + 1), tokens.get(i + 2))
-                {
-                    depth += 1;
-                    inline.push((depth, name.clone()));
-                    i += 3;
-                    continue;
-                }
-            }
-            Tok::Open => depth += 1,
-            Tok::Close => {
-                if inline.last().is_some_and(|(d, _)| *d == depth) {
-                    inline.pop();
-                }
-                depth -= 1;
-            }
-            Tok::Ident(kw)
-                if tokens.get(i + 1) == Some(&Tok::PathSep)
-                    && (i == 0 || tokens[i - 1] != Tok::PathSep) =>
-            {
-                let module: ModPath = here
-                    .iter()
-                    .cloned()
-                    .chain(inline.iter().map(|(_, n)| n.clone()))
-                    .collect();
-                let base = match kw.as_str() {
-                    "crate" | "self" | "super" if is_main => None,
-                    "lichen" if is_main => Some(vec![]),
-                    "crate" => Some(vec![]),
-                    "self" => Some(module),
-                    "super" => Some(module[..module.len().saturating_sub(1)].to_vec()),
-                    _ => None,
-                };
-                if let Some(base) = base {
-                    i = path_tree(&tokens, i + 2, base, &mut out);
-                    continue;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Reads `seg :: seg :: .. [:: { tree, .. }]` from `i` below `prefix`; pushes every full path;
-/// returns the index after it. `super` and `self` segments resolve against the prefix.
-fn path_tree(tokens: &[Tok], mut i: usize, mut prefix: ModPath, out: &mut Vec<ModPath>) -> usize {
-    loop {
-        match tokens.get(i) {
-            Some(Tok::Ident(s)) if s == "super" => {
-                prefix.pop();
-            }
-            Some(Tok::Ident(s)) if s == "self" => {}
-            Some(Tok::Ident(s)) => prefix.push(s.clone()),
-            Some(Tok::Open) => {
-                i += 1;
-                while tokens.get(i).is_some_and(|t| *t != Tok::Close) {
-                    if tokens[i] == Tok::Comma {
-                        i += 1;
-                        continue;
-                    }
-                    let before = i;
-                    i = path_tree(tokens, i, prefix.clone(), out);
-                    // `X as Y` and anything else that is not a path: step over it.
-                    while tokens
-                        .get(i)
-                        .is_some_and(|t| *t != Tok::Comma && *t != Tok::Close)
-                    {
-                        i += 1;
-                    }
-                    if i == before {
-                        i += 1;
-                    }
-                }
-                return i + 1;
-            }
-            _ => {
-                out.push(prefix);
-                return i;
-            }
-        }
-        i += 1;
-        if tokens.get(i) != Some(&Tok::PathSep) {
-            out.push(prefix);
-            return i;
-        }
-        i += 1;
-    }
-}
-
 /// The strongly connected components of more than one node (Tarjan).
 fn cycles(edges: &Edges) -> Vec<Vec<String>> {
     struct Tarjan<'a> {
@@ -503,20 +283,20 @@ fn describe_cycles(edges: &Edges) -> Vec<String> {
         .collect()
 }
 
-fn layer_of(module: &str) -> Option<usize> {
-    LAYERS.iter().position(|l| l.contains(&module))
+fn layer_of(layers: &[&[&str]], module: &str) -> Option<usize> {
+    layers.iter().position(|l| l.contains(&module))
 }
 
-/// What is wrong with the crate's imports, one message per problem.
-fn violations(src: &Sources) -> Vec<String> {
+/// What is wrong with the crate's imports against `layers`, one message per problem.
+fn violations(src: &Sources, layers: &[&[&str]]) -> Vec<String> {
+    let layer_of = |m: &str| layer_of(layers, m);
     let (tops, subs) = src.edges();
     let mut problems = Vec::new();
-    let mut modules: BTreeSet<String> = src
+    let modules: BTreeSet<String> = src
         .files
         .keys()
         .filter_map(|p| p.first().cloned())
         .collect();
-    modules.insert("main".into());
     for m in &modules {
         if layer_of(m).is_none() {
             problems.push(format!(
@@ -544,12 +324,95 @@ fn violations(src: &Sources) -> Vec<String> {
 fn modules_import_only_lower_layers_and_no_submodule_cycles() {
     let src = Sources::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(src.files.len() > 100, "src/ not found or nearly empty");
-    let problems = violations(&src);
+    let problems = violations(&src, LAYERS);
     assert!(
         problems.is_empty(),
         "layer violations in src/:\n{}",
         problems.join("\n")
     );
+}
+
+#[test]
+fn the_netlink_crate_imports_only_lower_layers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/netlink/src");
+    let src = Sources::read(&root);
+    assert!(
+        src.files.len() > 20,
+        "{} not found or nearly empty",
+        root.display()
+    );
+    let problems = violations(&src, NETLINK_LAYERS);
+    assert!(
+        problems.is_empty(),
+        "layer violations in crates/netlink:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The path dependencies of the `[dependencies]` (`dev`: `[dev-dependencies]`) section of
+/// the manifest at `toml`, by package name.
+fn path_dependencies(toml: &str, dev: bool) -> Vec<String> {
+    let want = if dev {
+        "[dev-dependencies]"
+    } else {
+        "[dependencies]"
+    };
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.to_owned();
+        } else if section == want && line.contains("path =") {
+            out.push(line.split([' ', '=']).next().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn crates_depend_only_on_lower_layers_and_the_harness_is_dev_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members: Vec<&str> = workspace
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("members = ["))
+        .expect("workspace members")
+        .trim_end_matches(']')
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .collect();
+    let mut problems = Vec::new();
+    for member in members {
+        let toml = fs::read_to_string(root.join(member).join("Cargo.toml")).unwrap();
+        let name = toml
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .map(|n| n.trim_end_matches('"'))
+            .unwrap();
+        if name == "lichen-testkit" {
+            continue;
+        }
+        let Some(mine) = layer_of(CRATES, name) else {
+            problems.push(format!("crate {name} is in no layer: place it in CRATES"));
+            continue;
+        };
+        for dep in path_dependencies(&toml, false) {
+            match layer_of(CRATES, &dep) {
+                Some(theirs) if theirs < mine => {}
+                _ if dep == "lichen-testkit" => problems.push(format!(
+                    "{name} ships the test harness: make it a dev-dependency"
+                )),
+                _ => problems.push(format!("{name} depends on {dep}, which is not below it")),
+            }
+        }
+        for dep in path_dependencies(&toml, true) {
+            if dep != "lichen-testkit" && layer_of(CRATES, &dep).is_none_or(|theirs| theirs > mine)
+            {
+                problems.push(format!("{name}'s tests depend on {dep}, above it"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "crate graph:\n{}", problems.join("\n"));
 }
 
 #[test]
