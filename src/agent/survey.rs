@@ -23,7 +23,7 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use lichen_backends::Op;
+use lichen_backends::{Op, DEVICE_PREFIX};
 
 pub use crate::nl::xtables::LegacyForward;
 use crate::nl::PROTO_KERNEL;
@@ -170,7 +170,8 @@ pub fn warnings(f: &Foreign, cluster: &[IpNet], own_subnets: &[IpNet]) -> Vec<St
         }
     }
     for r in &f.routes {
-        let ours = r.protocol == PROTO_KERNEL && own_subnets.iter().any(|s| s.trunc() == r.dst);
+        let ours = r.protocol == PROTO_KERNEL
+            && (own_subnets.iter().any(|s| s.trunc() == r.dst) || device_address(r, own_subnets));
         let Some(net) = cluster.iter().find(|n| n.contains(&r.dst)) else {
             continue;
         };
@@ -190,6 +191,18 @@ pub fn warnings(f: &Foreign, cluster: &[IpNet], own_subnets: &[IpNet]) -> Vec<St
         out.extend(legacy_forward(legacy, cluster));
     }
     out
+}
+
+/// Whether `r` is the route the kernel made for the VXLAN device's own address: the network
+/// address of one of this node's podCIDRs as a host prefix on Lichen's device. IPv6 gives every
+/// address a prefix route, its /128 too (`2001:db8:42:1::/128 dev lichen.1 proto kernel`);
+/// IPv4 makes none for a /32.
+fn device_address(r: &ForeignRoute, own_subnets: &[IpNet]) -> bool {
+    r.dev
+        .as_deref()
+        .is_some_and(|d| d.starts_with(DEVICE_PREFIX))
+        && r.dst.prefix_len() == r.dst.max_prefix_len()
+        && own_subnets.iter().any(|s| s.network() == r.dst.addr())
 }
 
 /// The warning for a legacy `filter FORWARD` chain that drops forwarded traffic.

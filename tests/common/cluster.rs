@@ -3,7 +3,8 @@
 //! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects
 //! or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server, which then runs in
 //! an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router namespace to a
-//! second L3 segment, and an "outside" host.
+//! second L3 segment, and an "outside" host. IPv4 by default; dual-stack or IPv6-only with
+//! [`Cluster::with_stack`] (cluster-dir mode).
 #![allow(dead_code)]
 
 use std::fs;
@@ -16,6 +17,104 @@ pub use ::testkit::wait_for;
 use ::testkit::{AgentArgs, Source, Underlay};
 
 pub const NETWORK: &str = "10.100.0.0/16";
+/// The IPv6 cluster network of a dual-stack or IPv6-only cluster ([`Stack`]): node `i` gets
+/// 2001:db8:42:<i>::/64.
+pub const NETWORK6: &str = "2001:db8:42::/48";
+
+/// The address families of a cluster ([`Cluster::with_stack`]): of its net-conf.json, of every
+/// Node's `spec.podCIDRs` and `status.addresses` (InternalIP), in the order the Nodes list them,
+/// and of the underlay. Node `i`: 198.51.100.<10+i>/24 and 10.100.<i>.0/24 for IPv4,
+/// 2001:db8:100::<10+i>/64 and 2001:db8:42:<i>::/64 for IPv6. With IPv6, every node namespace
+/// has duplicate address detection off (no address waits out its tentative state) and the
+/// underlay switch does not snoop multicast (neighbour solicitations always reach the nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// IPv4 only ([`Cluster::new`]).
+    V4,
+    /// Dual-stack, IPv4 listed first (the underlay family, as the agent takes the first
+    /// InternalIP's, is IPv4).
+    Dual,
+    /// Dual-stack, IPv6 listed first (the underlay family is IPv6).
+    DualV6First,
+    /// IPv6 only.
+    V6,
+}
+
+impl Stack {
+    /// Is the family `v6` (false: IPv4) in the stack, and at which position?
+    fn families(self) -> &'static [bool] {
+        match self {
+            Stack::V4 => &[false],
+            Stack::Dual => &[false, true],
+            Stack::DualV6First => &[true, false],
+            Stack::V6 => &[true],
+        }
+    }
+
+    pub fn has_v4(self) -> bool {
+        self.families().contains(&false)
+    }
+
+    pub fn has_v6(self) -> bool {
+        self.families().contains(&true)
+    }
+
+    /// The `"Network"…` members of net-conf.json before `Backend`.
+    fn net_conf(self) -> String {
+        match self {
+            Stack::V4 => format!(r#""Network":"{NETWORK}""#),
+            Stack::Dual | Stack::DualV6First => {
+                format!(r#""Network":"{NETWORK}","EnableIPv6":true,"IPv6Network":"{NETWORK6}""#)
+            }
+            Stack::V6 => {
+                format!(r#""EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"{NETWORK6}""#)
+            }
+        }
+    }
+
+    /// Node `i`'s underlay addresses with their prefix, in the Node's order.
+    fn underlay(self, i: usize) -> Vec<String> {
+        self.families()
+            .iter()
+            .map(|v6| match v6 {
+                false => format!("198.51.100.{}/24", 10 + i),
+                true => format!("2001:db8:100::{}/64", 10 + i),
+            })
+            .collect()
+    }
+
+    /// Node `i`'s pod subnets, in the Node's order.
+    fn subnets(self, i: usize) -> Vec<String> {
+        self.families()
+            .iter()
+            .map(|v6| match v6 {
+                false => format!("10.100.{i}.0/24"),
+                true => format!("2001:db8:42:{i}::/64"),
+            })
+            .collect()
+    }
+}
+
+/// Turns IPv6 duplicate address detection off in `ns` (for links made from now on, and `all`),
+/// so no address there is ever tentative.
+pub fn no_dad(ns: &NamedNs) {
+    let out = ns
+        .exec(
+            "sysctl",
+            &[
+                "-qw",
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+            ],
+        )
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sysctl accept_dad in {}: {}",
+        ns.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 /// Where the test API server listens in API mode (the test PKI's server certificate names it).
 pub const API_IP: &str = "198.51.100.250";
 pub const API_TOKEN: &str = "lichen-cluster-token";
@@ -30,10 +129,15 @@ pub struct ApiServer {
 pub struct ClusterNode {
     pub name: String,
     pub ns: NamedNs,
-    /// Underlay address, e.g. 198.51.100.11.
+    /// Underlay address, e.g. 198.51.100.11 (the first of `ips`).
     pub ip: String,
-    /// Pod subnet, e.g. 10.100.1.0/24.
+    /// Pod subnet, e.g. 10.100.1.0/24 (the first of `subnets`).
     pub subnet: String,
+    /// Every underlay address (InternalIP), in the Node's order: one per family of the
+    /// cluster's [`Stack`].
+    pub ips: Vec<String>,
+    /// Every pod subnet (`spec.podCIDRs`), in the Node's order.
+    pub subnets: Vec<String>,
     pub agent: Option<Child>,
     /// Extra `lichen agent` arguments.
     pub args: Vec<String>,
@@ -50,28 +154,50 @@ pub struct Cluster {
     /// Extra environment for every agent started from now on (e.g. `LICHEN_PODCIDR_WAIT`).
     pub agent_env: Vec<(String, String)>,
     pub api: Option<ApiServer>,
+    /// The address families ([`Stack::V4`] unless made by [`Cluster::with_stack`]).
+    pub stack: Stack,
 }
 
 impl Cluster {
     /// `n` nodes on 198.51.100.0/24, pod subnets 10.100.<i>.0/24, backend JSON e.g.
     /// `{"Type":"host-gw"}`.
     pub fn new(tag: &str, n: usize, backend: &str) -> Cluster {
-        Cluster::build(tag, n, backend, false)
+        Cluster::build(tag, n, backend, false, Stack::V4)
     }
 
     /// Like [`Cluster::new`], with the Nodes served by the test API server (API mode).
     pub fn with_api(tag: &str, n: usize, backend: &str) -> Cluster {
-        Cluster::build(tag, n, backend, true)
+        Cluster::build(tag, n, backend, true, Stack::V4)
     }
 
-    fn build(tag: &str, n: usize, backend: &str, api: bool) -> Cluster {
+    /// Like [`Cluster::new`] with the address families of `stack` (see [`Stack`]): for
+    /// dual-stack, net-conf.json has `Network` and `EnableIPv6` + `IPv6Network` ([`NETWORK6`]);
+    /// for IPv6 only, `EnableIPv4` false.
+    pub fn with_stack(tag: &str, n: usize, backend: &str, stack: Stack) -> Cluster {
+        Cluster::build(tag, n, backend, false, stack)
+    }
+
+    fn build(tag: &str, n: usize, backend: &str, api: bool, stack: Stack) -> Cluster {
         require_root();
         let lan = Underlay::create(&testkit::unique_name("lc", &format!("{tag}-lan"))).unwrap();
+        if stack.has_v6() {
+            lan.ns
+                .ip(&[
+                    "link",
+                    "set",
+                    "sw0",
+                    "type",
+                    "bridge",
+                    "mcast_snooping",
+                    "0",
+                ])
+                .unwrap();
+        }
         let dir = std::env::temp_dir().join(format!("{}-cluster", lan.ns.name));
         fs::create_dir_all(dir.join("objects")).unwrap();
         fs::write(
             dir.join("net-conf.json"),
-            format!(r#"{{"Network":"{NETWORK}","Backend":{backend}}}"#),
+            format!(r#"{{{},"Backend":{backend}}}"#, stack.net_conf()),
         )
         .unwrap();
         let mut c = Cluster {
@@ -83,6 +209,7 @@ impl Cluster {
             agent_args: Vec::new(),
             agent_env: Vec::new(),
             api: None,
+            stack,
         };
         if api {
             c.start_api();
@@ -134,13 +261,17 @@ impl Cluster {
         self.dir.join("objects")
     }
 
-    /// Node `i` (pod subnet 10.100.<i>.0/24) joins the list, no agent yet.
-    fn push_node(&mut self, i: usize, name: String, ns: NamedNs, ip: String) {
+    /// Node `i` (pod subnets of the stack: 10.100.<i>.0/24 …) joins the list with its underlay
+    /// addresses `ips` (InternalIPs, without prefix), no agent yet.
+    fn push_node(&mut self, i: usize, name: String, ns: NamedNs, ips: Vec<String>) {
+        let subnets = self.stack.subnets(i);
         self.nodes.push(ClusterNode {
             name,
             ns,
-            ip,
-            subnet: format!("10.100.{i}.0/24"),
+            ip: ips[0].clone(),
+            subnet: subnets[0].clone(),
+            ips,
+            subnets,
             agent: None,
             args: Vec::new(),
         });
@@ -149,18 +280,35 @@ impl Cluster {
     fn add_node_on_lan(&mut self, i: usize) {
         let name = format!("node{i}");
         let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
-        let ip = format!("198.51.100.{}", 10 + i);
         let port = format!("p{i}");
-        self.lan
-            .attach(&ns, "eth0", &format!("{ip}/24"), &port)
-            .unwrap();
-        self.push_node(i, name, ns, ip);
+        let addrs = self.stack.underlay(i);
+        if self.stack == Stack::V4 {
+            self.lan.attach(&ns, "eth0", &addrs[0], &port).unwrap();
+        } else {
+            if self.stack.has_v6() {
+                no_dad(&ns);
+            }
+            self.lan.attach(&ns, "eth0", "", &port).unwrap();
+            for a in &addrs {
+                let mut args = vec!["addr", "add", a, "dev", "eth0"];
+                if a.contains(':') {
+                    args.push("nodad");
+                }
+                ns.ip(&args).unwrap();
+            }
+        }
+        let ips = addrs
+            .iter()
+            .map(|a| a.split('/').next().unwrap().to_owned())
+            .collect();
+        self.push_node(i, name, ns, ips);
         self.publish(self.nodes.len() - 1);
     }
 
     /// Adds a node on a second L3 segment (203.0.113.0/24) behind a router namespace; the LAN
     /// nodes get an underlay route to it via the router, as a routed network would give them.
     pub fn add_routed_node(&mut self, i: usize) -> usize {
+        assert_eq!(self.stack, Stack::V4, "a routed node is IPv4 only");
         let router = NamedNs::create(&testkit::unique_name("lc", "router")).unwrap();
         self.lan
             .attach(&router, "lan", "198.51.100.1/24", "rt")
@@ -187,7 +335,7 @@ impl Cluster {
                 .unwrap();
         }
         self.router = Some(router);
-        self.push_node(i, name, ns, ip);
+        self.push_node(i, name, ns, vec![ip]);
         let k = self.nodes.len() - 1;
         self.publish(k);
         k
@@ -198,6 +346,7 @@ impl Cluster {
     pub fn publish(&self, k: usize) {
         let n = &self.nodes[k];
         if let Some(a) = &self.api {
+            assert_eq!(self.stack, Stack::V4, "API mode is IPv4 only");
             let (name, subnet, ip) = (n.name.clone(), n.subnet.clone(), n.ip.clone());
             a.api.put_node_with(&n.name, |rv| {
                 let json = super::kube_api::node_json(&name, &subnet, &ip, rv);
@@ -206,9 +355,18 @@ impl Cluster {
             });
             return;
         }
+        let cidrs: Vec<String> = n.subnets.iter().map(|s| format!("\"{s}\"")).collect();
+        let internal: String = n
+            .ips
+            .iter()
+            .map(|ip| format!(r#"{{"type":"InternalIP","address":"{ip}"}},"#))
+            .collect();
         let json = format!(
-            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}}},"spec":{{"podCIDR":"{}","podCIDRs":["{1}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{}"}},{{"type":"Hostname","address":"{0}"}}]}}}}"#,
-            n.name, n.subnet, n.ip
+            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}}},"spec":{{"podCIDR":"{}","podCIDRs":[{}]}},"status":{{"addresses":[{}{{"type":"Hostname","address":"{0}"}}]}}}}"#,
+            n.name,
+            n.subnet,
+            cidrs.join(","),
+            internal
         );
         let tmp = self.objects().join(format!(".{}.tmp", n.name));
         fs::write(&tmp, json).unwrap();
@@ -298,35 +456,69 @@ impl Cluster {
 
     /// A pod on node `k` attached through the plugin, with the node's subnet file hand-off.
     pub fn pod(&self, k: usize, tag: &str) -> (NamedNs, String) {
-        let n = &self.nodes[k];
-        let pod = NamedNs::create(&testkit::unique_name("lc", tag)).unwrap();
-        let conf = format!(
+        let p = self.pod_attached(k, tag);
+        let ip = first_ip(&p.result);
+        (p.ns, ip)
+    }
+
+    /// The plugin config [`Cluster::pod`] attaches pods of node `k` with: the node's subnet file,
+    /// its own IPAM data dir (`<dir>/<node>-ipam`, network `cluster`).
+    pub fn pod_conf(&self, k: usize) -> String {
+        format!(
             r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
             self.subnet_file(k).display(),
-            self.dir.join(format!("{}-ipam", n.name)).display()
-        );
+            self.ipam_dir(k).display()
+        )
+    }
+
+    /// Node `k`'s IPAM data dir (the leases are in its `cluster` directory).
+    pub fn ipam_dir(&self, k: usize) -> PathBuf {
+        self.dir.join(format!("{}-ipam", self.nodes[k].name))
+    }
+
+    /// Runs the plugin's `verb` for `pod` on node `k` with `conf` (e.g. [`Cluster::pod_conf`],
+    /// with a `prevResult` for CHECK).
+    pub fn pod_cni(&self, k: usize, verb: &str, pod: &NamedNs, conf: &str) -> Answer {
+        testkit::invoke(
+            Path::new(BIN),
+            &self.nodes[k].ns,
+            &Invocation::pod(verb, pod, conf, REF_PLUGINS),
+        )
+        .unwrap()
+    }
+
+    /// Like [`Cluster::pod`], keeping the whole ADD result and every address. In a cluster with
+    /// IPv6 the pod namespace has duplicate address detection off.
+    pub fn pod_attached(&self, k: usize, tag: &str) -> Pod {
+        let n = &self.nodes[k];
+        let pod = NamedNs::create(&testkit::unique_name("lc", tag)).unwrap();
+        if self.stack.has_v6() {
+            no_dad(&pod);
+        }
         wait_for(
             &format!("{}'s subnet file", n.name),
             Duration::from_secs(10),
             || self.subnet_file(k).exists(),
         );
-        let ans = testkit::invoke(
-            Path::new(BIN),
-            &n.ns,
-            &Invocation::pod("ADD", &pod, &conf, REF_PLUGINS),
-        )
-        .unwrap();
+        let ans = self.pod_cni(k, "ADD", &pod, &self.pod_conf(k));
         assert!(ans.ok, "ADD on {}: {} {}", n.name, ans.stdout, ans.stderr);
-        let ip = first_ip(&ans.stdout);
-        (pod, ip)
+        let r = lichen::cni::CniResult::parse(ans.stdout.as_bytes()).expect("a readable result");
+        let ips = r.ips.iter().map(|c| c.address.addr().to_string()).collect();
+        Pod {
+            ns: pod,
+            result: ans.stdout,
+            ips,
+        }
     }
 
-    /// `ip route show <dst>` in node `k`.
+    /// `ip route show <dst>` in node `k` (`ip -6` for an IPv6 `dst`: plain `ip route` lists
+    /// IPv4 routes only).
     pub fn route(&self, k: usize, dst: &str) -> String {
-        self.nodes[k]
-            .ns
-            .ip(&["route", "show", dst])
-            .unwrap_or_default()
+        let mut args = vec!["route", "show", dst];
+        if dst.contains(':') {
+            args.insert(0, "-6");
+        }
+        self.nodes[k].ns.ip(&args).unwrap_or_default()
     }
 
     /// GET `path` from node `k`'s agent endpoint (its default address, in the node's
@@ -374,6 +566,15 @@ impl Drop for Cluster {
     }
 }
 
+/// A pod [`Cluster::pod_attached`] made.
+pub struct Pod {
+    pub ns: NamedNs,
+    /// The ADD result (stdout).
+    pub result: String,
+    /// Its addresses, in the result's order (without prefix).
+    pub ips: Vec<String>,
+}
+
 /// A pod on every node.
 pub fn pods_everywhere(c: &Cluster) -> Vec<(NamedNs, String)> {
     (0..c.nodes.len())
@@ -409,12 +610,17 @@ pub fn tcp_transfer(
     client: &NamedNs,
     bytes: usize,
 ) -> (usize, String) {
-    let target = format!("{server_ip}:5001");
+    let target = if server_ip.contains(':') {
+        format!("[{server_ip}]:5001")
+    } else {
+        format!("{server_ip}:5001")
+    };
     tcp_transfer_via(&server.path, &client.path, &target, bytes)
 }
 
 /// Like [`tcp_transfer`] between namespace files (e.g. `/proc/<pid>/ns/net`), the client
-/// connecting to `target` (`ip:port`, e.g. a host port mapped to the listener's port 5001).
+/// connecting to `target` (`ip:port` or `[ipv6]:port`, e.g. a host port mapped to the
+/// listener's port 5001; the listener takes the unspecified address of the target's family).
 pub fn tcp_transfer_via(
     server: &Path,
     client: &Path,
@@ -427,11 +633,33 @@ pub fn tcp_transfer_via(
         let f = fs::File::open(ns).unwrap();
         assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
     };
+    let any = if target.starts_with('[') {
+        "[::]:5001"
+    } else {
+        "0.0.0.0:5001"
+    };
     std::thread::scope(|s| {
         let listener = s
             .spawn(|| {
                 enter(server);
-                std::net::TcpListener::bind("0.0.0.0:5001").unwrap()
+                // The port may still be held for a moment after the transfer before (seen
+                // between transfers of different families into one namespace, back to back):
+                // by its closing connection, or by a copy of its listener that a child
+                // another test thread forked just then holds until it execs (sockets are
+                // close-on-exec). Wait for that, within a bound.
+                let t = Instant::now();
+                loop {
+                    match std::net::TcpListener::bind(any) {
+                        Ok(l) => break l,
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::AddrInUse
+                                && t.elapsed() < Duration::from_secs(10) =>
+                        {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        Err(e) => panic!("bind {any} for {target}: {e}"),
+                    }
+                }
             })
             .join()
             .unwrap();

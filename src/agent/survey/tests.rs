@@ -99,6 +99,57 @@ fn leftover_routes_are_named_except_the_bridge_route_of_this_node() {
 }
 
 #[test]
+fn the_kernel_route_of_the_vxlan_device_ipv6_address_is_not_foreign() {
+    // IPv6 gives the device's own address (the podCIDR's network address as a /128) a prefix
+    // route of its own; the same /128 on another device, another node's, or a wider route on
+    // the device are still named.
+    let route = |dst: &str, dev: &str, protocol| ForeignRoute {
+        dst: net(dst),
+        gateway: None,
+        dev: Some(dev.into()),
+        protocol,
+        blackhole: false,
+    };
+    let f = Foreign {
+        routes: vec![
+            route("2001:db8:42:1::/128", "lichen.1", PROTO_KERNEL),
+            route("2001:db8:42:1::/64", "lichen0", PROTO_KERNEL),
+            route("2001:db8:42:1::/128", "eth1", PROTO_KERNEL),
+            route("2001:db8:42:2::/128", "lichen.1", PROTO_KERNEL),
+            route("2001:db8:42:1::/128", "lichen.1", 3),
+            route("2001:db8:42:1::/96", "lichen.1", PROTO_KERNEL),
+        ],
+        ..Foreign::default()
+    };
+    let w = warnings(
+        &f,
+        &[net("10.100.0.0/16"), net("2001:db8:42::/48")],
+        &[net("10.100.1.0/24"), net("2001:db8:42:1::/64")],
+    );
+    assert_eq!(w.len(), 4, "{w:#?}");
+    assert!(
+        w[0].contains("ip route del 2001:db8:42:1::/128 dev eth1"),
+        "{}",
+        w[0]
+    );
+    assert!(
+        w[1].contains("ip route del 2001:db8:42:2::/128 dev lichen.1"),
+        "{}",
+        w[1]
+    );
+    assert!(
+        w[2].contains("ip route del 2001:db8:42:1::/128 dev lichen.1"),
+        "{}",
+        w[2]
+    );
+    assert!(
+        w[3].contains("ip route del 2001:db8:42:1::/96 dev lichen.1"),
+        "{}",
+        w[3]
+    );
+}
+
+#[test]
 fn a_legacy_forward_drop_gives_the_fix() {
     let f = |policy_drop, rules, drops| Foreign {
         legacy_forward: Some(Ok(LegacyForward {
