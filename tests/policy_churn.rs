@@ -21,6 +21,8 @@
 //! `LICHEN_CHURN_SEED` replays a walk (the seed is printed), `LICHEN_CHURN_STEPS` sets its
 //! length.
 
+#[path = "policy_churn/agents.rs"]
+mod agents;
 #[path = "policy_churn/api.rs"]
 mod api;
 #[path = "policy_churn/bed.rs"]

@@ -2,20 +2,18 @@
 //! writes their cluster dir (or the test API server's objects), and the checks made after each change (see the test's docs).
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use super::agents::*;
 use super::common::cluster::*;
 use super::common::probe::*;
 use super::probes::{spawn_probes, Probes};
 
 use lichen::k8s::Protocol;
-use lichen::nft::readback::TableDump;
 use lichen::policy::churn::{state_of, Churn, ChurnPod, PORTS};
-use lichen::policy::table::{apply_policy, read_policy_table};
 use lichen::policy::{compile, Packet, Ruleset};
 
 /// The longest a change may take to be enforced by both agents.
@@ -32,79 +30,6 @@ pub const SAMPLE: usize = 6;
 
 pub fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().expect(name))
-}
-
-/// Every `*.json` file of the cluster dir: what the agents read.
-pub fn dir_files(c: &Cluster) -> BTreeMap<String, String> {
-    fs::read_dir(c.objects())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-        .map(|n| {
-            let json = fs::read_to_string(c.objects().join(&n)).unwrap();
-            (n, json)
-        })
-        .collect()
-}
-
-/// Writes the walk's files: removed ones deleted, changed ones replaced, back to back.
-pub fn write(c: &Cluster, before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) {
-    for name in before.keys().filter(|n| !after.contains_key(*n)) {
-        c.remove_object(name);
-    }
-    for (name, json) in after {
-        if before.get(name) != Some(json) {
-            c.put_object(name, json);
-        }
-    }
-}
-
-/// The fingerprint of the ruleset node `k`'s agent enforces, from its status page.
-pub fn applied(c: &Cluster, k: usize) -> Option<String> {
-    let (_, body) = c.http(k, "/status");
-    body.lines()
-        .find_map(|l| l.trim().strip_prefix("ruleset: "))
-        .map(str::to_owned)
-}
-
-/// Node `k`'s policy table read back.
-pub fn kernel_table(c: &Cluster, k: usize) -> TableDump {
-    let path = c.nodes[k].ns.path.clone();
-    std::thread::spawn(move || {
-        enter(&path);
-        read_policy_table().unwrap().expect("no policy table")
-    })
-    .join()
-    .unwrap()
-}
-
-/// The table a fresh apply of `rs` makes, read back in a namespace of its own.
-pub fn reference(rs: &Ruleset) -> TableDump {
-    let rs = rs.clone();
-    std::thread::spawn(move || {
-        // SAFETY: moves only this thread into a new network namespace.
-        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
-        apply_policy(&rs, None).unwrap();
-        read_policy_table().unwrap().unwrap()
-    })
-    .join()
-    .unwrap()
-}
-
-/// Agent `k`'s explain verdict (`true`: allowed) for a TCP packet.
-pub fn explained(c: &Cluster, k: usize, src: &str, dst: &str, port: u16) -> bool {
-    let (code, body) = c.http(
-        k,
-        &format!("/policy/explain?src={src}&dst={dst}&port={port}&proto=tcp"),
-    );
-    assert_eq!(code, 200, "explain on node {k}: {body}");
-    let first = body.lines().next().unwrap_or_default();
-    assert!(
-        first.ends_with("ALLOWED") || first.ends_with("DENIED"),
-        "{body}"
-    );
-    first.ends_with("ALLOWED")
 }
 
 /// Two nodes with agents enforcing policy, nine pods x/y/z × a/b/c (alternating nodes)
@@ -133,6 +58,23 @@ pub struct Bed {
 /// What the agents enforce after a change: the compiled rulesets and when they were seen.
 pub struct Enforced {
     pub rulesets: Vec<Ruleset>,
+}
+
+/// A cell of the matrix: source pod, destination pod, port, protocol.
+pub type Cell = (usize, usize, u16, Proto);
+
+/// A probe's outcome: reached, and when it started (`None`: not probed).
+type Outcome = Option<(bool, Instant)>;
+
+/// One change's wait and probes.
+struct Run {
+    /// When both agents were seen enforcing the change (or the wait gave up).
+    enforced: Instant,
+    /// What the agents enforced instead, when they never converged.
+    stuck: Option<Vec<Option<String>>>,
+    /// The probes made once enforced, and the early ones, by cell.
+    got: Vec<Outcome>,
+    early: Vec<Outcome>,
 }
 
 impl Bed {
@@ -199,13 +141,35 @@ impl Bed {
     /// start together when it ends. Checks each cell against the compiled verdict (egress on
     /// the source's node, ingress on the destination's); with `explain`, also the agents'
     /// `/policy/explain` against what the probe saw.
-    pub fn step(
-        &mut self,
-        what: String,
-        cells: &[(usize, usize, u16, Proto)],
-        explain: bool,
-    ) -> Enforced {
+    pub fn step(&mut self, what: String, cells: &[Cell], explain: bool) -> Enforced {
         self.history.push(what);
+        let (written, rulesets) = self.write_state();
+        let want: Vec<String> = rulesets
+            .iter()
+            .map(|r| format!("{:016x}", r.fingerprint()))
+            .collect();
+        let run = self.converge_and_probe(cells, written, &want);
+        if let Some(got) = run.stuck {
+            self.fail(format!(
+                "agents enforce {got:?}, the state compiles to {want:?}"
+            ));
+        }
+        self.latencies.push(run.enforced - written);
+        self.report_early(cells, &run.early, &rulesets, written, run.enforced);
+        let wrong = self.check_cells(cells, &run.got, &rulesets, run.enforced, explain);
+        if !wrong.is_empty() {
+            self.fail(format!(
+                "{} of {} cells wrong: {wrong:#?}",
+                wrong.len(),
+                cells.len()
+            ));
+        }
+        Enforced { rulesets }
+    }
+
+    /// Writes the walk's files (to the cluster dir or the test API server) and compiles,
+    /// per node, the state they hold: when they were written and what each node must enforce.
+    fn write_state(&mut self) -> (Instant, Vec<Ruleset>) {
         let after = self.walk.files();
         let api = self.c.api.is_some();
         if api {
@@ -220,50 +184,57 @@ impl Bed {
         } else {
             dir_files(&self.c)
         });
-        let rulesets: Vec<Ruleset> = self
+        let rulesets = self
             .c
             .nodes
             .iter()
             .map(|n| compile(&state, &n.name))
             .collect();
-        let want: Vec<String> = rulesets
-            .iter()
-            .map(|r| format!("{:016x}", r.fingerprint()))
-            .collect();
-        // One thread per source pod, in its namespace before the wait; released together,
-        // each starts all its probes at once (non-blocking sockets). A second set starts at
-        // change + EARLY whatever the agents say: how many cells are stale then is reported.
+        (written, rulesets)
+    }
+
+    /// The probe threads' work, one group per source pod: all of `cells`, or (`early`) at
+    /// most [`EARLY_SAMPLE`] of them spread over `cells`.
+    fn probe_groups(&self, cells: &[Cell], early: bool) -> Vec<(PathBuf, Probes)> {
         let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, cell) in cells.iter().enumerate() {
             by_source.entry(cell.0).or_default().push(i);
         }
-        // the early set: at most EARLY_SAMPLE cells, spread over `cells`
         let stride = cells.len().div_ceil(EARLY_SAMPLE).max(1);
-        let group = |early: bool| -> Vec<(PathBuf, Probes)> {
-            by_source
-                .iter()
-                .map(|(&a, indices)| {
-                    let probes = indices
-                        .iter()
-                        .filter(|&&i| !early || i % stride == 0)
-                        .map(|&i| {
-                            let (_, b, port, proto) = cells[i];
-                            let addr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
-                            (i, addr, proto)
-                        })
-                        .collect();
-                    (self.netns[a].0.path.clone(), probes)
-                })
-                .filter(|(_, probes): &(_, Vec<_>)| !probes.is_empty())
-                .collect()
-        };
-        let (groups, early_groups) = (group(false), group(true));
+        by_source
+            .iter()
+            .map(|(&a, indices)| {
+                let probes = indices
+                    .iter()
+                    .filter(|&&i| !early || i % stride == 0)
+                    .map(|&i| {
+                        let (_, b, port, proto) = cells[i];
+                        let addr = format!("{}:{port}", self.pods[b].ip).parse().unwrap();
+                        (i, addr, proto)
+                    })
+                    .collect();
+                (self.netns[a].0.path.clone(), probes)
+            })
+            .filter(|(_, probes): &(_, Vec<_>)| !probes.is_empty())
+            .collect()
+    }
+
+    /// Waits until both agents report `want` and then releases the probe threads (one per
+    /// source pod, in its namespace before the wait; each starts all its probes at once). A
+    /// second set starts at change + [`EARLY`] whatever the agents say.
+    fn converge_and_probe(&self, cells: &[Cell], written: Instant, want: &[String]) -> Run {
+        let (groups, early_groups) = (
+            self.probe_groups(cells, false),
+            self.probe_groups(cells, true),
+        );
         let go = Barrier::new(groups.len() + 1);
         let abort = AtomicBool::new(false);
-        let mut at = written;
-        let mut stuck = None;
-        let mut got: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
-        let mut early: Vec<Option<(bool, Instant)>> = vec![None; cells.len()];
+        let mut run = Run {
+            enforced: written,
+            stuck: None,
+            got: vec![None; cells.len()],
+            early: vec![None; cells.len()],
+        };
         std::thread::scope(|s| {
             let (go, abort) = (&go, &abort);
             let handles: Vec<_> = groups
@@ -285,21 +256,13 @@ impl Bed {
                     })
                 })
                 .collect();
-            loop {
-                let got: Vec<Option<String>> = (0..2).map(|k| applied(&self.c, k)).collect();
-                if got.iter().zip(&want).all(|(g, w)| g.as_ref() == Some(w)) {
-                    break;
-                }
-                if written.elapsed() > CONVERGE {
-                    stuck = Some(got);
-                    abort.store(true, Ordering::SeqCst);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
+            run.stuck = self.wait_enforced(written, want);
+            if run.stuck.is_some() {
+                abort.store(true, Ordering::SeqCst);
             }
-            at = Instant::now();
+            run.enforced = Instant::now();
             go.wait();
-            for (hs, out) in [(handles, &mut got), (early_handles, &mut early)] {
+            for (hs, out) in [(handles, &mut run.got), (early_handles, &mut run.early)] {
                 for h in hs {
                     for (i, reached, started) in h.join().unwrap() {
                         out[i] = Some((reached, started));
@@ -307,40 +270,63 @@ impl Bed {
                 }
             }
         });
-        if let Some(got) = stuck {
-            self.fail(format!(
-                "agents enforce {got:?}, the state compiles to {want:?}"
-            ));
+        run
+    }
+
+    /// Polls both agents' status until they enforce `want`; what they enforce instead when
+    /// [`CONVERGE`] passes first.
+    fn wait_enforced(&self, written: Instant, want: &[String]) -> Option<Vec<Option<String>>> {
+        loop {
+            let got: Vec<Option<String>> = (0..2).map(|k| applied(&self.c, k)).collect();
+            if got.iter().zip(want).all(|(g, w)| g.as_ref() == Some(w)) {
+                return None;
+            }
+            if written.elapsed() > CONVERGE {
+                return Some(got);
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        self.latencies.push(at - written);
-        let verdict = |&(a, b, port, proto): &(usize, usize, u16, Proto)| {
-            let (ka, kb) = (self.netns[a].1, self.netns[b].1);
-            let (pa, pb) = (&self.pods[a], &self.pods[b]);
-            let packet = Packet {
-                src: pa.ip.parse().unwrap(),
-                dst: pb.ip.parse().unwrap(),
-                port,
-                protocol: match proto {
-                    Proto::Tcp => Protocol::Tcp,
-                    Proto::Udp => Protocol::Udp,
-                },
-            };
-            (
-                rulesets[ka].explain(packet).allowed(),
-                rulesets[kb].explain(packet).allowed(),
-            )
+    }
+
+    /// The compiled verdict of `cell`: (egress on the source's node, ingress on the
+    /// destination's).
+    fn verdict(&self, rulesets: &[Ruleset], &(a, b, port, proto): &Cell) -> (bool, bool) {
+        let (ka, kb) = (self.netns[a].1, self.netns[b].1);
+        let (pa, pb) = (&self.pods[a], &self.pods[b]);
+        let packet = Packet {
+            src: pa.ip.parse().unwrap(),
+            dst: pb.ip.parse().unwrap(),
+            port,
+            protocol: match proto {
+                Proto::Tcp => Protocol::Tcp,
+                Proto::Udp => Protocol::Udp,
+            },
         };
-        // At change + EARLY: reported, not asserted (a loaded machine may be late; the
-        // benchmark measures how late).
+        (
+            rulesets[ka].explain(packet).allowed(),
+            rulesets[kb].explain(packet).allowed(),
+        )
+    }
+
+    /// Counts the cells stale at change + [`EARLY`]: reported, not asserted (a loaded machine
+    /// may be late; the benchmark measures how late).
+    fn report_early(
+        &mut self,
+        cells: &[Cell],
+        early: &[Outcome],
+        rulesets: &[Ruleset],
+        written: Instant,
+        enforced: Instant,
+    ) {
         let mut stale = 0;
         let mut probed = 0;
-        for (cell, r) in cells.iter().zip(&early) {
+        for (cell, r) in cells.iter().zip(early) {
             let Some((reached, started)) = *r else {
                 continue;
             };
             probed += 1;
             self.early_late = self.early_late.max(started - (written + EARLY));
-            let (egress, ingress) = verdict(cell);
+            let (egress, ingress) = self.verdict(rulesets, cell);
             stale += usize::from(reached != (egress && ingress));
         }
         self.early.push((stale, probed));
@@ -350,20 +336,32 @@ impl Bed {
                 self.tag,
                 self.history.last().unwrap(),
                 EARLY.as_millis(),
-                (at - written).as_secs_f64() * 1e3
+                (enforced - written).as_secs_f64() * 1e3
             );
         }
+    }
+
+    /// The cells whose probe disagrees with the compiled verdict (or, with `explain`, with an
+    /// agent's `/policy/explain`), described.
+    fn check_cells(
+        &mut self,
+        cells: &[Cell],
+        got: &[Outcome],
+        rulesets: &[Ruleset],
+        enforced: Instant,
+        explain: bool,
+    ) -> Vec<String> {
         let mut wrong = Vec::new();
-        for (cell, r) in cells.iter().zip(&got) {
+        for (cell, r) in cells.iter().zip(got) {
             let &(a, b, port, proto) = cell;
             let (reached, started) = r.expect("probe ran");
             // how soon after enforcement the probes ran is reported, not asserted: a timing
             // figure belongs to the benchmark (benches/policy.rs), and a loaded machine may start
             // a probe late without the verdict being any less the one enforced
-            self.probe_late = self.probe_late.max(started - at);
+            self.probe_late = self.probe_late.max(started - enforced);
             let (ka, kb) = (self.netns[a].1, self.netns[b].1);
             let (pa, pb) = (&self.pods[a], &self.pods[b]);
-            let (egress, ingress) = verdict(cell);
+            let (egress, ingress) = self.verdict(rulesets, cell);
             let pair = format!(
                 "{}/{} -> {}/{}:{port}/{proto:?}",
                 pa.namespace, pa.name, pb.namespace, pb.name
@@ -394,14 +392,7 @@ impl Bed {
                 }
             }
         }
-        if !wrong.is_empty() {
-            self.fail(format!(
-                "{} of {} cells wrong: {wrong:#?}",
-                wrong.len(),
-                cells.len()
-            ));
-        }
-        Enforced { rulesets }
+        wrong
     }
 
     /// Each node's table read back equals a fresh replace of its compile.
@@ -444,21 +435,4 @@ impl Bed {
             ms(self.early_late)
         );
     }
-}
-
-/// A probe from the namespace at `from` with a generous timeout (3 s: past a SYN's first
-/// retransmission), for a second try of a probe that should have passed.
-fn reach_slowly(from: &std::path::Path, ip: &str, port: u16, proto: Proto) -> bool {
-    let from = from.to_owned();
-    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().unwrap();
-    std::thread::spawn(move || {
-        testkit::probe::enter(&from);
-        let timeout = Duration::from_secs(3);
-        match proto {
-            Proto::Tcp => testkit::probe::connects(addr, timeout),
-            Proto::Udp => testkit::probe::echoes(addr, timeout),
-        }
-    })
-    .join()
-    .unwrap()
 }
