@@ -10,10 +10,12 @@
 //!   tables' forward chains), built on the generic [`crate::nft`].
 //! - [`http`]: the endpoint (`/status`, `/healthz`, `/readyz`, `/metrics`, `/policy/explain`);
 //!   [`client`]: the commands' side of it; [`explain`]: `lichen policy explain`.
+//! - [`error`]: the start-up errors, typed, with what was being done as context.
 //! - [`report`]: what the agent knows about itself; [`metrics`] renders it in the Prometheus
 //!   text format ([`histogram`]: the reconcile-duration histogram it keeps).
 
 pub mod client;
+pub mod error;
 pub mod explain;
 pub mod feed;
 pub mod histogram;

@@ -29,6 +29,8 @@ use std::time::Duration;
 use smol::channel::Receiver;
 use smol::future::FutureExt;
 
+use super::error::{AgentError, Context};
+
 use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
 use super::netconf::{NetConf, NetConfError};
@@ -87,9 +89,9 @@ enum Wake {
     Hint,
 }
 
-pub fn run(opts: Options) -> Result<(), String> {
+pub fn run(opts: Options) -> Result<(), AgentError> {
     // First: a SIGTERM during start-up is kept in the pipe and ends the loop at once.
-    let shutdown = Shutdown::install().map_err(|e| format!("signal handlers: {e}"))?;
+    let shutdown = Shutdown::install().context("signal handlers")?;
     let rec = reconciler(&opts)?;
     let mut route_loop = RouteLoop::start(&opts, rec)?;
     let stop = async {
@@ -116,14 +118,14 @@ pub fn run(opts: Options) -> Result<(), String> {
 
 /// The route loop's reconciler: the net-conf (`--network-policy` turns policy on too), netlink,
 /// this node.
-fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, String> {
+fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, AgentError> {
     let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| match e {
-        NetConfError::Read { .. } => e.to_string(),
+        NetConfError::Read { .. } => AgentError::from(e),
         // Which file: the parse errors name the key, not where it was read from.
-        _ => format!("{e} (in {})", opts.net_conf.display()),
+        e => AgentError::NetConfIn(opts.net_conf.clone(), e),
     })?;
     netconf.network_policy |= opts.network_policy;
-    let kernel = NetlinkKernel::open().map_err(|e| format!("netlink: {e}"))?;
+    let kernel = NetlinkKernel::open().context("netlink")?;
     let mut rec = Reconciler::new(
         kernel,
         opts.node_name.clone(),
@@ -137,16 +139,16 @@ fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, String> {
 
 /// Binds `--listen` (every endpoint) and `--metrics-listen` (`/metrics` alone) and serves them
 /// on the executor.
-async fn start_http(opts: &Options, report: &Arc<Mutex<Report>>) -> Result<(), String> {
+async fn start_http(opts: &Options, report: &Arc<Mutex<Report>>) -> Result<(), AgentError> {
     let listener = smol::net::TcpListener::bind(opts.listen)
         .await
-        .map_err(|e| format!("listening on {}: {e}", opts.listen))?;
+        .context(format!("listening on {}", opts.listen))?;
     let ipam_dir = opts.ipam_dir.clone();
     let leases = move || count_leases(&ipam_dir);
     if let Some(addr) = opts.metrics_listen {
         let metrics = smol::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("listening on {addr} (--metrics-listen): {e}"))?;
+            .context(format!("listening on {addr} (--metrics-listen)"))?;
         let serve = http::serve(
             metrics,
             report.clone(),
@@ -181,12 +183,11 @@ struct RouteLoop {
 impl RouteLoop {
     /// Starts the cluster feed and its source, the publisher (API source only), the kernel
     /// monitor and the policy reconciler around `rec`.
-    fn start(opts: &Options, rec: Reconciler<NetlinkKernel>) -> Result<RouteLoop, String> {
+    fn start(opts: &Options, rec: Reconciler<NetlinkKernel>) -> Result<RouteLoop, AgentError> {
         let source = match &opts.kube {
             Some(k) => Source::kube_kinds(k, Default::default(), watched(&rec.netconf)),
             None => Source::dir(&opts.cluster_dir, DirConfig::default()),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         // Only what the API source reads is published to (never with --cluster-dir).
         let publisher = source.client().map(|client| {
             let w = crate::k8s::watch::WatchConfig::default();
@@ -198,7 +199,7 @@ impl RouteLoop {
                 (w.backoff_min, w.backoff_max),
             )
         });
-        let events = netlink::monitor().map_err(|e| format!("netlink monitor: {e}"))?;
+        let events = netlink::monitor().context("netlink monitor")?;
         let report = Arc::new(Mutex::new(Report::default()));
         report.lock().expect("report").beat();
         let (routes_tx, routes) = feed::trigger();
@@ -218,7 +219,7 @@ impl RouteLoop {
             routes_tx,
             report.clone(),
         )
-        .map_err(|e| format!("starting the policy reconciler: {e}"))?;
+        .context("starting the policy reconciler")?;
         Ok(RouteLoop {
             rec,
             feed,
