@@ -320,7 +320,7 @@ fn daemonset_installs_and_runs_the_agent_on_every_node() {
             cm_name
         );
         let text = m.get(&format!("{cm}.data.net-conf.json")).unwrap();
-        let nc = lichen::agent::netconf::NetConf::parse(text.as_bytes())
+        let nc = lichen::agent::netconf::ClusterNetwork::parse(text.as_bytes())
             .unwrap_or_else(|e| panic!("{file}: net-conf.json: {e}"));
         assert_eq!(nc.network, [network.parse().unwrap()], "{file}");
     }

@@ -1,5 +1,5 @@
 //! The agent's start-up errors, typed (issue 12; after netavark's `src/error/mod.rs`): the
-//! cause keeps its type ([`io::Error`] with its errno, [`NetConfError`], [`SourceError`]),
+//! cause keeps its type ([`io::Error`] with its errno, [`ClusterNetworkError`], [`SourceError`]),
 //! and [`Context::context`] wraps it with what was being done. `Display` prints the chain,
 //! outermost first (`listening on 127.0.0.1:9808: Address in use (os error 98)`), and
 //! [`std::error::Error::source`] walks it.
@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::netconf::NetConfError;
+use super::netconf::ClusterNetworkError;
 use super::source::SourceError;
 
 #[derive(Debug)]
@@ -17,9 +17,9 @@ pub enum AgentError {
     Context(String, Box<AgentError>),
     Io(io::Error),
     /// The net-conf file could not be read or is wrong (its message names the key).
-    NetConf(NetConfError),
+    ClusterNetwork(ClusterNetworkError),
     /// The net-conf file at this path is wrong: printed `<error> (in <path>)`.
-    NetConfIn(PathBuf, NetConfError),
+    NetConfIn(PathBuf, ClusterNetworkError),
     /// The cluster source could not start (the directory, its watch, the API).
     Source(SourceError),
 }
@@ -39,7 +39,7 @@ impl fmt::Display for AgentError {
         match self {
             AgentError::Context(what, inner) => write!(f, "{what}: {inner}"),
             AgentError::Io(e) => e.fmt(f),
-            AgentError::NetConf(e) => e.fmt(f),
+            AgentError::ClusterNetwork(e) => e.fmt(f),
             AgentError::NetConfIn(path, e) => write!(f, "{e} (in {})", path.display()),
             AgentError::Source(e) => e.fmt(f),
         }
@@ -51,7 +51,7 @@ impl std::error::Error for AgentError {
         match self {
             AgentError::Context(_, inner) => Some(&**inner),
             AgentError::Io(e) => Some(e),
-            AgentError::NetConf(e) | AgentError::NetConfIn(_, e) => Some(e),
+            AgentError::ClusterNetwork(e) | AgentError::NetConfIn(_, e) => Some(e),
             AgentError::Source(e) => Some(e),
         }
     }
@@ -63,9 +63,9 @@ impl From<io::Error> for AgentError {
     }
 }
 
-impl From<NetConfError> for AgentError {
-    fn from(e: NetConfError) -> Self {
-        AgentError::NetConf(e)
+impl From<ClusterNetworkError> for AgentError {
+    fn from(e: ClusterNetworkError) -> Self {
+        AgentError::ClusterNetwork(e)
     }
 }
 

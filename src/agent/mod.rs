@@ -1,6 +1,6 @@
 //! `lichen agent`: the node agent.
 //!
-//! - [`netconf`]: Flannel's net-conf.json plus Lichen's keys, as a typed `NetConf`.
+//! - [`netconf`]: Flannel's net-conf.json plus Lichen's keys, as a typed `ClusterNetwork`.
 //! - [`source`]: where the cluster state comes from (a directory of objects or the Kubernetes
 //!   API), as snapshots of the whole state ([`crate::model::ClusterState`]).
 //! - [`survey`], [`stale`]: field failures met with an instruction (no VXLAN module, a

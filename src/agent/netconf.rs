@@ -33,7 +33,7 @@ use lichen_backends::{BackendConf, ConfError, VxlanConf};
 pub const BACKEND_TYPES: &[&str] = &["host-gw", "vxlan"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetConf {
+pub struct ClusterNetwork {
     /// The cluster networks: the IPv4 one first, then the IPv6 one.
     pub network: Vec<IpNet>,
     /// Prefix length of a node subnet, per entry of `network`.
@@ -48,7 +48,7 @@ pub struct NetConf {
 }
 
 #[derive(Debug)]
-pub enum NetConfError {
+pub enum ClusterNetworkError {
     Read {
         path: PathBuf,
         source: io::Error,
@@ -71,23 +71,25 @@ pub enum NetConfError {
     NoFamily,
 }
 
-impl fmt::Display for NetConfError {
+impl fmt::Display for ClusterNetworkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NetConfError::Read { path, source } => {
+            ClusterNetworkError::Read { path, source } => {
                 write!(f, "reading {}: {source}", path.display())
             }
-            NetConfError::Json(e) => write!(f, "net-conf: {e}"),
-            NetConfError::UnknownBackend(t) => write!(
+            ClusterNetworkError::Json(e) => write!(f, "net-conf: {e}"),
+            ClusterNetworkError::UnknownBackend(t) => write!(
                 f,
                 "net-conf: unknown Backend.Type {t:?}; accepted: {}",
                 BACKEND_TYPES.join(", ")
             ),
-            NetConfError::MissingNetwork(field) => write!(f, "net-conf: {field} is required"),
-            NetConfError::InvalidNetwork { field, value } => {
+            ClusterNetworkError::MissingNetwork(field) => {
+                write!(f, "net-conf: {field} is required")
+            }
+            ClusterNetworkError::InvalidNetwork { field, value } => {
                 write!(f, "net-conf: {field} {value:?} is not an address/prefix")
             }
-            NetConfError::InvalidSubnetLen {
+            ClusterNetworkError::InvalidSubnetLen {
                 field,
                 len,
                 network,
@@ -95,36 +97,36 @@ impl fmt::Display for NetConfError {
                 f,
                 "net-conf: {field} {len} does not fit in network {network}"
             ),
-            NetConfError::Backend(e) => write!(f, "net-conf: Backend: {e}"),
-            NetConfError::NoFamily => {
+            ClusterNetworkError::Backend(e) => write!(f, "net-conf: Backend: {e}"),
+            ClusterNetworkError::NoFamily => {
                 write!(f, "net-conf: EnableIPv4 and EnableIPv6 are both false")
             }
         }
     }
 }
 
-impl std::error::Error for NetConfError {
+impl std::error::Error for ClusterNetworkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            NetConfError::Read { source, .. } => Some(source),
-            NetConfError::Json(e) => Some(e),
+            ClusterNetworkError::Read { source, .. } => Some(source),
+            ClusterNetworkError::Json(e) => Some(e),
             _ => None,
         }
     }
 }
 
-impl NetConf {
+impl ClusterNetwork {
     /// Reads and parses the file at `path`.
-    pub fn load(path: &Path) -> Result<NetConf, NetConfError> {
-        let bytes = std::fs::read(path).map_err(|source| NetConfError::Read {
+    pub fn load(path: &Path) -> Result<ClusterNetwork, ClusterNetworkError> {
+        let bytes = std::fs::read(path).map_err(|source| ClusterNetworkError::Read {
             path: path.to_owned(),
             source,
         })?;
-        NetConf::parse(&bytes)
+        ClusterNetwork::parse(&bytes)
     }
 
-    pub fn parse(bytes: &[u8]) -> Result<NetConf, NetConfError> {
-        let raw: RawNetConf = from_json(bytes).map_err(NetConfError::Json)?;
+    pub fn parse(bytes: &[u8]) -> Result<ClusterNetwork, ClusterNetworkError> {
+        let raw: RawNetConf = from_json(bytes).map_err(ClusterNetworkError::Json)?;
         let mut network = Vec::new();
         let mut subnet_len = Vec::new();
         if raw.enable_ipv4.unwrap_or(true) {
@@ -143,10 +145,10 @@ impl NetConf {
             network.push(net);
         }
         if network.is_empty() {
-            return Err(NetConfError::NoFamily);
+            return Err(ClusterNetworkError::NoFamily);
         }
         let backend = raw.backend.unwrap_or_default();
-        Ok(NetConf {
+        Ok(ClusterNetwork {
             network,
             subnet_len,
             backend: backend.kind()?,
@@ -157,19 +159,19 @@ impl NetConf {
     }
 }
 
-fn parse_net(field: &'static str, value: Option<String>) -> Result<IpNet, NetConfError> {
+fn parse_net(field: &'static str, value: Option<String>) -> Result<IpNet, ClusterNetworkError> {
     let value = value
         .filter(|v| !v.is_empty())
-        .ok_or(NetConfError::MissingNetwork(field))?;
+        .ok_or(ClusterNetworkError::MissingNetwork(field))?;
     let net: IpNet = value
         .parse()
-        .map_err(|_| NetConfError::InvalidNetwork { field, value })?;
+        .map_err(|_| ClusterNetworkError::InvalidNetwork { field, value })?;
     let family_ok = match field {
         "Network" => matches!(net, IpNet::V4(_)),
         _ => matches!(net, IpNet::V6(_)),
     };
     if !family_ok {
-        return Err(NetConfError::InvalidNetwork {
+        return Err(ClusterNetworkError::InvalidNetwork {
             field,
             value: net.to_string(),
         });
@@ -182,10 +184,10 @@ fn check_len(
     len: Option<u8>,
     default: u8,
     network: IpNet,
-) -> Result<u8, NetConfError> {
+) -> Result<u8, ClusterNetworkError> {
     let len = len.filter(|l| *l != 0).unwrap_or(default);
     if len < network.prefix_len() || len > network.max_prefix_len() {
-        return Err(NetConfError::InvalidSubnetLen {
+        return Err(ClusterNetworkError::InvalidSubnetLen {
             field,
             len,
             network,
@@ -235,7 +237,7 @@ struct RawBackend {
 }
 
 impl RawBackend {
-    fn kind(&self) -> Result<BackendConf, NetConfError> {
+    fn kind(&self) -> Result<BackendConf, ClusterNetworkError> {
         match self.kind.as_deref().unwrap_or("vxlan") {
             "host-gw" => Ok(BackendConf::HostGw),
             "vxlan" => {
@@ -248,10 +250,10 @@ impl RawBackend {
                     mtu: self.mtu,
                     tx_checksum_offload: self.tx_checksum_offload.unwrap_or(d.tx_checksum_offload),
                 };
-                v.validate().map_err(NetConfError::Backend)?;
+                v.validate().map_err(ClusterNetworkError::Backend)?;
                 Ok(BackendConf::Vxlan(v))
             }
-            other => Err(NetConfError::UnknownBackend(other.to_owned())),
+            other => Err(ClusterNetworkError::UnknownBackend(other.to_owned())),
         }
     }
 }

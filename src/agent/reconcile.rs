@@ -28,7 +28,7 @@ use ipnet::IpNet;
 use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo};
 
 use super::kernel::Kernel;
-use super::netconf::NetConf;
+use super::netconf::ClusterNetwork;
 use super::node_rules::NodeRules;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
@@ -39,7 +39,7 @@ use crate::subnet_file::SubnetFile;
 pub struct Reconciler<K: Kernel> {
     pub kernel: K,
     pub node_name: String,
-    pub netconf: NetConf,
+    pub netconf: ClusterNetwork,
     pub iface: Option<String>,
     pub subnet_file: PathBuf,
     /// The rules last applied (None: never, or must be re-applied).
@@ -94,7 +94,7 @@ impl<K: Kernel> Reconciler<K> {
     pub fn new(
         kernel: K,
         node_name: String,
-        netconf: NetConf,
+        netconf: ClusterNetwork,
         iface: Option<String>,
         subnet_file: PathBuf,
     ) -> Self {
@@ -298,7 +298,7 @@ impl<K: Kernel> Reconciler<K> {
 /// flags for the net-conf's networks (kube-controller-manager's `--allocate-node-cidrs`,
 /// `--cluster-cidr`, `--node-cidr-mask-size` or, dual-stack, `-ipv4`/`-ipv6`), and where
 /// microk8s keeps them. One line per step.
-pub fn podcidr_hint(node: &str, netconf: &NetConf, waited: Duration) -> String {
+pub fn podcidr_hint(node: &str, netconf: &ClusterNetwork, waited: Duration) -> String {
     let cidrs: Vec<String> = netconf.network.iter().map(|n| n.to_string()).collect();
     let masks = match (&netconf.network[..], &netconf.subnet_len[..]) {
         ([_], [len]) => format!("--node-cidr-mask-size={len}"),

@@ -9,7 +9,7 @@ use lichen_backends::testing::FakeKernel;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
 
 use super::kernel::{Kernel, PolicyKernel};
-use super::netconf::NetConf;
+use super::netconf::ClusterNetwork;
 use super::node_rules::NodeRules;
 use super::policy::PolicySync;
 use super::reconcile::{podcidr_hint, Reconciler};
@@ -145,7 +145,7 @@ impl Case {
             bridge_nf: true,
             refuse_vxlan: None,
         };
-        let nc = NetConf::parse(netconf.as_bytes()).unwrap();
+        let nc = ClusterNetwork::parse(netconf.as_bytes()).unwrap();
         Case {
             policy: PolicySync::new("node1".into(), nc.network_policy),
             rec: Reconciler::new(fake, "node1".into(), nc, None, file.clone()),
@@ -322,7 +322,7 @@ fn a_node_without_pod_cidr_gets_the_controller_manager_hint_after_the_wait() {
 
 #[test]
 fn the_hint_names_both_families_when_dual_stack() {
-    let nc = NetConf::parse(
+    let nc = ClusterNetwork::parse(
         br#"{"Network":"10.100.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:100::/56"}"#,
     )
     .unwrap();

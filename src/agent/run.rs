@@ -33,7 +33,7 @@ use super::error::{AgentError, Context};
 
 use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
-use super::netconf::{NetConf, NetConfError};
+use super::netconf::{ClusterNetwork, ClusterNetworkError};
 use super::netlink::{self, NetlinkKernel};
 use super::policy_thread::start_policy;
 use super::publish::Publisher;
@@ -119,8 +119,8 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
 /// The route loop's reconciler: the net-conf (`--network-policy` turns policy on too), netlink,
 /// this node.
 fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, AgentError> {
-    let mut netconf = NetConf::load(&opts.net_conf).map_err(|e| match e {
-        NetConfError::Read { .. } => AgentError::from(e),
+    let mut netconf = ClusterNetwork::load(&opts.net_conf).map_err(|e| match e {
+        ClusterNetworkError::Read { .. } => AgentError::from(e),
         // Which file: the parse errors name the key, not where it was read from.
         e => AgentError::NetConfIn(opts.net_conf.clone(), e),
     })?;
@@ -326,7 +326,7 @@ impl RouteLoop {
 
 /// The kinds the API source watches: Nodes, and the policy kinds when NetworkPolicies are
 /// enforced.
-fn watched(netconf: &NetConf) -> &'static [crate::k8s::watch::Resource] {
+fn watched(netconf: &ClusterNetwork) -> &'static [crate::k8s::watch::Resource] {
     if netconf.network_policy {
         crate::k8s::watch::WITH_POLICY
     } else {

@@ -55,7 +55,7 @@ pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
         Ok(k) => k,
         Err(e) => return vec![format!("netlink: {e}")],
     };
-    let netconf = crate::agent::netconf::NetConf {
+    let netconf = crate::agent::netconf::ClusterNetwork {
         network: Vec::new(),
         subnet_len: Vec::new(),
         backend: lichen_backends::BackendConf::HostGw,

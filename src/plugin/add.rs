@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::ipam::{Addresses, Source};
+use super::ipam::{Addresses, Allocator};
 use super::Output;
 use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, NetConf, Route};
 use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
@@ -20,7 +20,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
     let checked = dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
     log::debug!("ADD: preflight done at {:?}", t.elapsed());
 
-    let ipam = Source::of(conf);
+    let ipam = Allocator::of(conf);
     let addrs = ipam.add(env, conf, stdin)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
     let (bridge, pod) = specs(env, conf, &addrs, mac);

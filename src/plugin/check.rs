@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::add::dp_err;
-use super::ipam::Source;
+use super::ipam::Allocator;
 use super::Output;
 use crate::cni::{CniError, CniResult, Code, Env, NetConf};
 use crate::dataplane::{self, PodState};
@@ -29,7 +29,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
     let state = dataplane::inspect(netns, env.ifname()).map_err(dp_err)?;
     let mut diffs = compare(env, conf, prev, &state);
     let ips: Vec<IpAddr> = prev.ips.iter().map(|ip| ip.address.addr()).collect();
-    diffs.extend(Source::of(conf).check(env, conf, stdin, &ips)?);
+    diffs.extend(Allocator::of(conf).check(env, conf, stdin, &ips)?);
     if diffs.is_empty() {
         Ok(None)
     } else {

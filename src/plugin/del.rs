@@ -2,7 +2,7 @@
 //! when the netns is gone. Both halves always run; the first error is reported after both.
 
 use super::add::dp_err;
-use super::ipam::Source;
+use super::ipam::Allocator;
 use super::Output;
 use crate::cni::{CniError, Env, NetConf};
 use crate::dataplane;
@@ -18,5 +18,5 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
 }
 
 fn release(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
-    Source::of(conf).del(env, conf, stdin)
+    Allocator::of(conf).del(env, conf, stdin)
 }

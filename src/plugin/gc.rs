@@ -1,9 +1,9 @@
 //! GC (CNI 1.1): release every lease whose attachment the runtime no longer knows.
 
-use super::ipam::Source;
+use super::ipam::Allocator;
 use super::Output;
 use crate::cni::{CniError, Env, NetConf};
 
 pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
-    Source::of(conf).gc(env, conf, stdin).map(|_| None)
+    Allocator::of(conf).gc(env, conf, stdin).map(|_| None)
 }

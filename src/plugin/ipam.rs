@@ -24,23 +24,23 @@ pub struct Addresses {
 }
 
 /// Where a network's addresses come from.
-pub enum Source<'a> {
+pub enum Allocator<'a> {
     Builtin,
     Delegate(&'a str),
 }
 
-impl<'a> Source<'a> {
-    pub fn of(conf: &'a NetConf) -> Source<'a> {
+impl<'a> Allocator<'a> {
+    pub fn of(conf: &'a NetConf) -> Allocator<'a> {
         match conf.ipam.kind.as_deref() {
-            None | Some("lichen-ipam") => Source::Builtin,
-            Some(other) => Source::Delegate(other),
+            None | Some("lichen-ipam") => Allocator::Builtin,
+            Some(other) => Allocator::Delegate(other),
         }
     }
 
     pub fn add(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Addresses, CniError> {
         match self {
-            Source::Builtin => builtin_add(env, conf),
-            Source::Delegate(p) => {
+            Allocator::Builtin => builtin_add(env, conf),
+            Allocator::Delegate(p) => {
                 let out = delegate::exec(p, Command::Add, env, stdin)?;
                 let result = CniResult::parse(&out).map_err(|e| {
                     CniError::new(
@@ -70,7 +70,7 @@ impl<'a> Source<'a> {
     /// Releases the attachment's addresses (idempotent).
     pub fn del(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
         match self {
-            Source::Builtin => {
+            Allocator::Builtin => {
                 let released = open(conf)?
                     .release(env.container_id(), env.ifname())
                     .map_err(ipam_err)?;
@@ -81,7 +81,7 @@ impl<'a> Source<'a> {
                 );
                 Ok(())
             }
-            Source::Delegate(p) => delegate::exec(p, Command::Del, env, stdin).map(drop),
+            Allocator::Delegate(p) => delegate::exec(p, Command::Del, env, stdin).map(drop),
         }
     }
 
@@ -95,7 +95,7 @@ impl<'a> Source<'a> {
             )
         })?;
         match self {
-            Source::Builtin => {
+            Allocator::Builtin => {
                 let keep: Vec<(String, String)> = valid
                     .iter()
                     .map(|a| (a.container_id.clone(), a.ifname.clone()))
@@ -110,7 +110,7 @@ impl<'a> Source<'a> {
                     .next()
                     .map_or(Ok(()), |e| Err(ipam_err(e)))
             }
-            Source::Delegate(p) => delegate::exec(p, Command::Gc, env, stdin).map(drop),
+            Allocator::Delegate(p) => delegate::exec(p, Command::Gc, env, stdin).map(drop),
         }
     }
 
@@ -123,7 +123,7 @@ impl<'a> Source<'a> {
         ips: &[IpAddr],
     ) -> Result<Vec<String>, CniError> {
         match self {
-            Source::Builtin => {
+            Allocator::Builtin => {
                 let held = open(conf)?
                     .get(env.container_id(), env.ifname())
                     .map_err(ipam_err)?;
@@ -133,7 +133,7 @@ impl<'a> Source<'a> {
                     .map(|ip| format!("no lease on disk for {ip}"))
                     .collect())
             }
-            Source::Delegate(p) => match delegate::exec(p, Command::Check, env, stdin) {
+            Allocator::Delegate(p) => match delegate::exec(p, Command::Check, env, stdin) {
                 Ok(_) => Ok(Vec::new()),
                 Err(e) => Ok(vec![format!("IPAM plugin {p:?}: {}", e.msg)]),
             },

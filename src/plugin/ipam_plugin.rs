@@ -4,13 +4,13 @@
 
 use std::net::IpAddr;
 
-use super::ipam::Source;
+use super::ipam::Allocator;
 use super::{status, Output};
 use crate::cni::{CniError, Code, Command, Env, NetConf};
 
 pub fn run(env: &Env, conf: &NetConf) -> Result<Output, CniError> {
     // Whatever ipam.type says, this binary is the IPAM plugin: never delegate to ourselves.
-    let builtin = Source::Builtin;
+    let builtin = Allocator::Builtin;
     match env.command {
         Command::Add => {
             let addrs = builtin.add(env, conf, &[])?;

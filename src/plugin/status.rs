@@ -1,14 +1,14 @@
 //! STATUS (CNI 1.1): could an ADD succeed now? The store must be usable, the subnet known, and
 //! every range set must have a free address. Otherwise code 50 with what is missing.
 
-use super::ipam::{self, Source};
+use super::ipam::{self, Allocator};
 use super::{delegate, Output};
 use crate::cni::{CniError, Code, Command, Env, NetConf};
 
 pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
-    match Source::of(conf) {
-        Source::Builtin => builtin(conf).map(|_| None),
-        Source::Delegate(p) => match delegate::exec(p, Command::Status, env, stdin) {
+    match Allocator::of(conf) {
+        Allocator::Builtin => builtin(conf).map(|_| None),
+        Allocator::Delegate(p) => match delegate::exec(p, Command::Status, env, stdin) {
             Ok(_) => Ok(None),
             // Plugins older than CNI 1.1 do not know STATUS: nothing says they cannot serve ADD.
             Err(e)

@@ -7,7 +7,7 @@ fn net(s: &str) -> IpNet {
 #[test]
 fn k3s_default_vxlan() {
     // What k3s writes for its embedded Flannel.
-    let c = NetConf::parse(
+    let c = ClusterNetwork::parse(
         br#"{
         "Network": "10.42.0.0/16",
         "EnableIPv6": false,
@@ -34,7 +34,7 @@ fn k3s_default_vxlan() {
 
 #[test]
 fn every_key() {
-    let c = NetConf::parse(br#"{"Network":"10.42.0.0/16","SubnetLen":25,"SubnetMin":"10.42.1.0",
+    let c = ClusterNetwork::parse(br#"{"Network":"10.42.0.0/16","SubnetLen":25,"SubnetMin":"10.42.1.0",
         "SubnetMax":"10.42.200.0","EnableIPv6":true,"IPv6Network":"fd00:42::/56","IPv6SubnetLen":72,
         "Backend":{"Type":"vxlan","VNI":4097,"Port":4789,"DirectRouting":true,"MTU":1400,"GBP":false,
         "TxChecksumOffload":false},
@@ -60,7 +60,7 @@ fn every_key() {
 
 #[test]
 fn host_gw_ipv6_only_and_defaults() {
-    let c = NetConf::parse(
+    let c = ClusterNetwork::parse(
         br#"{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00:1::/48",
         "Backend":{"Type":"host-gw"}}"#,
     )
@@ -69,16 +69,16 @@ fn host_gw_ipv6_only_and_defaults() {
     assert_eq!(c.subnet_len, vec![64]);
     assert_eq!(c.backend, BackendConf::HostGw);
     // No Backend at all: VXLAN. A /23 network: subnets of /25.
-    let c = NetConf::parse(br#"{"Network":"10.9.0.0/23"}"#).unwrap();
+    let c = ClusterNetwork::parse(br#"{"Network":"10.9.0.0/23"}"#).unwrap();
     assert_eq!(c.subnet_len, vec![25]);
     assert!(matches!(c.backend, BackendConf::Vxlan(_)));
 }
 
 #[test]
 fn unknown_backend_names_value_and_choices() {
-    let e = NetConf::parse(br#"{"Network":"10.42.0.0/16","Backend":{"Type":"wireguard"}}"#)
+    let e = ClusterNetwork::parse(br#"{"Network":"10.42.0.0/16","Backend":{"Type":"wireguard"}}"#)
         .unwrap_err();
-    assert!(matches!(&e, NetConfError::UnknownBackend(t) if t == "wireguard"));
+    assert!(matches!(&e, ClusterNetworkError::UnknownBackend(t) if t == "wireguard"));
     let msg = e.to_string();
     assert!(
         msg.contains("\"wireguard\"") && msg.contains("host-gw") && msg.contains("vxlan"),
@@ -88,43 +88,46 @@ fn unknown_backend_names_value_and_choices() {
 
 #[test]
 fn errors() {
-    let err = |doc: &str| NetConf::parse(doc.as_bytes()).unwrap_err();
-    assert!(matches!(err("{}"), NetConfError::MissingNetwork("Network")));
+    let err = |doc: &str| ClusterNetwork::parse(doc.as_bytes()).unwrap_err();
+    assert!(matches!(
+        err("{}"),
+        ClusterNetworkError::MissingNetwork("Network")
+    ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","EnableIPv6":true}"#),
-        NetConfError::MissingNetwork("IPv6Network")
+        ClusterNetworkError::MissingNetwork("IPv6Network")
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0"}"#),
-        NetConfError::InvalidNetwork {
+        ClusterNetworkError::InvalidNetwork {
             field: "Network",
             ..
         }
     ));
     assert!(matches!(
         err(r#"{"Network":"fd00::/48"}"#),
-        NetConfError::InvalidNetwork {
+        ClusterNetworkError::InvalidNetwork {
             field: "Network",
             ..
         }
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","SubnetLen":8}"#),
-        NetConfError::InvalidSubnetLen { len: 8, .. }
+        ClusterNetworkError::InvalidSubnetLen { len: 8, .. }
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","SubnetLen":33}"#),
-        NetConfError::InvalidSubnetLen { len: 33, .. }
+        ClusterNetworkError::InvalidSubnetLen { len: 33, .. }
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","Backend":{"VNI":16777216}}"#),
-        NetConfError::Backend(ConfError::VniOutOfRange(16777216))
+        ClusterNetworkError::Backend(ConfError::VniOutOfRange(16777216))
     ));
     // The backends' check, at parse time: a device MTU that cannot carry IPv4.
     let e = err(r#"{"Network":"10.42.0.0/16","Backend":{"MTU":100}}"#);
     assert!(matches!(
         e,
-        NetConfError::Backend(ConfError::MtuTooSmall(100))
+        ClusterNetworkError::Backend(ConfError::MtuTooSmall(100))
     ));
     assert_eq!(
         e.to_string(),
@@ -132,20 +135,20 @@ fn errors() {
     );
     assert!(matches!(
         err(r#"{"EnableIPv4":false}"#),
-        NetConfError::NoFamily
+        ClusterNetworkError::NoFamily
     ));
     assert!(matches!(
         err(r#"{"Network":"10.42.0.0/16","Backend":{"Port":70000}}"#),
-        NetConfError::Json(_)
+        ClusterNetworkError::Json(_)
     ));
-    assert!(matches!(err("{"), NetConfError::Json(_)));
+    assert!(matches!(err("{"), ClusterNetworkError::Json(_)));
 }
 
 #[test]
 fn load_reports_the_path() {
-    let e = NetConf::load(Path::new("/nonexistent/lichen/net-conf.json")).unwrap_err();
+    let e = ClusterNetwork::load(Path::new("/nonexistent/lichen/net-conf.json")).unwrap_err();
     assert!(
-        matches!(&e, NetConfError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(&e, ClusterNetworkError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
     );
     assert!(e.to_string().contains("/nonexistent/lichen/net-conf.json"));
 }

@@ -67,7 +67,7 @@ pub struct DirSource {
 }
 
 enum Wake {
-    Fs(io::Result<super::inotify::Batch>),
+    Fs(io::Result<super::inotify::Events>),
     Resync,
 }
 
@@ -133,7 +133,7 @@ impl DirSource {
     }
 
     /// Records what inotify said: events to settle, or a lost watch to set up again.
-    fn note(&mut self, wake: io::Result<super::inotify::Batch>) {
+    fn note(&mut self, wake: io::Result<super::inotify::Events>) {
         match wake {
             Ok(batch) => {
                 if batch.overflow {
@@ -174,7 +174,7 @@ impl DirSource {
     }
 
     /// Waits for the next inotify batch (`Some`) or until `due` (`None`).
-    async fn settle(&self, due: Instant) -> Option<io::Result<super::inotify::Batch>> {
+    async fn settle(&self, due: Instant) -> Option<io::Result<super::inotify::Events>> {
         let timeout = async {
             Timer::at(due).await;
             None

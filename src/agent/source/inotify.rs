@@ -2,7 +2,7 @@
 //!
 //! The directory source only needs to know *that* something changed (it rescans the whole
 //! directory), and whether the watch itself is gone (the directory was deleted, moved or
-//! unmounted), so events are reduced to a [`Batch`].
+//! unmounted), so events are reduced to a [`Events`].
 
 use std::ffi::CString;
 use std::io;
@@ -36,7 +36,7 @@ pub struct Watch {
 
 /// What one read of the inotify queue said.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Batch {
+pub struct Events {
     /// Any event at all (entries or the directory itself).
     pub events: usize,
     /// The queue overflowed: events were dropped (a rescan covers them).
@@ -68,7 +68,7 @@ impl Watch {
 
     /// Waits for events and reads everything queued. Cancel-safe: events are only consumed by
     /// a read that completes.
-    pub async fn wait(&self) -> io::Result<Batch> {
+    pub async fn wait(&self) -> io::Result<Events> {
         // Room for many events: a header plus a name of up to NAME_MAX + 1 bytes each.
         let mut buf = vec![0u8; 64 * 1024];
         let n = self.fd.read_with(|fd| read(fd, &mut buf)).await?;
@@ -87,8 +87,8 @@ fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Walks the `inotify_event` records in `bytes` (wd, mask, cookie, len, then `len` name bytes).
-fn parse(mut bytes: &[u8]) -> Batch {
-    let mut batch = Batch::default();
+fn parse(mut bytes: &[u8]) -> Events {
+    let mut batch = Events::default();
     while bytes.len() >= EVENT_HEADER {
         let field = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
         let mask = field(4);
@@ -123,7 +123,7 @@ mod tests {
         let b = parse(&bytes);
         assert_eq!(
             b,
-            Batch {
+            Events {
                 events: 3,
                 overflow: true,
                 lost: true
