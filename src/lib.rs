@@ -3,9 +3,12 @@
 //! The binary (`src/main.rs`) is a thin dispatcher over this library. Its modules, in layers:
 //! each imports only modules of lower layers, and no directory's submodules import each
 //! other in a cycle (declared and checked by `tests/layers.rs`, part of `cargo test`).
-//! - Leaf libraries, importing nothing else of the crate: [`cni`] (the CNI protocol:
-//!   environment, typed network config, results per spec version, errors), [`nft`] (nf_tables
-//!   over netlink, a generic library that knows nothing of Lichen's tables), [`netns`],
+//! - The lowest leaf, importing nothing else of the crate: [`json`], the one JSON syntax layer
+//!   (the scanner, with its depth limit as a parameter; object members, array elements,
+//!   unescaping) under both JSON front-ends, `cni::json` and `k8s::json`.
+//! - Leaf libraries, importing nothing else of the crate but [`json`]: [`cni`] (the CNI
+//!   protocol: environment, typed network config, results per spec version, errors), [`nft`]
+//!   (nf_tables over netlink, a generic library that knows nothing of Lichen's tables), [`netns`],
 //!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`),
 //!   [`rfc3339`], [`http`] (the one HTTP/1.1 codec: heads read and written, body framing).
 //! - Over them: [`nl`] (rtnetlink), [`k8s`] (the Kubernetes client and objects), [`logging`],
@@ -31,6 +34,7 @@ pub mod dataplane;
 pub mod demo;
 pub mod http;
 pub mod install;
+pub mod json;
 pub mod k8s;
 pub mod logging;
 pub mod model;
