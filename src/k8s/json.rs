@@ -40,9 +40,9 @@ pub struct Outline {
 
 /// Checks `bytes` against the caps and the JSON syntax, and returns its outline.
 pub fn outline(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Outline, ParseError> {
-    let top = check(bytes, max_len, max_depth)?;
+    check(bytes, max_len, max_depth)?;
     let mut out = Outline::default();
-    for m in top {
+    for m in top_members(bytes, max_depth) {
         let value = &bytes[m.value.clone()];
         if key_is(bytes, &m, b"kind") && value.first() == Some(&b'"') {
             out.kind = Some(unescape_str(value)?);
@@ -58,17 +58,20 @@ pub fn outline(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Outline
     Ok(out)
 }
 
-/// Checks the size cap, then the syntax and depth cap; returns the top-level members (none when
-/// the document is not an object).
-fn check(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Vec<RawMember>, ParseError> {
+/// Checks the size cap, then the syntax and the depth cap.
+fn check(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<(), ParseError> {
     if bytes.len() > max_len {
         return Err(ParseError::TooLarge {
             len: bytes.len(),
             max: max_len,
         });
     }
-    syntax::document(bytes, max_depth).map_err(|e| syntax_error(e, max_depth))?;
-    Ok(syntax::object_members(bytes, max_depth).unwrap_or_default())
+    syntax::document(bytes, max_depth).map_err(|e| syntax_error(e, max_depth))
+}
+
+/// The top-level members of a checked document (none when it is not an object).
+fn top_members(bytes: &[u8], max_depth: usize) -> Vec<RawMember> {
+    syntax::object_members(bytes, max_depth).unwrap_or_default()
 }
 
 /// A syntax error as [`ParseError`]: the depth cap, or the serde-json-core error nearest to it.
@@ -124,9 +127,9 @@ pub fn members(
     max_len: usize,
     max_depth: usize,
 ) -> Result<Vec<Option<Range<usize>>>, ParseError> {
-    let top = check(bytes, max_len, max_depth)?;
+    check(bytes, max_len, max_depth)?;
     let mut found = vec![None; keys.len()];
-    for m in top {
+    for m in top_members(bytes, max_depth) {
         if !matches!(bytes[m.value.start], b'{' | b'[' | b'"') {
             continue;
         }
@@ -212,6 +215,24 @@ mod tests {
         assert_eq!(text(&m[2]), None);
         assert_eq!(text(&m[3]), Some(&br#""t""#[..]));
         assert_eq!(text(&m[4]), None);
+    }
+
+    #[test]
+    fn invalid_json_is_refused_as_the_nearest_serde_json_core_error() {
+        for (doc, e) in [
+            (&br#"{"kind":"Node",}"#[..], JsonError::KeyMustBeAString),
+            (br#"{"kind":"Node"} x"#, JsonError::TrailingCharacters),
+            (br#"{"kind" "Node"}"#, JsonError::ExpectedColon),
+            (br#"{"a":[1 2]}"#, JsonError::ExpectedListCommaOrEnd),
+            (br#"{"a":01}"#, JsonError::InvalidNumber),
+            (br#"{"a":"\q"}"#, JsonError::InvalidEscapeSequence),
+            (br#"{"a":"x"#, JsonError::EofWhileParsingString),
+            (b"", JsonError::EofWhileParsingValue),
+        ] {
+            let doc_text = String::from_utf8_lossy(doc);
+            assert_eq!(outline(doc, 100, 4), Err(ParseError::Json(e)), "{doc_text}");
+            assert_eq!(members(doc, &["a"], 100, 4), Err(ParseError::Json(e)));
+        }
     }
 
     #[test]
