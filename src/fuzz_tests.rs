@@ -1,8 +1,9 @@
 //! Seeded property tests of the text parsers the agent and plugin read from outside (issue 12,
 //! after flannel's `pkg/subnet/kube/fuzz_test.go`): kubeconfig YAML, base64, `CNI_ARGS`,
-//! `subnet.env` and the two JSON front-ends. For each: random and mutated inputs never panic
-//! and fail with an error that says where; what the writer side renders (or a generator
-//! builds) parses back to what it came from; hostile sizes and depths are refused quickly.
+//! `subnet.env` and the two JSON front-ends (in `fuzz_tests/json.rs`). For each: random and
+//! mutated inputs never panic and fail with an error that says where; what the writer side
+//! renders (or a generator builds) parses back to what it came from; hostile sizes and depths
+//! are refused quickly.
 //! (The inotify record walker has its own in `agent/source/inotify.rs`.)
 //!
 //! `LICHEN_PARSE_SEED` replays a run (the seed is printed on failure).
@@ -13,9 +14,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use testkit::rng::Rng;
 
-use crate::cni::json as cni_json;
-use crate::k8s::{base64, json as k8s_json, yaml};
+use crate::k8s::{base64, yaml};
 use crate::subnet_file::SubnetFile;
+
+mod json;
 
 const CASES: usize = 2000;
 
@@ -289,97 +291,6 @@ fn subnet_file_parses_what_it_renders_and_junk_names_its_line() {
             );
         }
     }
-}
-
-// ---- JSON ----
-
-fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
-    items[rng.below(items.len())]
-}
-
-/// A random JSON value of at most `depth` levels.
-fn json_value(rng: &mut Rng, depth: usize, out: &mut String) {
-    match rng.below(if depth == 0 { 4 } else { 6 }) {
-        0 => out.push_str(pick(rng, &["true", "false", "null"])),
-        1 => out.push_str(&format!("{}", rng.next_u64() as i64 as f64 / 1e3)),
-        2 => out.push_str(pick(
-            rng,
-            &[r#""a\"b""#, r#""\u00e9\n""#, r#""""#, r#""\ud83d\ude00""#],
-        )),
-        3 => out.push_str(&(rng.next_u64() % 100_000).to_string()),
-        4 => {
-            out.push('[');
-            for i in 0..rng.below(4) {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_value(rng, depth - 1, out);
-            }
-            out.push(']');
-        }
-        _ => {
-            out.push('{');
-            for i in 0..rng.below(4) {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&format!("\"k{i}\": "));
-                json_value(rng, depth - 1, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-const JSON_BITS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "1e999", "-", " ", "\u{0}", "é", "tru",
-];
-
-#[test]
-fn json_front_ends_accept_generated_documents_and_never_panic_on_mutations() {
-    let mut rng = rng();
-    for _ in 0..CASES {
-        let mut doc = String::from("{\"cniVersion\": \"1.0.0\", \"v\": ");
-        json_value(&mut rng, 5, &mut doc);
-        doc.push('}');
-        assert!(
-            cni_json::check(doc.as_bytes(), "the config").is_ok(),
-            "{doc}"
-        );
-        assert!(
-            k8s_json::outline(doc.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH).is_ok(),
-            "{doc}"
-        );
-
-        let edits = 1 + rng.below(5);
-        let junk = mutate(&mut rng, &doc, JSON_BITS, edits);
-        if let Err(e) = cni_json::check(junk.as_bytes(), "the config") {
-            assert!(e.msg.starts_with("the config"), "{junk}: {e:?}");
-        }
-        let _ = k8s_json::outline(junk.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH);
-    }
-}
-
-#[test]
-fn json_front_ends_refuse_hostile_depth_and_size() {
-    for open in ["[", "{\"a\":"] {
-        let deep = open.repeat(100_000);
-        let e = cni_json::check(deep.as_bytes(), "the config").unwrap_err();
-        assert!(e.msg.contains("levels deep"), "{e:?}");
-        assert!(matches!(
-            k8s_json::outline(deep.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH),
-            Err(crate::k8s::error::ParseError::TooDeep { .. })
-        ));
-    }
-    let big = format!("\"{}\"", "x".repeat(cni_json::MAX_INPUT));
-    assert!(cni_json::check(big.as_bytes(), "the config")
-        .unwrap_err()
-        .msg
-        .contains("bytes"));
-    assert!(matches!(
-        k8s_json::outline(big.as_bytes(), 1 << 20, k8s_json::MAX_DEPTH),
-        Err(crate::k8s::error::ParseError::TooLarge { .. })
-    ));
 }
 
 #[test]

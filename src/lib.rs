@@ -6,10 +6,13 @@
 //! - Below the crate: [`netns`], [`nft`] (nf_tables over netlink, a generic library that
 //!   knows nothing of Lichen's tables) and [`nl`] (rtnetlink) are the `lichen-netlink` crate
 //!   (crates/netlink), re-exported here; cargo keeps it from importing anything above it.
-//! - Leaf libraries, importing nothing else of the crate: [`cni`] (the CNI protocol:
-//!   environment, typed network config, results per spec version, errors), [`subnet_file`]
-//!   (the node agent → plugin hand-off, `/run/lichen/subnet.env`), [`rfc3339`], [`http`] (the
-//!   one HTTP/1.1 codec: heads read and written, body framing).
+//! - The lowest leaf, importing nothing else of the crate: [`json`], the one JSON syntax layer
+//!   (the scanner, with its depth limit as a parameter; object members, array elements,
+//!   unescaping) under both JSON front-ends, `cni::json` and `k8s::json`.
+//! - Leaf libraries, importing nothing else of the crate but [`json`]: [`cni`] (the CNI
+//!   protocol: environment, typed network config, results per spec version, errors),
+//!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`),
+//!   [`rfc3339`], [`http`] (the one HTTP/1.1 codec: heads read and written, body framing).
 //! - Over them: [`k8s`] (the Kubernetes client and objects), [`logging`], [`build_info`] (the
 //!   version line and commit).
 //! - [`model`]: the cluster model (`ClusterState`) the agent's sources fill and policy reads;
@@ -35,6 +38,7 @@ pub mod dataplane;
 pub mod demo;
 pub mod http;
 pub mod install;
+pub mod json;
 pub mod k8s;
 pub mod logging;
 pub mod model;

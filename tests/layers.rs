@@ -30,8 +30,12 @@ const NETLINK_LAYERS: &[&[&str]] = &[&["netns", "nft"], &["nl"]];
 /// The top-level modules of `src/` by layer, lowest first; each imports only lower layers.
 /// (`netns`, `nft` and `nl` are the `lichen-netlink` crate's, re-exported: below them all.)
 const LAYERS: &[&[&str]] = &[
-    // Leaf libraries: import nothing else of the crate. The CNI protocol, the subnet.env
-    // hand-off, timestamps, the HTTP/1.1 codec (the API client's and the agent endpoint's).
+    // The one JSON syntax layer (scanner, members, elements, unescaping) under both JSON
+    // front-ends, cni::json and k8s::json: imports nothing else of the crate.
+    &["json"],
+    // Leaf libraries: import nothing else of the crate but json. The CNI protocol, the
+    // subnet.env hand-off, timestamps, the HTTP/1.1 codec (the API client's and the agent
+    // endpoint's).
     &["cni", "subnet_file", "rfc3339", "http"],
     // Libraries over the leaves: the Kubernetes client and objects (k8s), logging, what this
     // build is (build_info).

@@ -6,11 +6,15 @@
 //! How input is read: [`check`] the whole document first, then walk it with [`Object`] and
 //! give each member's raw value to serde-json-core ([`from_value`]) as its expected type, so a
 //! wrong type is reported with the member's name and value.
+//!
+//! The input side is a front-end over the crate's one JSON syntax layer, [`crate::json`] (its
+//! scanner, member and element accessors, and [`unescape`]): this module adds the CNI caps
+//! ([`MAX_INPUT`], [`MAX_DEPTH`]), CNI errors (code 6 with line and column) and typed access.
 
 mod input;
-mod scan;
 
-pub use input::{array, check, describe, from_value, unescape, Member, Object, Text};
+pub use crate::json::unescape;
+pub use input::{array, check, describe, from_value, Member, Object, Text};
 
 /// Largest JSON document accepted on stdin or from a file (CNI configs are a few KiB).
 pub const MAX_INPUT: usize = 1 << 20;

@@ -1,10 +1,12 @@
 //! JSON input handling for Kubernetes documents, around serde-json-core's gaps.
 //!
 //! serde-json-core has no recursion limit and no generic value type, so before any document is
-//! deserialized it is walked once here, without recursion: the walk enforces the size and depth
-//! caps and returns the document's outline (the top-level `kind` and, for lists, the byte range
-//! of every element of `items`). A list is then parsed one item at a time, and the caller picks
-//! the typed parser for each item from its kind.
+//! deserialized it is checked once by the crate's one JSON syntax layer, [`crate::json`] (strict
+//! syntax, the depth cap given as its limit), after the size cap here; the document's outline is
+//! then read from it (the top-level `kind` and, for lists, the byte range of every object in
+//! `items`). A list is parsed one item at a time, and the caller picks the typed parser for each
+//! item from its kind. A syntax error is reported as the nearest serde-json-core error
+//! ([`ParseError::Json`]).
 //!
 //! Strings are unescaped with a buffer as long as the document: serde-json-core unescapes every
 //! string that contains a backslash (ignored ones and keys included) into that one buffer, and an
@@ -15,8 +17,10 @@ use std::ops::Range;
 
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde::Deserialize;
+use serde_json_core::de::Error as JsonError;
 
 use super::ParseError;
+use crate::json::{self as syntax, Fault, RawMember, SyntaxError};
 
 /// The largest single object accepted (k3s Nodes are 10–30 KiB; managedFields grow them).
 pub const MAX_OBJECT_BYTES: usize = 4 << 20;
@@ -25,7 +29,7 @@ pub const MAX_LIST_BYTES: usize = 64 << 20;
 /// The deepest nesting accepted in one object (managedFields' fieldsV1 nest ~10 levels).
 pub const MAX_DEPTH: usize = 64;
 
-/// What the structural walk found at the top level of a document.
+/// What a document holds at its top level, as [`outline`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outline {
     /// The top-level `kind` (unescaped), if present and a string.
@@ -34,114 +38,76 @@ pub struct Outline {
     pub items: Option<Vec<Range<usize>>>,
 }
 
-/// Checks `bytes` against the caps and returns its outline. Does not validate the JSON fully:
-/// the typed parse that follows does.
+/// Checks `bytes` against the caps and the JSON syntax, and returns its outline.
 pub fn outline(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<Outline, ParseError> {
+    check(bytes, max_len, max_depth)?;
+    let mut out = Outline::default();
+    for m in top_members(bytes, max_depth) {
+        let value = &bytes[m.value.clone()];
+        if key_is(bytes, &m, b"kind") && value.first() == Some(&b'"') {
+            out.kind = Some(unescape_str(value)?);
+        }
+        if key_is(bytes, &m, b"items") {
+            if let Some(elements) = syntax::array_elements(value, max_depth) {
+                let objects = elements.into_iter().filter(|r| value[r.start] == b'{');
+                let start = m.value.start;
+                out.items = Some(objects.map(|r| start + r.start..start + r.end).collect());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the size cap, then the syntax and the depth cap.
+fn check(bytes: &[u8], max_len: usize, max_depth: usize) -> Result<(), ParseError> {
     if bytes.len() > max_len {
         return Err(ParseError::TooLarge {
             len: bytes.len(),
             max: max_len,
         });
     }
-    let mut walk = OutlineWalk::default();
-    for tok in Tokens::new(bytes) {
-        match tok {
-            Tok::Open(pos, c) => walk.open(bytes, pos, c, max_depth)?,
-            Tok::Close(pos) => walk.close(pos),
-            Tok::Str(range) => walk.string(bytes, range)?,
-            Tok::Colon => {
-                if walk.depth == 1 {
-                    walk.key = walk.last_str.take();
-                }
-            }
-            Tok::Comma => {
-                walk.key = None;
-                walk.last_str = None;
-            }
-        }
-    }
-    Ok(walk.out)
+    syntax::document(bytes, max_depth).map_err(|e| syntax_error(e, max_depth))
 }
 
-/// [`outline`]'s state between tokens.
-#[derive(Default)]
-struct OutlineWalk {
-    out: Outline,
-    depth: usize,
-    /// The last string seen at depth 1.
-    last_str: Option<Range<usize>>,
-    /// That string, once a ':' followed it (it is then a key).
-    key: Option<Range<usize>>,
-    /// Where the `items` element being walked began.
-    item_start: Option<usize>,
-    /// Inside the top-level `items` array.
-    in_items: bool,
+/// The top-level members of a checked document (none when it is not an object).
+fn top_members(bytes: &[u8], max_depth: usize) -> Vec<RawMember> {
+    syntax::object_members(bytes, max_depth).unwrap_or_default()
 }
 
-impl OutlineWalk {
-    /// `{` or `[` (`c`) at `pos`.
-    fn open(
-        &mut self,
-        bytes: &[u8],
-        pos: usize,
-        c: u8,
-        max_depth: usize,
-    ) -> Result<(), ParseError> {
-        self.depth += 1;
-        if self.depth > max_depth {
-            return Err(ParseError::TooDeep { max: max_depth });
-        }
-        if self.depth == 2 && c == b'[' && key_is(bytes, &self.key, b"items") {
-            self.in_items = true;
-            self.out.items = Some(Vec::new());
-        }
-        if self.depth == 3 && self.in_items && c == b'{' {
-            self.item_start = Some(pos);
-        }
-        self.key = None;
-        Ok(())
-    }
-
-    /// `}` or `]` at `pos`.
-    fn close(&mut self, pos: usize) {
-        if self.depth == 3 && self.in_items {
-            if let (Some(start), Some(items)) = (self.item_start.take(), self.out.items.as_mut()) {
-                items.push(start..pos + 1);
-            }
-        }
-        if self.depth == 2 {
-            self.in_items = false;
-        }
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    /// A string (`range` without its quotes).
-    fn string(&mut self, bytes: &[u8], range: Range<usize>) -> Result<(), ParseError> {
-        if self.depth == 1 {
-            if key_is(bytes, &self.key, b"kind") {
-                self.out.kind = Some(unescape_str(&bytes[range.start - 1..range.end + 1])?);
-            }
-            self.last_str = Some(range);
-        }
-        self.key = None;
-        Ok(())
-    }
+/// A syntax error as [`ParseError`]: the depth cap, or the serde-json-core error nearest to it.
+fn syntax_error(e: SyntaxError, max_depth: usize) -> ParseError {
+    ParseError::Json(match e.fault {
+        Fault::TooDeep => return ParseError::TooDeep { max: max_depth },
+        Fault::TrailingData => JsonError::TrailingCharacters,
+        Fault::EndOfInput => JsonError::EofWhileParsingValue,
+        Fault::NotAValue => JsonError::ExpectedSomeValue,
+        Fault::Literal => JsonError::ExpectedSomeIdent,
+        Fault::ObjectSeparator => JsonError::ExpectedObjectCommaOrEnd,
+        Fault::ArraySeparator => JsonError::ExpectedListCommaOrEnd,
+        Fault::MemberName => JsonError::KeyMustBeAString,
+        Fault::Colon => JsonError::ExpectedColon,
+        Fault::UnterminatedString => JsonError::EofWhileParsingString,
+        Fault::ControlCharacter | Fault::Escape | Fault::Hex => JsonError::InvalidEscapeSequence,
+        Fault::Surrogate => JsonError::InvalidUnicodeCodePoint,
+        Fault::Number | Fault::Fraction | Fault::Exponent => JsonError::InvalidNumber,
+    })
 }
 
-fn key_is(bytes: &[u8], key: &Option<Range<usize>>, name: &[u8]) -> bool {
-    key.as_ref().is_some_and(|k| &bytes[k.clone()] == name)
+/// Whether a member's name, as written, is `name`.
+fn key_is(bytes: &[u8], member: &RawMember, name: &[u8]) -> bool {
+    &bytes[member.key.clone()] == name
 }
 
-/// Unescapes one JSON string literal (quotes included).
+/// Unescapes one JSON string literal (quotes included) of a checked document.
 fn unescape_str(literal: &[u8]) -> Result<String, ParseError> {
-    let mut buf = vec![0u8; literal.len()];
-    let (s, _) = serde_json_core::from_slice_escaped::<String>(literal, &mut buf)?;
-    Ok(s)
+    let inner = &literal[1..literal.len() - 1];
+    let text = std::str::from_utf8(inner).map_err(|_| JsonError::InvalidUnicodeCodePoint)?;
+    syntax::unescape(text).ok_or(ParseError::Json(JsonError::InvalidEscapeSequence))
 }
 
 /// Deserializes one object after checking the object caps; strings are unescaped.
 pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    outline(bytes, MAX_OBJECT_BYTES, MAX_DEPTH)?;
+    check(bytes, MAX_OBJECT_BYTES, MAX_DEPTH)?;
     from_json_unchecked(bytes)
 }
 
@@ -153,122 +119,25 @@ pub(crate) fn from_json_unchecked<T: DeserializeOwned>(bytes: &[u8]) -> Result<T
 }
 
 /// The byte ranges of the values of top-level members `keys` (a string value's range includes
-/// its quotes), after checking the caps. Only containers and strings are found (scalars such as
-/// numbers are not tokens of the walk).
+/// its quotes; the last one when a key is repeated), after checking the caps and the syntax.
+/// Only containers and strings are found, not scalars such as numbers.
 pub fn members(
     bytes: &[u8],
     keys: &[&str],
     max_len: usize,
     max_depth: usize,
 ) -> Result<Vec<Option<Range<usize>>>, ParseError> {
-    outline(bytes, max_len, max_depth)?;
+    check(bytes, max_len, max_depth)?;
     let mut found = vec![None; keys.len()];
-    let mut depth = 0usize;
-    let mut last_str: Option<Range<usize>> = None;
-    // The key of the top-level member whose value is being read, and where that value began.
-    let mut key: Option<Range<usize>> = None;
-    let mut start: Option<usize> = None;
-    let mut slot = |key: &Option<Range<usize>>, range: Range<usize>| {
-        if let Some(i) = keys.iter().position(|k| key_is(bytes, key, k.as_bytes())) {
-            found[i] = Some(range);
+    for m in top_members(bytes, max_depth) {
+        if !matches!(bytes[m.value.start], b'{' | b'[' | b'"') {
+            continue;
         }
-    };
-    for tok in Tokens::new(bytes) {
-        match tok {
-            Tok::Open(pos, _) => {
-                depth += 1;
-                if depth == 2 {
-                    start = Some(pos);
-                }
-            }
-            Tok::Close(pos) => {
-                if depth == 2 {
-                    if let Some(s) = start.take() {
-                        slot(&key, s..pos + 1);
-                    }
-                    key = None;
-                }
-                depth = depth.saturating_sub(1);
-            }
-            Tok::Str(range) => {
-                if depth == 1 {
-                    if key.is_some() {
-                        slot(&key, range.start - 1..range.end + 1);
-                        key = None;
-                    } else {
-                        last_str = Some(range);
-                    }
-                }
-            }
-            Tok::Colon => {
-                if depth == 1 {
-                    key = last_str.take();
-                }
-            }
-            Tok::Comma => {
-                if depth == 1 {
-                    key = None;
-                    last_str = None;
-                }
-            }
+        if let Some(i) = keys.iter().position(|k| key_is(bytes, &m, k.as_bytes())) {
+            found[i] = Some(m.value);
         }
     }
     Ok(found)
-}
-
-/// The structural tokens of a JSON text; scalars and whitespace are skipped.
-enum Tok {
-    Open(usize, u8),
-    Close(usize),
-    /// The content of a string literal, between its quotes (still escaped).
-    Str(Range<usize>),
-    Colon,
-    Comma,
-}
-
-struct Tokens<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Tokens<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Tokens { bytes, pos: 0 }
-    }
-}
-
-impl Iterator for Tokens<'_> {
-    type Item = Tok;
-
-    fn next(&mut self) -> Option<Tok> {
-        while let Some(&c) = self.bytes.get(self.pos) {
-            let at = self.pos;
-            self.pos += 1;
-            match c {
-                b'{' | b'[' => return Some(Tok::Open(at, c)),
-                b'}' | b']' => return Some(Tok::Close(at)),
-                b':' => return Some(Tok::Colon),
-                b',' => return Some(Tok::Comma),
-                b'"' => {
-                    let start = self.pos;
-                    while let Some(&s) = self.bytes.get(self.pos) {
-                        match s {
-                            b'\\' => self.pos += 2,
-                            b'"' => {
-                                self.pos += 1;
-                                return Some(Tok::Str(start..self.pos - 1));
-                            }
-                            _ => self.pos += 1,
-                        }
-                    }
-                    // Unterminated: the typed parse reports it.
-                    return None;
-                }
-                _ => {}
-            }
-        }
-        None
-    }
 }
 
 /// A map key. serde-json-core's key deserializer supports `deserialize_str` but panics
@@ -346,6 +215,24 @@ mod tests {
         assert_eq!(text(&m[2]), None);
         assert_eq!(text(&m[3]), Some(&br#""t""#[..]));
         assert_eq!(text(&m[4]), None);
+    }
+
+    #[test]
+    fn invalid_json_is_refused_as_the_nearest_serde_json_core_error() {
+        for (doc, e) in [
+            (&br#"{"kind":"Node",}"#[..], JsonError::KeyMustBeAString),
+            (br#"{"kind":"Node"} x"#, JsonError::TrailingCharacters),
+            (br#"{"kind" "Node"}"#, JsonError::ExpectedColon),
+            (br#"{"a":[1 2]}"#, JsonError::ExpectedListCommaOrEnd),
+            (br#"{"a":01}"#, JsonError::InvalidNumber),
+            (br#"{"a":"\q"}"#, JsonError::InvalidEscapeSequence),
+            (br#"{"a":"x"#, JsonError::EofWhileParsingString),
+            (b"", JsonError::EofWhileParsingValue),
+        ] {
+            let doc_text = String::from_utf8_lossy(doc);
+            assert_eq!(outline(doc, 100, 4), Err(ParseError::Json(e)), "{doc_text}");
+            assert_eq!(members(doc, &["a"], 100, 4), Err(ParseError::Json(e)));
+        }
     }
 
     #[test]

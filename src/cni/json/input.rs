@@ -1,11 +1,13 @@
 //! Reading JSON: the guard every document passes first, then typed access to object members.
+//! The syntax (scanner, members, elements, unescaping) is [`crate::json`]'s; this file adds the
+//! CNI caps, messages and types.
 
 use serde::{Deserialize, Deserializer};
 use serde_json_core::str::EscapedStr;
 
-use super::scan::Scanner;
 use super::{MAX_DEPTH, MAX_INPUT};
 use crate::cni::{CniError, Code};
+use crate::json::{self as syntax, unescape};
 
 /// Guards a whole document before it is parsed: at most [`MAX_INPUT`] bytes, UTF-8, exactly one
 /// JSON value (whitespace around it is fine), nesting at most [`MAX_DEPTH`] deep. `what` names
@@ -28,11 +30,11 @@ pub fn check(input: &[u8], what: &str) -> Result<(), CniError> {
             "{what} is not UTF-8 (invalid byte at line {line}, column {col}): save it as UTF-8"
         ));
     }
-    match Scanner::new(input, MAX_DEPTH).document() {
+    match syntax::document(input, MAX_DEPTH) {
         Ok(()) => Ok(()),
         Err(e) => {
             let (line, col) = line_col(input, e.at);
-            if e.too_deep {
+            if e.too_deep() {
                 decode(format!(
                     "{what} nests objects/arrays more than {MAX_DEPTH} levels deep (at line {line}, column {col}): \
                      a CNI config needs only a few levels; check for a runaway or generated structure"
@@ -40,7 +42,7 @@ pub fn check(input: &[u8], what: &str) -> Result<(), CniError> {
             } else {
                 decode(format!(
                     "{what} is not valid JSON: {} at line {line}, column {col}",
-                    e.what
+                    e.what()
                 ))
             }
         }
@@ -74,62 +76,10 @@ pub fn from_value<'a, T: Deserialize<'a>>(
     serde_json_core::from_slice(value).map(|(v, _)| v)
 }
 
-/// Decodes the inside of a JSON string literal (without its quotes). `None` on a bad escape
-/// (impossible for documents that passed [`check`]).
-pub fn unescape(raw: &str) -> Option<String> {
-    if !raw.contains('\\') {
-        return Some(raw.to_string());
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let c = match chars.next()? {
-            '"' => '"',
-            '\\' => '\\',
-            '/' => '/',
-            'b' => '\u{8}',
-            'f' => '\u{c}',
-            'n' => '\n',
-            'r' => '\r',
-            't' => '\t',
-            'u' => {
-                let unit = hex4(&mut chars)?;
-                if (0xD800..0xDC00).contains(&unit) {
-                    if chars.next()? != '\\' || chars.next()? != 'u' {
-                        return None;
-                    }
-                    let low = hex4(&mut chars)?;
-                    if !(0xDC00..0xE000).contains(&low) {
-                        return None;
-                    }
-                    char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
-                } else {
-                    char::from_u32(unit)?
-                }
-            }
-            _ => return None,
-        };
-        out.push(c);
-    }
-    Some(out)
-}
-
-fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
-    let mut unit = 0;
-    for _ in 0..4 {
-        unit = unit * 16 + chars.next()?.to_digit(16)?;
-    }
-    Some(unit)
-}
-
 /// The elements of a raw JSON array value (one that passed [`check`]), each as raw bytes.
 /// `None` when the value is not an array.
 pub fn array(value: &[u8]) -> Option<Vec<&[u8]>> {
-    let ranges = Scanner::new(value, MAX_DEPTH).array_elements().ok()??;
+    let ranges = syntax::array_elements(value, MAX_DEPTH)?;
     Some(ranges.into_iter().map(|r| &value[r]).collect())
 }
 
@@ -166,8 +116,7 @@ impl<'a> Object<'a> {
     /// `value` is a raw JSON value that passed [`check`] (alone or as part of its document).
     /// `path` names it in messages ("" for the top level). Not an object → error.
     pub fn parse(path: &str, value: &'a [u8], code: Code) -> Result<Object<'a>, CniError> {
-        let found = Scanner::new(value, MAX_DEPTH).object_members();
-        let Ok(Some(pairs)) = found else {
+        let Some(pairs) = syntax::object_members(value, MAX_DEPTH) else {
             let what = if path.is_empty() {
                 "the document"
             } else {
@@ -183,12 +132,12 @@ impl<'a> Object<'a> {
         };
         let members = pairs
             .into_iter()
-            .map(|(k, v)| Member {
-                key: std::str::from_utf8(&value[k])
+            .map(|m| Member {
+                key: std::str::from_utf8(&value[m.key])
                     .ok()
                     .and_then(unescape)
                     .unwrap_or_default(),
-                value: &value[v],
+                value: &value[m.value],
             })
             .collect();
         Ok(Object {
@@ -322,16 +271,6 @@ mod tests {
             "{}",
             e.msg
         );
-    }
-
-    #[test]
-    fn unescape_handles_every_escape() {
-        assert_eq!(
-            unescape(r#"a\u0026b \"q\" \/x\\ \b\f\n\r\t \u00e9 \ud83d\ude00"#).unwrap(),
-            "a&b \"q\" /x\\ \u{8}\u{c}\n\r\t é 😀"
-        );
-        assert_eq!(unescape(r"\ud800"), None);
-        assert_eq!(unescape(r"\q"), None);
     }
 
     #[test]

@@ -1,18 +1,20 @@
-//! A strict, non-allocating JSON syntax checker that runs before serde-json-core sees a
-//! document. It bounds the nesting depth (serde-json-core recurses without a limit), reports
-//! where a document is broken (serde-json-core does not), and finds the members of an object
-//! with the byte range of each value (serde-json-core cannot hand back raw values).
+//! The scanner: a strict JSON syntax checker whose recursion the depth limit bounds (checking
+//! a document allocates nothing). It bounds the nesting depth (serde-json-core recurses without a limit), says where a
+//! document is broken (serde-json-core does not), and finds the members of an object and the
+//! elements of an array with the byte range of each value (serde-json-core cannot hand back raw
+//! values).
 
 use std::ops::Range;
 
-/// Where and why a document is not valid JSON.
+use super::fault::{Fault, SyntaxError};
+
+/// One member of an object as found by [`Scanner::object_members`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
-    /// Byte offset of the problem.
-    pub at: usize,
-    pub what: &'static str,
-    /// The nesting limit was hit (reported separately: the document may be valid JSON).
-    pub too_deep: bool,
+pub struct RawMember {
+    /// The member's name as written (still escaped), quotes excluded.
+    pub key: Range<usize>,
+    /// The member's value, from its first byte to its last.
+    pub value: Range<usize>,
 }
 
 pub struct Scanner<'a> {
@@ -32,12 +34,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn err(&self, what: &'static str) -> SyntaxError {
-        SyntaxError {
-            at: self.i,
-            what,
-            too_deep: false,
-        }
+    fn err(&self, fault: Fault) -> SyntaxError {
+        SyntaxError { at: self.i, fault }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -56,7 +54,7 @@ impl<'a> Scanner<'a> {
         self.value()?;
         self.ws();
         if self.i != self.s.len() {
-            return Err(self.err("unexpected data after the end of the JSON value"));
+            return Err(self.err(Fault::TrailingData));
         }
         Ok(())
     }
@@ -66,7 +64,7 @@ impl<'a> Scanner<'a> {
         self.ws();
         let start = self.i;
         match self.peek() {
-            None => return Err(self.err("unexpected end of input, expected a value")),
+            None => return Err(self.err(Fault::EndOfInput)),
             Some(b'{') => self.container(b'}')?,
             Some(b'[') => self.container(b']')?,
             Some(b'"') => self.string()?,
@@ -74,10 +72,7 @@ impl<'a> Scanner<'a> {
             Some(b't') => self.literal(b"true")?,
             Some(b'f') => self.literal(b"false")?,
             Some(b'n') => self.literal(b"null")?,
-            Some(_) => {
-                return Err(self
-                    .err("expected a value (object, array, string, number, true, false or null)"))
-            }
+            Some(_) => return Err(self.err(Fault::NotAValue)),
         }
         Ok(start..self.i)
     }
@@ -87,18 +82,14 @@ impl<'a> Scanner<'a> {
             self.i += word.len();
             Ok(())
         } else {
-            Err(self.err("invalid literal (expected true, false or null)"))
+            Err(self.err(Fault::Literal))
         }
     }
 
     fn enter(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
         if self.depth > self.max_depth {
-            return Err(SyntaxError {
-                at: self.i,
-                what: "nesting too deep",
-                too_deep: true,
-            });
+            return Err(self.err(Fault::TooDeep));
         }
         self.i += 1;
         Ok(())
@@ -125,10 +116,8 @@ impl<'a> Scanner<'a> {
                     self.depth -= 1;
                     return Ok(());
                 }
-                _ if close == b'}' => {
-                    return Err(self.err("expected ',' or '}' after an object member"))
-                }
-                _ => return Err(self.err("expected ',' or ']' after an array element")),
+                _ if close == b'}' => return Err(self.err(Fault::ObjectSeparator)),
+                _ => return Err(self.err(Fault::ArraySeparator)),
             }
         }
     }
@@ -138,14 +127,14 @@ impl<'a> Scanner<'a> {
     fn key(&mut self) -> Result<Range<usize>, SyntaxError> {
         self.ws();
         if self.peek() != Some(b'"') {
-            return Err(self.err("expected a quoted member name"));
+            return Err(self.err(Fault::MemberName));
         }
         let start = self.i + 1;
         self.string()?;
         let end = self.i - 1;
         self.ws();
         if self.peek() != Some(b':') {
-            return Err(self.err("expected ':' after a member name"));
+            return Err(self.err(Fault::Colon));
         }
         self.i += 1;
         Ok(start..end)
@@ -155,17 +144,13 @@ impl<'a> Scanner<'a> {
         self.i += 1; // opening quote
         loop {
             match self.peek() {
-                None => return Err(self.err("unterminated string")),
+                None => return Err(self.err(Fault::UnterminatedString)),
                 Some(b'"') => {
                     self.i += 1;
                     return Ok(());
                 }
                 Some(b'\\') => self.escape()?,
-                Some(c) if c < 0x20 => {
-                    return Err(
-                        self.err("control character in a string (write it as \\n, \\t or \\u00XX)")
-                    )
-                }
+                Some(c) if c < 0x20 => return Err(self.err(Fault::ControlCharacter)),
                 Some(_) => self.i += 1,
             }
         }
@@ -182,21 +167,19 @@ impl<'a> Scanner<'a> {
                 let unit = self.hex4()?;
                 if (0xD800..0xDC00).contains(&unit) {
                     if !self.s[self.i..].starts_with(b"\\u") {
-                        return Err(self.err("unpaired UTF-16 surrogate in a \\u escape"));
+                        return Err(self.err(Fault::Surrogate));
                     }
                     self.i += 1;
                     let low = self.hex4()?;
                     if !(0xDC00..0xE000).contains(&low) {
-                        return Err(self.err("unpaired UTF-16 surrogate in a \\u escape"));
+                        return Err(self.err(Fault::Surrogate));
                     }
                 } else if (0xDC00..0xE000).contains(&unit) {
-                    return Err(self.err("unpaired UTF-16 surrogate in a \\u escape"));
+                    return Err(self.err(Fault::Surrogate));
                 }
                 Ok(())
             }
-            _ => Err(self.err(
-                "invalid escape in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
-            )),
+            _ => Err(self.err(Fault::Escape)),
         }
     }
 
@@ -208,7 +191,7 @@ impl<'a> Scanner<'a> {
             .get(self.i..self.i + 4)
             .and_then(|d| std::str::from_utf8(d).ok())
             .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| self.err("\\u must be followed by four hex digits"))?;
+            .ok_or_else(|| self.err(Fault::Hex))?;
         let unit = u32::from_str_radix(digits, 16).expect("hex digits");
         self.i += 4;
         Ok(unit)
@@ -231,12 +214,12 @@ impl<'a> Scanner<'a> {
             Some(b'1'..=b'9') => {
                 self.digits();
             }
-            _ => return Err(self.err("invalid number")),
+            _ => return Err(self.err(Fault::Number)),
         }
         if self.peek() == Some(b'.') {
             self.i += 1;
             if self.digits() == 0 {
-                return Err(self.err("invalid number: digits expected after '.'"));
+                return Err(self.err(Fault::Fraction));
             }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
@@ -245,14 +228,14 @@ impl<'a> Scanner<'a> {
                 self.i += 1;
             }
             if self.digits() == 0 {
-                return Err(self.err("invalid number: digits expected in the exponent"));
+                return Err(self.err(Fault::Exponent));
             }
         }
         if matches!(
             self.peek(),
             Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'a'..=b'z' | b'A'..=b'Z')
         ) {
-            return Err(self.err("invalid number"));
+            return Err(self.err(Fault::Number));
         }
         Ok(())
     }
@@ -280,17 +263,14 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                     return Ok(Some(out));
                 }
-                _ => return Err(self.err("expected ',' or ']' after an array element")),
+                _ => return Err(self.err(Fault::ArraySeparator)),
             }
         }
     }
 
-    /// The members of the object that starts here: (raw key range, value range) pairs, in
-    /// document order. `Ok(None)` when the value here is not an object.
-    #[allow(clippy::type_complexity)]
-    pub fn object_members(
-        &mut self,
-    ) -> Result<Option<Vec<(Range<usize>, Range<usize>)>>, SyntaxError> {
+    /// The members of the object that starts here, in document order. `Ok(None)` when the
+    /// value here is not an object.
+    pub fn object_members(&mut self) -> Result<Option<Vec<RawMember>>, SyntaxError> {
         self.ws();
         if self.peek() != Some(b'{') {
             return Ok(None);
@@ -305,7 +285,7 @@ impl<'a> Scanner<'a> {
         loop {
             let key = self.key()?;
             let value = self.value()?;
-            out.push((key, value));
+            out.push(RawMember { key, value });
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -313,7 +293,7 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                     return Ok(Some(out));
                 }
-                _ => return Err(self.err("expected ',' or '}' after an object member")),
+                _ => return Err(self.err(Fault::ObjectSeparator)),
             }
         }
     }
