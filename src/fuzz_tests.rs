@@ -54,87 +54,90 @@ const YAML_BITS: &[&str] = &[
     "]", "{}", "[]", "---", "key", "0", "é", "\\", "\r\n",
 ];
 
-/// A random tree of mappings and sequences, rendered as block YAML, with the pairs
-/// [`yaml::flatten`] must give.
-fn yaml_tree(
-    rng: &mut Rng,
-    depth: usize,
-    indent: usize,
-    path: &str,
-    out: &mut String,
-) -> BTreeMap<String, String> {
-    let mut want = BTreeMap::new();
-    let pad = " ".repeat(indent);
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
-    if rng.below(3) == 0 && depth > 0 {
-        for i in 0..1 + rng.below(3) {
-            let p = join(&i.to_string());
-            if rng.below(2) == 0 {
-                let v = format!("v{}", rng.below(1000));
-                out.push_str(&format!("{pad}- {v}\n"));
-                want.insert(p, v);
-            } else {
-                out.push_str(&format!("{pad}-\n"));
-                want.extend(yaml_map(rng, depth - 1, indent + 2, &p, out));
-            }
-        }
-        return want;
+/// `path.key`, or `key` at the top.
+fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
     }
-    want.extend(yaml_map(rng, depth, indent, path, out));
-    want
 }
 
-fn yaml_map(
-    rng: &mut Rng,
-    depth: usize,
-    indent: usize,
-    path: &str,
-    out: &mut String,
-) -> BTreeMap<String, String> {
-    let mut want = BTreeMap::new();
-    let pad = " ".repeat(indent);
-    for i in 0..1 + rng.below(3) {
-        let key = format!("k{i}");
-        let p = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        match rng.below(if depth == 0 { 2 } else { 4 }) {
-            0 => {
-                let v = format!("plain-{}", rng.below(1000));
-                out.push_str(&format!("{pad}{key}: {v}\n"));
+/// Random trees of mappings and sequences, rendered as block YAML into `out`, each with the
+/// pairs [`yaml::flatten`] must give.
+struct YamlGen<'a> {
+    rng: &'a mut Rng,
+    out: String,
+}
+
+impl YamlGen<'_> {
+    /// A sequence (sometimes) or a mapping at `path`, `depth` levels at most.
+    fn tree(&mut self, depth: usize, indent: usize, path: &str) -> BTreeMap<String, String> {
+        if self.rng.below(3) != 0 || depth == 0 {
+            return self.map(depth, indent, path);
+        }
+        let mut want = BTreeMap::new();
+        let pad = " ".repeat(indent);
+        for i in 0..1 + self.rng.below(3) {
+            let p = child(path, &i.to_string());
+            if self.rng.below(2) == 0 {
+                let v = format!("v{}", self.rng.below(1000));
+                self.out.push_str(&format!("{pad}- {v}\n"));
                 want.insert(p, v);
-            }
-            1 => {
-                let v = format!("a: 'b' #{}", rng.below(10));
-                out.push_str(&format!("{pad}{key}: \"{v}\"\n"));
-                want.insert(p, v);
-            }
-            _ => {
-                out.push_str(&format!("{pad}{key}:\n"));
-                if rng.below(2) == 0 {
-                    out.push_str(&format!("{pad}  # a comment\n"));
-                }
-                want.extend(yaml_tree(rng, depth - 1, indent + 2, &p, out));
+            } else {
+                self.out.push_str(&format!("{pad}-\n"));
+                want.extend(self.map(depth - 1, indent + 2, &p));
             }
         }
+        want
     }
-    want
+
+    /// A mapping of one to three keys at `path`.
+    fn map(&mut self, depth: usize, indent: usize, path: &str) -> BTreeMap<String, String> {
+        let mut want = BTreeMap::new();
+        let pad = " ".repeat(indent);
+        for i in 0..1 + self.rng.below(3) {
+            let key = format!("k{i}");
+            let p = child(path, &key);
+            match self.rng.below(if depth == 0 { 2 } else { 4 }) {
+                0 => {
+                    let v = format!("plain-{}", self.rng.below(1000));
+                    self.out.push_str(&format!("{pad}{key}: {v}\n"));
+                    want.insert(p, v);
+                }
+                1 => {
+                    let v = format!("a: 'b' #{}", self.rng.below(10));
+                    self.out.push_str(&format!("{pad}{key}: \"{v}\"\n"));
+                    want.insert(p, v);
+                }
+                _ => {
+                    self.out.push_str(&format!("{pad}{key}:\n"));
+                    if self.rng.below(2) == 0 {
+                        self.out.push_str(&format!("{pad}  # a comment\n"));
+                    }
+                    want.extend(self.tree(depth - 1, indent + 2, &p));
+                }
+            }
+        }
+        want
+    }
+}
+
+/// A random document and its pairs.
+fn yaml_doc(rng: &mut Rng, depth: usize) -> (String, BTreeMap<String, String>) {
+    let mut g = YamlGen {
+        rng,
+        out: String::from("# kubeconfig\n"),
+    };
+    let want = g.tree(depth, 0, "");
+    (g.out, want)
 }
 
 #[test]
 fn yaml_generated_documents_flatten_to_their_pairs() {
     let mut rng = rng();
     for _ in 0..CASES {
-        let mut text = String::from("# kubeconfig\n");
-        let want = yaml_tree(&mut rng, 4, 0, "", &mut text);
+        let (text, want) = yaml_doc(&mut rng, 4);
         let got = yaml::flatten(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
         assert_eq!(got.0, want, "{text}");
     }
@@ -144,8 +147,7 @@ fn yaml_generated_documents_flatten_to_their_pairs() {
 fn yaml_mutated_documents_never_panic_and_errors_name_a_line() {
     let mut rng = rng();
     for _ in 0..CASES {
-        let mut text = String::new();
-        yaml_tree(&mut rng, 3, 0, "", &mut text);
+        let (text, _) = yaml_doc(&mut rng, 3);
         let n = 1 + rng.below(6);
         let text = mutate(&mut rng, &text, YAML_BITS, n);
         if let Err(e) = yaml::flatten(&text) {
