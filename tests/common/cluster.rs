@@ -10,111 +10,23 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::{Duration, Instant};
 
 use super::*;
 pub use ::testkit::wait_for;
+
+mod pods;
+mod stack;
 use ::testkit::{AgentArgs, Source, Underlay};
+#[allow(unused_imports)] // not every test uses pods or stacks
+pub use pods::*;
+#[allow(unused_imports)]
+pub use stack::*;
 
 pub const NETWORK: &str = "10.100.0.0/16";
 /// The IPv6 cluster network of a dual-stack or IPv6-only cluster ([`Stack`]): node `i` gets
 /// 2001:db8:42:<i>::/64.
 pub const NETWORK6: &str = "2001:db8:42::/48";
 
-/// The address families of a cluster ([`Cluster::with_stack`]): of its net-conf.json, of every
-/// Node's `spec.podCIDRs` and `status.addresses` (InternalIP), in the order the Nodes list them,
-/// and of the underlay. Node `i`: 198.51.100.<10+i>/24 and 10.100.<i>.0/24 for IPv4,
-/// 2001:db8:100::<10+i>/64 and 2001:db8:42:<i>::/64 for IPv6. With IPv6, every node namespace
-/// has duplicate address detection off (no address waits out its tentative state) and the
-/// underlay switch does not snoop multicast (neighbour solicitations always reach the nodes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stack {
-    /// IPv4 only ([`Cluster::new`]).
-    V4,
-    /// Dual-stack, IPv4 listed first (the underlay family, as the agent takes the first
-    /// InternalIP's, is IPv4).
-    Dual,
-    /// Dual-stack, IPv6 listed first (the underlay family is IPv6).
-    DualV6First,
-    /// IPv6 only.
-    V6,
-}
-
-impl Stack {
-    /// Is the family `v6` (false: IPv4) in the stack, and at which position?
-    fn families(self) -> &'static [bool] {
-        match self {
-            Stack::V4 => &[false],
-            Stack::Dual => &[false, true],
-            Stack::DualV6First => &[true, false],
-            Stack::V6 => &[true],
-        }
-    }
-
-    pub fn has_v4(self) -> bool {
-        self.families().contains(&false)
-    }
-
-    pub fn has_v6(self) -> bool {
-        self.families().contains(&true)
-    }
-
-    /// The `"Network"…` members of net-conf.json before `Backend`.
-    fn net_conf(self) -> String {
-        match self {
-            Stack::V4 => format!(r#""Network":"{NETWORK}""#),
-            Stack::Dual | Stack::DualV6First => {
-                format!(r#""Network":"{NETWORK}","EnableIPv6":true,"IPv6Network":"{NETWORK6}""#)
-            }
-            Stack::V6 => {
-                format!(r#""EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"{NETWORK6}""#)
-            }
-        }
-    }
-
-    /// Node `i`'s underlay addresses with their prefix, in the Node's order.
-    fn underlay(self, i: usize) -> Vec<String> {
-        self.families()
-            .iter()
-            .map(|v6| match v6 {
-                false => format!("198.51.100.{}/24", 10 + i),
-                true => format!("2001:db8:100::{}/64", 10 + i),
-            })
-            .collect()
-    }
-
-    /// Node `i`'s pod subnets, in the Node's order.
-    fn subnets(self, i: usize) -> Vec<String> {
-        self.families()
-            .iter()
-            .map(|v6| match v6 {
-                false => format!("10.100.{i}.0/24"),
-                true => format!("2001:db8:42:{i}::/64"),
-            })
-            .collect()
-    }
-}
-
-/// Turns IPv6 duplicate address detection off in `ns` (for links made from now on, and `all`),
-/// so no address there is ever tentative.
-pub fn no_dad(ns: &NamedNs) {
-    let out = ns
-        .exec(
-            "sysctl",
-            &[
-                "-qw",
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-            ],
-        )
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sysctl accept_dad in {}: {}",
-        ns.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 /// Where the test API server listens in API mode (the test PKI's server certificate names it).
 pub const API_IP: &str = "198.51.100.250";
 pub const API_TOKEN: &str = "lichen-cluster-token";
@@ -454,63 +366,6 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// A pod on node `k` attached through the plugin, with the node's subnet file hand-off.
-    pub fn pod(&self, k: usize, tag: &str) -> (NamedNs, String) {
-        let p = self.pod_attached(k, tag);
-        let ip = first_ip(&p.result);
-        (p.ns, ip)
-    }
-
-    /// The plugin config [`Cluster::pod`] attaches pods of node `k` with: the node's subnet file,
-    /// its own IPAM data dir (`<dir>/<node>-ipam`, network `cluster`).
-    pub fn pod_conf(&self, k: usize) -> String {
-        format!(
-            r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
-            self.subnet_file(k).display(),
-            self.ipam_dir(k).display()
-        )
-    }
-
-    /// Node `k`'s IPAM data dir (the leases are in its `cluster` directory).
-    pub fn ipam_dir(&self, k: usize) -> PathBuf {
-        self.dir.join(format!("{}-ipam", self.nodes[k].name))
-    }
-
-    /// Runs the plugin's `verb` for `pod` on node `k` with `conf` (e.g. [`Cluster::pod_conf`],
-    /// with a `prevResult` for CHECK).
-    pub fn pod_cni(&self, k: usize, verb: &str, pod: &NamedNs, conf: &str) -> Answer {
-        testkit::invoke(
-            Path::new(BIN),
-            &self.nodes[k].ns,
-            &Invocation::pod(verb, pod, conf, REF_PLUGINS),
-        )
-        .unwrap()
-    }
-
-    /// Like [`Cluster::pod`], keeping the whole ADD result and every address. In a cluster with
-    /// IPv6 the pod namespace has duplicate address detection off.
-    pub fn pod_attached(&self, k: usize, tag: &str) -> Pod {
-        let n = &self.nodes[k];
-        let pod = NamedNs::create(&testkit::unique_name("lc", tag)).unwrap();
-        if self.stack.has_v6() {
-            no_dad(&pod);
-        }
-        wait_for(
-            &format!("{}'s subnet file", n.name),
-            Duration::from_secs(10),
-            || self.subnet_file(k).exists(),
-        );
-        let ans = self.pod_cni(k, "ADD", &pod, &self.pod_conf(k));
-        assert!(ans.ok, "ADD on {}: {} {}", n.name, ans.stdout, ans.stderr);
-        let r = lichen::cni::CniResult::parse(ans.stdout.as_bytes()).expect("a readable result");
-        let ips = r.ips.iter().map(|c| c.address.addr().to_string()).collect();
-        Pod {
-            ns: pod,
-            result: ans.stdout,
-            ips,
-        }
-    }
-
     /// `ip route show <dst>` in node `k` (`ip -6` for an IPv6 `dst`: plain `ip route` lists
     /// IPv4 routes only).
     pub fn route(&self, k: usize, dst: &str) -> String {
@@ -564,143 +419,4 @@ impl Drop for Cluster {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A pod [`Cluster::pod_attached`] made.
-pub struct Pod {
-    pub ns: NamedNs,
-    /// The ADD result (stdout).
-    pub result: String,
-    /// Its addresses, in the result's order (without prefix).
-    pub ips: Vec<String>,
-}
-
-/// A pod on every node.
-pub fn pods_everywhere(c: &Cluster) -> Vec<(NamedNs, String)> {
-    (0..c.nodes.len())
-        .map(|k| c.pod(k, &format!("pod{k}")))
-        .collect()
-}
-
-/// Every pod pings every pod on another node, and 1 MiB crosses each pair over TCP.
-pub fn full_mesh(c: &Cluster, pods: &[(NamedNs, String)]) {
-    for (a, (pa, ipa)) in pods.iter().enumerate() {
-        for (b, (pb, ipb)) in pods.iter().enumerate() {
-            if a == b {
-                continue;
-            }
-            assert!(
-                pa.ping(ipb, 3).unwrap(),
-                "{} pod -> {} pod ({ipb})",
-                c.nodes[a].name,
-                c.nodes[b].name
-            );
-            let (n, peer) = tcp_transfer(pb, ipb, pa, 1 << 20);
-            assert_eq!(n, 1 << 20, "TCP {} -> {}", c.nodes[a].name, c.nodes[b].name);
-            assert_eq!(&peer, ipa, "pod-to-pod traffic keeps the pod address");
-        }
-    }
-}
-
-/// Sends `bytes` over TCP from `client` to a listener in `server` (port 5001) and returns what
-/// the server received and the client address it saw.
-pub fn tcp_transfer(
-    server: &NamedNs,
-    server_ip: &str,
-    client: &NamedNs,
-    bytes: usize,
-) -> (usize, String) {
-    let target = if server_ip.contains(':') {
-        format!("[{server_ip}]:5001")
-    } else {
-        format!("{server_ip}:5001")
-    };
-    tcp_transfer_via(&server.path, &client.path, &target, bytes)
-}
-
-/// Like [`tcp_transfer`] between namespace files (e.g. `/proc/<pid>/ns/net`), the client
-/// connecting to `target` (`ip:port` or `[ipv6]:port`, e.g. a host port mapped to the
-/// listener's port 5001; the listener takes the unspecified address of the target's family).
-pub fn tcp_transfer_via(
-    server: &Path,
-    client: &Path,
-    target: &str,
-    bytes: usize,
-) -> (usize, String) {
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    let enter = |ns: &Path| {
-        let f = fs::File::open(ns).unwrap();
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-    };
-    let any = if target.starts_with('[') {
-        "[::]:5001"
-    } else {
-        "0.0.0.0:5001"
-    };
-    std::thread::scope(|s| {
-        let listener = s
-            .spawn(|| {
-                enter(server);
-                // The port may still be held for a moment after the transfer before (seen
-                // between transfers of different families into one namespace, back to back):
-                // by its closing connection, or by a copy of its listener that a child
-                // another test thread forked just then holds until it execs (sockets are
-                // close-on-exec). Wait for that, within a bound.
-                let t = Instant::now();
-                loop {
-                    match std::net::TcpListener::bind(any) {
-                        Ok(l) => break l,
-                        Err(e)
-                            if e.kind() == std::io::ErrorKind::AddrInUse
-                                && t.elapsed() < Duration::from_secs(10) =>
-                        {
-                            std::thread::sleep(Duration::from_millis(20))
-                        }
-                        Err(e) => panic!("bind {any} for {target}: {e}"),
-                    }
-                }
-            })
-            .join()
-            .unwrap();
-        let srv = s.spawn(move || {
-            // Bounded, so a client that cannot connect fails the test instead of hanging it.
-            listener.set_nonblocking(true).unwrap();
-            let t = Instant::now();
-            let (mut conn, peer) = loop {
-                match listener.accept() {
-                    Ok(c) => break c,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        assert!(t.elapsed() < Duration::from_secs(20), "no connection came");
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(e) => panic!("accept: {e}"),
-                }
-            };
-            conn.set_nonblocking(false).unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(20)))
-                .unwrap();
-            let mut n = 0;
-            let mut buf = vec![0u8; 65536];
-            loop {
-                match conn.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) => panic!("server read: {e} after {n} bytes"),
-                }
-            }
-            (n, peer.ip().to_string())
-        });
-        s.spawn(|| {
-            enter(client);
-            let addr = target.parse().unwrap();
-            let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-                .expect("connect");
-            c.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
-            c.write_all(&vec![0x5au8; bytes]).expect("send");
-        })
-        .join()
-        .unwrap();
-        srv.join().unwrap()
-    })
 }
