@@ -101,15 +101,7 @@ impl Nl {
             if m.header.ifindex != index || m.header.family == AddressFamily::Bridge {
                 continue;
             }
-            let mut ip = None;
-            let mut mac = Vec::new();
-            for attr in &m.attributes {
-                match attr {
-                    NeighbourAttribute::Destination(a) => ip = ip_of(a),
-                    NeighbourAttribute::LinkLayerAddress(l) => mac = l.clone(),
-                    _ => {}
-                }
-            }
+            let (ip, mac) = destination_and_mac(&m);
             if let Some(ip) = ip {
                 out.push(Neigh {
                     index,
@@ -155,19 +147,26 @@ impl Nl {
             if m.header.ifindex != index {
                 continue;
             }
-            let mut dst = None;
-            let mut mac = Vec::new();
-            for attr in &m.attributes {
-                match attr {
-                    NeighbourAttribute::Destination(a) => dst = ip_of(a),
-                    NeighbourAttribute::LinkLayerAddress(l) => mac = l.clone(),
-                    _ => {}
-                }
-            }
+            let (dst, mac) = destination_and_mac(&m);
             if let Some(dst) = dst {
                 out.push(Fdb { index, mac, dst });
             }
         }
         Ok(out)
     }
+}
+
+/// A neighbour or FDB entry's destination address (`None` without one) and link-layer address
+/// (empty without one).
+fn destination_and_mac(m: &NeighbourMessage) -> (Option<IpAddr>, Vec<u8>) {
+    let mut ip = None;
+    let mut mac = Vec::new();
+    for attr in &m.attributes {
+        match attr {
+            NeighbourAttribute::Destination(a) => ip = ip_of(a),
+            NeighbourAttribute::LinkLayerAddress(l) => mac = l.clone(),
+            _ => {}
+        }
+    }
+    (ip, mac)
 }
