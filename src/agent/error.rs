@@ -19,7 +19,7 @@ pub enum AgentError {
     /// The net-conf file could not be read or is wrong (its message names the key).
     ClusterNetwork(ClusterNetworkError),
     /// The net-conf file at this path is wrong: printed `<error> (in <path>)`.
-    NetConfIn(PathBuf, ClusterNetworkError),
+    ClusterNetworkIn(PathBuf, ClusterNetworkError),
     /// The cluster source could not start (the directory, its watch, the API).
     Source(SourceError),
 }
@@ -40,7 +40,7 @@ impl fmt::Display for AgentError {
             AgentError::Context(what, inner) => write!(f, "{what}: {inner}"),
             AgentError::Io(e) => e.fmt(f),
             AgentError::ClusterNetwork(e) => e.fmt(f),
-            AgentError::NetConfIn(path, e) => write!(f, "{e} (in {})", path.display()),
+            AgentError::ClusterNetworkIn(path, e) => write!(f, "{e} (in {})", path.display()),
             AgentError::Source(e) => e.fmt(f),
         }
     }
@@ -51,7 +51,7 @@ impl std::error::Error for AgentError {
         match self {
             AgentError::Context(_, inner) => Some(&**inner),
             AgentError::Io(e) => Some(e),
-            AgentError::ClusterNetwork(e) | AgentError::NetConfIn(_, e) => Some(e),
+            AgentError::ClusterNetwork(e) | AgentError::ClusterNetworkIn(_, e) => Some(e),
             AgentError::Source(e) => Some(e),
         }
     }

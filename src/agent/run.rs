@@ -30,7 +30,6 @@ use smol::channel::Receiver;
 use smol::future::FutureExt;
 
 use super::error::{AgentError, Context};
-
 use super::feed::{self, Feed};
 use super::http::{self, Endpoints};
 use super::netconf::{ClusterNetwork, ClusterNetworkError};
@@ -122,7 +121,7 @@ fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, AgentError> {
     let mut netconf = ClusterNetwork::load(&opts.net_conf).map_err(|e| match e {
         ClusterNetworkError::Read { .. } => AgentError::from(e),
         // Which file: the parse errors name the key, not where it was read from.
-        e => AgentError::NetConfIn(opts.net_conf.clone(), e),
+        e => AgentError::ClusterNetworkIn(opts.net_conf.clone(), e),
     })?;
     netconf.network_policy |= opts.network_policy;
     let kernel = NetlinkKernel::open().context("netlink")?;

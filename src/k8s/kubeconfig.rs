@@ -116,9 +116,12 @@ fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
     let mut out = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(yaml::MAX_BYTES as u64 + 1).read_to_end(&mut out))
-        .and_then(|n| match n > yaml::MAX_BYTES {
-            true => Err(Error::new(ErrorKind::InvalidData, "larger than 1 MiB")),
-            false => Ok(()),
+        .and_then(|n| {
+            if n > yaml::MAX_BYTES {
+                Err(Error::new(ErrorKind::InvalidData, "larger than 1 MiB"))
+            } else {
+                Ok(())
+            }
         })
         .map_err(|source| ConfigError::Read {
             path: path.to_owned(),
