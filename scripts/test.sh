@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root (sudo scripts/test.sh)" >&2; exit 1; }
 scripts/setup.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step prints the disk left where target/ lives: a full run builds the host and three ARM
+# targets, and a machine short of disk fails late. Incremental state only helps an edit loop, not
+# one run of everything, so it is off here (it was a third of target/).
+export CARGO_INCREMENTAL=0
+step() { printf '\n=== %s  [disk free for target/: %s]\n' "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')"; }
 
 # Guard: this machine's own network namespace must look the same after the run.
 root_links() { ip -o link show | awk -F': ' '{print $2}' | sort; }
