@@ -9,11 +9,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::ipam::{Addresses, Allocator};
-use super::Output;
+use super::{Output, Request};
 use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, NetConf, Route};
 use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
 
-pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
+/// preflight → allocate → attach → result; the one rollback path: a failed attach (which
+/// undoes its own kernel changes) gives the lease back.
+pub fn run(req: &Request) -> Result<Output, CniError> {
+    let (env, conf) = (req.env, req.conf);
     let t = std::time::Instant::now();
     let mac = mac::requested(&env.args, conf)?;
     let netns = env.netns.as_deref().expect("validated for ADD");
@@ -21,7 +24,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
     log::debug!("ADD: preflight done at {:?}", t.elapsed());
 
     let ipam = Allocator::of(conf);
-    let addrs = ipam.add(env, conf, stdin)?;
+    let addrs = ipam.add(req)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
     let (bridge, pod) = specs(env, conf, &addrs, mac);
     match dataplane::attach_checked(&bridge, &pod, checked) {
@@ -32,7 +35,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
             ))
         }
         Err(e) => {
-            if let Err(r) = ipam.del(env, conf, stdin) {
+            if let Err(r) = ipam.del(req) {
                 log::error!("rolling back the lease after a failed ADD: {r}");
             }
             Err(dp_err(e))

@@ -5,11 +5,12 @@ use std::net::IpAddr;
 
 use super::add::dp_err;
 use super::ipam::Allocator;
-use super::Output;
+use super::{Output, Request};
 use crate::cni::{CniError, CniResult, Code, Env, NetConf};
 use crate::dataplane::{self, PodState};
 
-pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
+pub fn run(req: &Request) -> Result<Output, CniError> {
+    let (env, conf) = (req.env, req.conf);
     if !conf.cni_version.has_check() {
         return Err(CniError::new(
             Code::IncompatibleVersion,
@@ -29,7 +30,7 @@ pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> 
     let state = dataplane::inspect(netns, env.ifname()).map_err(dp_err)?;
     let mut diffs = compare(env, conf, prev, &state);
     let ips: Vec<IpAddr> = prev.ips.iter().map(|ip| ip.address.addr()).collect();
-    diffs.extend(Allocator::of(conf).check(env, conf, stdin, &ips)?);
+    diffs.extend(Allocator::of(conf).check(req, &ips)?);
     if diffs.is_empty() {
         Ok(None)
     } else {

@@ -3,20 +3,17 @@
 
 use super::add::dp_err;
 use super::ipam::Allocator;
-use super::Output;
-use crate::cni::{CniError, Env, NetConf};
+use super::{Output, Request};
+use crate::cni::CniError;
 use crate::dataplane;
 
-pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
+pub fn run(req: &Request) -> Result<Output, CniError> {
+    let env = req.env;
     let host_veth = dataplane::host_veth_name(env.container_id(), env.ifname());
     let link = dataplane::detach(env.netns.as_deref(), env.ifname(), &host_veth).map_err(dp_err);
     if let Err(e) = &link {
         log::error!("DEL {}/{}: {e}", env.container_id(), env.ifname());
     }
-    let lease = release(env, conf, stdin);
+    let lease = Allocator::of(req.conf).del(req);
     link.and(lease).map(|_| None)
-}
-
-fn release(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
-    Allocator::of(conf).del(env, conf, stdin)
 }

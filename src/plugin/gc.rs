@@ -1,9 +1,9 @@
 //! GC (CNI 1.1): release every lease whose attachment the runtime no longer knows.
 
 use super::ipam::Allocator;
-use super::Output;
-use crate::cni::{CniError, Env, NetConf};
+use super::{Output, Request};
+use crate::cni::CniError;
 
-pub fn run(env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Output, CniError> {
-    Allocator::of(conf).gc(env, conf, stdin).map(|_| None)
+pub fn run(req: &Request) -> Result<Output, CniError> {
+    Allocator::of(req.conf).gc(req).map(|_| None)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use lichen_ipam::{Ipam, IpamError, Range, RangeSet};
 
-use super::delegate;
+use super::{delegate, Request};
 use crate::cni::{CniError, CniResult, Code, Command, Env, IpConfig, NetConf, Route};
 use crate::subnet_file::SubnetFile;
 
@@ -23,7 +23,8 @@ pub struct Addresses {
     pub cluster: Vec<IpNet>,
 }
 
-/// Where a network's addresses come from.
+/// Where a network's addresses come from: the one interface every verb uses, for the built-in
+/// IPAM and for a delegated plugin alike. Each method is one verb's IPAM half.
 pub enum Allocator<'a> {
     Builtin,
     Delegate(&'a str),
@@ -37,41 +38,19 @@ impl<'a> Allocator<'a> {
         }
     }
 
-    pub fn add(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<Addresses, CniError> {
+    pub fn add(&self, req: &Request) -> Result<Addresses, CniError> {
         match self {
-            Allocator::Builtin => builtin_add(env, conf),
-            Allocator::Delegate(p) => {
-                let out = delegate::exec(p, Command::Add, env, stdin)?;
-                let result = CniResult::parse(&out).map_err(|e| {
-                    CniError::new(
-                        Code::Delegate,
-                        format!(
-                            "IPAM plugin {p:?} returned a result Lichen cannot read: {}",
-                            e.msg
-                        ),
-                    )
-                })?;
-                if result.ips.is_empty() {
-                    // Give the address back before failing: the ADD changes nothing.
-                    let _ = delegate::exec(p, Command::Del, env, stdin);
-                    return Err(CniError::new(
-                        Code::Delegate,
-                        format!("IPAM plugin {p:?} returned no IP address"),
-                    ));
-                }
-                Ok(Addresses {
-                    result,
-                    ..Addresses::default()
-                })
-            }
+            Allocator::Builtin => builtin_add(req.env, req.conf),
+            Allocator::Delegate(p) => delegated_add(p, req),
         }
     }
 
     /// Releases the attachment's addresses (idempotent).
-    pub fn del(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
+    pub fn del(&self, req: &Request) -> Result<(), CniError> {
+        let env = req.env;
         match self {
             Allocator::Builtin => {
-                let released = open(conf)?
+                let released = open(req.conf)?
                     .release(env.container_id(), env.ifname())
                     .map_err(ipam_err)?;
                 log::info!(
@@ -81,14 +60,14 @@ impl<'a> Allocator<'a> {
                 );
                 Ok(())
             }
-            Allocator::Delegate(p) => delegate::exec(p, Command::Del, env, stdin).map(drop),
+            Allocator::Delegate(p) => delegate::exec(p, Command::Del, env, req.raw).map(drop),
         }
     }
 
     /// Releases every lease whose attachment is not in `cni.dev/valid-attachments` (GC), going
     /// on past errors and reporting the first one at the end.
-    pub fn gc(&self, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), CniError> {
-        let valid = conf.valid_attachments.as_ref().ok_or_else(|| {
+    pub fn gc(&self, req: &Request) -> Result<(), CniError> {
+        let valid = req.conf.valid_attachments.as_ref().ok_or_else(|| {
             CniError::new(
                 Code::InvalidConfig,
                 "GC needs \"cni.dev/valid-attachments\" (the attachments to keep) in the config",
@@ -100,7 +79,7 @@ impl<'a> Allocator<'a> {
                     .iter()
                     .map(|a| (a.container_id.clone(), a.ifname.clone()))
                     .collect();
-                let (released, errors) = open(conf)?.gc(&keep);
+                let (released, errors) = open(req.conf)?.gc(&keep);
                 log::info!("GC released {} lease(s): {released:?}", released.len());
                 for e in &errors {
                     log::error!("GC: {e}");
@@ -110,21 +89,16 @@ impl<'a> Allocator<'a> {
                     .next()
                     .map_or(Ok(()), |e| Err(ipam_err(e)))
             }
-            Allocator::Delegate(p) => delegate::exec(p, Command::Gc, env, stdin).map(drop),
+            Allocator::Delegate(p) => delegate::exec(p, Command::Gc, req.env, req.raw).map(drop),
         }
     }
 
-    /// Verifies the attachment still holds `ips` (CHECK).
-    pub fn check(
-        &self,
-        env: &Env,
-        conf: &NetConf,
-        stdin: &[u8],
-        ips: &[IpAddr],
-    ) -> Result<Vec<String>, CniError> {
+    /// Verifies the attachment still holds `ips` (CHECK): one phrase per difference.
+    pub fn check(&self, req: &Request, ips: &[IpAddr]) -> Result<Vec<String>, CniError> {
+        let env = req.env;
         match self {
             Allocator::Builtin => {
-                let held = open(conf)?
+                let held = open(req.conf)?
                     .get(env.container_id(), env.ifname())
                     .map_err(ipam_err)?;
                 Ok(ips
@@ -133,12 +107,74 @@ impl<'a> Allocator<'a> {
                     .map(|ip| format!("no lease on disk for {ip}"))
                     .collect())
             }
-            Allocator::Delegate(p) => match delegate::exec(p, Command::Check, env, stdin) {
+            Allocator::Delegate(p) => match delegate::exec(p, Command::Check, env, req.raw) {
                 Ok(_) => Ok(Vec::new()),
                 Err(e) => Ok(vec![format!("IPAM plugin {p:?}: {}", e.msg)]),
             },
         }
     }
+
+    /// Could an ADD get addresses now (STATUS)? Otherwise code 50 with what is missing.
+    pub fn status(&self, req: &Request) -> Result<(), CniError> {
+        match self {
+            Allocator::Builtin => builtin_status(req.conf),
+            Allocator::Delegate(p) => match delegate::exec(p, Command::Status, req.env, req.raw) {
+                Ok(_) => Ok(()),
+                // Plugins older than CNI 1.1 do not know STATUS: nothing says they cannot serve
+                // ADD.
+                Err(e)
+                    if e.code == Code::InvalidEnv as u32
+                        || e.msg.contains("unknown CNI_COMMAND") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(CniError::new(Code::NotAvailable, e.msg)),
+            },
+        }
+    }
+}
+
+/// ADD through a delegated IPAM plugin: its result, or its lease given back and an error.
+fn delegated_add(p: &str, req: &Request) -> Result<Addresses, CniError> {
+    let out = delegate::exec(p, Command::Add, req.env, req.raw)?;
+    let result = CniResult::parse(&out).map_err(|e| {
+        CniError::new(
+            Code::Delegate,
+            format!(
+                "IPAM plugin {p:?} returned a result Lichen cannot read: {}",
+                e.msg
+            ),
+        )
+    })?;
+    if result.ips.is_empty() {
+        // Give the address back before failing: the ADD changes nothing.
+        let _ = delegate::exec(p, Command::Del, req.env, req.raw);
+        return Err(CniError::new(
+            Code::Delegate,
+            format!("IPAM plugin {p:?} returned no IP address"),
+        ));
+    }
+    Ok(Addresses {
+        result,
+        ..Addresses::default()
+    })
+}
+
+/// STATUS of the built-in IPAM: the store usable, the subnet known, a free address in every
+/// range set.
+fn builtin_status(conf: &NetConf) -> Result<(), CniError> {
+    let unavailable = |e: CniError| CniError::new(Code::NotAvailable, e.msg);
+    let (sets, _) = range_sets(conf).map_err(unavailable)?;
+    let free = open(conf)
+        .and_then(|s| s.free_counts(&sets).map_err(ipam_err))
+        .map_err(unavailable)?;
+    if let Some((set, _)) = sets.iter().zip(&free).find(|(_, n)| **n == 0) {
+        return Err(CniError::new(
+            Code::NotAvailable,
+            format!("no free address left in range set {}", set.describe()),
+        ));
+    }
+    Ok(())
 }
 
 /// The data directory of the built-in IPAM.

@@ -26,18 +26,31 @@ use crate::cni::{json, CniError, Code, Command, Env, NetConf, Version};
 /// What a verb prints on success.
 pub(crate) type Output = Option<String>;
 
+/// One call of the plugin, parsed once: the environment, the typed network config, and the raw
+/// config bytes, which only delegation reads (a delegated IPAM plugin gets the same stdin).
+pub(crate) struct Request<'a> {
+    pub env: &'a Env,
+    pub conf: &'a NetConf,
+    pub raw: &'a [u8],
+}
+
 /// `lichen` run by a runtime (CNI_COMMAND set).
 pub fn run_cni() -> i32 {
     run(|env, stdin| match env.command {
         Command::Version => version::run(stdin),
         cmd => {
             let conf = load(stdin)?;
+            let req = Request {
+                env,
+                conf: &conf,
+                raw: stdin,
+            };
             match cmd {
-                Command::Add => add::run(env, &conf, stdin),
-                Command::Del => del::run(env, &conf, stdin),
-                Command::Check => check::run(env, &conf, stdin),
-                Command::Gc => gc::run(env, &conf, stdin),
-                Command::Status => status::run(env, &conf, stdin),
+                Command::Add => add::run(&req),
+                Command::Del => del::run(&req),
+                Command::Check => check::run(&req),
+                Command::Gc => gc::run(&req),
+                Command::Status => status::run(&req),
                 Command::Version => unreachable!(),
             }
         }
@@ -50,7 +63,11 @@ pub fn run_ipam_plugin() -> i32 {
         Command::Version => version::run(stdin),
         _ => {
             let conf = load(stdin)?;
-            ipam_plugin::run(env, &conf)
+            ipam_plugin::run(&Request {
+                env,
+                conf: &conf,
+                raw: stdin,
+            })
         }
     })
 }
