@@ -163,3 +163,43 @@ fn ipam_gc_never_releases_everything_by_omission() {
     assert!(leases().is_empty());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// IPv6 leases, named on disk as host-local names them (the address's canonical text, as Go's
+/// `net.IP.String` writes it), are listed and collected like IPv4 ones; a dual-stack
+/// attachment's two leases go together.
+#[test]
+fn ipam_list_and_gc_handle_ipv6_leases() {
+    let d = store("v6");
+    let dir = d.to_str().unwrap();
+    std::fs::write(d.join("net/fd00:1::5"), "c1\r\neth0").unwrap();
+    std::fs::write(d.join("net/fd00:1::a"), "c2\r\neth0").unwrap();
+    std::fs::write(d.join("net/last_reserved_ip.1"), "fd00:1::a").unwrap();
+    let o = lichen(&["ipam", "list", "--network", "net", "--data-dir", dir]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let listed = text(&o.stdout);
+    for line in ["fd00:1::5\tc1\teth0\n", "fd00:1::a\tc2\teth0\n"] {
+        assert!(listed.contains(line), "{line:?} not in {listed:?}");
+    }
+    let o = lichen(&[
+        "ipam",
+        "gc",
+        "--network",
+        "net",
+        "--data-dir",
+        dir,
+        "--keep",
+        "c1/eth0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "released 10.1.0.6\nreleased fd00:1::a\n");
+    let leases: Vec<String> = names(&d.join("net"))
+        .into_iter()
+        .filter(|n| n.starts_with("10.") || n.starts_with("fd00") || n.starts_with("last_"))
+        .collect();
+    assert_eq!(
+        leases,
+        ["10.1.0.5", "fd00:1::5", "last_reserved_ip.1"],
+        "c2's IPv4 and IPv6 leases released, c1's kept"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
