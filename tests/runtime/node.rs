@@ -2,7 +2,7 @@
 //! namespace laid out like a k3s or microk8s node (per-node directories bound over the
 //! distribution's paths), Debian's containerd with its CRI plugin in both, and the DaemonSet's
 //! containers run as a kubelet would (tests/runtime/daemonset.py). The CRI is driven with
-//! tests/runtime/cri.py. Everything is undone on drop, also when the test fails.
+//! tests/runtime/cri.py. Everything is undone on drop, also when the test fails (node/teardown.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
