@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -19,7 +19,7 @@ fn with_prev(conf: &str, prev: Option<&str>) -> String {
 }
 
 /// Runs a chain of (binary, config) for ADD; returns the final result.
-fn chain_add(node: &Node, plugins: &[(&Path, String)], id: &str, netns: &Path) -> String {
+fn chain_add(node: &Node, plugins: &[(PathBuf, String)], id: &str, netns: &Path) -> String {
     let mut prev: Option<String> = None;
     for (bin, conf) in plugins {
         let a = node.run(
@@ -37,7 +37,7 @@ fn chain_add(node: &Node, plugins: &[(&Path, String)], id: &str, netns: &Path) -
     prev.unwrap()
 }
 
-fn chain_del(node: &Node, plugins: &[(&Path, String)], id: &str, netns: &Path, result: &str) {
+fn chain_del(node: &Node, plugins: &[(PathBuf, String)], id: &str, netns: &Path, result: &str) {
     for (bin, conf) in plugins.iter().rev() {
         let a = node.run(
             bin,
@@ -71,11 +71,9 @@ where
     })
 }
 
-#[test]
-fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
-    testkit::require_root!();
-    let node = Node::new("chain");
-    let client = node.client();
+/// Lichen first, then tuning, portmap (a host port 8080 to the pod's 80), firewall and
+/// bandwidth (ingress shaped), all of network `node.network`.
+fn chain_confs(node: &Node) -> Vec<(PathBuf, String)> {
     let name = &node.network;
     let lichen = format!(
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.82.0.0/24"}}]],"dataDir":"{}"}}}}"#,
@@ -93,41 +91,39 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
     let firewall = format!(
         r#"{{"cniVersion":"1.0.0","name":"{name}","type":"firewall","backend":"iptables"}}"#
     );
-    let pm = Path::new(REF_PLUGINS).join("portmap");
-    let bw = Path::new(REF_PLUGINS).join("bandwidth");
-    let tu = Path::new(REF_PLUGINS).join("tuning");
-    let fw = Path::new(REF_PLUGINS).join("firewall");
-    let plugins = [
-        (Path::new(BIN), lichen),
-        (tu.as_path(), tuning),
-        (pm.as_path(), portmap),
-        (fw.as_path(), firewall),
-        (bw.as_path(), bandwidth),
-    ];
-    let pod = node.pod("p");
-    let result = chain_add(&node, &plugins, "c1", &pod.path);
+    let reference = |ty: &str| Path::new(REF_PLUGINS).join(ty);
+    vec![
+        (PathBuf::from(BIN), lichen),
+        (reference("tuning"), tuning),
+        (reference("portmap"), portmap),
+        (reference("firewall"), firewall),
+        (reference("bandwidth"), bandwidth),
+    ]
+}
 
-    // tuning set its sysctl inside the pod, on the interface Lichen made
+/// tuning set its sysctl inside the pod, on the interface Lichen made; firewall admitted the
+/// pod's address in its chain.
+fn assert_tuning_and_firewall(node: &Node, pod: &NamedNs, pod_ip: &str) {
     let sysctl = pod
         .exec("sysctl", &["-n", "net.ipv4.conf.eth0.send_redirects"])
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&sysctl.stdout).trim(), "0");
-    // firewall admitted the pod's address in its chain
-    let pod_ip = first_ip(&result);
     let fwd = node.ns.exec("iptables", &["-S", "CNI-FORWARD"]).unwrap();
     assert!(
-        String::from_utf8_lossy(&fwd.stdout).contains(&pod_ip),
+        String::from_utf8_lossy(&fwd.stdout).contains(pod_ip),
         "firewall rules: {}",
         String::from_utf8_lossy(&fwd.stdout)
     );
+}
 
-    // portmap's DNAT really reaches the pod through Lichen's bridge
-    let listener = in_netns(&pod, || TcpListener::bind("0.0.0.0:80").unwrap());
+/// portmap's DNAT really reaches the pod through Lichen's bridge.
+fn assert_portmap_reaches_the_pod(pod: &NamedNs, client: &NamedNs) {
+    let listener = in_netns(pod, || TcpListener::bind("0.0.0.0:80").unwrap());
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.write_all(b"hello from the pod").unwrap();
     });
-    let got = in_netns(&client, || {
+    let got = in_netns(client, || {
         let mut s = TcpStream::connect("198.51.100.1:8080").expect("connect through portmap");
         let mut buf = String::new();
         s.read_to_string(&mut buf).unwrap();
@@ -135,8 +131,12 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
     });
     server.join().unwrap();
     assert_eq!(got, "hello from the pod");
+}
 
-    // bandwidth shaped the host veth named in Lichen's result (traffic towards the pod)
+/// bandwidth shaped the host veth named in Lichen's result (traffic towards the pod).
+/// (ingress shaping only: egress shaping would need an ifb device, and loading the ifb
+/// module makes the kernel create ifb0/ifb1 in the root namespace, which tests must not touch)
+fn assert_bandwidth_shaped(node: &Node, result: &str) {
     let veth = lichen::cni::CniResult::parse(result.as_bytes())
         .unwrap()
         .interfaces[1]
@@ -151,16 +151,16 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
         "{}",
         String::from_utf8_lossy(&tc.stdout)
     );
-    // (ingress shaping only: egress shaping would need an ifb device, and loading the ifb
-    // module makes the kernel create ifb0/ifb1 in the root namespace, which tests must not touch)
+}
 
-    chain_del(&node, &plugins, "c1", &pod.path, &result);
+/// After the chain's DEL: no portmap or firewall rule, no bandwidth or pod link, no lease.
+fn assert_chain_del_left_nothing(node: &Node, pod_ip: &str) {
     let nat = node.ns.exec("iptables", &["-t", "nat", "-S"]).unwrap();
     let nat = String::from_utf8_lossy(&nat.stdout);
     assert!(!nat.contains("CNI-DN-"), "portmap rules left: {nat}");
     let fwd = node.ns.exec("iptables", &["-S"]).unwrap();
     let fwd = String::from_utf8_lossy(&fwd.stdout);
-    assert!(!fwd.contains(&pod_ip), "firewall rules left: {fwd}");
+    assert!(!fwd.contains(pod_ip), "firewall rules left: {fwd}");
     assert!(
         !node
             .links()
@@ -170,6 +170,22 @@ fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
         node.links()
     );
     assert!(node.leases().is_empty());
+}
+
+#[test]
+fn conflist_with_tuning_portmap_firewall_and_bandwidth() {
+    testkit::require_root!();
+    let node = Node::new("chain");
+    let client = node.client();
+    let plugins = chain_confs(&node);
+    let pod = node.pod("p");
+    let result = chain_add(&node, &plugins, "c1", &pod.path);
+    let pod_ip = first_ip(&result);
+    assert_tuning_and_firewall(&node, &pod, &pod_ip);
+    assert_portmap_reaches_the_pod(&pod, &client);
+    assert_bandwidth_shaped(&node, &result);
+    chain_del(&node, &plugins, "c1", &pod.path, &result);
+    assert_chain_del_left_nothing(&node, &pod_ip);
 }
 
 #[test]

@@ -105,9 +105,8 @@ fn run_chain(
     prev.unwrap_or_default()
 }
 
-#[test]
-fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
-    testkit::require_root!();
+/// The conflist as shipped says the result version containerd 1.6/1.7 can read.
+fn assert_shipped_version() {
     let version = Object::parse("", SHIPPED.as_bytes(), lichen::cni::Code::InvalidConfig)
         .unwrap()
         .text("cniVersion")
@@ -117,33 +116,70 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
         version, "1.0.0",
         "containerd 1.6/1.7 (libcni 1.1) fail every ADD of a newer result version"
     );
-    let node = Node::new("shipped");
-    let client = node.client();
+}
+
+/// The shipped conflist with the node's host paths (its subnet file, written here, and its
+/// IPAM data dir).
+fn node_conflist(node: &Node) -> String {
     let subnet_file = node.dir.join("subnet.env");
     std::fs::write(
         &subnet_file,
         "LICHEN_NETWORK=10.85.0.0/16\nLICHEN_SUBNET=10.85.3.1/24\nLICHEN_MTU=1450\nLICHEN_IPMASQ=true\n",
     )
     .unwrap();
-    // the node's host paths
     let conflist = SHIPPED
         .replace("/run/lichen/subnet.env", subnet_file.to_str().unwrap())
         .replace("/var/lib/cni/networks", node.data_dir().to_str().unwrap());
-    let leases = || -> Vec<String> {
-        std::fs::read_dir(node.data_dir().join("lichen"))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     assert_eq!(
         conflist.matches(node.dir.to_str().unwrap()).count(),
         2,
         "both paths pointed"
     );
+    conflist
+}
+
+/// The lease files of the list's network.
+fn leases(node: &Node) -> Vec<String> {
+    std::fs::read_dir(node.data_dir().join("lichen"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Hairpin on the pod's bridge port (the shipped file turns it on); portmap: an outside host
+/// reaches the pod through the node's host port, and the pod reaches itself through its own
+/// host port; bandwidth shaped the host veth.
+fn assert_chained_plugins_took_effect(node: &Node, client: &NamedNs, pod: &NamedNs, veth: &str) {
+    let port = node
+        .ns
+        .exec("ip", &["-d", "link", "show", "dev", veth])
+        .unwrap();
+    let port = String::from_utf8_lossy(&port.stdout);
+    assert!(port.contains("hairpin on"), "{port}");
+    probe::serve(pod, &[80], &[]);
+    assert!(
+        probe::reach(&client.path, "198.51.100.1", 8080, Proto::Tcp),
+        "client -> host port"
+    );
+    assert!(
+        probe::reach(&pod.path, "198.51.100.1", 8080, Proto::Tcp),
+        "the pod through its own host port (hairpin)"
+    );
+    let tc = node.ns.exec("tc", &["qdisc", "show", "dev", veth]).unwrap();
+    assert!(String::from_utf8_lossy(&tc.stdout).contains("tbf"));
+}
+
+#[test]
+fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
+    testkit::require_root!();
+    assert_shipped_version();
+    let node = Node::new("shipped");
+    let client = node.client();
+    let conflist = node_conflist(&node);
     let plugins = libcni_plugins(
         &conflist,
         &[
@@ -162,7 +198,7 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
     let result = run_chain(&node, &plugins, "ADD", "c1", &pod.path, None);
     let pod_ip = first_ip(&result);
     assert!(pod_ip.starts_with("10.85.3."), "{result}");
-    assert_eq!(leases(), std::slice::from_ref(&pod_ip));
+    assert_eq!(leases(&node), std::slice::from_ref(&pod_ip));
     // the mac capability (podman keeps a container's MAC across `network reload`)
     let eth0 = pod.ip(&["link", "show", "eth0"]).unwrap();
     assert!(eth0.contains("link/ether 0e:00:5e:00:00:42"), "{eth0}");
@@ -171,38 +207,14 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
         .interfaces[1]
         .name
         .clone();
-
-    // hairpin on the pod's bridge port (the shipped file turns it on)
-    let port = node
-        .ns
-        .exec("ip", &["-d", "link", "show", "dev", &veth])
-        .unwrap();
-    let port = String::from_utf8_lossy(&port.stdout);
-    assert!(port.contains("hairpin on"), "{port}");
-    // portmap: an outside host reaches the pod through the node's host port, and the pod
-    // reaches itself through its own host port
-    probe::serve(&pod, &[80], &[]);
-    assert!(
-        probe::reach(&client.path, "198.51.100.1", 8080, Proto::Tcp),
-        "client -> host port"
-    );
-    assert!(
-        probe::reach(&pod.path, "198.51.100.1", 8080, Proto::Tcp),
-        "the pod through its own host port (hairpin)"
-    );
-    // bandwidth shaped the host veth
-    let tc = node
-        .ns
-        .exec("tc", &["qdisc", "show", "dev", &veth])
-        .unwrap();
-    assert!(String::from_utf8_lossy(&tc.stdout).contains("tbf"));
+    assert_chained_plugins_took_effect(&node, &client, &pod, &veth);
 
     run_chain(&node, &plugins, "DEL", "c1", &pod.path, Some(&result));
     let nat = node.ns.exec("iptables", &["-t", "nat", "-S"]).unwrap();
     let nat = String::from_utf8_lossy(&nat.stdout);
     assert!(!nat.contains("CNI-DN-"), "portmap rules left: {nat}");
     assert!(!node.links().contains(&veth), "{:?}", node.links());
-    assert!(leases().is_empty());
+    assert!(leases(&node).is_empty());
     // DEL again, as containerd does on stop and on remove: still fine
     run_chain(&node, &plugins, "DEL", "c1", &pod.path, Some(&result));
 }

@@ -145,21 +145,9 @@ impl Bed {
     }
 }
 
-#[test]
-fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
-    testkit::require_root!();
-    let node = Node::new("crash");
-    let pods = (0..PODS).map(|i| node.pod(&format!("crash{i}"))).collect();
-    let conf = node.conf("1.1.0", "10.66.0.0/24");
-    let bed = Bed { node, pods, conf };
-    let mut r = Rng::from_env("LICHEN_CRASH_SEED");
-    let rounds: usize = std::env::var("LICHEN_CRASH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(150);
-
-    // How long a start (VERSION) and an ADD take here: the kills land between the two, where
-    // the work is, with a share before and after.
+/// How long a start (VERSION) and an ADD take here: the kills land between the two, where the
+/// work is, with a share before and after. Returns (earliest kill, span) in µs.
+fn kill_window(bed: &Bed) -> (u64, u64) {
     let time = |verb: &str| {
         let t = Instant::now();
         assert_eq!(bed.run(verb, 0).code, Some(0));
@@ -169,8 +157,14 @@ fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
     let add = time("ADD").max(start + 1);
     time("DEL");
     eprintln!("a start takes {start} µs, an ADD {add} µs");
-    let (from, span) = (start * 3 / 4, add * 5 / 4 - start * 3 / 4);
+    (start * 3 / 4, add * 5 / 4 - start * 3 / 4)
+}
 
+/// `rounds` random ADDs and DELs, each SIGKILLed at a random moment of `window` unless it
+/// finished first, with the invariants checked after each. Returns which attachments the
+/// runtime holds valid at the end.
+fn crash_rounds(bed: &Bed, r: &mut Rng, rounds: usize, window: (u64, u64)) -> [bool; PODS] {
+    let (from, span) = window;
     let mut valid = [false; PODS];
     let (mut killed, mut finished, mut lease_only, mut with_iface) = (0, 0, 0, 0);
     for n in 0..rounds {
@@ -205,8 +199,12 @@ fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
         "crash: {rounds} rounds, {killed} killed, {finished} finished first; orphan states seen \
          (summed over rounds): {lease_only} lease only, {with_iface} with an interface"
     );
+    valid
+}
 
-    // Reclaim: DEL where an interface is left, GC with the valid attachments for the rest.
+/// Reclaim: DEL where an interface is left, GC with the valid attachments for the rest. Then
+/// only the valid attachments hold leases, and the others have nothing left.
+fn reclaim(bed: &Bed, valid: &[bool; PODS]) {
     for i in (0..PODS).filter(|&i| !valid[i]) {
         if bed.pod_addrs(i).is_some() || bed.host_end(i) {
             let o = bed.run("DEL", i);
@@ -232,6 +230,25 @@ fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
             "{i} not reclaimed"
         );
     }
+}
+
+#[test]
+fn sigkill_during_add_and_del_leaves_only_reclaimable_orphans() {
+    testkit::require_root!();
+    let node = Node::new("crash");
+    let pods = (0..PODS).map(|i| node.pod(&format!("crash{i}"))).collect();
+    let conf = node.conf("1.1.0", "10.66.0.0/24");
+    let bed = Bed { node, pods, conf };
+    let mut r = Rng::from_env("LICHEN_CRASH_SEED");
+    let rounds: usize = std::env::var("LICHEN_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
+
+    let window = kill_window(&bed);
+    let valid = crash_rounds(&bed, &mut r, rounds, window);
+    reclaim(&bed, &valid);
+    // Every reclaimed attachment can be made again, and then all are whole.
     let all = [true; PODS];
     for i in (0..PODS).filter(|&i| !valid[i]) {
         let o = bed.run("ADD", i);

@@ -113,13 +113,8 @@ fn outside(c: &Cluster) -> (NamedNs, Vec<String>) {
     (ns, ips)
 }
 
-fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
-    let vxlan = backend == VXLAN;
-    let mut c = Cluster::with_stack(tag, 3, backend, stack);
-    let fams = families(&c);
-    c.start_agents();
-
-    // The subnet file carries every family's network and this node's subnet.
+/// The subnet file carries every family's network and this node's subnet.
+fn assert_subnet_files(c: &Cluster, vxlan: bool) {
     for k in 0..c.nodes.len() {
         let path = c.subnet_file(k);
         wait_for(&format!("{}'s subnet file", c.nodes[k].name), WAIT, || {
@@ -127,27 +122,32 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
         });
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
-            expected_subnet_file(&c, k, vxlan),
+            expected_subnet_file(c, k, vxlan),
             "{}'s subnet file",
             c.nodes[k].name
         );
     }
+}
 
-    // Every node routes every peer's subnet of every family.
+/// Every node routes every peer's subnet of every family.
+fn assert_peer_routes(c: &Cluster, vxlan: bool) {
     for k in 0..c.nodes.len() {
         for j in (0..c.nodes.len()).filter(|j| *j != k) {
             for s in &c.nodes[j].subnets {
                 let what = format!("{}'s route to {} ({s})", c.nodes[k].name, c.nodes[j].name);
                 if !testkit::poll(WAIT, Duration::from_millis(50), || {
-                    route_ok(&c, k, j, s, vxlan)
+                    route_ok(c, k, j, s, vxlan)
                 }) {
                     panic!("{what}: got {:?}", c.route(k, s));
                 }
             }
         }
     }
-    // `lichen status`: ready, every peer subnet programmed, and no warning (the kernel's own
-    // route to the VXLAN device's IPv6 address was once named a foreign route to delete).
+}
+
+/// `lichen status`: ready, every peer subnet programmed, and no warning (the kernel's own
+/// route to the VXLAN device's IPv6 address was once named a foreign route to delete).
+fn assert_status_settled(c: &Cluster) {
     for k in 0..c.nodes.len() {
         let peers: Vec<&String> = (0..c.nodes.len())
             .filter(|j| *j != k)
@@ -170,39 +170,39 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             c.nodes[k].name
         );
     }
-    if vxlan {
-        // The device rides the underlay of the Node's first InternalIP: its local address, and
-        // one FDB entry per peer to the peer's address of that family.
-        for k in 0..c.nodes.len() {
-            let n = &c.nodes[k];
-            let dev = n.ns.ip(&["-d", "link", "show", "lichen.1"]).unwrap();
+}
+
+/// The VXLAN device rides the underlay of the Node's first InternalIP: its local address, and
+/// one FDB entry per peer to the peer's address of that family.
+fn assert_vxlan_underlay(c: &Cluster) {
+    for k in 0..c.nodes.len() {
+        let n = &c.nodes[k];
+        let dev = n.ns.ip(&["-d", "link", "show", "lichen.1"]).unwrap();
+        assert!(
+            dev.contains(&format!("local {} ", n.ip)),
+            "{}'s lichen.1 on its first InternalIP {}: {dev}",
+            n.name,
+            n.ip
+        );
+        let fdb =
+            n.ns.exec("bridge", &["fdb", "show", "dev", "lichen.1"])
+                .unwrap();
+        let fdb = String::from_utf8_lossy(&fdb.stdout);
+        for j in (0..c.nodes.len()).filter(|j| *j != k) {
             assert!(
-                dev.contains(&format!("local {} ", n.ip)),
-                "{}'s lichen.1 on its first InternalIP {}: {dev}",
+                fdb.contains(&format!("dst {} ", c.nodes[j].ip)),
+                "{}'s FDB entry to {} ({}): {fdb}",
                 n.name,
-                n.ip
+                c.nodes[j].name,
+                c.nodes[j].ip
             );
-            let fdb =
-                n.ns.exec("bridge", &["fdb", "show", "dev", "lichen.1"])
-                    .unwrap();
-            let fdb = String::from_utf8_lossy(&fdb.stdout);
-            for j in (0..c.nodes.len()).filter(|j| *j != k) {
-                assert!(
-                    fdb.contains(&format!("dst {} ", c.nodes[j].ip)),
-                    "{}'s FDB entry to {} ({}): {fdb}",
-                    n.name,
-                    c.nodes[j].name,
-                    c.nodes[j].ip
-                );
-            }
         }
     }
+}
 
-    // One pod per node: one address per family, in the node's subnet, and a default route per
-    // family via the node's gateway.
-    let pods: Vec<Pod> = (0..c.nodes.len())
-        .map(|k| c.pod_attached(k, &format!("{tag}-pod{k}")))
-        .collect();
+/// One pod per node: one address per family, in the node's subnet, and a default route per
+/// family via the node's gateway.
+fn assert_pod_addresses(c: &Cluster, pods: &[Pod], fams: &[bool]) {
     for (k, p) in pods.iter().enumerate() {
         let n = &c.nodes[k];
         assert_eq!(
@@ -212,7 +212,7 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             n.name,
             p.ips
         );
-        for &v6 in &fams {
+        for &v6 in fams {
             let ip: std::net::IpAddr = of_family(&p.ips, v6).parse().unwrap();
             let net: ipnet::IpNet = of_family(&n.subnets, v6).parse().unwrap();
             assert!(net.contains(&ip), "{}'s pod {ip} in {net}", n.name);
@@ -233,12 +233,14 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             );
         }
     }
+}
 
-    // Every pod reaches every pod on another node in every family: ping and TCP, with the pod
-    // addresses kept (no masquerading inside the cluster).
+/// Every pod reaches every pod on another node in every family: ping and TCP, with the pod
+/// addresses kept (no masquerading inside the cluster).
+fn assert_pods_reach_each_other(c: &Cluster, pods: &[Pod], fams: &[bool]) {
     for (a, pa) in pods.iter().enumerate() {
         for (b, pb) in pods.iter().enumerate().filter(|(b, _)| *b != a) {
-            for &v6 in &fams {
+            for &v6 in fams {
                 let (from, to) = (of_family(&pa.ips, v6), of_family(&pb.ips, v6));
                 let what = format!(
                     "{} pod ({from}) -> {} pod ({to})",
@@ -251,11 +253,13 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             }
         }
     }
+}
 
-    // Egress to a host outside the cluster leaves with the node's address of the family.
-    let (out, out_ips) = outside(&c);
+/// Egress to a host outside the cluster leaves with the node's address of the family.
+fn assert_egress_masqueraded(c: &Cluster, pods: &[Pod], fams: &[bool]) {
+    let (out, out_ips) = outside(c);
     for (k, p) in pods.iter().enumerate() {
-        for &v6 in &fams {
+        for &v6 in fams {
             let dst = of_family(&out_ips, v6);
             let node_ip = of_family(&c.nodes[k].ips, v6);
             let (n, peer) = tcp_transfer(&out, dst, &p.ns, 64 << 10);
@@ -267,8 +271,10 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             );
         }
     }
+}
 
-    // CHECK agrees with what ADD made; DEL removes the pod's interface and its leases.
+/// CHECK agrees with what ADD made; DEL removes the pod's interface and its leases.
+fn assert_check_and_del(c: &Cluster, pods: &[Pod]) {
     for (k, p) in pods.iter().enumerate() {
         let name = &c.nodes[k].name;
         let check = extend(
@@ -291,6 +297,28 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
             .collect();
         assert!(leases.is_empty(), "{name}'s leases after DEL: {leases:?}");
     }
+}
+
+/// One cluster per case; the steps run in order on it.
+fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
+    let vxlan = backend == VXLAN;
+    let mut c = Cluster::with_stack(tag, 3, backend, stack);
+    let fams = families(&c);
+    c.start_agents();
+
+    assert_subnet_files(&c, vxlan);
+    assert_peer_routes(&c, vxlan);
+    assert_status_settled(&c);
+    if vxlan {
+        assert_vxlan_underlay(&c);
+    }
+    let pods: Vec<Pod> = (0..c.nodes.len())
+        .map(|k| c.pod_attached(k, &format!("{tag}-pod{k}")))
+        .collect();
+    assert_pod_addresses(&c, &pods, &fams);
+    assert_pods_reach_each_other(&c, &pods, &fams);
+    assert_egress_masqueraded(&c, &pods, &fams);
+    assert_check_and_del(&c, &pods);
 }
 
 #[test]

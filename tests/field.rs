@@ -216,29 +216,7 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
             typed.push((name.to_owned(), kind.to_owned()));
             continue;
         }
-        assert!(
-            !line.starts_with('#') && !line.is_empty(),
-            "stray line {line:?}"
-        );
-        let (series, value) = line.rsplit_once(' ').unwrap();
-        let value: f64 = value
-            .parse()
-            .unwrap_or_else(|_| panic!("value in {line:?}"));
-        let name = series.split('{').next().unwrap();
-        assert!(
-            name.chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_'),
-            "{line}"
-        );
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                for pair in labels[1..labels.len() - 1].split("\",") {
-                    let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line}"));
-                    assert!(!k.is_empty() && !v.contains('\n'), "{line}");
-                }
-            }
-        }
+        let (name, series, value) = parse_sample(line);
         let family = typed.last().map(|(n, _)| n.as_str()).unwrap_or("");
         assert!(
             name == family
@@ -254,30 +232,64 @@ fn parse_exposition(text: &str) -> Vec<(String, f64)> {
         samples.push((series.to_owned(), value));
     }
     for (name, kind) in typed.iter().filter(|(_, k)| k == "histogram") {
-        let buckets: Vec<f64> = samples
-            .iter()
-            .filter(|(s, _)| s.starts_with(&format!("{name}_bucket{{")))
-            .map(|(_, v)| *v)
-            .collect();
-        assert!(!buckets.is_empty(), "{name} has buckets ({kind})");
-        assert!(
-            buckets.windows(2).all(|w| w[0] <= w[1]),
-            "cumulative: {buckets:?}"
-        );
-        let inf = samples
-            .iter()
-            .find(|(s, _)| *s == format!("{name}_bucket{{le=\"+Inf\"}}"))
-            .expect("+Inf bucket")
-            .1;
-        let count = samples
-            .iter()
-            .find(|(s, _)| *s == format!("{name}_count"))
-            .expect("_count")
-            .1;
-        assert_eq!(inf, count);
-        assert_eq!(Some(&inf), buckets.last());
+        assert_histogram(name, kind, &samples);
     }
     samples
+}
+
+/// A sample line `name{labels} value`: (name, name with labels, value), its name and labels
+/// well formed.
+fn parse_sample(line: &str) -> (&str, &str, f64) {
+    assert!(
+        !line.starts_with('#') && !line.is_empty(),
+        "stray line {line:?}"
+    );
+    let (series, value) = line.rsplit_once(' ').unwrap();
+    let value: f64 = value
+        .parse()
+        .unwrap_or_else(|_| panic!("value in {line:?}"));
+    let name = series.split('{').next().unwrap();
+    assert!(
+        name.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_'),
+        "{line}"
+    );
+    if let Some(labels) = series.strip_prefix(name) {
+        if !labels.is_empty() {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split("\",") {
+                let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line}"));
+                assert!(!k.is_empty() && !v.contains('\n'), "{line}");
+            }
+        }
+    }
+    (name, series, value)
+}
+
+/// Histogram `name`'s buckets are there, cumulative, and end in `+Inf` = `_count`.
+fn assert_histogram(name: &str, kind: &str, samples: &[(String, f64)]) {
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|(s, _)| s.starts_with(&format!("{name}_bucket{{")))
+        .map(|(_, v)| *v)
+        .collect();
+    assert!(!buckets.is_empty(), "{name} has buckets ({kind})");
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "cumulative: {buckets:?}"
+    );
+    let inf = samples
+        .iter()
+        .find(|(s, _)| *s == format!("{name}_bucket{{le=\"+Inf\"}}"))
+        .expect("+Inf bucket")
+        .1;
+    let count = samples
+        .iter()
+        .find(|(s, _)| *s == format!("{name}_count"))
+        .expect("_count")
+        .1;
+    assert_eq!(inf, count);
+    assert_eq!(Some(&inf), buckets.last());
 }
 
 #[test]

@@ -10,8 +10,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use common::mutate::{mutate_conf, mutate_env, Conf, TextMutation, TEXT};
+use common::mutate::{env::mutate_env, mutate_conf, Conf, TextMutation, TEXT};
 use common::raw::{self, check_answer, Rng};
 use common::{NamedNs, Node};
 
@@ -73,6 +74,89 @@ fn env_for(verb: &str, id: &str, pod: &NamedNs, node: &Node) -> Vec<(String, Str
     .collect()
 }
 
+/// Draws case `n`: a verb (ADD two times in five), its valid inputs, then one or two mutations.
+fn draw_case(r: &mut Rng, n: usize, node: &Node, pod: &NamedNs, scratch: &Path) -> (usize, Case) {
+    let v = if r.below(5) < 2 { 0 } else { r.below(6) };
+    let mut case = Case {
+        verb: VERBS[v],
+        conf: Conf::base(&node.data_dir()),
+        env: env_for(VERBS[v], &format!("fz{n}"), pod, node),
+        text: None,
+        what: Vec::new(),
+    };
+    for _ in 0..1 + r.below(2) {
+        match r.below(3) {
+            0 => case.what.push(mutate_conf(r, &mut case.conf)),
+            1 => case.what.push(mutate_env(r, &mut case.env, scratch)),
+            _ => case.text = Some(*r.pick(&TEXT)),
+        }
+    }
+    (v, case)
+}
+
+/// Runs case `n`: its failures (none if the answer is right and an ADD, failed or DELeted
+/// again, left nothing), and whether it was an ADD that succeeded.
+fn run_case(
+    r: &mut Rng,
+    n: usize,
+    mut case: Case,
+    node: &Node,
+    pod: &NamedNs,
+) -> (Vec<String>, bool) {
+    let mut failures = Vec::new();
+    let (mut stdin, protected) = case.conf.render();
+    if let Some(f) = case.text {
+        case.what.push(f(r, &mut stdin, protected));
+    }
+    let label = format!("case {n} {} [{}]", case.verb, case.what.join("; "));
+    let before = (case.verb == "ADD").then(|| state(node, pod));
+    let o = raw::run(&node.ns, &case.env, stdin.clone());
+    if let Err(e) = check_answer(case.verb, &o) {
+        failures.push(format!(
+            "{label}: {e}\n  stdout {:?}\n  stderr {:?}",
+            o.stdout, o.stderr
+        ));
+        return (failures, false);
+    }
+    let Some(before) = before else {
+        return (failures, false);
+    };
+    if o.code == Some(0) {
+        let mut env = case.env.clone();
+        env.retain(|(k, _)| k != "CNI_COMMAND");
+        env.push(("CNI_COMMAND".into(), "DEL".into()));
+        let d = raw::run(&node.ns, &env, stdin);
+        if d.code != Some(0) {
+            failures.push(format!("{label}: DEL after it failed: {d:?}"));
+        }
+    }
+    // Bridges and their addresses may stay after a successful ADD and its DEL (by
+    // design); nothing else.
+    let after = state(node, pod);
+    let left: Vec<&String> = after
+        .difference(&before)
+        .filter(|s| o.code != Some(0) || !s.starts_with("node bridge"))
+        .collect();
+    if !left.is_empty() {
+        failures.push(format!(
+            "{label}: left behind {left:?}\n  stdout {:?}",
+            o.stdout
+        ));
+    }
+    (failures, o.code == Some(0))
+}
+
+/// The unmutated ADD works (the fuzz starts from a valid invocation) and sets up the bridge
+/// and the data dir; DEL makes the baseline.
+fn warm_up(node: &Node, pod: &NamedNs) {
+    let (conf, _) = Conf::base(&node.data_dir()).render();
+    let env = env_for("ADD", "warmup", pod, node);
+    let o = raw::run(&node.ns, &env, conf.clone());
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let env = env_for("DEL", "warmup", pod, node);
+    assert_eq!(raw::run(&node.ns, &env, conf).code, Some(0));
+}
+
 #[test]
 fn fuzz_stdin_and_env_of_every_verb() {
     testkit::require_root!();
@@ -86,74 +170,17 @@ fn fuzz_stdin_and_env_of_every_verb() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(500);
-
-    // The unmutated ADD works (the fuzz starts from a valid invocation) and sets up the
-    // bridge and the data dir; DEL makes the baseline.
-    let (conf, _) = Conf::base(&node.data_dir()).render();
-    let env = env_for("ADD", "warmup", &pod, &node);
-    let o = raw::run(&node.ns, &env, conf.clone());
-    assert_eq!(o.code, Some(0), "{o:?}");
-    let env = env_for("DEL", "warmup", &pod, &node);
-    assert_eq!(raw::run(&node.ns, &env, conf).code, Some(0));
+    warm_up(&node, &pod);
 
     let mut failures = Vec::new();
     let mut per_verb = [0usize; 6];
     let mut adds_ok = 0;
     for n in 0..cases {
-        let v = if r.below(5) < 2 { 0 } else { r.below(6) };
+        let (v, case) = draw_case(&mut r, n, &node, &pod, &scratch);
         per_verb[v] += 1;
-        let mut case = Case {
-            verb: VERBS[v],
-            conf: Conf::base(&node.data_dir()),
-            env: env_for(VERBS[v], &format!("fz{n}"), &pod, &node),
-            text: None,
-            what: Vec::new(),
-        };
-        for _ in 0..1 + r.below(2) {
-            match r.below(3) {
-                0 => case.what.push(mutate_conf(&mut r, &mut case.conf)),
-                1 => case.what.push(mutate_env(&mut r, &mut case.env, &scratch)),
-                _ => case.text = Some(*r.pick(&TEXT)),
-            }
-        }
-        let (mut stdin, protected) = case.conf.render();
-        if let Some(f) = case.text {
-            case.what.push(f(&mut r, &mut stdin, protected));
-        }
-        let label = format!("case {n} {} [{}]", case.verb, case.what.join("; "));
-        let before = (case.verb == "ADD").then(|| state(&node, &pod));
-        let o = raw::run(&node.ns, &case.env, stdin.clone());
-        if let Err(e) = check_answer(case.verb, &o) {
-            failures.push(format!(
-                "{label}: {e}\n  stdout {:?}\n  stderr {:?}",
-                o.stdout, o.stderr
-            ));
-            continue;
-        }
-        let Some(before) = before else { continue };
-        if o.code == Some(0) {
-            adds_ok += 1;
-            let mut env = case.env.clone();
-            env.retain(|(k, _)| k != "CNI_COMMAND");
-            env.push(("CNI_COMMAND".into(), "DEL".into()));
-            let d = raw::run(&node.ns, &env, stdin);
-            if d.code != Some(0) {
-                failures.push(format!("{label}: DEL after it failed: {d:?}"));
-            }
-        }
-        // Bridges and their addresses may stay after a successful ADD and its DEL (by
-        // design); nothing else.
-        let after = state(&node, &pod);
-        let left: Vec<&String> = after
-            .difference(&before)
-            .filter(|s| o.code != Some(0) || !s.starts_with("node bridge"))
-            .collect();
-        if !left.is_empty() {
-            failures.push(format!(
-                "{label}: left behind {left:?}\n  stdout {:?}",
-                o.stdout
-            ));
-        }
+        let (failed, add_ok) = run_case(&mut r, n, case, &node, &pod);
+        failures.extend(failed);
+        adds_ok += usize::from(add_ok);
     }
     eprintln!(
         "fuzz: {cases} cases (ADD {}, DEL {}, CHECK {}, VERSION {}, GC {}, STATUS {}), {adds_ok} ADDs succeeded",

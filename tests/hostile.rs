@@ -143,9 +143,8 @@ fn runs(c: &Cluster, k: usize) -> u64 {
     at.split(' ').next().unwrap_or("").parse().unwrap_or(0)
 }
 
-fn hostile_entries(backend: &str, tag: &str) {
-    let mut c = Cluster::new(tag, 2, backend);
-    // node1: a LAN inside the cluster Network, and a route the kernel has before Lichen's.
+/// node1: a LAN inside the cluster Network, and a route the kernel has before Lichen's.
+fn foreign_routes(c: &Cluster) {
     let n1 = &c.nodes[0].ns;
     n1.ip(&[
         "link", "add", "lan9", "type", "veth", "peer", "name", "lan9p",
@@ -156,21 +155,11 @@ fn hostile_entries(backend: &str, tag: &str) {
     n1.ip(&["link", "set", "lan9", "up"]).unwrap();
     n1.ip(&["route", "add", "blackhole", "10.100.201.0/24"])
         .unwrap();
-    c.start_agents();
-    for k in 0..2 {
-        let other = &c.nodes[1 - k].subnet.clone();
-        wait_for("the peer's route", WAIT, || {
-            c.route(k, other).contains("proto 108")
-        });
-    }
+}
 
-    plant(&c);
-    wait_for("every refusal in node1's status", WAIT, || {
-        let s = c.status(0);
-        PEERS.iter().all(|p| s.contains(p.0)) && FILES.iter().all(|f| s.contains(f.0))
-    });
-    // More passes: a deleted route is repaired at once, each time a pass.
-    let before = runs(&c, 0);
+/// More passes: a deleted route is repaired at once, each time a pass.
+fn repair_three_times(c: &Cluster) {
+    let before = runs(c, 0);
     for _ in 0..3 {
         c.nodes[0]
             .ns
@@ -180,10 +169,12 @@ fn hostile_entries(backend: &str, tag: &str) {
             c.route(0, "10.100.2.0/24").contains("proto 108")
         });
     }
-    wait_for("three more passes", WAIT, || runs(&c, 0) >= before + 3);
+    wait_for("three more passes", WAIT, || runs(c, 0) >= before + 3);
+}
 
-    let status = c.status(0);
-    let log = c.agent_log(0);
+/// Every refused peer and skipped file is in node1's status with its reason, and logged once
+/// however many passes ran.
+fn assert_refusals_reported_once(status: &str, log: &str) {
     for (name, _, _, why) in PEERS {
         let line = status
             .lines()
@@ -209,7 +200,11 @@ fn hostile_entries(backend: &str, tag: &str) {
         let logged = log.lines().filter(|l| l.contains(file)).count();
         assert_eq!(logged, 1, "{file} logged {logged} times");
     }
-    // Alive, the good peer programmed on both nodes; nothing routed for the refused ones.
+}
+
+/// Alive, the good peer programmed on both nodes; nothing routed for the refused ones, and
+/// node1's foreign routes kept.
+fn assert_alive_and_routes_kept(c: &mut Cluster, status: &str) {
     for k in 0..2 {
         assert!(c.nodes[k]
             .agent
@@ -234,6 +229,29 @@ fn hostile_entries(backend: &str, tag: &str) {
     );
     assert!(c.route(0, "10.100.201.0/24").starts_with("blackhole"));
     assert!(status.contains("File exists"), "{status}");
+}
+
+fn hostile_entries(backend: &str, tag: &str) {
+    let mut c = Cluster::new(tag, 2, backend);
+    foreign_routes(&c);
+    c.start_agents();
+    for k in 0..2 {
+        let other = &c.nodes[1 - k].subnet.clone();
+        wait_for("the peer's route", WAIT, || {
+            c.route(k, other).contains("proto 108")
+        });
+    }
+
+    plant(&c);
+    wait_for("every refusal in node1's status", WAIT, || {
+        let s = c.status(0);
+        PEERS.iter().all(|p| s.contains(p.0)) && FILES.iter().all(|f| s.contains(f.0))
+    });
+    repair_three_times(&c);
+
+    let status = c.status(0);
+    assert_refusals_reported_once(&status, &c.agent_log(0));
+    assert_alive_and_routes_kept(&mut c, &status);
     let (p0, _) = c.pod(0, "a");
     let (_p1, ip1) = c.pod(1, "b");
     assert!(p0.ping(&ip1, 3).unwrap(), "pods still reach each other");

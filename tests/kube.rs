@@ -10,7 +10,7 @@ use lichen::agent::source::{Source, SourceError, WatchConfig};
 use lichen::k8s::kubeconfig::{ClientCert, KubeConfig, TokenSource};
 use lichen::k8s::{publish, ApiError, Client};
 use lichen::model::ClusterState;
-use testkit::kube_api::{pki, Auth, KubeApi};
+use testkit::kube_api::{pki, Auth, KubeApi, Recorded};
 
 /// A guard against hangs, not a timing assertion.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -297,6 +297,14 @@ fn a_server_not_from_the_cluster_ca_is_refused() {
     assert!(Source::kube(&cfg, watch_config()).is_err());
 }
 
+/// `r` is a PATCH of `target` with this content type and body.
+#[track_caller]
+fn assert_patch(r: &Recorded, target: &str, content_type: &str, body: &str) {
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("PATCH", target));
+    assert_eq!(r.content_type.as_deref(), Some(content_type));
+    assert_eq!(r.body, body);
+}
+
 #[test]
 fn patches_are_what_the_api_expects() {
     let api = KubeApi::start(Some("t1"));
@@ -332,30 +340,17 @@ fn patches_are_what_the_api_expects() {
     }
     let reqs = api.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
-    let (a, s) = (&reqs[0], &reqs[1]);
-    assert_eq!(
-        (a.method.as_str(), a.target.as_str()),
-        ("PATCH", "/api/v1/nodes/node-a")
+    assert_patch(
+        &reqs[0],
+        "/api/v1/nodes/node-a",
+        "application/merge-patch+json",
+        r#"{"metadata":{"annotations":{"lichen.dev/vtep-mac":"5a:94:0a:2a:00:00","lichen.dev/public-ip":"198.51.100.1"}}}"#,
     );
-    assert_eq!(
-        a.content_type.as_deref(),
-        Some("application/merge-patch+json")
-    );
-    assert_eq!(
-        a.body,
-        r#"{"metadata":{"annotations":{"lichen.dev/vtep-mac":"5a:94:0a:2a:00:00","lichen.dev/public-ip":"198.51.100.1"}}}"#
-    );
-    assert_eq!(
-        (s.method.as_str(), s.target.as_str()),
-        ("PATCH", "/api/v1/nodes/node-a/status")
-    );
-    assert_eq!(
-        s.content_type.as_deref(),
-        Some("application/strategic-merge-patch+json")
-    );
-    assert_eq!(
-        s.body,
-        r#"{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"LichenIsUp","message":"Lichen has programmed this node's network","lastTransitionTime":"2024-11-03T09:14:27Z","lastHeartbeatTime":"2024-11-03T09:14:27Z"}]}}"#
+    assert_patch(
+        &reqs[1],
+        "/api/v1/nodes/node-a/status",
+        "application/strategic-merge-patch+json",
+        r#"{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"LichenIsUp","message":"Lichen has programmed this node's network","lastTransitionTime":"2024-11-03T09:14:27Z","lastHeartbeatTime":"2024-11-03T09:14:27Z"}]}}"#,
     );
     assert!(reqs
         .iter()

@@ -57,34 +57,9 @@ fn check_patches(c: &Cluster, vxlan: bool) {
     // send another PATCH, which the count below would catch).
     std::thread::sleep(Duration::from_secs(1));
     let all = c.api().requests();
-    for r in &all {
-        assert_eq!(r.auth, Auth::Bearer(API_TOKEN.into()), "{r:?}");
-        if r.method == "GET" {
-            let path = r.target.split('?').next().unwrap();
-            assert_eq!(path, "/api/v1/nodes", "{r:?}");
-        } else {
-            assert_eq!(r.method, "PATCH", "{r:?}");
-        }
-    }
+    assert_only_node_reads_and_patches(&all);
     for (k, n) in c.nodes.iter().enumerate() {
-        let status: Vec<&Recorded> = all
-            .iter()
-            .filter(|r| r.target == format!("/api/v1/nodes/{}/status", n.name))
-            .collect();
-        assert_eq!(status.len(), 1, "one status PATCH per agent: {status:?}");
-        let s = status[0];
-        assert_eq!(
-            s.content_type.as_deref(),
-            Some("application/strategic-merge-patch+json")
-        );
-        assert!(
-            s.body.starts_with(
-                r#"{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"LichenIsUp""#
-            ),
-            "{}",
-            s.body
-        );
-        assert!(s.body.contains(r#""lastTransitionTime":"20"#), "{}", s.body);
+        assert_status_patch(&all, &n.name);
         let ann: Vec<&Recorded> = all
             .iter()
             .filter(|r| r.target == format!("/api/v1/nodes/{}", n.name))
@@ -93,30 +68,70 @@ fn check_patches(c: &Cluster, vxlan: bool) {
             assert!(ann.is_empty(), "host-gw publishes no annotation: {ann:?}");
             continue;
         }
-        assert_eq!(ann.len(), 1, "one annotation PATCH per agent: {ann:?}");
-        assert_eq!(
-            ann[0].content_type.as_deref(),
-            Some("application/merge-patch+json")
-        );
-        let mac = device_mac(c, k);
-        assert_eq!(
-            ann[0].body,
-            format!(r#"{{"metadata":{{"annotations":{{"lichen.dev/vtep-mac":"{mac}"}}}}}}"#)
-        );
-        // the annotation came after the data plane: the device exists with that MAC, and the
-        // peers' FDB entries name it
-        let peer = (k + 1) % c.nodes.len();
-        let fdb = c.nodes[peer]
-            .ns
-            .exec("bridge", &["fdb", "show", "dev", "lichen.1"])
-            .unwrap();
-        let fdb = String::from_utf8_lossy(&fdb.stdout).into_owned();
-        assert!(
-            fdb.lines()
-                .any(|l| l.starts_with(&mac) && l.contains(&n.ip)),
-            "{fdb}"
-        );
+        assert_vtep_annotation(c, k, &ann);
     }
+}
+
+/// Every request has the agents' credentials, and is a GET of Nodes (list or watch) or a PATCH.
+fn assert_only_node_reads_and_patches(all: &[Recorded]) {
+    for r in all {
+        assert_eq!(r.auth, Auth::Bearer(API_TOKEN.into()), "{r:?}");
+        if r.method == "GET" {
+            let path = r.target.split('?').next().unwrap();
+            assert_eq!(path, "/api/v1/nodes", "{r:?}");
+        } else {
+            assert_eq!(r.method, "PATCH", "{r:?}");
+        }
+    }
+}
+
+/// One status PATCH for Node `name`: NetworkUnavailable false, as a strategic merge patch.
+fn assert_status_patch(all: &[Recorded], name: &str) {
+    let status: Vec<&Recorded> = all
+        .iter()
+        .filter(|r| r.target == format!("/api/v1/nodes/{name}/status"))
+        .collect();
+    assert_eq!(status.len(), 1, "one status PATCH per agent: {status:?}");
+    let s = status[0];
+    assert_eq!(
+        s.content_type.as_deref(),
+        Some("application/strategic-merge-patch+json")
+    );
+    assert!(
+        s.body.starts_with(
+            r#"{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"LichenIsUp""#
+        ),
+        "{}",
+        s.body
+    );
+    assert!(s.body.contains(r#""lastTransitionTime":"20"#), "{}", s.body);
+}
+
+/// `ann`, node `k`'s annotation PATCHes, is one merge patch with its VXLAN device's MAC, sent
+/// after the data plane: the device exists with that MAC, and the peers' FDB entries name it.
+fn assert_vtep_annotation(c: &Cluster, k: usize, ann: &[&Recorded]) {
+    let n = &c.nodes[k];
+    assert_eq!(ann.len(), 1, "one annotation PATCH per agent: {ann:?}");
+    assert_eq!(
+        ann[0].content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    let mac = device_mac(c, k);
+    assert_eq!(
+        ann[0].body,
+        format!(r#"{{"metadata":{{"annotations":{{"lichen.dev/vtep-mac":"{mac}"}}}}}}"#)
+    );
+    let peer = (k + 1) % c.nodes.len();
+    let fdb = c.nodes[peer]
+        .ns
+        .exec("bridge", &["fdb", "show", "dev", "lichen.1"])
+        .unwrap();
+    let fdb = String::from_utf8_lossy(&fdb.stdout).into_owned();
+    assert!(
+        fdb.lines()
+            .any(|l| l.starts_with(&mac) && l.contains(&n.ip)),
+        "{fdb}"
+    );
 }
 
 fn from_the_api(backend: &str) {
@@ -185,6 +200,23 @@ fn still_flowing(c: &Cluster, pods: &[(NamedNs, String)], what: &str) {
     }
 }
 
+/// In the API server's namespace, TCP connections to 6443 reset (`refuse`), or accepted again.
+fn refuse_api_connections(c: &Cluster, refuse: bool) {
+    let rules: &[&str] = if refuse {
+        &[
+            "add table inet outage",
+            "add chain inet outage in { type filter hook input priority 0; }",
+            "add rule inet outage in tcp dport 6443 reject with tcp reset",
+        ]
+    } else {
+        &["delete table inet outage"]
+    };
+    for rule in rules {
+        let out = c.api.as_ref().unwrap().ns.exec("nft", &[rule]).unwrap();
+        assert!(out.status.success(), "nft {rule}: {out:?}");
+    }
+}
+
 #[test]
 fn api_outage_leaves_the_data_plane_and_the_watch_resumes() {
     testkit::require_root!();
@@ -204,17 +236,7 @@ fn api_outage_leaves_the_data_plane_and_the_watch_resumes() {
     c.api().delete_node_unseen("node3");
 
     // 2. nothing listens: connections are refused (TCP reset)
-    let nft = |c: &Cluster, rule: &str| {
-        let out = c.api.as_ref().unwrap().ns.exec("nft", &[rule]).unwrap();
-        assert!(out.status.success(), "nft {rule}: {out:?}");
-    };
-    for rule in [
-        "add table inet outage",
-        "add chain inet outage in { type filter hook input priority 0; }",
-        "add rule inet outage in tcp dport 6443 reject with tcp reset",
-    ] {
-        nft(&c, rule);
-    }
+    refuse_api_connections(&c, true);
     c.api().set_down(false);
     wait_for("the agents to be refused", WAIT, || {
         (0..3).all(|k| c.agent_log(k).contains("Connection refused"))
@@ -232,7 +254,7 @@ fn api_outage_leaves_the_data_plane_and_the_watch_resumes() {
     still_flowing(&c, &pods, "agent restarted during the outage");
 
     // the API is back: the watch resumes (a relist here), the deletion is applied
-    nft(&c, "delete table inet outage");
+    refuse_api_connections(&c, false);
     for k in 0..2 {
         wait_for("node3 unprogrammed after the outage", WAIT, || {
             c.route(k, "10.100.3.0/24").is_empty()

@@ -97,33 +97,43 @@ fn requested_mac_from_each_source_is_the_pods_and_the_results() {
         ),
     ];
     for (i, (what, conf, args, want)) in cases.iter().enumerate() {
-        let pod = node.pod(&format!("m{i}"));
-        let id = format!("m{i}");
-        let a = node.cni_env(
-            "ADD",
-            &id,
-            Some(&pod.path),
-            "eth0",
-            conf,
-            vec![("CNI_ARGS", args)],
-        );
-        assert!(a.ok, "{what}: {} {}", a.stdout, a.stderr);
-        assert_eq!(
-            kernel_mac(&pod, "eth0"),
-            *want,
-            "{what}: the pod's interface"
-        );
-        assert_eq!(result_mac(&a.stdout), *want, "{what}: the result");
-        assert!(pod.ping("10.77.0.1", 1).unwrap(), "{what}: pod -> gateway");
+        assert_requested_mac(&node, i, what, conf, args, want);
     }
-    // IP= and MAC= compose: both honoured in one ADD.
+    assert_ip_and_mac_compose(&node, &conf);
+}
+
+/// ADD of pod `m<i>` with `conf` and CNI_ARGS `args`: the pod's interface and the result have
+/// MAC `want`, and the pod reaches its gateway.
+fn assert_requested_mac(node: &Node, i: usize, what: &str, conf: &str, args: &str, want: &str) {
+    let pod = node.pod(&format!("m{i}"));
+    let id = format!("m{i}");
+    let a = node.cni_env(
+        "ADD",
+        &id,
+        Some(&pod.path),
+        "eth0",
+        conf,
+        vec![("CNI_ARGS", args)],
+    );
+    assert!(a.ok, "{what}: {} {}", a.stdout, a.stderr);
+    assert_eq!(
+        kernel_mac(&pod, "eth0"),
+        want,
+        "{what}: the pod's interface"
+    );
+    assert_eq!(result_mac(&a.stdout), want, "{what}: the result");
+    assert!(pod.ping("10.77.0.1", 1).unwrap(), "{what}: pod -> gateway");
+}
+
+/// IP= and MAC= compose: both honoured in one ADD.
+fn assert_ip_and_mac_compose(node: &Node, conf: &str) {
     let r = lichen::cni::CniResult::parse(
         node.cni_env(
             "ADD",
             "both",
             Some(&node.pod("both").path),
             "eth0",
-            &conf,
+            conf,
             vec![("CNI_ARGS", "MAC=0a:58:0a:4d:00:20;IP=10.77.0.20,fd77::20")],
         )
         .stdout
@@ -219,6 +229,25 @@ fn the_pod_announces_itself_and_corrects_a_stale_neighbour() {
     assert_eq!(seen, want, "(gratuitous ARP, unsolicited NA)");
 }
 
+/// ADD of the container `ctr` into `pod` with CNI_ARGS `args`.
+fn add_ctr(node: &Node, pod: &NamedNs, conf: &str, args: &str) -> Answer {
+    let a = node.cni_env(
+        "ADD",
+        "ctr",
+        Some(&pod.path),
+        "eth0",
+        conf,
+        vec![("CNI_ARGS", args)],
+    );
+    assert!(a.ok, "{} {}", a.stdout, a.stderr);
+    a
+}
+
+fn del_ctr(node: &Node, pod: &NamedNs, conf: &str) {
+    let d = node.cni_env("DEL", "ctr", Some(&pod.path), "eth0", conf, vec![]);
+    assert!(d.ok, "{} {}", d.stdout, d.stderr);
+}
+
 #[test]
 fn podman_reload_keeps_mac_and_ip_and_the_node_follows() {
     testkit::require_root!();
@@ -233,23 +262,7 @@ fn podman_reload_keeps_mac_and_ip_and_the_node_follows() {
     );
     let pod = node.pod("p");
     let (mac, args) = ("0a:58:0a:4d:00:40", "MAC=0a:58:0a:4d:00:40;IP=10.77.0.40");
-    let add = |args: &str| {
-        let a = node.cni_env(
-            "ADD",
-            "ctr",
-            Some(&pod.path),
-            "eth0",
-            &conf,
-            vec![("CNI_ARGS", args)],
-        );
-        assert!(a.ok, "{} {}", a.stdout, a.stderr);
-        a
-    };
-    let del = || {
-        let d = node.cni_env("DEL", "ctr", Some(&pod.path), "eth0", &conf, vec![]);
-        assert!(d.ok, "{} {}", d.stdout, d.stderr);
-    };
-    let a = add(args);
+    let a = add_ctr(&node, &pod, &conf, args);
     assert_eq!(
         (first_ip(&a.stdout), result_mac(&a.stdout)),
         ("10.77.0.40".into(), mac.into())
@@ -258,8 +271,8 @@ fn podman_reload_keeps_mac_and_ip_and_the_node_follows() {
     assert_eq!(neigh_mac(&node, "10.77.0.40").as_deref(), Some(mac));
 
     // `podman network reload`: DEL, then ADD with the same MAC and IP.
-    del();
-    let a = add(args);
+    del_ctr(&node, &pod, &conf);
+    let a = add_ctr(&node, &pod, &conf, args);
     assert_eq!(
         (first_ip(&a.stdout), result_mac(&a.stdout)),
         ("10.77.0.40".into(), mac.into())
@@ -273,8 +286,8 @@ fn podman_reload_keeps_mac_and_ip_and_the_node_follows() {
 
     // A runtime that does not keep the MAC: the address comes back on a new MAC, and the
     // node's entry follows it without having sent anything.
-    del();
-    let a = add("IP=10.77.0.40");
+    del_ctr(&node, &pod, &conf);
+    let a = add_ctr(&node, &pod, &conf, "IP=10.77.0.40");
     let fresh = result_mac(&a.stdout);
     assert_ne!(fresh, mac);
     assert_eq!(neigh_becomes(&node, "10.77.0.40", &fresh), Some(fresh));

@@ -7,6 +7,10 @@ use std::process::Command;
 
 use lichen::k8s::rbac::{self, Call};
 
+#[path = "manifests/daemonset.rs"]
+mod daemonset;
+use daemonset::*;
+
 const CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conf");
 
 /// Flattens a multi-document manifest into `path=value` facts (one per scalar, list items
@@ -188,141 +192,12 @@ fn rbac_grants_exactly_what_the_code_calls() {
 fn daemonset_installs_and_runs_the_agent_on_every_node() {
     for (file, bin_dir, conf_dir, network) in MANIFESTS {
         let m = Manifest::load(file);
-        let ds = m.doc("DaemonSet");
-        let pod = format!("{ds}.spec.template.spec");
-        let get = |k: &str| m.get(&format!("{pod}.{k}"));
-        assert_eq!(get("hostNetwork"), Some("True"), "{file}");
-        assert_eq!(get("tolerations[0].operator"), Some("Exists"), "{file}");
-        assert_eq!(
-            m.get(&format!("{ds}.spec.selector.matchLabels.app")),
-            m.get(&format!("{ds}.spec.template.metadata.labels.app"))
-        );
-        // volumes by name → host path
-        let volumes: BTreeMap<&str, &str> = (0..)
-            .map_while(|i| get(&format!("volumes[{i}].name")).map(|n| (i, n)))
-            .filter_map(|(i, n)| Some((n, get(&format!("volumes[{i}].hostPath.path"))?)))
-            .collect();
-        assert_eq!(volumes.get("cni-bin"), Some(bin_dir), "{file}");
-        assert_eq!(volumes.get("cni-conf"), Some(conf_dir), "{file}");
-        let mounts = |c: &str| -> BTreeMap<&str, &str> {
-            (0..)
-                .map_while(|i| {
-                    let n = get(&format!("{c}.volumeMounts[{i}].name"))?;
-                    Some((n, get(&format!("{c}.volumeMounts[{i}].mountPath"))?))
-                })
-                .collect()
-        };
-        let arg = |args: &[&str], flag: &str| {
-            let i = args.iter().position(|a| a == &flag).expect(flag);
-            args[i + 1].to_owned()
-        };
-        let within = |path: &str, mounts: &BTreeMap<&str, &str>, volume: &str| {
-            let dir = mounts
-                .get(volume)
-                .unwrap_or_else(|| panic!("{file}: no {volume} mount"));
-            assert!(
-                path.starts_with(dir),
-                "{file}: {path} is not in the {volume} mount {dir}"
-            );
-        };
-        // the install step: the binary into the host's CNI bin dir, the conflist staged in the
-        // run dir the agent shares, plugins linked from dirs mounted at their host path (so the
-        // links resolve on the host), the operator's conflist from the ConfigMap
-        let install = m.list(&format!("{pod}.initContainers[0].command"));
-        assert_eq!(install.get(1), Some(&"install"), "{file}: {install:?}");
-        let init = mounts("initContainers[0]");
-        within(&arg(&install, "--bin-dir"), &init, "cni-bin");
-        within(&arg(&install, "--stage"), &init, "run");
-        within(&arg(&install, "--custom-conflist"), &init, "config");
-        for (i, a) in install.iter().enumerate() {
-            if *a == "--plugins-from" {
-                let dir = install[i + 1];
-                let volume = init.iter().find(|(_, p)| **p == dir).map(|(v, _)| *v);
-                let volume = volume.unwrap_or_else(|| panic!("{file}: {dir} is not mounted"));
-                assert_eq!(
-                    volumes.get(volume),
-                    Some(&dir),
-                    "{file}: mounted at its host path"
-                );
-            }
-        }
-        assert!(
-            !install.contains(&"--conf-dir"),
-            "{file}: the installer must not write the conflist: the agent does, when ready"
-        );
-        // the agent: from the API in-cluster, its node name from the downward API, liveness
-        // from its /healthz, readiness from /readyz, the capabilities it needs; it writes the
-        // staged conflist into the host's conf dir once the node is programmed
-        let agent = m.list(&format!("{pod}.containers[0].command"));
-        assert_eq!(agent.get(1), Some(&"agent"), "{file}");
-        assert!(agent.contains(&"--kube"), "{file}: {agent:?}");
-        let agent_mounts = mounts("containers[0]");
-        within(&arg(&agent, "--cni-conf-dir"), &agent_mounts, "cni-conf");
-        assert_eq!(
-            arg(&agent, "--cni-conflist"),
-            arg(&install, "--stage"),
-            "{file}"
-        );
-        within(&arg(&agent, "--subnet-file"), &agent_mounts, "run");
-        assert_eq!(init.get("run"), agent_mounts.get("run"), "{file}");
-        assert_eq!(
-            get("containers[0].readinessProbe.httpGet.path"),
-            Some("/readyz")
-        );
-        // the image: what images/build.sh makes and README's steps import on every node
-        let image = format!("localhost/lichen:{}", env!("CARGO_PKG_VERSION"));
-        for c in ["initContainers[0]", "containers[0]"] {
-            assert_eq!(
-                get(&format!("{c}.image")),
-                Some(image.as_str()),
-                "{file} {c}"
-            );
-            assert_eq!(
-                get(&format!("{c}.imagePullPolicy")),
-                Some("IfNotPresent"),
-                "{file} {c}: a local image must not be pulled"
-            );
-        }
-        assert_eq!(get("containers[0].env[0].name"), Some("NODE_NAME"));
-        assert_eq!(
-            get("containers[0].env[0].valueFrom.fieldRef.fieldPath"),
-            Some("spec.nodeName")
-        );
-        assert_eq!(
-            get("containers[0].livenessProbe.httpGet.path"),
-            Some("/healthz")
-        );
-        let listen = arg(&agent, "--listen");
-        assert_eq!(
-            get("containers[0].livenessProbe.httpGet.port"),
-            listen.rsplit(':').next()
-        );
-        let caps = m.list(&format!(
-            "{pod}.containers[0].securityContext.capabilities.add"
-        ));
-        assert!(caps.contains(&"NET_ADMIN"), "{file}: {caps:?}");
-        // the net-conf the agent reads is the ConfigMap's, and it parses
-        let net_conf = arg(&agent, "--net-conf");
-        let dir = agent_mounts.get("config").expect("the config volume");
-        assert!(net_conf.starts_with(dir), "{net_conf} in {dir}");
-        let cm = m.doc("ConfigMap");
-        assert_eq!(
-            volumes.get("config").copied(),
-            None,
-            "the config volume is the ConfigMap, not a host path"
-        );
-        let cm_name = m.get(&format!("{cm}.metadata.name"));
-        let config_volume = (0..)
-            .find(|i| get(&format!("volumes[{i}].name")) == Some("config"))
-            .unwrap();
-        assert_eq!(
-            get(&format!("volumes[{config_volume}].configMap.name")),
-            cm_name
-        );
-        let text = m.get(&format!("{cm}.data.net-conf.json")).unwrap();
-        let nc = lichen::agent::netconf::ClusterNetwork::parse(text.as_bytes())
-            .unwrap_or_else(|e| panic!("{file}: net-conf.json: {e}"));
-        assert_eq!(nc.network, [network.parse().unwrap()], "{file}");
+        let s = PodSpec::new(&m, file);
+        assert_placement(&s, &m, bin_dir, conf_dir);
+        assert_install(&s);
+        assert_agent(&s);
+        assert_images(&s);
+        assert_net_conf(&s, &m, network);
     }
 }
 

@@ -81,160 +81,200 @@ fn expect(case: &str, cells: &[Cell]) {
     }
 }
 
-fn scenario(backend: &str, tag: &str) {
-    let mut c = Cluster::new(tag, 2, backend);
-    c.agent_args = vec!["--network-policy".into()];
-    // Someone else's table: it must come out unchanged.
-    let node1 = &c.nodes[0].ns;
-    node1.exec("nft", &["add", "table", "ip", "other"]).unwrap();
-    node1
-        .exec(
-            "nft",
-            &["add chain ip other in { type filter hook input priority 0; policy accept; }"],
-        )
-        .unwrap();
-    let other_before = c.nft(0, &["list", "table", "ip", "other"]);
-    assert!(other_before.contains("hook input"), "{other_before}");
-    c.start_agents();
+/// The two-node cluster with its agents, namespaces, pods and servers, and the listing of the
+/// foreign table taken before the agents started.
+struct Bed {
+    c: Cluster,
+    p: Pods,
+    other_before: String,
+}
 
-    c.put_object("ns-a.json", &namespace_json("a", "a"));
-    c.put_object("ns-b.json", &namespace_json("b", "b"));
-    let p = Pods {
-        web: c.pod(0, "web"),
-        c1: c.pod(0, "c1"),
-        c2: c.pod(1, "c2"),
-        c3: c.pod(1, "c3"),
-    };
-    for (ns, name, node, pod, app) in [
-        ("a", "web", "node1", &p.web, "web"),
-        ("a", "c1", "node1", &p.c1, "client"),
-        ("a", "c2", "node2", &p.c2, "client"),
-        ("b", "c3", "node2", &p.c3, "client"),
-    ] {
-        serve(&pod.0, &[8080, 9090], &[5353]);
-        c.put_object(
-            &format!("pod-{name}.json"),
-            &pod_json(ns, name, node, &pod.1, app),
-        );
+impl Bed {
+    fn new(backend: &str, tag: &str) -> Bed {
+        let mut c = Cluster::new(tag, 2, backend);
+        c.agent_args = vec!["--network-policy".into()];
+        // Someone else's table: it must come out unchanged.
+        let node1 = &c.nodes[0].ns;
+        node1.exec("nft", &["add", "table", "ip", "other"]).unwrap();
+        node1
+            .exec(
+                "nft",
+                &["add chain ip other in { type filter hook input priority 0; policy accept; }"],
+            )
+            .unwrap();
+        let other_before = c.nft(0, &["list", "table", "ip", "other"]);
+        assert!(other_before.contains("hook input"), "{other_before}");
+        c.start_agents();
+
+        c.put_object("ns-a.json", &namespace_json("a", "a"));
+        c.put_object("ns-b.json", &namespace_json("b", "b"));
+        let p = Pods {
+            web: c.pod(0, "web"),
+            c1: c.pod(0, "c1"),
+            c2: c.pod(1, "c2"),
+            c3: c.pod(1, "c3"),
+        };
+        for (ns, name, node, pod, app) in [
+            ("a", "web", "node1", &p.web, "web"),
+            ("a", "c1", "node1", &p.c1, "client"),
+            ("a", "c2", "node2", &p.c2, "client"),
+            ("b", "c3", "node2", &p.c3, "client"),
+        ] {
+            serve(&pod.0, &[8080, 9090], &[5353]);
+            c.put_object(
+                &format!("pod-{name}.json"),
+                &pod_json(ns, name, node, &pod.1, app),
+            );
+        }
+        Bed { c, p, other_before }
     }
-    let (web, c1, c2, c3) = (&p.web.1[..], &p.c1.0.path, &p.c2.0.path, &p.c3.0.path);
-    let web_ns = &p.web.0.path;
-    let node1_ns = &c.nodes[0].ns.path;
-    use Proto::*;
 
-    // every client to web on every port, and web to c2
-    let all = |v: [bool; 9], egress: bool| -> Vec<Cell> {
+    fn web(&self) -> &str {
+        &self.p.web.1
+    }
+
+    /// Every client to web on every port (`v`, client by client: 8080, 9090, 5353/UDP), and
+    /// web to c2 on 8080 (`egress`).
+    fn all(&self, v: [bool; 9], egress: bool) -> Vec<Cell<'_>> {
+        use Proto::*;
+        let p = &self.p;
         let mut cells = Vec::new();
-        for (i, from) in [c1, c2, c3].into_iter().enumerate() {
+        for (i, from) in [&p.c1.0.path, &p.c2.0.path, &p.c3.0.path]
+            .into_iter()
+            .enumerate()
+        {
             for (j, (port, proto)) in [(8080, Tcp), (9090, Tcp), (5353, Udp)]
                 .into_iter()
                 .enumerate()
             {
-                cells.push((from.as_path(), web, port, proto, v[i * 3 + j]));
+                cells.push((from.as_path(), self.web(), port, proto, v[i * 3 + j]));
             }
         }
-        cells.push((web_ns.as_path(), &p.c2.1[..], 8080, Tcp, egress));
+        cells.push((p.web.0.path.as_path(), &p.c2.1[..], 8080, Tcp, egress));
         cells
-    };
+    }
 
-    expect("no policy: everything allowed", &all([true; 9], true));
+    fn web_policy(&self, spec: &str) {
+        self.c
+            .put_object("np-web.json", &policy_json("a", "web", spec))
+    }
+
+    #[track_caller]
+    fn assert_status(&self, wants: &[&str]) {
+        let status = self.c.status(0);
+        for want in wants {
+            assert!(status.contains(want), "{status}");
+        }
+    }
+
+    /// `lichen policy explain` for c1 to web on 8080/tcp: its exit code and that its output
+    /// has every one of `wants`.
+    #[track_caller]
+    fn assert_explain(&self, code: i32, wants: &[&str]) {
+        let (out, got) = self.c.lichen(
+            0,
+            &["policy", "explain", &self.p.c1.1, self.web(), "8080/tcp"],
+        );
+        assert_eq!(got, code, "{out}");
+        assert!(wants.iter().all(|w| out.contains(w)), "{out}");
+    }
+}
+
+fn no_policy(b: &Bed) {
+    expect("no policy: everything allowed", &b.all([true; 9], true));
     wait_for("node1's agent to see its pods", SETTLE, || {
-        c.status(0).contains("local pods: 2")
+        b.c.status(0).contains("local pods: 2")
     });
-    let status = c.status(0);
-    assert!(status.contains("policy:   on"), "{status}");
-    assert!(
-        status.contains("same-node traffic: filtered (br_netfilter)"),
-        "{status}"
-    );
-    assert!(
-        status.contains("a/web: ingress not isolated; egress not isolated"),
-        "{status}"
-    );
+    b.assert_status(&[
+        "policy:   on",
+        "same-node traffic: filtered (br_netfilter)",
+        "a/web: ingress not isolated; egress not isolated",
+    ]);
+}
 
-    let web_policy = |spec: &str| c.put_object("np-web.json", &policy_json("a", "web", spec));
-    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
-    let mut cells = all([false; 9], true);
-    cells.push((node1_ns.as_path(), web, 8080, Tcp, true));
+fn ingress_deny_and_allow_all(b: &Bed) {
+    b.web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
+    let mut cells = b.all([false; 9], true);
+    cells.push((
+        b.c.nodes[0].ns.path.as_path(),
+        b.web(),
+        8080,
+        Proto::Tcp,
+        true,
+    ));
     expect("ingress [] denies all but node traffic and egress", &cells);
-    let status = c.status(0);
-    assert!(
-        status.contains("a/web: ingress isolated by a/web; egress not isolated"),
-        "{status}"
-    );
-    let (out, code) = c.lichen(0, &["policy", "explain", &p.c1.1, web, "8080/tcp"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("DENIED") && out.contains("default deny (ingress isolated by a/web)"),
-        "{out}"
-    );
+    b.assert_status(&["a/web: ingress isolated by a/web; egress not isolated"]);
+    b.assert_explain(1, &["DENIED", "default deny (ingress isolated by a/web)"]);
 
-    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{}]}"#);
-    expect("ingress [{}] allows all", &all([true; 9], true));
-    let (out, code) = c.lichen(0, &["policy", "explain", &p.c1.1, web, "8080/tcp"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("ALLOWED") && out.contains("policy a/web ingress rule 0"),
-        "{out}"
-    );
+    b.web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{}]}"#);
+    expect("ingress [{}] allows all", &b.all([true; 9], true));
+    b.assert_explain(0, &["ALLOWED", "policy a/web ingress rule 0"]);
+}
 
-    web_policy(
+/// Pod and namespace selectors, and the rules following label changes of either.
+fn selectors_follow_labels(b: &Bed) {
+    let c = &b.c;
+    let c3 = &b.p.c3.1;
+    b.web_policy(
         r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":"http"}]}]}"#,
     );
     #[rustfmt::skip]
-    let named = all([true, false, false, true, false, false, false, false, false], true);
+    let named = b.all([true, false, false, true, false, false, false, false, false], true);
     expect("same-namespace clients on the named port", &named);
 
-    web_policy(
+    b.web_policy(
         r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"b"}},"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":8000,"endPort":8100}]}]}"#,
     );
     #[rustfmt::skip]
-    let and_peer = all([false, false, false, false, false, false, true, false, false], true);
+    let and_peer = b.all([false, false, false, false, false, false, true, false, false], true);
     expect("namespace AND pod selector, endPort range", &and_peer);
     c.put_object("ns-b.json", &namespace_json("b", "x"));
-    expect("namespace label change", &all([false; 9], true));
+    expect("namespace label change", &b.all([false; 9], true));
     c.put_object("ns-b.json", &namespace_json("b", "b"));
     expect("namespace label back", &and_peer);
-    c.put_object(
-        "pod-c3.json",
-        &pod_json("b", "c3", "node2", &p.c3.1, "other"),
-    );
-    expect("pod label change", &all([false; 9], true));
-    c.put_object(
-        "pod-c3.json",
-        &pod_json("b", "c3", "node2", &p.c3.1, "client"),
-    );
+    c.put_object("pod-c3.json", &pod_json("b", "c3", "node2", c3, "other"));
+    expect("pod label change", &b.all([false; 9], true));
+    c.put_object("pod-c3.json", &pod_json("b", "c3", "node2", c3, "client"));
     expect("pod label back", &and_peer);
+}
 
-    web_policy(
+fn ip_block_and_egress(b: &Bed) {
+    use Proto::*;
+    b.web_policy(
         r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.100.0.0/16","except":["10.100.2.0/24"]}}],"ports":[{"port":5353,"protocol":"UDP"}]}]}"#,
     );
     #[rustfmt::skip]
-    let block = all([false, false, true, false, false, false, false, false, false], true);
+    let block = b.all([false, false, true, false, false, false, false, false, false], true);
     expect("ipBlock with except, UDP", &block);
 
     // Egress, enforced on web's node: to clients of its namespace on 8080 only.
-    web_policy(
+    b.web_policy(
         r#"{"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Egress"],"egress":[{"to":[{"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":8080}]}]}"#,
     );
-    let mut cells = all([true; 9], true);
+    let (web_ns, p) = (b.p.web.0.path.as_path(), &b.p);
+    let mut cells = b.all([true; 9], true);
     cells.extend([
-        (web_ns.as_path(), &p.c2.1[..], 9090, Tcp, false),
-        (web_ns.as_path(), &p.c1.1[..], 8080, Tcp, true),
-        (web_ns.as_path(), &p.c1.1[..], 9090, Tcp, false),
-        (web_ns.as_path(), &p.c3.1[..], 8080, Tcp, false),
+        (web_ns, &p.c2.1[..], 9090, Tcp, false),
+        (web_ns, &p.c1.1[..], 8080, Tcp, true),
+        (web_ns, &p.c1.1[..], 9090, Tcp, false),
+        (web_ns, &p.c3.1[..], 8080, Tcp, false),
     ]);
     expect(
         "egress isolation; replies of ingress connections pass",
         &cells,
     );
+}
 
-    c.remove_object("np-web.json");
-    expect("policy deleted: everything allowed", &all([true; 9], true));
+fn deleted_policy_allows_all_and_other_table_is_untouched(b: &Bed) {
+    b.c.remove_object("np-web.json");
+    expect(
+        "policy deleted: everything allowed",
+        &b.all([true; 9], true),
+    );
 
     // Only Lichen's own tables, and the other table is untouched (the listing is filtered to
     // the tables of Lichen and of this test: the rest of the namespace is not ours to judge).
-    let tables = c.nft(0, &["list", "tables"]);
+    let tables = b.c.nft(0, &["list", "tables"]);
     let mut tables: Vec<&str> = tables
         .lines()
         .filter(|t| t.contains("lichen") || *t == "table ip other")
@@ -248,19 +288,35 @@ fn scenario(backend: &str, tag: &str) {
             "table ip other"
         ]
     );
-    assert_eq!(c.nft(0, &["list", "table", "ip", "other"]), other_before);
+    assert_eq!(
+        b.c.nft(0, &["list", "table", "ip", "other"]),
+        b.other_before
+    );
+}
 
-    // Turning policy off removes the table.
-    web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
-    expect("denied again", &all([false; 9], true));
-    c.kill_agent(0);
-    c.agent_args.clear();
-    c.start_agent(0);
+/// Turning policy off removes the table.
+fn policy_off_removes_the_table(b: &mut Bed) {
+    b.web_policy(r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[]}"#);
+    expect("denied again", &b.all([false; 9], true));
+    b.c.kill_agent(0);
+    b.c.agent_args.clear();
+    b.c.start_agent(0);
     wait_for("the policy table removed", SETTLE, || {
-        !c.nft(0, &["list", "tables"]).contains("lichen-policy")
+        !b.c.nft(0, &["list", "tables"]).contains("lichen-policy")
     });
-    expect("policy off: everything allowed", &all([true; 9], true));
-    assert!(c.status(0).contains("policy:   off"));
+    expect("policy off: everything allowed", &b.all([true; 9], true));
+    assert!(b.c.status(0).contains("policy:   off"));
+}
+
+/// One cluster per backend; the steps run in order, each starting from where the last left off.
+fn scenario(backend: &str, tag: &str) {
+    let mut b = Bed::new(backend, tag);
+    no_policy(&b);
+    ingress_deny_and_allow_all(&b);
+    selectors_follow_labels(&b);
+    ip_block_and_egress(&b);
+    deleted_policy_allows_all_and_other_table_is_untouched(&b);
+    policy_off_removes_the_table(&mut b);
 }
 
 #[test]

@@ -119,13 +119,9 @@ fn lo_up(pod: &Pod) -> bool {
     flags.is_some_and(|f| f.split(',').any(|x| x == "UP"))
 }
 
-fn run(layout: &Layout) {
-    require_root();
-    require_tools();
-    let _lock = exclusive();
-    let ds = DaemonSet::load(layout.manifest);
-    // The Nodes' podCIDRs come from the manifest's own cluster network, as the
-    // controller-manager hands them out (the first /SubnetLen to the first node, …).
+/// The test cluster, its Nodes' podCIDRs from the manifest's own cluster network, as the
+/// controller-manager hands them out (the first /SubnetLen to the first node, …).
+fn cluster_for(layout: &Layout, ds: &DaemonSet) -> Cluster {
     let network: ipnet::Ipv4Net = ds.network.parse().unwrap();
     let mut cluster = Cluster::with_api(&format!("rt-{}", layout.name), 2, "{}");
     let mut subnets = network.subnets(ds.subnet_len).unwrap();
@@ -133,6 +129,11 @@ fn run(layout: &Layout) {
         cluster.nodes[k].subnet = subnets.next().unwrap().to_string();
         cluster.publish(k);
     }
+    cluster
+}
+
+/// A runtime node for every node of the cluster, in a working dir of their own.
+fn site_for(layout: &Layout, cluster: &Cluster, ds: &DaemonSet) -> Site {
     let dir = std::env::temp_dir().join(testkit::unique_name("lr", layout.name));
     std::fs::create_dir_all(&dir).unwrap();
     let mut site = Site {
@@ -145,13 +146,16 @@ fn run(layout: &Layout) {
         let rn = RuntimeNode::start(layout, n, &dir, &mut site.mounts, &ds.host_paths, &image);
         site.nodes.push(rn);
     }
-    let nodes = &mut site.nodes;
+    site
+}
 
-    // The DaemonSet's init containers run to completion; until its agent is ready, containerd
-    // finds no network config and says the network is not ready.
+/// The DaemonSet's init containers run to completion; until its agent is ready, containerd
+/// finds no network config and says the network is not ready. Then the agent runs, and the
+/// network is ready on every node.
+fn run_daemonset(layout: &Layout, ds: &DaemonSet, nodes: &mut [RuntimeNode]) {
     for n in nodes.iter_mut() {
         for c in &ds.init {
-            n.run_container(&ds, c, false);
+            n.run_container(ds, c, false);
         }
         let (ready, msg) = n.network_ready();
         let files = n.conf_files();
@@ -165,7 +169,7 @@ fn run(layout: &Layout) {
     }
     for n in nodes.iter_mut() {
         for c in &ds.containers {
-            n.run_container(&ds, c, true);
+            n.run_container(ds, c, true);
         }
     }
     for n in nodes.iter() {
@@ -173,8 +177,11 @@ fn run(layout: &Layout) {
             n.network_ready().0
         });
     }
+}
 
-    // Two pods per node; the first one maps a host port on its node's address to its port 5001.
+/// Two pods per node, each in its node's podCIDR with `lo` up and one lease; the first one
+/// maps a host port on its node's address to its port 5001.
+fn run_pods(nodes: &[RuntimeNode]) -> Vec<Vec<Pod>> {
     let mut pods: Vec<Vec<Pod>> = Vec::new();
     for n in nodes.iter() {
         let mapping = format!("TCP:5001:{HOST_PORT}:{}", n.ip);
@@ -196,11 +203,17 @@ fn run(layout: &Layout) {
         }
         assert_eq!(n.leases().len(), 2, "{}: one lease per pod", n.name);
     }
+    pods
+}
+
+/// Traffic within a node and across nodes, both ways, and a pod reaching itself through its
+/// own host port.
+fn assert_traffic(nodes: &[RuntimeNode], pods: &[Vec<Pod>]) {
     traffic("same node", &pods[0][0], &pods[0][1]);
     traffic("same node (back)", &pods[0][1], &pods[0][0]);
     traffic("across nodes", &pods[0][1], &pods[1][0]);
     traffic("across nodes (back)", &pods[1][1], &pods[0][0]);
-    for (n, ps) in nodes.iter().zip(&pods) {
+    for (n, ps) in nodes.iter().zip(pods) {
         let target = format!("{}:{HOST_PORT}", n.ip);
         let (got, _) = tcp_transfer_via(&ps[0].netns, &ps[0].netns, &target, 1 << 16);
         assert_eq!(
@@ -210,9 +223,11 @@ fn run(layout: &Layout) {
             n.name
         );
     }
+}
 
-    // Stop and remove: no lease and no pod veth left behind.
-    for (n, ps) in nodes.iter().zip(&pods) {
+/// Stop and remove: no lease and no pod veth left behind.
+fn remove_pods(nodes: &[RuntimeNode], pods: &[Vec<Pod>]) {
+    for (n, ps) in nodes.iter().zip(pods) {
         let veths = n.pod_veths();
         assert_eq!(
             veths.len(),
@@ -239,6 +254,19 @@ fn run(layout: &Layout) {
             .collect();
         assert!(left.is_empty(), "{}: veths left: {left:?}", n.name);
     }
+}
+
+fn run(layout: &Layout) {
+    require_root();
+    require_tools();
+    let _lock = exclusive();
+    let ds = DaemonSet::load(layout.manifest);
+    let cluster = cluster_for(layout, &ds);
+    let mut site = site_for(layout, &cluster, &ds);
+    run_daemonset(layout, &ds, &mut site.nodes);
+    let pods = run_pods(&site.nodes);
+    assert_traffic(&site.nodes, &pods);
+    remove_pods(&site.nodes, &pods);
     drop(site);
     drop(cluster);
 }

@@ -5,23 +5,16 @@
 mod common;
 
 use std::fs;
-
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::cluster::*;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[test]
-fn uninstall_all_removes_what_install_and_the_agent_made() {
-    testkit::require_root!();
-    let mut c = Cluster::new("unin", 2, r#"{"Type":"vxlan"}"#);
-    c.agent_args.push("--network-policy".into());
-    c.start_agents();
-    let (_pod, _ip) = c.pod(0, "a");
-    wait_for("node1's route to node2", WAIT, || {
-        c.route(0, "10.100.2.0/24").contains("lichen.1")
-    });
+/// `lichen install` on node 0 into CNI dirs of the cluster's, the bin dir already holding a
+/// plugin of the node's own. Returns (bin dir, conf dir).
+fn install(c: &Cluster) -> (PathBuf, PathBuf) {
     let bin = c.dir.join("cni-bin");
     let conf = c.dir.join("net.d");
     fs::create_dir_all(&bin).unwrap();
@@ -38,6 +31,39 @@ fn uninstall_all_removes_what_install_and_the_agent_made() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(conf.join("10-lichen.conflist").exists());
+    (bin, conf)
+}
+
+/// What the agent and the plugin made on node 0 is gone: its routes, devices, tables and
+/// subnet file.
+fn assert_node_clean(c: &Cluster, subnet: &Path) {
+    let node = &c.nodes[0].ns;
+    assert_eq!(
+        node.ip(&["route", "show", "proto", "108"]).unwrap().trim(),
+        ""
+    );
+    for dev in ["lichen.1", "lichen0"] {
+        assert!(
+            node.ip(&["link", "show", dev]).is_err(),
+            "{dev} is still there"
+        );
+    }
+    let tables = c.nft(0, &["list", "tables"]);
+    assert!(!tables.contains("lichen"), "{tables}");
+    assert!(!subnet.exists());
+}
+
+#[test]
+fn uninstall_all_removes_what_install_and_the_agent_made() {
+    testkit::require_root!();
+    let mut c = Cluster::new("unin", 2, r#"{"Type":"vxlan"}"#);
+    c.agent_args.push("--network-policy".into());
+    c.start_agents();
+    let (_pod, _ip) = c.pod(0, "a");
+    wait_for("node1's route to node2", WAIT, || {
+        c.route(0, "10.100.2.0/24").contains("lichen.1")
+    });
+    let (bin, conf) = install(&c);
     c.kill_agent(0);
 
     let subnet = c.subnet_file(0);
@@ -63,21 +89,7 @@ fn uninstall_all_removes_what_install_and_the_agent_made() {
     left.sort();
     assert_eq!(left, ["portmap"], "{out}");
     assert!(!conf.join("10-lichen.conflist").exists());
-    // what the agent and the plugin made on the node
-    let node = &c.nodes[0].ns;
-    assert_eq!(
-        node.ip(&["route", "show", "proto", "108"]).unwrap().trim(),
-        ""
-    );
-    for dev in ["lichen.1", "lichen0"] {
-        assert!(
-            node.ip(&["link", "show", dev]).is_err(),
-            "{dev} is still there"
-        );
-    }
-    let tables = c.nft(0, &["list", "tables"]);
-    assert!(!tables.contains("lichen"), "{tables}");
-    assert!(!subnet.exists());
+    assert_node_clean(&c, &subnet);
     // the other node is untouched
     assert!(c.route(1, "10.100.1.0/24").contains("lichen.1"));
     assert!(c.nft(1, &["list", "tables"]).contains("lichen"));

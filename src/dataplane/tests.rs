@@ -56,6 +56,51 @@ fn host_veth_names_are_stable_short_and_distinct() {
     assert_ne!(a, host_veth_name("abce", "th0"));
 }
 
+/// What attach reports matches the kernel: the bridge, both host ends on it with hairpin,
+/// the bridge's addresses, forwarding on.
+fn assert_attached_as_reported(att_a: &Attached, att_b: &Attached, specs: &[&PodSpec]) {
+    assert_eq!(att_a.bridge.name, BR);
+    assert_eq!(att_a.host_veth.name, specs[0].host_veth);
+    assert_eq!(att_a.pod.name, "eth0");
+    assert_eq!((att_a.pod.mtu, att_a.host_veth.mtu), (1450, 1450));
+    assert_eq!(att_a.pod.mac.len(), 17);
+    let mut nl = Nl::open().unwrap();
+    let br = nl.link(LinkId::Name(BR)).unwrap().unwrap();
+    assert_eq!(att_b.bridge.mac, br.mac_string());
+    assert!(br.up && br.is_kind("bridge") && br.mtu == 1450);
+    for s in specs {
+        let veth = nl.link(LinkId::Name(&s.host_veth)).unwrap().unwrap();
+        assert_eq!(veth.master, Some(br.index));
+        assert!(veth.up);
+        assert_eq!(veth.mtu, 1450);
+        let details = run_ok("ip", &["-d", "-o", "link", "show", "dev", &s.host_veth]);
+        assert!(details.contains("hairpin on"), "{details}");
+    }
+    let br_addrs = run_ok("ip", &["-o", "addr", "show", "dev", BR]);
+    assert!(br_addrs.contains("10.42.1.1/24") && br_addrs.contains("fd42:1::1/64"));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        "1\n"
+    );
+}
+
+/// Inside pod `a` (10.42.1.2): addresses (IPv6 not tentative), routes, link.
+fn assert_pod_inside(a: &NamedNs) {
+    let addrs = a.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap();
+    assert!(addrs.contains("10.42.1.2/24"), "{addrs}");
+    let v6 = addrs.lines().find(|l| l.contains("fd42:1::2/64"));
+    assert!(v6.is_some_and(|l| !l.contains("tentative")), "{addrs}");
+    let r4 = a.ip(&["-4", "route", "show", "default"]).unwrap();
+    assert!(r4.contains("via 10.42.1.1 dev eth0"), "{r4}");
+    let r6 = a.ip(&["-6", "route", "show", "default"]).unwrap();
+    assert!(r6.contains("via fd42:1::1 dev eth0"), "{r6}");
+    let link = a.ip(&["-o", "link", "show", "dev", "eth0"]).unwrap();
+    assert!(
+        link.contains("mtu 1450") && link.contains("state UP"),
+        "{link}"
+    );
+}
+
 #[test]
 fn two_pods_on_one_bridge() {
     testkit::require_root!();
@@ -72,45 +117,8 @@ fn two_pods_on_one_bridge() {
         t.elapsed()
     );
 
-    // What attach reports matches the kernel.
-    assert_eq!(att_a.bridge.name, BR);
-    assert_eq!(att_a.host_veth.name, sa.host_veth);
-    assert_eq!(att_a.pod.name, "eth0");
-    assert_eq!((att_a.pod.mtu, att_a.host_veth.mtu), (1450, 1450));
-    assert_eq!(att_a.pod.mac.len(), 17);
-    let mut nl = Nl::open().unwrap();
-    let br = nl.link(LinkId::Name(BR)).unwrap().unwrap();
-    assert_eq!(att_b.bridge.mac, br.mac_string());
-    assert!(br.up && br.is_kind("bridge") && br.mtu == 1450);
-    for s in [&sa, &sb] {
-        let veth = nl.link(LinkId::Name(&s.host_veth)).unwrap().unwrap();
-        assert_eq!(veth.master, Some(br.index));
-        assert!(veth.up);
-        assert_eq!(veth.mtu, 1450);
-        let details = run_ok("ip", &["-d", "-o", "link", "show", "dev", &s.host_veth]);
-        assert!(details.contains("hairpin on"), "{details}");
-    }
-    let br_addrs = run_ok("ip", &["-o", "addr", "show", "dev", BR]);
-    assert!(br_addrs.contains("10.42.1.1/24") && br_addrs.contains("fd42:1::1/64"));
-    assert_eq!(
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
-        "1\n"
-    );
-
-    // Inside the pod: addresses (IPv6 not tentative), routes, link.
-    let addrs = a.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap();
-    assert!(addrs.contains("10.42.1.2/24"), "{addrs}");
-    let v6 = addrs.lines().find(|l| l.contains("fd42:1::2/64"));
-    assert!(v6.is_some_and(|l| !l.contains("tentative")), "{addrs}");
-    let r4 = a.ip(&["-4", "route", "show", "default"]).unwrap();
-    assert!(r4.contains("via 10.42.1.1 dev eth0"), "{r4}");
-    let r6 = a.ip(&["-6", "route", "show", "default"]).unwrap();
-    assert!(r6.contains("via fd42:1::1 dev eth0"), "{r6}");
-    let link = a.ip(&["-o", "link", "show", "dev", "eth0"]).unwrap();
-    assert!(
-        link.contains("mtu 1450") && link.contains("state UP"),
-        "{link}"
-    );
+    assert_attached_as_reported(&att_a, &att_b, &[&sa, &sb]);
+    assert_pod_inside(&a);
 
     // Traffic: pod to pod both families, pod to the gateway.
     assert!(a.ping("10.42.1.3", 1).unwrap());

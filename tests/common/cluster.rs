@@ -4,19 +4,21 @@
 //! or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server, which then runs in
 //! an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router namespace to a
 //! second L3 segment, and an "outside" host. IPv4 by default; dual-stack or IPv6-only with
-//! [`Cluster::with_stack`] (cluster-dir mode).
+//! [`Cluster::with_stack`] (cluster-dir mode). Its agents are driven from cluster/agents.rs,
+//! its pods from cluster/pods.rs.
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 
 use super::*;
 pub use ::testkit::wait_for;
 
+mod agents;
 mod pods;
 mod stack;
-use ::testkit::{AgentArgs, Source, Underlay};
+use ::testkit::Underlay;
 #[allow(unused_imports)] // not every test uses pods or stacks
 pub use pods::*;
 #[allow(unused_imports)]
@@ -140,9 +142,7 @@ impl Cluster {
         let path = ns.path.clone();
         // A socket stays in the namespace it was made in: bind on a thread inside it.
         let listener = std::thread::spawn(move || {
-            use std::os::fd::AsRawFd;
-            let f = fs::File::open(path).unwrap();
-            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+            super::probe::enter(&path);
             std::net::TcpListener::bind((API_IP, 6443)).unwrap()
         })
         .join()
@@ -302,18 +302,6 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Runs the lichen binary with `args` in node `k` (stdout + stderr, exit code).
-    pub fn lichen(&self, k: usize, args: &[&str]) -> (String, i32) {
-        let out = testkit::binary_command(&self.nodes[k].ns, Path::new(BIN))
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        (text, out.status.code().unwrap_or(-1))
-    }
-
     pub fn unpublish(&self, k: usize) {
         if let Some(a) = &self.api {
             a.api.delete_node(&self.nodes[k].name);
@@ -326,46 +314,6 @@ impl Cluster {
         self.dir.join(format!("{}-subnet.env", self.nodes[k].name))
     }
 
-    pub fn start_agent(&mut self, k: usize) {
-        let net_conf = self.dir.join("net-conf.json");
-        let objects = self.objects();
-        let args = AgentArgs {
-            node_name: &self.nodes[k].name,
-            net_conf: &net_conf,
-            source: match &self.api {
-                Some(a) => Source::Kubeconfig(&a.kubeconfig),
-                None => Source::ClusterDir(&objects),
-            },
-            subnet_file: &self.subnet_file(k),
-            ipam_dir: None,
-        };
-        let log = self.dir.join(format!("{}-agent.log", self.nodes[k].name));
-        let mut c = testkit::agent_command(&self.nodes[k].ns, Path::new(BIN), &args, &log);
-        c.args(&self.nodes[k].args)
-            .args(&self.agent_args)
-            .envs(self.agent_env.iter().map(|(k, v)| (k, v)))
-            .env("LICHEN_LOG", "debug");
-        self.nodes[k].agent = Some(c.spawn().expect("start agent"));
-    }
-
-    pub fn start_agents(&mut self) {
-        for k in 0..self.nodes.len() {
-            self.start_agent(k);
-        }
-    }
-
-    pub fn kill_agent(&mut self, k: usize) {
-        if let Some(mut a) = self.nodes[k].agent.take() {
-            let _ = a.kill();
-            let _ = a.wait();
-        }
-    }
-
-    pub fn agent_log(&self, k: usize) -> String {
-        fs::read_to_string(self.dir.join(format!("{}-agent.log", self.nodes[k].name)))
-            .unwrap_or_default()
-    }
-
     /// `ip route show <dst>` in node `k` (`ip -6` for an IPv6 `dst`: plain `ip route` lists
     /// IPv4 routes only).
     pub fn route(&self, k: usize, dst: &str) -> String {
@@ -374,29 +322,6 @@ impl Cluster {
             args.insert(0, "-6");
         }
         self.nodes[k].ns.ip(&args).unwrap_or_default()
-    }
-
-    /// GET `path` from node `k`'s agent endpoint (its default address, in the node's
-    /// namespace): (status code, body), or (0, "") while nothing answers.
-    pub fn http(&self, k: usize, path: &str) -> (u16, String) {
-        let (ns, path) = (self.nodes[k].ns.path.clone(), path.to_owned());
-        std::thread::spawn(move || {
-            super::probe::enter(&ns);
-            let addr = lichen::agent::http::DEFAULT_LISTEN.parse().unwrap();
-            lichen::agent::client::fetch(addr, &path).unwrap_or_default()
-        })
-        .join()
-        .unwrap()
-    }
-
-    /// `lichen status` on node `k`.
-    pub fn status(&self, k: usize) -> String {
-        let out = testkit::binary_command(&self.nodes[k].ns, Path::new(BIN))
-            .unwrap()
-            .arg("status")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
 }
 

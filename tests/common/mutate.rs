@@ -1,11 +1,13 @@
 //! Mutations of a plugin invocation for the fuzz (tests/fuzz.rs): a config as members (so a
 //! key can get a wrong type or a bad value), byte-level changes of its text, and environment
-//! changes. Each returns a label for the report.
+//! changes (mutate/env.rs). Each returns a label for the report.
 #![allow(dead_code)]
 
 use std::path::Path;
 
 use super::raw::Rng;
+
+pub mod env;
 
 /// A config as members, rendered with `ipam.dataDir` first: byte-level mutations never touch
 /// that prefix, so no mutation can send the plugin to the host's default dataDir.
@@ -86,150 +88,176 @@ fn quoted(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| format!("{s:?}")).collect()
 }
 
+/// A structured change to the config; returns its label.
+type ConfMutation = fn(&mut Rng, &mut Conf) -> String;
+
 /// Structured mutations of the config; each returns its label.
 pub fn mutate_conf(r: &mut Rng, c: &mut Conf) -> String {
-    match r.below(7) {
-        0 => {
-            // A wrong type for a key (never `ipam`: without it the default dataDir applies).
-            let ipam = r.below(3) == 0;
-            let list = if ipam { &c.ipam } else { &c.top };
-            let key = r.pick(list).0.clone();
-            let v = r.pick(&WRONG).to_string();
-            c.set(ipam, &key, v.clone());
-            format!("{key}={v}")
-        }
-        1 => {
-            let key = format!("zz{}", r.below(1000));
-            let v = r.pick(&WRONG).to_string();
-            let ipam = r.below(2) == 0;
-            c.set(ipam, &key, v.clone());
-            format!("unknown {key}={v}")
-        }
-        2 => {
-            let v = r
-                .pick(&quoted(&[
-                    "", "0.2.0", "1.2.0", "1.0", "1.1.0 ", "v1.0.0", "0.3.0", "0.3.1", "0.4.0",
-                    "1.0.0",
-                ]))
-                .clone();
-            c.set(false, "cniVersion", v.clone());
-            format!("cniVersion={v}")
-        }
-        3 => {
-            let long = "n".repeat(300);
-            let v = r
-                .pick(&quoted(&[
-                    "",
-                    ".",
-                    "..",
-                    "a/b",
-                    "new\nline",
-                    "a b",
-                    &long,
-                    "é",
-                    "-a",
-                    "ok.name_1",
-                    "a\u{0}b",
-                    "../../etc",
-                ]))
-                .clone();
-            c.set(false, "name", v.clone());
-            format!("name={v}")
-        }
-        4 => {
-            let subnets = [
-                "127.0.0.0/8",
-                "224.0.0.0/24",
-                "0.0.0.0/0",
-                "10.77.0.0/33",
-                "10.77.0.5/24",
-                "fe80::/64",
-                "::/0",
-                "10.77.0.0/31",
-                "1.2.3.4",
-                "fd00::/64",
-                "169.254.1.0/24",
-                "ff02::/64",
-                "255.255.255.0/24",
-            ];
-            let (k, v) = match r.below(4) {
-                0 => ("ranges", format!(r#"[[{{"subnet":"{}"}}]]"#, r.pick(&subnets))),
-                1 => (
-                    "ranges",
-                    r.pick(&[
-                        r#"[[{"subnet":"10.77.0.0/24","gateway":"10.77.0.255"}]]"#,
-                        r#"[[{"subnet":"10.77.0.0/24","rangeStart":"10.77.1.5"}]]"#,
-                        r#"[[{"subnet":"10.77.0.0/24","rangeStart":"10.77.0.9","rangeEnd":"10.77.0.3"}]]"#,
-                        r#"[[{"subnet":"10.77.0.0/24"}],[{"subnet":"10.77.0.0/25"}]]"#,
-                        r#"[[{"subnet":"10.77.0.0/24"},{"subnet":"fd00::/64"}]]"#,
-                        r#"[[]]"#,
-                        r#"[[{"subnet":"10.77.0.0/30"}]]"#,
-                    ])
-                    .to_string(),
-                ),
-                2 => (
-                    "routes",
-                    r.pick(&[
-                        r#"[{"dst":"default"}]"#,
-                        r#"[{"dst":"10.9.0.0/16","gw":"10.99.0.1"}]"#,
-                        r#"[{"dst":"224.0.0.0/4"}]"#,
-                        r#"[{"gw":"10.77.0.1"}]"#,
-                        r#"[{"dst":"0.0.0.0/0","gw":"fd00::1"}]"#,
-                    ])
-                    .to_string(),
-                ),
-                _ => (
-                    "type",
-                    r.pick(&quoted(&["host-local", "static", "nonexistent", "../bin/sh"]))
-                        .clone(),
-                ),
-            };
-            c.set(true, k, v.clone());
-            format!("ipam.{k}={v}")
-        }
-        5 => {
-            let (k, v) = *r.pick(&[
-                ("runtimeConfig", r#"{"mac":"zz:00:00:00:00:01"}"#),
-                ("runtimeConfig", r#"{"mac":"ff:ff:ff:ff:ff:ff"}"#),
-                ("runtimeConfig", r#"{"mac":"01:00:5e:00:00:01"}"#),
-                ("runtimeConfig", r#"{"mac":"00:00:00:00:00:00"}"#),
-                ("runtimeConfig", r#"{"mac":"0e:00:00:00:00"}"#),
-                ("runtimeConfig", r#"{"mac":"0e:00:00:00:00:07"}"#),
-                ("runtimeConfig", r#"{"ips":["10.77.0.300"]}"#),
-                ("runtimeConfig", r#"{"ips":["10.99.0.5"]}"#),
-                ("runtimeConfig", r#"{"ips":["10.77.0.1"]}"#),
-                ("runtimeConfig", r#"{"ips":["fd00::1"]}"#),
-                ("runtimeConfig", r#"{"ips":["10.77.0.50/24"]}"#),
-                ("args", r#"{"cni":{"ips":["x"]}}"#),
-                ("args", r#"{"cni":{"mac":"not-a-mac"}}"#),
-                (
-                    "args",
-                    r#"{"cni":{"ips":["10.77.0.60"],"mac":"0e:00:00:00:00:08"}}"#,
-                ),
-                (
-                    "prevResult",
-                    r#"{"cniVersion":"1.0.0","ips":[{"address":"x"}]}"#,
-                ),
-                ("prevResult", r#"{"ips":[{"address":"10.77.0.9/24"}]}"#),
-            ]);
-            c.set(false, k, v.to_string());
-            format!("{k}={v}")
-        }
-        _ => {
-            let v = r
-                .pick(&quoted(&[
-                    "",
-                    "br:0",
-                    "averyveryverylongbridge",
-                    "lo",
-                    "lbr1",
-                    "a b",
-                ]))
-                .clone();
-            c.set(false, "bridge", v.clone());
-            format!("bridge={v}")
-        }
-    }
+    const CONF: [ConfMutation; 7] = [
+        wrong_type,
+        unknown_key,
+        cni_version,
+        network_name,
+        ipam_value,
+        runtime_value,
+        bridge_name,
+    ];
+    CONF[r.below(CONF.len())](r, c)
+}
+
+/// A wrong type for a key (never `ipam`: without it the default dataDir applies).
+fn wrong_type(r: &mut Rng, c: &mut Conf) -> String {
+    let ipam = r.below(3) == 0;
+    let list = if ipam { &c.ipam } else { &c.top };
+    let key = r.pick(list).0.clone();
+    let v = r.pick(&WRONG).to_string();
+    c.set(ipam, &key, v.clone());
+    format!("{key}={v}")
+}
+
+fn unknown_key(r: &mut Rng, c: &mut Conf) -> String {
+    let key = format!("zz{}", r.below(1000));
+    let v = r.pick(&WRONG).to_string();
+    let ipam = r.below(2) == 0;
+    c.set(ipam, &key, v.clone());
+    format!("unknown {key}={v}")
+}
+
+fn cni_version(r: &mut Rng, c: &mut Conf) -> String {
+    let v = r
+        .pick(&quoted(&[
+            "", "0.2.0", "1.2.0", "1.0", "1.1.0 ", "v1.0.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0",
+        ]))
+        .clone();
+    c.set(false, "cniVersion", v.clone());
+    format!("cniVersion={v}")
+}
+
+fn network_name(r: &mut Rng, c: &mut Conf) -> String {
+    let long = "n".repeat(300);
+    let v = r
+        .pick(&quoted(&[
+            "",
+            ".",
+            "..",
+            "a/b",
+            "new\nline",
+            "a b",
+            &long,
+            "é",
+            "-a",
+            "ok.name_1",
+            "a\u{0}b",
+            "../../etc",
+        ]))
+        .clone();
+    c.set(false, "name", v.clone());
+    format!("name={v}")
+}
+
+const BAD_SUBNETS: [&str; 13] = [
+    "127.0.0.0/8",
+    "224.0.0.0/24",
+    "0.0.0.0/0",
+    "10.77.0.0/33",
+    "10.77.0.5/24",
+    "fe80::/64",
+    "::/0",
+    "10.77.0.0/31",
+    "1.2.3.4",
+    "fd00::/64",
+    "169.254.1.0/24",
+    "ff02::/64",
+    "255.255.255.0/24",
+];
+
+const BAD_RANGES: [&str; 7] = [
+    r#"[[{"subnet":"10.77.0.0/24","gateway":"10.77.0.255"}]]"#,
+    r#"[[{"subnet":"10.77.0.0/24","rangeStart":"10.77.1.5"}]]"#,
+    r#"[[{"subnet":"10.77.0.0/24","rangeStart":"10.77.0.9","rangeEnd":"10.77.0.3"}]]"#,
+    r#"[[{"subnet":"10.77.0.0/24"}],[{"subnet":"10.77.0.0/25"}]]"#,
+    r#"[[{"subnet":"10.77.0.0/24"},{"subnet":"fd00::/64"}]]"#,
+    r#"[[]]"#,
+    r#"[[{"subnet":"10.77.0.0/30"}]]"#,
+];
+
+const BAD_ROUTES: [&str; 5] = [
+    r#"[{"dst":"default"}]"#,
+    r#"[{"dst":"10.9.0.0/16","gw":"10.99.0.1"}]"#,
+    r#"[{"dst":"224.0.0.0/4"}]"#,
+    r#"[{"gw":"10.77.0.1"}]"#,
+    r#"[{"dst":"0.0.0.0/0","gw":"fd00::1"}]"#,
+];
+
+/// A bad subnet, range set, route list or IPAM type.
+fn ipam_value(r: &mut Rng, c: &mut Conf) -> String {
+    let (k, v) = match r.below(4) {
+        0 => (
+            "ranges",
+            format!(r#"[[{{"subnet":"{}"}}]]"#, r.pick(&BAD_SUBNETS)),
+        ),
+        1 => ("ranges", r.pick(&BAD_RANGES).to_string()),
+        2 => ("routes", r.pick(&BAD_ROUTES).to_string()),
+        _ => (
+            "type",
+            r.pick(&quoted(&[
+                "host-local",
+                "static",
+                "nonexistent",
+                "../bin/sh",
+            ]))
+            .clone(),
+        ),
+    };
+    c.set(true, k, v.clone());
+    format!("ipam.{k}={v}")
+}
+
+const RUNTIME_VALUES: [(&str, &str); 16] = [
+    ("runtimeConfig", r#"{"mac":"zz:00:00:00:00:01"}"#),
+    ("runtimeConfig", r#"{"mac":"ff:ff:ff:ff:ff:ff"}"#),
+    ("runtimeConfig", r#"{"mac":"01:00:5e:00:00:01"}"#),
+    ("runtimeConfig", r#"{"mac":"00:00:00:00:00:00"}"#),
+    ("runtimeConfig", r#"{"mac":"0e:00:00:00:00"}"#),
+    ("runtimeConfig", r#"{"mac":"0e:00:00:00:00:07"}"#),
+    ("runtimeConfig", r#"{"ips":["10.77.0.300"]}"#),
+    ("runtimeConfig", r#"{"ips":["10.99.0.5"]}"#),
+    ("runtimeConfig", r#"{"ips":["10.77.0.1"]}"#),
+    ("runtimeConfig", r#"{"ips":["fd00::1"]}"#),
+    ("runtimeConfig", r#"{"ips":["10.77.0.50/24"]}"#),
+    ("args", r#"{"cni":{"ips":["x"]}}"#),
+    ("args", r#"{"cni":{"mac":"not-a-mac"}}"#),
+    (
+        "args",
+        r#"{"cni":{"ips":["10.77.0.60"],"mac":"0e:00:00:00:00:08"}}"#,
+    ),
+    (
+        "prevResult",
+        r#"{"cniVersion":"1.0.0","ips":[{"address":"x"}]}"#,
+    ),
+    ("prevResult", r#"{"ips":[{"address":"10.77.0.9/24"}]}"#),
+];
+
+/// A bad runtimeConfig, args or prevResult.
+fn runtime_value(r: &mut Rng, c: &mut Conf) -> String {
+    let (k, v) = *r.pick(&RUNTIME_VALUES);
+    c.set(false, k, v.to_string());
+    format!("{k}={v}")
+}
+
+fn bridge_name(r: &mut Rng, c: &mut Conf) -> String {
+    let v = r
+        .pick(&quoted(&[
+            "",
+            "br:0",
+            "averyveryverylongbridge",
+            "lo",
+            "lbr1",
+            "a b",
+        ]))
+        .clone();
+    c.set(false, "bridge", v.clone());
+    format!("bridge={v}")
 }
 
 /// Byte-level mutations of the rendered config (after the protected prefix).
@@ -265,114 +293,3 @@ pub const TEXT: [TextMutation; 4] = [
         format!("{n}-byte string")
     },
 ];
-
-/// Environment mutations; each returns its label.
-pub fn mutate_env(r: &mut Rng, env: &mut Vec<(String, String)>, scratch: &Path) -> String {
-    let set = |env: &mut Vec<(String, String)>, k: &str, v: String| {
-        env.retain(|(n, _)| n != k);
-        env.push((k.to_string(), v));
-    };
-    let vars = [
-        "CNI_CONTAINERID",
-        "CNI_NETNS",
-        "CNI_IFNAME",
-        "CNI_PATH",
-        "CNI_COMMAND",
-    ];
-    match r.below(7) {
-        0 => {
-            // Unset (CNI_COMMAND stays: without it the binary is the operator's CLI).
-            let k = *r.pick(&vars[..4]);
-            env.retain(|(n, _)| n != k);
-            format!("no {k}")
-        }
-        1 => {
-            let k = *r.pick(&vars);
-            set(env, k, String::new());
-            format!("empty {k}")
-        }
-        2 => {
-            let long = "e".repeat(16);
-            let v = r
-                .pick(&[
-                    ".",
-                    "..",
-                    "a/b",
-                    "a:b",
-                    "a b",
-                    "eth\n0",
-                    long.as_str(),
-                    "lo",
-                    "eth1",
-                ])
-                .to_string();
-            set(env, "CNI_IFNAME", v.clone());
-            format!("CNI_IFNAME={v:?}")
-        }
-        3 => {
-            let file = scratch.join("regular-file");
-            let v = r
-                .pick(&[
-                    scratch.join("missing").display().to_string(),
-                    file.display().to_string(),
-                    scratch.display().to_string(),
-                    "/dev/null".into(),
-                    "relative/ns".into(),
-                ])
-                .clone();
-            set(env, "CNI_NETNS", v.clone());
-            format!("CNI_NETNS={v}")
-        }
-        4 => {
-            let v = format!("K8S_POD_NAME={}", "p".repeat(100_000));
-            set(env, "CNI_ARGS", v);
-            "huge CNI_ARGS".into()
-        }
-        5 => {
-            let v = r
-                .pick(&[
-                    "a",
-                    "=",
-                    "IP",
-                    "IP=",
-                    "IP=x",
-                    "IP=10.77.0.5,",
-                    "MAC=zz",
-                    "foo=bar",
-                    ";;",
-                    "IgnoreUnknown=1;foo=bar",
-                    "K8S_POD_NAME=a=b",
-                    "IgnoreUnknown=maybe",
-                    "IP=10.77.0.77",
-                    "MAC=0e:00:00:00:00:09",
-                    "IP=10.77.0.1",
-                    "IP=127.0.0.1",
-                ])
-                .to_string();
-            set(env, "CNI_ARGS", v.clone());
-            format!("CNI_ARGS={v:?}")
-        }
-        _ => {
-            let long = "c".repeat(2000);
-            let v = r
-                .pick(&[
-                    "a/b",
-                    "../x",
-                    "a\nb",
-                    long.as_str(),
-                    ".",
-                    "-a",
-                    "add",
-                    "ADDX",
-                ])
-                .to_string();
-            let k = if v == "add" || v == "ADDX" {
-                "CNI_COMMAND"
-            } else {
-                "CNI_CONTAINERID"
-            };
-            set(env, k, v.clone());
-            format!("{k}={v:?}")
-        }
-    }
-}

@@ -19,39 +19,16 @@ pub fn strip(src: &str) -> String {
                 i += 1;
             }
         } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-            let mut depth = 0;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
+            i = after_block_comment(&c, i);
             out.push(' ');
         } else if let Some((hashes, body)) = (c[i] == 'r' && starts_raw(i))
             .then(|| raw_start(&c, i))
             .flatten()
         {
-            i = body;
-            while i < c.len() && !(c[i] == '"' && (1..=hashes).all(|k| c.get(i + k) == Some(&'#')))
-            {
-                i += 1;
-            }
-            i += 1 + hashes;
+            i = after_raw_string(&c, hashes, body);
             out.push_str("\"\"");
         } else if c[i] == '"' {
-            i += 1;
-            while i < c.len() && c[i] != '"' {
-                i += if c[i] == '\\' { 2 } else { 1 };
-            }
-            i += 1;
+            i = after_string(&c, i);
             out.push_str("\"\"");
         } else if c[i] == '\'' && c.get(i + 1) == Some(&'\\') {
             i += 3; // the quote, the backslash and the escaped character
@@ -70,6 +47,44 @@ pub fn strip(src: &str) -> String {
         }
     }
     out
+}
+
+/// At `/*`: the index after the comment (block comments nest).
+fn after_block_comment(c: &[char], mut i: usize) -> usize {
+    let mut depth = 0;
+    while i < c.len() {
+        if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            depth += 1;
+            i += 2;
+        } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                break;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    i
+}
+
+/// At `body`, just inside a raw string opened with `hashes` `#`: the index after its end.
+fn after_raw_string(c: &[char], hashes: usize, body: usize) -> usize {
+    let mut i = body;
+    while i < c.len() && !(c[i] == '"' && (1..=hashes).all(|k| c.get(i + k) == Some(&'#'))) {
+        i += 1;
+    }
+    i + 1 + hashes
+}
+
+/// At a string's opening quote: the index after its closing one.
+fn after_string(c: &[char], mut i: usize) -> usize {
+    i += 1;
+    while i < c.len() && c[i] != '"' {
+        i += if c[i] == '\\' { 2 } else { 1 };
+    }
+    i + 1
 }
 
 /// At `r#*"`: (number of `#`, index after the opening quote).

@@ -2,12 +2,12 @@
 //! namespace laid out like a k3s or microk8s node (per-node directories bound over the
 //! distribution's paths), Debian's containerd with its CRI plugin in both, and the DaemonSet's
 //! containers run as a kubelet would (tests/runtime/daemonset.py). The CRI is driven with
-//! tests/runtime/cri.py. Everything is undone on drop, also when the test fails.
+//! tests/runtime/cri.py. Everything is undone on drop, also when the test fails (node/teardown.rs).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::cluster::{wait_for, ClusterNode, API_IP, API_TOKEN};
 use crate::common::{kube_api::PKI, BIN, REF_PLUGINS};
@@ -15,6 +15,9 @@ use crate::layout::{
     get, key_values, run_ok, DaemonSet, Fill, Layout, MountPoints, COMMON, IMAGE, PYTHON,
     RUNTIME_DIR,
 };
+
+#[path = "node/teardown.rs"]
+mod teardown;
 
 /// containerd's socket as the node sees it (the node's own /run/containerd).
 const SOCKET: &str = "/run/containerd/containerd.sock";
@@ -53,32 +56,7 @@ impl RuntimeNode {
         image: &Path,
     ) -> RuntimeNode {
         let dir = site.join(&node.name);
-        let mut paths: Vec<(&str, Fill)> = COMMON.iter().map(|p| (*p, Fill::Empty)).collect();
-        paths.extend(layout.dirs.iter().copied());
-        for p in extra {
-            let covered = paths
-                .iter()
-                .any(|(b, _)| Path::new(p).starts_with(b) || Path::new(b).starts_with(p.as_str()));
-            if !covered {
-                paths.push((p, Fill::Empty));
-            }
-        }
-        let mut binds = Vec::new();
-        let mut script = String::from("set -e\n");
-        for (path, fill) in paths {
-            let own = dir.join("fs").join(path.trim_start_matches('/'));
-            fs::create_dir_all(&own).unwrap();
-            if fill == Fill::Plugins {
-                for e in fs::read_dir(REF_PLUGINS).unwrap() {
-                    let e = e.unwrap();
-                    std::os::unix::fs::symlink(e.path(), own.join(e.file_name())).unwrap();
-                }
-            }
-            mounts.ensure(Path::new(path));
-            script += &format!("mount --bind '{}' '{path}'\n", own.display());
-            binds.push((path.to_owned(), own));
-        }
-        script += "exec sleep infinity\n";
+        let (binds, script) = bind_script(layout, &dir, mounts, extra);
         // Forwarding on, as k3s sets it on every node (k3s pkg/agent/syssetup/setup.go:
         // net/ipv4/conf/{all,default}/forwarding = 1) and Kubernetes requires of a node.
         let fwd = [
@@ -108,19 +86,29 @@ impl RuntimeNode {
             containers: Vec::new(),
             layout_conf_dir: layout.conf_dir(),
         };
-        let pid = n.holder.id();
+        n.wait_for_mounts();
+        n.start_containerd(layout);
+        n.import_image(image);
+        n
+    }
+
+    /// Until the holder of the mount namespace has bound everything and sleeps.
+    fn wait_for_mounts(&mut self) {
+        let pid = self.holder.id();
         wait_for(
             "the node's mount namespace",
             Duration::from_secs(10),
             || {
-                if let Ok(Some(st)) = n.holder.try_wait() {
-                    panic!("mount namespace of {}: {st}", n.name);
+                if let Ok(Some(st)) = self.holder.try_wait() {
+                    panic!("mount namespace of {}: {st}", self.name);
                 }
                 fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
             },
         );
-        n.start_containerd(layout);
-        run_ok(n.nsenter("ctr").args([
+    }
+
+    fn import_image(&self, image: &Path) {
+        run_ok(self.nsenter("ctr").args([
             "-a",
             SOCKET,
             "-n",
@@ -131,7 +119,6 @@ impl RuntimeNode {
             "native",
             image.to_str().unwrap(),
         ]));
-        n
     }
 
     fn start_containerd(&mut self, layout: &Layout) {
@@ -345,74 +332,40 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     }
 }
 
-/// Processes whose mount namespace is `mnt` (an `mnt:[…]` link), and their children.
-fn processes_in(mnt: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|l| l.to_string_lossy() == mnt) {
-            found.push(pid);
-            // A sandbox's process has its own mount namespace: the shim is its parent.
-            let children = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));
-            for c in children.unwrap_or_default().split_whitespace() {
-                found.push(c.parse().unwrap());
-            }
+/// The node's paths (the common ones, the layout's, and `extra` unless a bound one covers
+/// it), each with its own directory under `dir`: (node path, own dir) pairs and the script
+/// that binds them and then holds the mount namespace.
+fn bind_script(
+    layout: &Layout,
+    dir: &Path,
+    mounts: &mut MountPoints,
+    extra: &[String],
+) -> (Vec<(String, PathBuf)>, String) {
+    let mut paths: Vec<(&str, Fill)> = COMMON.iter().map(|p| (*p, Fill::Empty)).collect();
+    paths.extend(layout.dirs.iter().copied());
+    for p in extra {
+        let covered = paths
+            .iter()
+            .any(|(b, _)| Path::new(p).starts_with(b) || Path::new(b).starts_with(p.as_str()));
+        if !covered {
+            paths.push((p, Fill::Empty));
         }
     }
-    found
-}
-
-fn stop(child: &mut Child, signal: i32, grace: Duration) {
-    unsafe { libc::kill(child.id() as i32, signal) };
-    let t = Instant::now();
-    while t.elapsed() < grace {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-impl Drop for RuntimeNode {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{}", self.logs());
-        }
-        if self.containerd.is_some() {
-            for (_, id) in self.cri(&["list"]).unwrap_or_default() {
-                let _ = self.cri(&["stop", &id]);
-                let _ = self.cri(&["remove", &id]);
+    let mut binds = Vec::new();
+    let mut script = String::from("set -e\n");
+    for (path, fill) in paths {
+        let own = dir.join("fs").join(path.trim_start_matches('/'));
+        fs::create_dir_all(&own).unwrap();
+        if fill == Fill::Plugins {
+            for e in fs::read_dir(REF_PLUGINS).unwrap() {
+                let e = e.unwrap();
+                std::os::unix::fs::symlink(e.path(), own.join(e.file_name())).unwrap();
             }
         }
-        for c in &mut self.containers {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if let Some(mut c) = self.containerd.take() {
-            stop(&mut c, libc::SIGTERM, Duration::from_secs(5));
-        }
-        // Whatever is left in the node (a shim, a sandbox) goes before its namespace.
-        let mnt = fs::read_link(format!("/proc/{}/ns/mnt", self.holder.id()));
-        if let Ok(mnt) = mnt {
-            for pid in processes_in(&mnt.to_string_lossy()) {
-                if pid != self.holder.id() as i32 {
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-        }
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-        for ctl in fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = fs::remove_dir(ctl.path().join(self.cgroup.trim_start_matches('/')));
-        }
-        let _ = fs::remove_dir_all(&self.dir);
+        mounts.ensure(Path::new(path));
+        script += &format!("mount --bind '{}' '{path}'\n", own.display());
+        binds.push((path.to_owned(), own));
     }
+    script += "exec sleep infinity\n";
+    (binds, script)
 }

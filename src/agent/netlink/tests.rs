@@ -1,5 +1,6 @@
 //! Kernel tests of the agent's netlink kernel, each in a throwaway namespace of its own (the
 //! test thread unshares): what `apply` makes, `actual` reads back, and planning again is empty.
+//! The monitor's tests are in `monitor`.
 
 use std::net::IpAddr;
 
@@ -9,11 +10,11 @@ use lichen_backends::{
     RouteEntry, Via, VxlanConf, RT_PROTO_LICHEN,
 };
 
-use super::watch::Filter;
 use super::NetlinkKernel;
 use crate::agent::kernel::Kernel;
-use crate::nl::{Event, Monitor};
 use testkit::{enter_node, run_ok};
+
+mod monitor;
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
@@ -105,24 +106,8 @@ fn underlay_is_the_interface_holding_the_address() {
     assert!(k.underlay(Some("nosuch0"), ip("198.51.100.1")).is_err());
 }
 
-#[test]
-fn vxlan_state_is_read_back_as_applied_and_removed_again() {
-    testkit::require_root!();
-    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
-        return;
-    }
-    let (mut k, u) = underlay_node();
-    let peers = [
-        node(
-            "node2",
-            &["10.100.2.0/24", "fd00:100:2::/64"],
-            "198.51.100.2",
-        ),
-        node("node3", &["10.100.3.0/24"], "198.51.100.3"),
-    ];
-    let want = want(&u, &peers, &vxlan(false));
-    let actual = converge(&mut k, &want);
-
+/// The device, its addresses, neighbours and FDB entries, and the routes, as `want` has them.
+fn assert_vxlan_read_back(actual: &Actual, want: &Desired, u: &LocalUnderlay) {
     let dev = want.device.as_ref().unwrap();
     assert_eq!(actual.devices.len(), 1);
     let d = &actual.devices[0];
@@ -147,8 +132,10 @@ fn vxlan_state_is_read_back_as_applied_and_removed_again() {
     assert_eq!(d.fdb, want.fdb);
     assert_eq!(actual.routes.len(), 3);
     assert!(actual.routes.iter().all(|r| r.oif == d.ifindex && r.onlink));
+}
 
-    // What iproute2 sees.
+/// What iproute2 sees of the VXLAN state.
+fn assert_iproute2_sees_vxlan() {
     let shown = run_ok("ip", &["-d", "link", "show", "dev", "lichen.1"]);
     assert!(
         shown.contains("vxlan id 1 local 198.51.100.1 dev licu0"),
@@ -166,12 +153,33 @@ fn vxlan_state_is_read_back_as_applied_and_removed_again() {
     );
     let fdb = run_ok("bridge", &["fdb", "show", "dev", "lichen.1"]);
     assert!(fdb.contains("dst 198.51.100.3 self permanent"), "{fdb}");
+}
+
+#[test]
+fn vxlan_state_is_read_back_as_applied_and_removed_again() {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
+        return;
+    }
+    let (mut k, u) = underlay_node();
+    let peers = [
+        node(
+            "node2",
+            &["10.100.2.0/24", "fd00:100:2::/64"],
+            "198.51.100.2",
+        ),
+        node("node3", &["10.100.3.0/24"], "198.51.100.3"),
+    ];
+    let want = want(&u, &peers, &vxlan(false));
+    let actual = converge(&mut k, &want);
+    assert_vxlan_read_back(&actual, &want, &u);
+    assert_iproute2_sees_vxlan();
 
     // Deleted by someone: recreated with the same MAC, and everything on it restored.
     run_ok("ip", &["link", "del", "lichen.1"]);
     assert!(k.actual().unwrap().routes.is_empty());
     let again = converge(&mut k, &want);
-    assert_eq!(again.devices[0].mac, dev.mac);
+    assert_eq!(again.devices[0].mac, want.device.as_ref().unwrap().mac);
     assert_eq!(again.devices[0].fdb, want.fdb);
     assert_eq!(again.routes.len(), 3);
 
@@ -238,20 +246,9 @@ fn host_gw_and_direct_routing_routes_are_read_back_as_applied() {
     assert!(shown.contains("via 10.100.4.0 dev lichen.1"), "{shown}");
 }
 
-#[test]
-fn deleting_what_is_already_gone_succeeds() {
-    testkit::require_root!();
-    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
-        return;
-    }
-    let (mut k, u) = underlay_node();
-    let want = want(&u, &[], &vxlan(false));
-    converge(&mut k, &want);
-    let mac = [0x0e, 0x6c, 10, 100, 9, 0];
-    let fdb = Fdb {
-        mac,
-        dst: ip("198.51.100.9"),
-    };
+/// Deletions of what does not exist: a route, an FDB entry, a neighbour and an address on the
+/// device, and a device.
+fn gone_ops(u: &LocalUnderlay, fdb: Fdb) -> [Op; 5] {
     let route = lichen_backends::ActualRoute {
         dst: net("10.100.9.0/24"),
         gw: Some(ip("198.51.100.9")),
@@ -259,7 +256,7 @@ fn deleting_what_is_already_gone_succeeds() {
         onlink: false,
     };
     let dev = || "lichen.1".to_string();
-    let gone = [
+    [
         Op::DelRoute(route),
         Op::DelFdb { dev: dev(), fdb },
         Op::DelNeighbour {
@@ -273,15 +270,12 @@ fn deleting_what_is_already_gone_succeeds() {
         Op::DeleteDevice {
             dev: "lichen.9".into(),
         },
-    ];
-    for op in &gone {
-        k.apply(&want, op).unwrap_or_else(|e| panic!("{op:?}: {e}"));
-    }
-    // Added twice: the second is a no-op, not an error (FDB append, neighbour replace).
-    for _ in 0..2 {
-        k.apply(&want, &Op::AddFdb { dev: dev(), fdb }).unwrap();
-    }
-    // A route through the device Lichen did not make (another protocol) is left alone.
+    ]
+}
+
+/// A route through the device Lichen did not make (another protocol) is left alone: not read
+/// as ours, and not replaced by an add of the same destination.
+fn assert_foreign_route_left_alone(k: &mut NetlinkKernel, want: &Desired) {
     run_ok(
         "ip",
         &[
@@ -298,7 +292,7 @@ fn deleting_what_is_already_gone_succeeds() {
     assert!(actual.routes.is_empty(), "{:?}", actual.routes);
     let e = k
         .apply(
-            &want,
+            want,
             &Op::AddRoute(RouteEntry {
                 dst: net("10.100.8.0/24"),
                 gw: ip("198.51.100.8"),
@@ -315,125 +309,8 @@ fn deleting_what_is_already_gone_succeeds() {
     assert!(mine.is_empty(), "{mine}");
 }
 
-/// The monitor's subscription sees our route and FDB deletions and link changes, and the
-/// filter lets them through; ARP churn on the underlay is seen and filtered out.
 #[test]
-fn monitor_wakes_for_our_deletions_and_not_for_arp_churn() {
-    testkit::require_root!();
-    if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
-        return;
-    }
-    let (mut k, u) = underlay_node();
-    let peers = [node("node2", &["10.100.2.0/24"], "198.51.100.2")];
-    let want = want(&u, &peers, &vxlan(false));
-    converge(&mut k, &want);
-    let fdb = want.fdb[0];
-    let mac = lichen_backends::mac_to_string(&fdb.mac);
-
-    let mon = Monitor::open().unwrap();
-    let mut filter = Filter::default();
-    for d in &k.actual().unwrap().devices {
-        filter.wakes(&Event::Link {
-            index: d.ifindex,
-            name: Some(d.name.clone()),
-            deleted: false,
-        });
-    }
-    let collector = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        mon.run(|ev| {
-            let end = matches!(&ev, Event::Link { name: Some(n), .. } if n == "licmark");
-            let wakes = filter.wakes(&ev);
-            seen.push((ev, wakes));
-            !end
-        })
-        .unwrap();
-        seen
-    });
-    // Churn on the underlay: a neighbour changing state, then going away.
-    run_ok(
-        "ip",
-        &[
-            "neigh",
-            "add",
-            "198.51.100.50",
-            "lladdr",
-            "02:00:00:00:00:50",
-            "dev",
-            "licu0",
-            "nud",
-            "reachable",
-        ],
-    );
-    run_ok(
-        "ip",
-        &[
-            "neigh",
-            "change",
-            "198.51.100.50",
-            "dev",
-            "licu0",
-            "nud",
-            "stale",
-        ],
-    );
-    run_ok("ip", &["neigh", "del", "198.51.100.50", "dev", "licu0"]);
-    // Ours.
-    run_ok("ip", &["route", "del", "10.100.2.0/24"]);
-    run_ok(
-        "bridge",
-        &["fdb", "del", &mac, "dev", "lichen.1", "dst", "198.51.100.2"],
-    );
-    run_ok("ip", &["neigh", "del", "10.100.2.0", "dev", "lichen.1"]);
-    run_ok("ip", &["link", "add", "licmark", "type", "bridge"]);
-    let seen = collector.join().unwrap();
-
-    let arp: Vec<_> = seen
-        .iter()
-        .filter(|(ev, _)| matches!(ev, Event::Neigh { index, .. } if *index == u.ifindex))
-        .collect();
-    assert!(!arp.is_empty(), "underlay neighbour events seen: {seen:?}");
-    assert!(arp.iter().all(|(_, wakes)| !wakes), "{arp:?}");
-    let woke = |f: &dyn Fn(&Event) -> bool| seen.iter().any(|(ev, w)| *w && f(ev));
-    assert!(
-        woke(&|ev| matches!(
-            ev,
-            Event::Route {
-                protocol: RT_PROTO_LICHEN,
-                deleted: true,
-                ..
-            }
-        )),
-        "{seen:?}"
-    );
-    assert!(
-        woke(&|ev| matches!(
-            ev,
-            Event::Neigh {
-                bridge: true,
-                deleted: true,
-                ..
-            }
-        )),
-        "{seen:?}"
-    );
-    assert!(
-        woke(&|ev| matches!(
-            ev,
-            Event::Neigh {
-                bridge: false,
-                deleted: true,
-                ..
-            }
-        )),
-        "{seen:?}"
-    );
-    assert!(seen.last().unwrap().1, "a new link wakes");
-}
-
-/// `monitor()` itself: a deleted device reaches the channel.
-#[test]
-fn monitor_channel_reports_a_deleted_device() {
+fn deleting_what_is_already_gone_succeeds() {
     testkit::require_root!();
     if testkit::skip_emulated("qemu-user does not translate every rtnetlink message the agent uses (neighbours, FDB, VXLAN, multicast)") {
         return;
@@ -441,12 +318,18 @@ fn monitor_channel_reports_a_deleted_device() {
     let (mut k, u) = underlay_node();
     let want = want(&u, &[], &vxlan(false));
     converge(&mut k, &want);
-    let rx = super::monitor().unwrap();
-    run_ok("ip", &["link", "del", "lichen.1"]);
-    // Bounded only so a broken monitor fails the test instead of hanging it.
-    let got = smol::block_on(smol::future::or(async { rx.recv().await.is_ok() }, async {
-        smol::Timer::after(std::time::Duration::from_secs(20)).await;
-        false
-    }));
-    assert!(got, "no wake-up for a deleted device");
+    let mac = [0x0e, 0x6c, 10, 100, 9, 0];
+    let fdb = Fdb {
+        mac,
+        dst: ip("198.51.100.9"),
+    };
+    for op in &gone_ops(&u, fdb) {
+        k.apply(&want, op).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    }
+    // Added twice: the second is a no-op, not an error (FDB append, neighbour replace).
+    for _ in 0..2 {
+        let dev = "lichen.1".to_string();
+        k.apply(&want, &Op::AddFdb { dev, fdb }).unwrap();
+    }
+    assert_foreign_route_left_alone(&mut k, &want);
 }

@@ -1,7 +1,6 @@
 //! Pods on a [`Cluster`]'s nodes, attached through the plugin with the node's subnet file, and
 //! the traffic checks between them ([`full_mesh`], [`tcp_transfer`]).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -127,12 +126,6 @@ pub fn tcp_transfer_via(
     target: &str,
     bytes: usize,
 ) -> (usize, String) {
-    use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    let enter = |ns: &Path| {
-        let f = fs::File::open(ns).unwrap();
-        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-    };
     let any = if target.starts_with('[') {
         "[::]:5001"
     } else {
@@ -141,58 +134,15 @@ pub fn tcp_transfer_via(
     std::thread::scope(|s| {
         let listener = s
             .spawn(|| {
-                enter(server);
-                // The port may still be held for a moment after the transfer before (seen
-                // between transfers of different families into one namespace, back to back):
-                // by its closing connection, or by a copy of its listener that a child
-                // another test thread forked just then holds until it execs (sockets are
-                // close-on-exec). Wait for that, within a bound.
-                let t = Instant::now();
-                loop {
-                    match std::net::TcpListener::bind(any) {
-                        Ok(l) => break l,
-                        Err(e)
-                            if e.kind() == std::io::ErrorKind::AddrInUse
-                                && t.elapsed() < Duration::from_secs(10) =>
-                        {
-                            std::thread::sleep(Duration::from_millis(20))
-                        }
-                        Err(e) => panic!("bind {any} for {target}: {e}"),
-                    }
-                }
+                probe::enter(server);
+                bind_when_free(any, target)
             })
             .join()
             .unwrap();
-        let srv = s.spawn(move || {
-            // Bounded, so a client that cannot connect fails the test instead of hanging it.
-            listener.set_nonblocking(true).unwrap();
-            let t = Instant::now();
-            let (mut conn, peer) = loop {
-                match listener.accept() {
-                    Ok(c) => break c,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        assert!(t.elapsed() < Duration::from_secs(20), "no connection came");
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(e) => panic!("accept: {e}"),
-                }
-            };
-            conn.set_nonblocking(false).unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(20)))
-                .unwrap();
-            let mut n = 0;
-            let mut buf = vec![0u8; 65536];
-            loop {
-                match conn.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) => panic!("server read: {e} after {n} bytes"),
-                }
-            }
-            (n, peer.ip().to_string())
-        });
+        let srv = s.spawn(move || receive_all(listener));
         s.spawn(|| {
-            enter(client);
+            use std::io::Write;
+            probe::enter(client);
             let addr = target.parse().unwrap();
             let mut c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
                 .expect("connect");
@@ -203,4 +153,56 @@ pub fn tcp_transfer_via(
         .unwrap();
         srv.join().unwrap()
     })
+}
+
+/// A listener on `any` (in the calling thread's namespace). The port may still be held for a
+/// moment after the transfer before (seen between transfers of different families into one
+/// namespace, back to back): by its closing connection, or by a copy of its listener that a
+/// child another test thread forked just then holds until it execs (sockets are
+/// close-on-exec). Waits for that, within a bound.
+fn bind_when_free(any: &str, target: &str) -> std::net::TcpListener {
+    let t = Instant::now();
+    loop {
+        match std::net::TcpListener::bind(any) {
+            Ok(l) => break l,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && t.elapsed() < Duration::from_secs(10) =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("bind {any} for {target}: {e}"),
+        }
+    }
+}
+
+/// Accepts one connection and reads it to its end: the bytes received and the peer's address.
+/// Bounded, so a client that cannot connect fails the test instead of hanging it.
+fn receive_all(listener: std::net::TcpListener) -> (usize, String) {
+    use std::io::Read;
+    listener.set_nonblocking(true).unwrap();
+    let t = Instant::now();
+    let (mut conn, peer) = loop {
+        match listener.accept() {
+            Ok(c) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(t.elapsed() < Duration::from_secs(20), "no connection came");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut n = 0;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => panic!("server read: {e} after {n} bytes"),
+        }
+    }
+    (n, peer.ip().to_string())
 }

@@ -13,20 +13,17 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-#[test]
-fn vxlan_neighbour_fdb_and_tagged_routes() {
-    testkit::require_root!();
-    if testkit::skip_emulated("qemu-user does not translate neighbour/FDB netlink messages") {
-        return;
-    }
-    enter_node();
+const PEER_MAC: [u8; 6] = [0x02, 0x4c, 0x69, 0x63, 0x00, 0x03];
+
+/// The underlay: veth `licu0` up with 198.51.100.1/24 (added twice: the second says it
+/// exists). Returns its index.
+fn underlay(nl: &mut Nl) -> u32 {
     run_ok(
         "ip",
         &[
             "link", "add", "licu0", "type", "veth", "peer", "name", "licu1",
         ],
     );
-    let mut nl = Nl::open().unwrap();
     let u0 = nl.link(LinkId::Name("licu0")).unwrap().unwrap();
     nl.set_link(
         LinkId::Index(u0.index),
@@ -42,7 +39,12 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
         .add_addr(u0.index, "198.51.100.1/24".parse().unwrap(), false)
         .unwrap_err();
     assert!(is_exists(&e), "{e}");
+    u0.index
+}
 
+/// The VXLAN device `lic.1` over `lower`, as asked (created twice: the second says it exists),
+/// read back over netlink and as `ip -d` shows it.
+fn vxlan(nl: &mut Nl, lower: u32) -> Link {
     let vtep = NewLink {
         name: "lic.1",
         mtu: Some(1450),
@@ -54,7 +56,7 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
         vni: 1,
         port: 8472,
         local: Some(ip("198.51.100.1")),
-        lower: Some(u0.index),
+        lower: Some(lower),
         learning: false,
     };
     nl.create_link(&vtep, &kind).unwrap();
@@ -68,29 +70,33 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
         d.contains("dstport 8472") && d.contains("nolearning"),
         "{d}"
     );
+    vx
+}
 
-    // Flannel's order: neighbour, FDB, then the onlink route.
-    let peer_mac = [0x02, 0x4c, 0x69, 0x63, 0x00, 0x03];
-    nl.replace_neigh(vx.index, ip("10.42.2.0"), &peer_mac)
-        .unwrap();
-    nl.replace_neigh(vx.index, ip("10.42.2.0"), &peer_mac)
-        .unwrap();
-    nl.replace_fdb(vx.index, &peer_mac, ip("198.51.100.2"))
-        .unwrap();
+/// Flannel's order: neighbour, FDB, then the onlink route (each replaced twice). Returns the
+/// route.
+fn program_peer(nl: &mut Nl, vx: u32) -> Route {
+    nl.replace_neigh(vx, ip("10.42.2.0"), &PEER_MAC).unwrap();
+    nl.replace_neigh(vx, ip("10.42.2.0"), &PEER_MAC).unwrap();
+    nl.replace_fdb(vx, &PEER_MAC, ip("198.51.100.2")).unwrap();
     let mut route = Route::new(
         "10.42.2.0/24".parse().unwrap(),
         Some(ip("10.42.2.0")),
-        Some(vx.index),
+        Some(vx),
     );
     route.onlink = true;
     route.protocol = PROTO_TEST;
     nl.replace_route(&route).unwrap();
     nl.replace_route(&route).unwrap();
+    route
+}
 
-    // Only the entries this test made: the kernel adds its own on an up device (e.g. the
-    // ff02::16 MLD entry once IPv6 is on), so the dump is never compared whole.
+/// The dumps hold what [`program_peer`] made, once each. Only the entries this test made: the
+/// kernel adds its own on an up device (e.g. the ff02::16 MLD entry once IPv6 is on), so the
+/// dump is never compared whole.
+fn assert_peer_dumped(nl: &mut Nl, vx: u32, route: &Route) {
     let neighs: Vec<Neigh> = nl
-        .neighs(vx.index)
+        .neighs(vx)
         .unwrap()
         .into_iter()
         .filter(|n| n.ip == ip("10.42.2.0"))
@@ -98,23 +104,23 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
     assert_eq!(
         neighs,
         vec![Neigh {
-            index: vx.index,
+            index: vx,
             ip: ip("10.42.2.0"),
-            mac: peer_mac.to_vec(),
+            mac: PEER_MAC.to_vec(),
             permanent: true
         }]
     );
     let fdbs: Vec<Fdb> = nl
-        .fdbs(vx.index)
+        .fdbs(vx)
         .unwrap()
         .into_iter()
-        .filter(|f| f.mac == peer_mac)
+        .filter(|f| f.mac == PEER_MAC)
         .collect();
     assert_eq!(
         fdbs,
         vec![Fdb {
-            index: vx.index,
-            mac: peer_mac.to_vec(),
+            index: vx,
+            mac: PEER_MAC.to_vec(),
             dst: ip("198.51.100.2")
         }]
     );
@@ -124,27 +130,28 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
         .into_iter()
         .filter(|r| r.protocol == PROTO_TEST)
         .collect();
-    assert_eq!(ours, vec![route]);
+    assert_eq!(ours, vec![*route]);
     let shown = run_ok("ip", &["route", "show", "10.42.2.0/24"]);
     assert!(
         shown.contains("via 10.42.2.0 dev lic.1") && shown.contains("onlink"),
         "{shown}"
     );
+}
 
-    // Deletions, and what a second deletion says.
-    nl.delete_route(&route).unwrap();
-    assert!(is_not_found(&nl.delete_route(&route).unwrap_err()));
-    nl.delete_fdb(vx.index, &peer_mac, ip("198.51.100.2"))
-        .unwrap();
-    assert!(nl.fdbs(vx.index).unwrap().iter().all(|f| f.mac != peer_mac));
-    nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap();
+/// Deletions, and what a second deletion says.
+fn delete_all(nl: &mut Nl, u0: u32, vx: u32, route: &Route) {
+    nl.delete_route(route).unwrap();
+    assert!(is_not_found(&nl.delete_route(route).unwrap_err()));
+    nl.delete_fdb(vx, &PEER_MAC, ip("198.51.100.2")).unwrap();
+    assert!(nl.fdbs(vx).unwrap().iter().all(|f| f.mac != PEER_MAC));
+    nl.delete_neigh(vx, ip("10.42.2.0")).unwrap();
     assert!(is_not_found(
-        &nl.delete_neigh(vx.index, ip("10.42.2.0")).unwrap_err()
+        &nl.delete_neigh(vx, ip("10.42.2.0")).unwrap_err()
     ));
-    nl.delete_addr(u0.index, "198.51.100.1/24".parse().unwrap())
+    nl.delete_addr(u0, "198.51.100.1/24".parse().unwrap())
         .unwrap();
     assert!(nl
-        .addrs(Some(u0.index))
+        .addrs(Some(u0))
         .unwrap()
         .iter()
         .all(|a| a.net != "198.51.100.1/24".parse().unwrap()));
@@ -152,4 +159,19 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
     let e = nl.delete_link(LinkId::Name("lic.1")).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
     assert!(nl.link(LinkId::Name("lic.1")).unwrap().is_none());
+}
+
+#[test]
+fn vxlan_neighbour_fdb_and_tagged_routes() {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate neighbour/FDB netlink messages") {
+        return;
+    }
+    enter_node();
+    let mut nl = Nl::open().unwrap();
+    let u0 = underlay(&mut nl);
+    let vx = vxlan(&mut nl, u0);
+    let route = program_peer(&mut nl, vx.index);
+    assert_peer_dumped(&mut nl, vx.index, &route);
+    delete_all(&mut nl, u0, vx.index, &route);
 }

@@ -34,17 +34,18 @@ fn sets(t: &Table) -> [Set; 5] {
     ]
 }
 
-#[test]
-fn sets_maps_and_lookups_render_as_nft_writes_them() {
-    testkit::require_root!();
-    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
-        return;
-    }
-    fresh_netns();
-    let t = Table::new(Family::Inet, "t");
-    let [addrs, ports, named, addrs6, pods] = sets(&t);
-    let mut b = Batch::new();
-    b.add_table(&t);
+/// `proto . port`, the key of the `ports` set.
+fn pp(proto: u8, port: u16) -> Vec<u8> {
+    concat(&[&[proto], &port.to_be_bytes()])
+}
+
+fn v6(a: &str) -> Vec<u8> {
+    a.parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec()
+}
+
+/// The table: a base chain `f`, a regular chain `group`, and the sets.
+fn add_table_and_chains(b: &mut Batch, t: &Table, sets: &[&Set]) {
+    b.add_table(t);
     b.add_chain(&Chain {
         table: t.clone(),
         name: "f".into(),
@@ -60,11 +61,15 @@ fn sets_maps_and_lookups_render_as_nft_writes_them() {
         name: "group".into(),
         base: None,
     });
-    for s in [&addrs, &ports, &named, &addrs6, &pods] {
+    for s in sets {
         b.add_set(s);
     }
+}
+
+/// The first elements of each set: intervals, concatenations, a range, a verdict mapping.
+fn add_first_elements(b: &mut Batch, [addrs, ports, named, addrs6, pods]: [&Set; 5]) {
     b.add_elements(
-        &addrs,
+        addrs,
         &[
             Element::key(v4("10.0.0.0")),
             Element::interval_end(v4("10.0.1.0")),
@@ -72,41 +77,40 @@ fn sets_maps_and_lookups_render_as_nft_writes_them() {
             Element::interval_end(v4("10.1.0.6")),
         ],
     );
-    let pp = |proto: u8, port: u16| concat(&[&[proto], &port.to_be_bytes()]);
     b.add_elements(
-        &ports,
+        ports,
         &[
             Element::range(pp(6, 80), pp(6, 90)),
             Element::range(pp(17, 53), pp(17, 53)),
         ],
     );
     b.add_elements(
-        &named,
+        named,
         &[Element::key(concat(&[
             &v4("10.1.0.5"),
             &[6],
             &8080u16.to_be_bytes(),
         ]))],
     );
-    let fd = "fd00::"
-        .parse::<std::net::Ipv6Addr>()
-        .unwrap()
-        .octets()
-        .to_vec();
-    let fd_end = "fd00::100"
-        .parse::<std::net::Ipv6Addr>()
-        .unwrap()
-        .octets()
-        .to_vec();
-    b.add_elements(&addrs6, &[Element::key(fd), Element::interval_end(fd_end)]);
     b.add_elements(
-        &pods,
+        addrs6,
+        &[
+            Element::key(v6("fd00::")),
+            Element::interval_end(v6("fd00::100")),
+        ],
+    );
+    b.add_elements(
+        pods,
         &[Element::mapping(
             v4("10.1.0.5"),
             Verdict::Jump("group".into()),
         )],
     );
-    let rule = || Rule::new(&t, "f");
+}
+
+/// Rules in `f`: `ct state`, lookups of single and concatenated keys, a verdict map, IPv6.
+fn add_rules(b: &mut Batch, t: &Table) {
+    let rule = || Rule::new(t, "f");
     use Field::*;
     for r in [
         rule().ct_established_or_related().verdict(Verdict::Accept),
@@ -124,9 +128,60 @@ fn sets_maps_and_lookups_render_as_nft_writes_them() {
     ] {
         b.add_rule(&r);
     }
-    Socket::open().unwrap().apply(&b).unwrap();
+}
+
+/// Element changes alone: a range and a mapping out, others in.
+fn change_elements(b: &mut Batch, addrs: &Set, ports: &Set, pods: &Set) {
+    b.delete_elements(
+        addrs,
+        &[
+            Element::key(v4("10.1.0.5")),
+            Element::interval_end(v4("10.1.0.6")),
+        ],
+    );
+    b.add_elements(
+        addrs,
+        &[
+            Element::key(v4("10.2.0.0")),
+            Element::interval_end(v4("10.2.0.2")),
+        ],
+    );
+    b.delete_elements(ports, &[Element::range(pp(17, 53), pp(17, 53))]);
+    b.delete_elements(pods, &[Element::key(v4("10.1.0.5"))]);
+    b.add_elements(
+        pods,
+        &[Element::mapping(
+            v4("10.1.0.6"),
+            Verdict::Jump("group".into()),
+        )],
+    );
+}
+
+/// `nft list table inet t` has every one of `wants`.
+#[track_caller]
+fn assert_listed(wants: &[&str]) {
     let text = flat(&nft("list table inet t"));
-    for want in [
+    for want in wants {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn sets_maps_and_lookups_render_as_nft_writes_them() {
+    testkit::require_root!();
+    if testkit::skip_emulated("qemu-user does not translate NETLINK_NETFILTER") {
+        return;
+    }
+    fresh_netns();
+    let t = Table::new(Family::Inet, "t");
+    let [addrs, ports, named, addrs6, pods] = sets(&t);
+    let all = [&addrs, &ports, &named, &addrs6, &pods];
+    let mut b = Batch::new();
+    add_table_and_chains(&mut b, &t, &all);
+    add_first_elements(&mut b, all);
+    add_rules(&mut b, &t);
+    Socket::open().unwrap().apply(&b).unwrap();
+    assert_listed(&[
         "ct state established,related accept",
         "ip saddr @addrs meta l4proto . th dport @ports accept",
         "ip daddr . meta l4proto . th dport @named accept",
@@ -137,44 +192,16 @@ fn sets_maps_and_lookups_render_as_nft_writes_them() {
         "type ipv4_addr . inet_proto . inet_service elements = { 10.1.0.5 . tcp . 8080 }",
         "type ipv6_addr flags interval elements = { fd00::/120 }",
         "type ipv4_addr : verdict elements = { 10.1.0.5 : jump group }",
-    ] {
-        assert!(text.contains(want), "{want:?} in\n{text}");
-    }
+    ]);
 
-    // Element changes alone: a range and a mapping out, others in.
     let mut b = Batch::new();
-    b.delete_elements(
-        &addrs,
-        &[
-            Element::key(v4("10.1.0.5")),
-            Element::interval_end(v4("10.1.0.6")),
-        ],
-    );
-    b.add_elements(
-        &addrs,
-        &[
-            Element::key(v4("10.2.0.0")),
-            Element::interval_end(v4("10.2.0.2")),
-        ],
-    );
-    b.delete_elements(&ports, &[Element::range(pp(17, 53), pp(17, 53))]);
-    b.delete_elements(&pods, &[Element::key(v4("10.1.0.5"))]);
-    b.add_elements(
-        &pods,
-        &[Element::mapping(
-            v4("10.1.0.6"),
-            Verdict::Jump("group".into()),
-        )],
-    );
+    change_elements(&mut b, &addrs, &ports, &pods);
     Socket::open().unwrap().apply(&b).unwrap();
-    let text = flat(&nft("list table inet t"));
-    for want in [
+    assert_listed(&[
         "elements = { 10.0.0.0/24, 10.2.0.0/31 }",
         "elements = { tcp . 80-90 }",
         "elements = { 10.1.0.6 : jump group }",
-    ] {
-        assert!(text.contains(want), "{want:?} in\n{text}");
-    }
+    ]);
 }
 
 /// The listing with every run of whitespace made one space.
