@@ -202,11 +202,7 @@ impl Cluster {
             }
             self.lan.attach(&ns, "eth0", "", &port).unwrap();
             for a in &addrs {
-                let mut args = vec!["addr", "add", a, "dev", "eth0"];
-                if a.contains(':') {
-                    args.push("nodad");
-                }
-                ns.ip(&args).unwrap();
+                add_addr(&ns, "eth0", a);
             }
         }
         let ips = addrs
@@ -217,37 +213,41 @@ impl Cluster {
         self.publish(self.nodes.len() - 1);
     }
 
-    /// Adds a node on a second L3 segment (203.0.113.0/24) behind a router namespace; the LAN
-    /// nodes get an underlay route to it via the router, as a routed network would give them.
+    /// Adds a node on a second L3 segment behind a router namespace, in the cluster's families
+    /// (203.0.113.0/24, 2001:db8:203::/64; the router is .1 / ::1 on both segments); the LAN
+    /// nodes get underlay routes to it via the router, as a routed network would give them.
     pub fn add_routed_node(&mut self, i: usize) -> usize {
-        assert_eq!(self.stack, Stack::V4, "a routed node is IPv4 only");
         let router = NamedNs::create(&testkit::unique_name("lc", "router")).unwrap();
-        self.lan
-            .attach(&router, "lan", "198.51.100.1/24", "rt")
-            .unwrap();
-        router
-            .exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
-            .unwrap();
+        let families = self.stack.families();
+        if self.stack.has_v6() {
+            no_dad(&router);
+        }
+        self.lan.attach(&router, "lan", "", "rt").unwrap();
         let name = format!("node{i}");
         let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
-        let ip = format!("203.0.113.{}", 10 + i);
-        testkit::veth(
-            &ns,
-            "eth0",
-            &format!("{ip}/24"),
-            &router,
-            "far",
-            "203.0.113.1/24",
-        )
-        .unwrap();
-        ns.ip(&["route", "add", "default", "via", "203.0.113.1"])
-            .unwrap();
-        for n in &self.nodes {
-            n.ns.ip(&["route", "add", "203.0.113.0/24", "via", "198.51.100.1"])
+        if self.stack.has_v6() {
+            no_dad(&ns);
+        }
+        testkit::veth(&ns, "eth0", "", &router, "far", "").unwrap();
+        let mut ips = Vec::new();
+        for &v6 in families {
+            let r = RoutedSegment::of(v6);
+            add_addr(&router, "lan", &format!("{}{}", r.lan_gw, r.lan_len));
+            add_addr(&router, "far", &format!("{}1{}", r.far, r.far_len));
+            let forward = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"][v6 as usize];
+            router.exec("sysctl", &["-qw", forward]).unwrap();
+            let ip = format!("{}{}", r.far, 10 + i);
+            add_addr(&ns, "eth0", &format!("{ip}{}", r.far_len));
+            ns.ip(&["route", "add", "default", "via", &format!("{}1", r.far)])
                 .unwrap();
+            for n in &self.nodes {
+                let net = format!("{}0{}", r.far, r.far_len);
+                n.ns.ip(&["route", "add", &net, "via", r.lan_gw]).unwrap();
+            }
+            ips.push(ip);
         }
         self.router = Some(router);
-        self.push_node(i, name, ns, vec![ip]);
+        self.push_node(i, name, ns, ips);
         let k = self.nodes.len() - 1;
         self.publish(k);
         k
@@ -344,4 +344,41 @@ impl Drop for Cluster {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The routed segment of [`Cluster::add_routed_node`] in one family: the router's LAN address,
+/// and the far segment's prefix text (the host number is appended) and length.
+struct RoutedSegment {
+    lan_gw: &'static str,
+    lan_len: &'static str,
+    far: &'static str,
+    far_len: &'static str,
+}
+
+impl RoutedSegment {
+    fn of(v6: bool) -> RoutedSegment {
+        match v6 {
+            false => RoutedSegment {
+                lan_gw: "198.51.100.1",
+                lan_len: "/24",
+                far: "203.0.113.",
+                far_len: "/24",
+            },
+            true => RoutedSegment {
+                lan_gw: "2001:db8:100::1",
+                lan_len: "/64",
+                far: "2001:db8:203::",
+                far_len: "/64",
+            },
+        }
+    }
+}
+
+/// `ip addr add ADDR dev DEV` in `ns` (IPv6 without duplicate address detection).
+fn add_addr(ns: &NamedNs, dev: &str, addr: &str) {
+    let mut args = vec!["addr", "add", addr, "dev", dev];
+    if addr.contains(':') {
+        args.push("nodad");
+    }
+    ns.ip(&args).unwrap();
 }
