@@ -362,7 +362,7 @@ fn ipv6_only_vxlan() {
 /// ([`Cluster::add_routed_node`]). Each LAN node routes the other's subnets of both families
 /// directly via its InternalIP of that family, and the routed node's over `lichen.1`; pods reach
 /// each other in every family; when the routed node leaves, its routes go in both families and
-/// the adjacent peer's stay.
+/// the adjacent peer's stay; when it joins again, they come back and pods reach each other again.
 fn direct_routing_works(tag: &str, stack: Stack) {
     let mut c = Cluster::with_stack(tag, 2, VXLAN_DIRECT, stack);
     let far = c.add_routed_node(3);
@@ -393,6 +393,18 @@ fn direct_routing_works(tag: &str, stack: Stack) {
     for s in c.nodes[1].subnets.clone() {
         assert!(route_ok(&c, 0, 1, &s, false), "{:?}", c.route(0, &s));
     }
+    // It joins again (a node added to a running cluster): routes in both families, and traffic.
+    c.publish(far);
+    for s in c.nodes[far].subnets.clone() {
+        let ok = || route_ok(&c, 0, far, &s, true);
+        if !testkit::poll(WAIT, Duration::from_millis(50), ok) {
+            panic!(
+                "node1's route to the rejoined {s}: got {:?}",
+                c.route(0, &s)
+            );
+        }
+    }
+    assert_pods_reach_each_other(&c, &pods, &fams);
 }
 
 #[test]
