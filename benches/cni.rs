@@ -1,8 +1,11 @@
 //! Plugin benchmark: Lichen against Debian's reference `bridge` + `host-local`, in one run, on
 //! the same machine, in namespaces made here (run it as root under `unshare -n`, see
-//! scripts/bench.sh). Prints figures and ratios; asserts nothing about time.
+//! scripts/bench.sh). Prints figures and ratios; asserts nothing about time. Then ADD latency
+//! dual-stack against IPv4-only ([`dual`]).
 
 mod common;
+#[path = "cni/dual.rs"]
+mod dual;
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -50,6 +53,14 @@ fn main() {
     let (add, del) = sequential(&node, &plugins, &pod_sets, iterations);
     let (parallel, rss) = parallel_and_rss(&node, &plugins, &pod_sets);
     print_figures(iterations, &plugins, &add, &del, parallel, rss);
+    // BENCH_DUAL_ITERATIONS=0 leaves the dual-stack figure out.
+    let dual: usize = std::env::var("BENCH_DUAL_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    if dual > 0 {
+        dual::bench(&node, &work, dual);
+    }
     let _ = std::fs::remove_dir_all(&work);
 }
 
