@@ -5,8 +5,9 @@
 //! On every node two pods are attached exactly as a runtime would (this very binary as the CNI
 //! plugin, CNI_* set, the config on stdin, inside the node's namespace) through the agent's
 //! subnet-file hand-off. It shows the pods' addresses, pings across every pair of nodes, runs DEL
-//! and removes everything — once with the host-gw backend, once with VXLAN. Nothing is done in
-//! the namespace the demo is started from.
+//! and removes everything — once with the host-gw backend, once with VXLAN, and once dual-stack
+//! over VXLAN (IPv4 and IPv6 underlay addresses, pod subnets and pod addresses, every pod pinged
+//! in both families). Nothing is done in the namespace the demo is started from.
 
 use std::fs;
 use std::io;
@@ -20,14 +21,20 @@ use netbed::{AgentArgs, Invocation, NamedNs, Source, Underlay};
 const NODES: usize = 3;
 const PODS_PER_NODE: usize = 2;
 
+/// The runs, in order: (backend, dual-stack).
+const RUNS: [(&str, bool); 3] = [("host-gw", false), ("vxlan", false), ("vxlan", true)];
+/// The dual-stack run's IPv6 cluster network; node `i` gets `2001:db8:244:<i>::/64`.
+const NETWORK6: &str = "2001:db8:244::/48";
+
 pub fn run(keep: bool) -> i32 {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("lichen demo: needs root (it creates network namespaces); run it with sudo");
         return 1;
     }
-    for backend in ["host-gw", "vxlan"] {
-        println!("\n== backend {backend}: {NODES} nodes, {PODS_PER_NODE} pods each");
-        if let Err(e) = demo(backend, keep) {
+    for (backend, dual) in RUNS {
+        let stack = if dual { "dual-stack, " } else { "" };
+        println!("\n== {stack}backend {backend}: {NODES} nodes, {PODS_PER_NODE} pods each");
+        if let Err(e) = demo(backend, dual, keep) {
             eprintln!("lichen demo: {e}");
             return 1;
         }
@@ -61,7 +68,8 @@ impl Drop for DemoNode {
 struct Pod {
     ns: NamedNs,
     id: String,
-    ip: String,
+    /// One address per family.
+    ips: Vec<String>,
     node: usize,
 }
 
@@ -70,19 +78,29 @@ struct Demo {
     exe: PathBuf,
     work: PathBuf,
     keep: bool,
+    /// IPv6 beside IPv4 everywhere.
+    dual: bool,
 }
 
-fn demo(backend: &str, keep: bool) -> io::Result<()> {
+fn demo(backend: &str, dual: bool, keep: bool) -> io::Result<()> {
+    let tag = if dual { "-dual" } else { "" };
     let d = Demo {
         exe: std::env::current_exe()?,
-        work: std::env::temp_dir().join(format!("lichen-demo-{}-{backend}", std::process::id())),
+        work: std::env::temp_dir()
+            .join(format!("lichen-demo-{}-{backend}{tag}", std::process::id())),
         keep,
+        dual,
     };
     let _cleanup = RemoveDir(&d.work);
     fs::create_dir_all(d.objects())?;
+    let v6 = if dual {
+        format!(r#","EnableIPv6":true,"IPv6Network":"{NETWORK6}""#)
+    } else {
+        String::new()
+    };
     fs::write(
         d.work.join("net-conf.json"),
-        format!(r#"{{"Network":"10.244.0.0/16","Backend":{{"Type":"{backend}"}}}}"#),
+        format!(r#"{{"Network":"10.244.0.0/16"{v6},"Backend":{{"Type":"{backend}"}}}}"#),
     )?;
     let (_switch, mut nodes) = d.make_nodes()?;
     for n in &mut nodes {
@@ -117,6 +135,18 @@ impl Demo {
     /// The underlay switch and the nodes on it, each with its Node object in the cluster dir.
     fn make_nodes(&self) -> io::Result<(Underlay, Vec<DemoNode>)> {
         let mut switch = Underlay::create(&netbed::unique_name("lichen-demo", "switch"))?;
+        if self.dual {
+            // Neighbour solicitations reach every port at once (no wait for MLD snooping).
+            switch.ns.ip(&[
+                "link",
+                "set",
+                "sw0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
+        }
         let mut nodes = Vec::new();
         for i in 1..=NODES {
             let name = format!("node{i}");
@@ -124,13 +154,26 @@ impl Demo {
             if self.keep {
                 ns.keep();
             }
-            let ip = format!("198.51.100.{}", 10 + i);
-            switch.attach(&ns, "eth0", &format!("{ip}/24"), &format!("port{i}"))?;
-            let node = netbed::node_json(&name, &format!("10.244.{i}.0/24"), &ip);
+            let (ips, cidrs) = self.node_addresses(i);
+            switch.attach(&ns, "eth0", "", &format!("port{i}"))?;
+            for (ip, len) in ips.iter().zip(["/24", "/64"]) {
+                // The underlay is ours: no duplicate address detection to wait out.
+                let addr = format!("{ip}{len}");
+                let mut args = vec!["addr", "add", &addr, "dev", "eth0"];
+                if ip.contains(':') {
+                    args.push("nodad");
+                }
+                ns.ip(&args)?;
+            }
+            let ip_refs: Vec<&str> = ips.iter().map(String::as_str).collect();
+            let cidr_refs: Vec<&str> = cidrs.iter().map(String::as_str).collect();
+            let node = netbed::node_json_stack(&name, &cidr_refs, &ip_refs);
             fs::write(self.objects().join(format!("{name}.json")), node)?;
             println!(
-                "demo: {name}: namespace {}, underlay {ip}, podCIDR 10.244.{i}.0/24",
-                ns.name
+                "demo: {name}: namespace {}, underlay {}, podCIDRs {}",
+                ns.name,
+                ips.join(" "),
+                cidrs.join(" ")
             );
             nodes.push(DemoNode {
                 name,
@@ -142,6 +185,17 @@ impl Demo {
             switch.ns.keep();
         }
         Ok((switch, nodes))
+    }
+
+    /// Node `i`'s underlay addresses and pod subnets, IPv4 first.
+    fn node_addresses(&self, i: usize) -> (Vec<String>, Vec<String>) {
+        let mut ips = vec![format!("198.51.100.{}", 10 + i)];
+        let mut cidrs = vec![format!("10.244.{i}.0/24")];
+        if self.dual {
+            ips.push(format!("2001:db8:100::{}", 10 + i));
+            cidrs.push(format!("2001:db8:244:{i}::/64"));
+        }
+        (ips, cidrs)
     }
 
     fn spawn_agent(&self, n: &DemoNode) -> io::Result<Child> {
@@ -198,16 +252,19 @@ impl Demo {
                 }
                 let res = CniResult::parse(ans.stdout.as_bytes())
                     .map_err(|e| io::Error::other(format!("ADD {id}: {e}")))?;
-                let ip = res
-                    .ips
-                    .first()
-                    .ok_or_else(|| io::Error::other("ADD returned no IP"))?;
-                println!("demo: ADD {id:<12} -> eth0 {}", ip.address);
-                let ip = ip.address.addr().to_string();
+                if res.ips.len() != 1 + usize::from(self.dual) {
+                    return Err(io::Error::other(format!(
+                        "ADD {id}: addresses {:?}",
+                        res.ips
+                    )));
+                }
+                let shown: Vec<String> = res.ips.iter().map(|i| i.address.to_string()).collect();
+                println!("demo: ADD {id:<12} -> eth0 {}", shown.join(" "));
+                let ips = res.ips.iter().map(|i| i.address.addr().to_string());
                 pods.push(Pod {
                     ns,
                     id,
-                    ip,
+                    ips: ips.collect(),
                     node: k,
                 });
             }
@@ -220,15 +277,17 @@ impl Demo {
         let mut failed = 0;
         for a in pods {
             for b in pods.iter().filter(|b| b.node != a.node) {
-                let ok = a.ns.ping(&b.ip, 1)?;
-                failed += usize::from(!ok);
-                println!(
-                    "demo: ping {:<12} -> {:<12} {:<11} {}",
-                    a.id,
-                    b.id,
-                    b.ip,
-                    if ok { "ok" } else { "FAILED" }
-                );
+                for ip in &b.ips {
+                    let ok = a.ns.ping(ip, 1)?;
+                    failed += usize::from(!ok);
+                    println!(
+                        "demo: ping {:<12} -> {:<12} {:<17} {}",
+                        a.id,
+                        b.id,
+                        ip,
+                        if ok { "ok" } else { "FAILED" }
+                    );
+                }
             }
         }
         Ok(failed)

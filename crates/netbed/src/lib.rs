@@ -192,8 +192,22 @@ impl AgentArgs<'_> {
 
 /// A minimal Node object as a cluster-dir file holds it: name, podCIDR(s), InternalIP.
 pub fn node_json(name: &str, cidr: &str, ip: &str) -> String {
+    node_json_stack(name, &[cidr], &[ip])
+}
+
+/// A minimal Node object with one podCIDR and one InternalIP per address family, in the order
+/// given (the first podCIDR is also `spec.podCIDR`, as Kubernetes sets it).
+pub fn node_json_stack(name: &str, cidrs: &[&str], ips: &[&str]) -> String {
+    let quoted: Vec<String> = cidrs.iter().map(|c| format!("\"{c}\"")).collect();
+    let internal: Vec<String> = ips
+        .iter()
+        .map(|ip| format!(r#"{{"type":"InternalIP","address":"{ip}"}}"#))
+        .collect();
     format!(
-        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{cidr}","podCIDRs":["{cidr}"]}},"status":{{"addresses":[{{"type":"InternalIP","address":"{ip}"}}]}}}}"#
+        r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}"}},"spec":{{"podCIDR":"{}","podCIDRs":[{}]}},"status":{{"addresses":[{}]}}}}"#,
+        cidrs[0],
+        quoted.join(","),
+        internal.join(",")
     )
 }
 
