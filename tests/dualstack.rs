@@ -1,7 +1,8 @@
 //! Dual-stack and IPv6-only clusters end to end, for both backends (issue 15): three node
 //! namespaces on an underlay of the cluster's families (198.51.100.0/24, 2001:db8:100::/64), an
 //! agent on each reading Node objects with `spec.podCIDRs` of both families (10.100.<i>.0/24,
-//! 2001:db8:42:<i>::/64) from a cluster dir, one pod per node attached by the real plugin through
+//! 2001:db8:42:<i>::/64) from a cluster dir (one case from the test Kubernetes API server, with
+//! k3s Node objects of both families), one pod per node attached by the real plugin through
 //! the subnet-file hand-off. Checked: the subnet file's content, the routes the agent programmed
 //! (host-gw: via the peer's InternalIP of the subnet's family; VXLAN: over `lichen.1`, whose
 //! underlay is the family of the Node's first InternalIP), one address per family in every pod
@@ -300,10 +301,15 @@ fn assert_check_and_del(c: &Cluster, pods: &[Pod]) {
     }
 }
 
-/// One cluster per case; the steps run in order on it.
-fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
+/// One cluster per case; the steps run in order on it. `api`: the Nodes come from the test API
+/// server (as the shipped DaemonSet's agents read them), else from a cluster dir.
+fn dual_cluster_works(tag: &str, backend: &str, stack: Stack, api: bool) {
     let vxlan = backend == VXLAN;
-    let mut c = Cluster::with_stack(tag, 3, backend, stack);
+    let mut c = if api {
+        Cluster::with_stack_api(tag, 3, backend, stack)
+    } else {
+        Cluster::with_stack(tag, 3, backend, stack)
+    };
     let fams = families(&c);
     c.start_agents();
 
@@ -325,37 +331,38 @@ fn dual_cluster_works(tag: &str, backend: &str, stack: Stack) {
 #[test]
 fn dual_stack_host_gw() {
     testkit::require_root!();
-    dual_cluster_works("dshg", HOST_GW, Stack::Dual);
+    dual_cluster_works("dshg", HOST_GW, Stack::Dual, false);
 }
 
+/// Through the Kubernetes API: k3s Nodes with `spec.podCIDRs` and InternalIPs of both families.
 #[test]
-fn dual_stack_vxlan() {
+fn dual_stack_vxlan_from_the_kubernetes_api() {
     testkit::require_root!();
-    dual_cluster_works("dsvx", VXLAN, Stack::Dual);
+    dual_cluster_works("dsvx", VXLAN, Stack::Dual, true);
 }
 
 #[test]
 fn dual_stack_ipv6_first_host_gw() {
     testkit::require_root!();
-    dual_cluster_works("d6hg", HOST_GW, Stack::DualV6First);
+    dual_cluster_works("d6hg", HOST_GW, Stack::DualV6First, false);
 }
 
 #[test]
 fn dual_stack_ipv6_first_vxlan_over_an_ipv6_underlay() {
     testkit::require_root!();
-    dual_cluster_works("d6vx", VXLAN, Stack::DualV6First);
+    dual_cluster_works("d6vx", VXLAN, Stack::DualV6First, false);
 }
 
 #[test]
 fn ipv6_only_host_gw() {
     testkit::require_root!();
-    dual_cluster_works("v6hg", HOST_GW, Stack::V6);
+    dual_cluster_works("v6hg", HOST_GW, Stack::V6, false);
 }
 
 #[test]
 fn ipv6_only_vxlan() {
     testkit::require_root!();
-    dual_cluster_works("v6vx", VXLAN, Stack::V6);
+    dual_cluster_works("v6vx", VXLAN, Stack::V6, false);
 }
 
 /// VXLAN with DirectRouting in both families: two nodes on the LAN and one behind a router

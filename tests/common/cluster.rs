@@ -91,6 +91,13 @@ impl Cluster {
         Cluster::build(tag, n, backend, false, stack)
     }
 
+    /// Like [`Cluster::with_stack`], with the Nodes served by the test API server (API mode).
+    /// The API server listens on IPv4: the stack must have IPv4.
+    pub fn with_stack_api(tag: &str, n: usize, backend: &str, stack: Stack) -> Cluster {
+        assert!(stack.has_v4(), "the test API server is reached over IPv4");
+        Cluster::build(tag, n, backend, true, stack)
+    }
+
     fn build(tag: &str, n: usize, backend: &str, api: bool, stack: Stack) -> Cluster {
         require_root();
         let lan = Underlay::create(&testkit::unique_name("lc", &format!("{tag}-lan"))).unwrap();
@@ -258,10 +265,10 @@ impl Cluster {
     pub fn publish(&self, k: usize) {
         let n = &self.nodes[k];
         if let Some(a) = &self.api {
-            assert_eq!(self.stack, Stack::V4, "API mode is IPv4 only");
-            let (name, subnet, ip) = (n.name.clone(), n.subnet.clone(), n.ip.clone());
+            let cidrs: Vec<&str> = n.subnets.iter().map(String::as_str).collect();
+            let ips: Vec<&str> = n.ips.iter().map(String::as_str).collect();
             a.api.put_node_with(&n.name, |rv| {
-                let json = super::kube_api::node_json(&name, &subnet, &ip, rv);
+                let json = super::kube_api::node_json_stack(&n.name, &cidrs, &ips, rv);
                 let strip = r#"{"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":null}}}"#;
                 super::kube_api::patch_annotations(&json, strip).unwrap()
             });

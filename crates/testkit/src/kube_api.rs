@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-pub use objects::{node_json, patch_annotations};
+pub use objects::{node_json, node_json_stack, patch_annotations};
 use serve::{serve, server_config};
 
 /// The test PKI (tests/fixtures/pki of the workspace).

@@ -5,13 +5,30 @@ const NODE_TEMPLATE: &str = include_str!("../../../../tests/fixtures/k3s-node.js
 
 /// The k3s fixture as node `name`, on one line.
 pub fn node_json(name: &str, pod_cidr: &str, ip: &str, rv: u64) -> String {
-    minify(
-        &NODE_TEMPLATE
-            .replace("edge-pi-01", name)
-            .replace("10.42.3.0/24", pod_cidr)
-            .replace("198.51.100.21", ip)
-            .replace("\"1849302\"", &format!("\"{rv}\"")),
-    )
+    node_json_stack(name, &[pod_cidr], &[ip], rv)
+}
+
+/// The k3s fixture as node `name` with one podCIDR and one InternalIP per address family, in
+/// the order given (`spec.podCIDR` is the first podCIDR, as Kubernetes sets it; the fixture's
+/// annotations name the first InternalIP), on one line.
+pub fn node_json_stack(name: &str, pod_cidrs: &[&str], ips: &[&str], rv: u64) -> String {
+    let quoted: Vec<String> = pod_cidrs.iter().map(|c| format!("\"{c}\"")).collect();
+    let internal: Vec<String> = ips
+        .iter()
+        .map(|ip| format!(r#"{{"address":"{ip}","type":"InternalIP"}}"#))
+        .collect();
+    minify(&NODE_TEMPLATE.replace("edge-pi-01", name))
+        .replace(
+            r#""podCIDRs":["10.42.3.0/24"]"#,
+            &format!(r#""podCIDRs":[{}]"#, quoted.join(",")),
+        )
+        .replace(
+            r#"{"address":"198.51.100.21","type":"InternalIP"}"#,
+            &internal.join(","),
+        )
+        .replace("10.42.3.0/24", pod_cidrs[0])
+        .replace("198.51.100.21", ips[0])
+        .replace("\"1849302\"", &format!("\"{rv}\""))
 }
 
 /// Applies a JSON merge patch `{"metadata":{"annotations":{"k":"v"|null,…}}}` (string values
