@@ -51,6 +51,8 @@ pub enum CliError {
     },
     /// `lichen status`: the agent answered, this node is not ready.
     NotReady,
+    /// `lichen policy explain`: the question is wrong (its protocol).
+    Query(crate::agent::explain::QueryError),
     /// `lichen ipam list`: the network's directory does not exist.
     NoNetwork(PathBuf),
     Ipam(lichen_ipam::IpamError),
@@ -99,6 +101,7 @@ impl fmt::Display for CliError {
                 dir.display()
             ),
             CliError::Ipam(e) => e.fmt(f),
+            CliError::Query(e) => e.fmt(f),
         }
     }
 }
@@ -116,7 +119,7 @@ impl std::error::Error for CliError {
             | CliError::NoAgent { source, .. } => Some(source),
             CliError::Ipam(e) => e.source(),
             CliError::Usage(_) | CliError::Answered { .. } | CliError::NotReady => None,
-            CliError::NoNetwork(_) => None,
+            CliError::NoNetwork(_) | CliError::Query(_) => None,
         }
     }
 }

@@ -16,7 +16,7 @@ pub use args::*;
 
 use error::exit;
 use install::{install, uninstall};
-use ops::{agent, cleanup, ipam, status};
+use ops::{agent, cleanup, ipam, policy_explain, status};
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
@@ -40,14 +40,12 @@ pub fn run() -> i32 {
         }
         Sub::Ipam(i) => ipam(i.action),
         Sub::Policy(p) => match p.action {
-            PolicyAction::Explain(e) => {
-                crate::agent::explain::cli(&crate::agent::explain::Request {
-                    src: e.src,
-                    dst: e.dst,
-                    port: e.port,
-                    server: e.server,
-                })
-            }
+            PolicyAction::Explain(e) => policy_explain(&crate::agent::explain::Request {
+                src: e.src,
+                dst: e.dst,
+                port: e.port,
+                server: e.server,
+            }),
         },
     }
 }

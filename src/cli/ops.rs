@@ -1,4 +1,4 @@
-//! `lichen status`, `lichen agent` (and `--cleanup`), `lichen ipam`: each returns a
+//! `lichen status`, `lichen agent` (and `--cleanup`), `lichen ipam`, `lichen policy explain`: each returns a
 //! [`CliError`] the caller prints and turns into the exit code ([`super::error::exit`]).
 
 use std::path::PathBuf;
@@ -190,4 +190,38 @@ fn ipam_gc(g: IpamGc) -> Result<(), CliError> {
         eprintln!("error: {}", chain(&e));
     }
     Ok(())
+}
+
+/// `lichen policy explain`: the agent's answer on stdout; exit 0 allowed, 1 denied, 2 on errors.
+pub(super) fn policy_explain(e: &crate::agent::explain::Request) -> i32 {
+    use crate::agent::explain::{allowed, query_path};
+    let answer = query_path(e)
+        .map_err(CliError::Query)
+        .and_then(|path| ask(e.server, &path));
+    match answer {
+        Ok(body) => {
+            print!("{body}");
+            if allowed(&body) {
+                0
+            } else {
+                1
+            }
+        }
+        Err(err) => {
+            eprintln!("lichen policy explain: {}", chain(&err));
+            2
+        }
+    }
+}
+
+/// GET `path` from the agent at `server`: the body of a 200.
+fn ask(server: std::net::SocketAddr, path: &str) -> Result<String, CliError> {
+    match crate::agent::client::fetch(server, path) {
+        Ok((200, body)) => Ok(body),
+        Ok((code, body)) => Err(CliError::Answered { code, body }),
+        Err(source) => Err(CliError::NoAgent {
+            addr: server,
+            source,
+        }),
+    }
 }
