@@ -5,7 +5,10 @@
 //! The convention of the agent's and the CLI's errors (this one, the reconciler's, the policy
 //! reconciler's, `install`'s, the CLI's): a layer's `Display` says only what it adds (a context
 //! says what was being done) and [`std::error::Error::source`] gives the cause; a variant that
-//! only carries another error is transparent (that error's text and source). [`chain`] prints
+//! only carries another error is transparent (that error's text and source). Causes whose type
+//! prints its own cause in its text ([`ClusterNetworkError`], [`SourceError`],
+//! `lichen_ipam::IpamError`, the kubeconfig's errors) end the chain: their text says it all,
+//! and the typed error stays reachable by matching (e.g. through [`AgentError::root`]). [`chain`] prints
 //! the whole chain, outermost first (`listening on 127.0.0.1:9808: Address in use (os error
 //! 98)`), wherever an error is reported: log lines, the CLI's stderr, the status report.
 
@@ -16,7 +19,6 @@ use std::path::PathBuf;
 use super::netconf::ClusterNetworkError;
 use super::source::SourceError;
 
-#[derive(Debug)]
 pub enum AgentError {
     /// What was being done, and why it failed.
     Context(String, Box<AgentError>),
@@ -51,13 +53,23 @@ impl fmt::Display for AgentError {
     }
 }
 
+impl fmt::Debug for AgentError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
 impl std::error::Error for AgentError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AgentError::Context(_, inner) => Some(&**inner),
             AgentError::Io(e) => e.source(),
-            AgentError::ClusterNetwork(e) | AgentError::ClusterNetworkIn(_, e) => e.source(),
-            AgentError::Source(e) => e.source(),
+            // their text has their cause already
+            AgentError::ClusterNetwork(_)
+            | AgentError::ClusterNetworkIn(..)
+            | AgentError::Source(_) => None,
         }
     }
 }

@@ -158,7 +158,6 @@ impl PolicySync {
 }
 
 /// A policy pass's error: which step, with the kernel's error as the source.
-#[derive(Debug)]
 pub enum PolicyError {
     /// The ruleset could not be applied (the table is left as it was: one transaction).
     Apply(io::Error),
@@ -175,6 +174,14 @@ impl fmt::Display for PolicyError {
     }
 }
 
+impl fmt::Debug for PolicyError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
 impl std::error::Error for PolicyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -184,7 +191,7 @@ impl std::error::Error for PolicyError {
 }
 
 /// Why bridged (same-node) traffic does not reach the filter.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum BridgeError {
     /// br_netfilter is not loaded.
     NotLoaded,
@@ -201,6 +208,14 @@ impl fmt::Display for BridgeError {
             }
             BridgeError::Enable(_) => "cannot enable bridge-nf-call-iptables",
         })
+    }
+}
+
+impl fmt::Debug for BridgeError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
     }
 }
 

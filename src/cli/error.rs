@@ -12,16 +12,16 @@ use crate::agent::error::{chain, AgentError};
 use crate::agent::reconcile::ReconcileError;
 use crate::install::InstallError;
 
-#[derive(Debug)]
 pub enum CliError {
     /// Wrong or missing options: exit 2.
     Usage(String),
     /// The agent could not start or ended with an error.
     Agent(AgentError),
-    /// `--kube` or `--kubeconfig` (the flag) cannot be read.
+    /// `--kube` or `--kubeconfig` (the flag) cannot be used; the error names the file and
+    /// its cause itself.
     Kube {
         flag: &'static str,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        error: crate::k8s::kubeconfig::ConfigError,
     },
     Install(InstallError),
     /// One of the agent's objects could not be removed (`--cleanup`, `uninstall --all`).
@@ -84,7 +84,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::Usage(what) => f.write_str(what),
             CliError::Agent(e) => e.fmt(f),
-            CliError::Kube { flag, .. } => f.write_str(flag),
+            CliError::Kube { flag, error } => write!(f, "{flag}: {error}"),
             CliError::Install(e) => e.fmt(f),
             CliError::Cleanup(e) => e.fmt(f),
             CliError::Netlink(_) => f.write_str("netlink"),
@@ -106,20 +106,28 @@ impl fmt::Display for CliError {
     }
 }
 
+impl fmt::Debug for CliError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CliError::Agent(e) => e.source(),
-            CliError::Kube { source, .. } => Some(&**source),
             CliError::Install(e) => e.source(),
             CliError::Cleanup(e) => e.source(),
             CliError::Netlink(source)
             | CliError::Bridge { source, .. }
             | CliError::File { source, .. }
             | CliError::NoAgent { source, .. } => Some(source),
-            CliError::Ipam(e) => e.source(),
             CliError::Usage(_) | CliError::Answered { .. } | CliError::NotReady => None,
             CliError::NoNetwork(_) | CliError::Query(_) => None,
+            // their text has their cause already
+            CliError::Kube { .. } | CliError::Ipam(_) => None,
         }
     }
 }

@@ -41,7 +41,8 @@ pub(super) fn install(i: InstallCmd) -> Result<(), CliError> {
         force: i.force,
     };
     let exe = std::env::current_exe().map_err(|source| InstallError::Io {
-        what: "finding this binary (/proc/self/exe)".into(),
+        what: "finding this binary in",
+        path: "/proc/self/exe".into(),
         source,
     })?;
     print_lines(inst.run(&exe)?);

@@ -119,10 +119,7 @@ fn cluster_source(
     let api = |flag, config: Result<KubeConfig, _>| {
         config
             .map(|k| (PathBuf::new(), Some(k)))
-            .map_err(|e| CliError::Kube {
-                flag,
-                source: Box::new(e),
-            })
+            .map_err(|error| CliError::Kube { flag, error })
     };
     match (dir, kube, kubeconfig) {
         (Some(d), false, None) => Ok((d, None)),
@@ -187,7 +184,7 @@ fn ipam_gc(g: IpamGc) -> Result<(), CliError> {
         println!("released {ip}");
     }
     for e in errors {
-        eprintln!("error: {}", chain(&e));
+        eprintln!("error: {e}"); // IpamError prints its cause itself
     }
     Ok(())
 }

@@ -5,9 +5,8 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-#[derive(Debug)]
 pub enum InstallError {
     /// The conflist to install does not parse (the message says what is wrong).
     Conflist(String),
@@ -17,8 +16,13 @@ pub enum InstallError {
     Foreign(PathBuf),
     /// The staged conflist (`lichen install --stage`) cannot be read.
     Staged { path: PathBuf, source: io::Error },
-    /// What was being done (e.g. `writing /etc/cni/net.d/10-lichen.conflist`), and why it failed.
-    Io { what: String, source: io::Error },
+    /// What was being done to which path (`writing /etc/cni/net.d/10-lichen.conflist`), and
+    /// why it failed.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for InstallError {
@@ -38,7 +42,18 @@ impl fmt::Display for InstallError {
                 "the staged conflist {} (written by `lichen install --stage`)",
                 path.display()
             ),
-            InstallError::Io { what, .. } => f.write_str(what),
+            InstallError::Io { what, path, .. } => write!(f, "{what} {}", path.display()),
+        }
+    }
+}
+
+impl fmt::Debug for InstallError {
+    /// What `Display` says, and the cause (a derived `Debug` costs binary size for output no
+    /// one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::error::Error::source(self) {
+            Some(cause) => write!(f, "{self}: {cause}"),
+            None => write!(f, "{self}"),
         }
     }
 }
@@ -52,15 +67,16 @@ impl std::error::Error for InstallError {
     }
 }
 
-/// Wraps a file operation's error with what was being done.
+/// Wraps a file operation's error with what was being done (`"writing"`) to which path.
 pub trait Context<T> {
-    fn context(self, what: impl Into<String>) -> Result<T, InstallError>;
+    fn context(self, what: &'static str, path: &Path) -> Result<T, InstallError>;
 }
 
 impl<T> Context<T> for io::Result<T> {
-    fn context(self, what: impl Into<String>) -> Result<T, InstallError> {
+    fn context(self, what: &'static str, path: &Path) -> Result<T, InstallError> {
         self.map_err(|source| InstallError::Io {
-            what: what.into(),
+            what,
+            path: path.to_owned(),
             source,
         })
     }

@@ -81,14 +81,12 @@ impl Install {
         let mut made = record::Record::read(&self.bin_dir);
         self.install_binary(exe, &mut made, &mut done)?;
         let missing = self.link_chained(&chain, &mut made, &mut done)?;
-        made.write(&self.bin_dir).context(format!(
-            "writing {}",
-            self.bin_dir.join(record::FILE).display()
-        ))?;
+        made.write(&self.bin_dir)
+            .context("writing", &self.bin_dir.join(record::FILE))?;
         let text = self.conflist_text(&chain, &missing, &mut done);
         let dest = self.stage.clone().unwrap_or(target);
         if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
-            write_atomic(&dest, text.as_bytes()).context(format!("writing {}", dest.display()))?;
+            write_atomic(&dest, text.as_bytes()).context("writing", &dest)?;
             done.push(match &self.stage {
                 Some(_) => format!(
                     "staged {}: `lichen agent --cni-conf-dir` puts it in place once this node is programmed",
@@ -111,14 +109,13 @@ impl Install {
         made: &mut record::Record,
         done: &mut Vec<String>,
     ) -> Result<(), InstallError> {
-        fs::create_dir_all(&self.bin_dir)
-            .context(format!("creating {}", self.bin_dir.display()))?;
+        fs::create_dir_all(&self.bin_dir).context("creating", &self.bin_dir)?;
         let bin = self.bin_dir.join("lichen");
-        let data = fs::read(exe).context(format!("reading {}", exe.display()))?;
+        let data = fs::read(exe).context("reading", exe)?;
         if fs::read(&bin).ok().as_deref() != Some(data.as_slice()) {
             write_atomic(&bin, &data)
                 .and_then(|()| fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)))
-                .context(format!("installing {}", bin.display()))?;
+                .context("installing", &bin)?;
             done.push(format!("installed {}", bin.display()));
         }
         made.add("lichen");
@@ -129,8 +126,7 @@ impl Install {
                 continue;
             }
             if fs::read_link(&link).ok().as_deref() != Some(Path::new("lichen")) {
-                symlink_atomic(Path::new("lichen"), &link)
-                    .context(format!("linking {}", link.display()))?;
+                symlink_atomic(Path::new("lichen"), &link).context("linking", &link)?;
                 done.push(format!("linked {} -> lichen", link.display()));
             }
             made.add(name);
@@ -159,7 +155,7 @@ impl Install {
                 .find(|p| present(p))
             {
                 Some(src) => {
-                    symlink_atomic(&src, &path).context(format!("linking {}", path.display()))?;
+                    symlink_atomic(&src, &path).context("linking", &path)?;
                     made.add(ty);
                     done.push(format!("linked {} -> {}", path.display(), src.display()));
                 }
@@ -214,7 +210,7 @@ pub fn publish(staged: &Path, conf_dir: &Path) -> Result<Option<String>, Install
         return Ok(None);
     }
     refuse_foreign(&target, false)?;
-    write_atomic(&target, text.as_bytes()).context(format!("writing {}", target.display()))?;
+    write_atomic(&target, text.as_bytes()).context("writing", &target)?;
     let mut line = format!("wrote {}", target.display());
     for w in shadowing_warnings(conf_dir)? {
         line.push_str("; ");
@@ -249,7 +245,7 @@ fn symlink_atomic(target: &Path, link: &Path) -> io::Result<()> {
 /// before Lichen's and so wins.
 fn shadowing_warnings(dir: &Path) -> Result<Vec<String>, InstallError> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .context(format!("reading {}", dir.display()))?
+        .context("reading", dir)?
         .flatten()
         .map(|e| e.path())
         .filter(|p| {

@@ -37,12 +37,12 @@ pub fn uninstall(bin_dir: &Path, conf_dir: &Path) -> Result<Vec<String>, Install
     let target = conf_dir.join(CONFLIST_NAME);
     match fs::read_to_string(&target) {
         Ok(t) if is_ours(&t) => {
-            fs::remove_file(&target).context(format!("removing {}", target.display()))?;
+            fs::remove_file(&target).context("removing", &target)?;
             done.push(format!("removed {}", target.display()));
         }
         Ok(_) => done.push(format!("kept {}: it is not Lichen's", target.display())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context(format!("reading {}", target.display())),
+        Err(e) => return Err(e).context("reading", &target),
     }
     let mut made = Record::read(bin_dir);
     made.add("lichen");
@@ -56,7 +56,7 @@ pub fn uninstall(bin_dir: &Path, conf_dir: &Path) -> Result<Vec<String>, Install
             Ok(()) if name == record::FILE => {}
             Ok(()) => done.push(format!("removed {}", p.display())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).context(format!("removing {}", p.display())),
+            Err(e) => return Err(e).context("removing", &p),
         }
     }
     Ok(done)

@@ -13,7 +13,6 @@ use ipnet::IpNet;
 
 use crate::agent::error::chain;
 
-#[derive(Debug)]
 pub enum ReconcileError {
     /// This node's podCIDR is outside the net-conf's networks.
     PodCidrOutside { cidr: IpNet, network: Vec<IpNet> },
@@ -92,6 +91,14 @@ impl fmt::Display for ReconcileError {
             ReconcileError::PolicyTable(_) => f.write_str("nftables policy table"),
             ReconcileError::CniConfig(_) => f.write_str("CNI config"),
         }
+    }
+}
+
+impl fmt::Debug for ReconcileError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
     }
 }
 
