@@ -1,8 +1,16 @@
 //! The agent's start-up errors, typed (issue 12; after netavark's `src/error/mod.rs`): the
 //! cause keeps its type ([`io::Error`] with its errno, [`ClusterNetworkError`], [`SourceError`]),
-//! and [`Context::context`] wraps it with what was being done. `Display` prints the chain,
-//! outermost first (`listening on 127.0.0.1:9808: Address in use (os error 98)`), and
-//! [`std::error::Error::source`] walks it.
+//! and [`Context::context`] wraps it with what was being done.
+//!
+//! The convention of the agent's and the CLI's errors (this one, the reconciler's, the policy
+//! reconciler's, `install`'s, the CLI's): a layer's `Display` says only what it adds (a context
+//! says what was being done) and [`std::error::Error::source`] gives the cause; a variant that
+//! only carries another error is transparent (that error's text and source). Causes whose type
+//! prints its own cause in its text ([`ClusterNetworkError`], [`SourceError`],
+//! `lichen_ipam::IpamError`, the kubeconfig's errors) end the chain: their text says it all,
+//! and the typed error stays reachable by matching (e.g. through [`AgentError::root`]). [`chain`] prints
+//! the whole chain, outermost first (`listening on 127.0.0.1:9808: Address in use (os error
+//! 98)`), wherever an error is reported: log lines, the CLI's stderr, the status report.
 
 use std::fmt;
 use std::io;
@@ -11,7 +19,6 @@ use std::path::PathBuf;
 use super::netconf::ClusterNetworkError;
 use super::source::SourceError;
 
-#[derive(Debug)]
 pub enum AgentError {
     /// What was being done, and why it failed.
     Context(String, Box<AgentError>),
@@ -37,7 +44,7 @@ impl AgentError {
 impl fmt::Display for AgentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AgentError::Context(what, inner) => write!(f, "{what}: {inner}"),
+            AgentError::Context(what, _) => f.write_str(what),
             AgentError::Io(e) => e.fmt(f),
             AgentError::ClusterNetwork(e) => e.fmt(f),
             AgentError::ClusterNetworkIn(path, e) => write!(f, "{e} (in {})", path.display()),
@@ -46,13 +53,23 @@ impl fmt::Display for AgentError {
     }
 }
 
+impl fmt::Debug for AgentError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
 impl std::error::Error for AgentError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AgentError::Context(_, inner) => Some(&**inner),
-            AgentError::Io(e) => Some(e),
-            AgentError::ClusterNetwork(e) | AgentError::ClusterNetworkIn(_, e) => Some(e),
-            AgentError::Source(e) => Some(e),
+            AgentError::Io(e) => e.source(),
+            // their text has their cause already
+            AgentError::ClusterNetwork(_)
+            | AgentError::ClusterNetworkIn(..)
+            | AgentError::Source(_) => None,
         }
     }
 }
@@ -86,6 +103,32 @@ impl<T, E: Into<AgentError>> Context<T> for Result<T, E> {
     }
 }
 
+/// Prints an error and its causes, outermost first, joined by `: `. A cause whose text the
+/// outer layers already printed is skipped: some causes' own types print their source in their
+/// text too (the net-conf's and the cluster source's errors, `lichen_ipam::IpamError`).
+pub fn chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(e)
+}
+
+/// See [`chain`].
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let more = cause.to_string();
+            if !more.is_empty() && !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            next = cause.source();
+        }
+        f.write_str(&text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +141,12 @@ mod tests {
             .context("listening on 127.0.0.1:9808")
             .context("starting the endpoint");
         let e = e.unwrap_err();
-        let text = e.to_string();
+        assert_eq!(
+            e.to_string(),
+            "starting the endpoint",
+            "a layer says what it adds"
+        );
+        let text = chain(&e).to_string();
         assert!(
             text.starts_with("starting the endpoint: listening on 127.0.0.1:9808: "),
             "{text}"
@@ -114,8 +162,23 @@ mod tests {
             next = cur.source();
         }
         assert_eq!(
-            depth, 4,
-            "two contexts, the io error, and no further source"
+            depth, 3,
+            "two contexts, the io error (transparent), and no further source"
         );
+    }
+
+    #[test]
+    fn causes_printed_by_their_outer_layer_are_not_repeated() {
+        let e: Result<(), _> = Err(SourceError::Dir {
+            path: "/x".into(),
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        });
+        let e = e.context("the cluster source").unwrap_err();
+        let text = chain(&e).to_string();
+        assert!(
+            text.starts_with("the cluster source: cluster directory /x: "),
+            "{text}"
+        );
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
     }
 }

@@ -9,8 +9,12 @@
 //! - [`node_rules`]: the node's nf_tables rules (table `inet lichen`, our accepts in other
 //!   tables' forward chains), built on the generic [`crate::nft`].
 //! - [`http`]: the endpoint (`/status`, `/healthz`, `/readyz`, `/metrics`, `/policy/explain`);
-//!   [`client`]: the commands' side of it; [`explain`]: `lichen policy explain`.
-//! - [`error`]: the start-up errors, typed, with what was being done as context.
+//!   [`client`]: the commands' side of it; [`explain`]: the agent's side of `lichen policy
+//!   explain` (the command is in [`crate::cli`]).
+//! - [`error`]: the start-up errors, typed, with what was being done as context, and
+//!   [`error::chain`], the printer of every error chain the agent and the CLI report (the route
+//!   pass's errors are [`reconcile::ReconcileError`], the policy reconciler's
+//!   [`policy::PolicyError`]).
 //! - [`report`]: what the agent knows about itself; [`metrics`] renders it in the Prometheus
 //!   text format ([`histogram`]: the reconcile-duration histogram it keeps).
 

@@ -15,11 +15,15 @@
 //! - Same-node pods talk over the node's bridge; the forward hook only sees that traffic
 //!   with br_netfilter's `bridge-nf-call-iptables`/`-ip6tables` on (per network namespace
 //!   since Linux 5.3). The agent turns them on and reports when it cannot.
+//! - Its errors are typed ([`PolicyError`], [`BridgeError`]: what failed, the kernel's error
+//!   as the source) and reported whole ([`super::error::chain`]).
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::error::chain;
 use super::kernel::PolicyKernel;
 use crate::policy::table::{size, Applied};
 use crate::policy::{compile, Ruleset};
@@ -31,13 +35,14 @@ pub struct PolicyReport {
     /// The ruleset in the kernel (after the last successful apply).
     pub ruleset: Option<Arc<Ruleset>>,
     /// Whether bridged (same-node) traffic reaches the filter; `Err` says why not.
-    pub bridge: Option<Result<(), String>>,
+    pub bridge: Option<Result<(), BridgeError>>,
     /// How the last change was applied, e.g. "elements (3 messages) in 1.2 ms".
     pub last_apply: Option<String>,
     /// When the last change was applied and how (`replaced`, `elements`, `incremental`,
     /// `unchanged`), for /metrics.
     pub last_applied: Option<(SystemTime, &'static str)>,
-    /// Errors of the last policy pass (empty when it succeeded).
+    /// Errors of the last policy pass (empty when it succeeded), each printed whole (a
+    /// [`PolicyError`]'s chain).
     pub errors: Vec<String>,
     /// Policy passes, and those that ended in errors.
     pub runs: u64,
@@ -108,7 +113,7 @@ impl PolicySync {
                     Ok(()) => self.removed = true,
                     Err(e) => report
                         .errors
-                        .push(format!("removing the policy table: {e}")),
+                        .push(chain(&PolicyError::RemoveTable(e)).to_string()),
                 }
             }
             self.applied = None;
@@ -117,12 +122,8 @@ impl PolicySync {
         self.removed = false;
         report.bridge = Some(match kernel.bridge_filtering() {
             Ok(true) => Ok(()),
-            Ok(false) => Err(
-                "br_netfilter is not loaded (modprobe br_netfilter): traffic \
-                              between pods on this node is NOT filtered"
-                    .into(),
-            ),
-            Err(e) => Err(format!("cannot enable bridge-nf-call-iptables: {e}")),
+            Ok(false) => Err(BridgeError::NotLoaded),
+            Err(e) => Err(BridgeError::Enable(Arc::new(e))),
         });
         let rules = compile(state, &self.node);
         let previous = if full { None } else { self.applied.as_deref() };
@@ -148,8 +149,81 @@ impl PolicySync {
             }
             Err(e) => {
                 self.applied = None;
-                report.errors.push(format!("policy: {e}"));
+                report
+                    .errors
+                    .push(chain(&PolicyError::Apply(e)).to_string());
             }
+        }
+    }
+}
+
+/// A policy pass's error: which step, with the kernel's error as the source.
+pub enum PolicyError {
+    /// The ruleset could not be applied (the table is left as it was: one transaction).
+    Apply(io::Error),
+    /// Policy is off and its table could not be removed.
+    RemoveTable(io::Error),
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyError::Apply(_) => "policy: applying the ruleset",
+            PolicyError::RemoveTable(_) => "removing the policy table",
+        })
+    }
+}
+
+impl fmt::Debug for PolicyError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
+impl std::error::Error for PolicyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PolicyError::Apply(e) | PolicyError::RemoveTable(e) => Some(e),
+        }
+    }
+}
+
+/// Why bridged (same-node) traffic does not reach the filter.
+#[derive(Clone)]
+pub enum BridgeError {
+    /// br_netfilter is not loaded.
+    NotLoaded,
+    /// `bridge-nf-call-iptables` could not be turned on (shared: the report is cloned).
+    Enable(Arc<io::Error>),
+}
+
+impl fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BridgeError::NotLoaded => {
+                "br_netfilter is not loaded (modprobe br_netfilter): traffic \
+                 between pods on this node is NOT filtered"
+            }
+            BridgeError::Enable(_) => "cannot enable bridge-nf-call-iptables",
+        })
+    }
+}
+
+impl fmt::Debug for BridgeError {
+    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
+    /// binary, for output no one reads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&chain(self), f)
+    }
+}
+
+impl std::error::Error for BridgeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BridgeError::NotLoaded => None,
+            BridgeError::Enable(e) => Some(&**e),
         }
     }
 }
@@ -189,7 +263,7 @@ impl PolicyReport {
                 let _ = writeln!(s, "  same-node traffic: filtered (br_netfilter)");
             }
             Some(Err(e)) => {
-                let _ = writeln!(s, "  same-node traffic: WARNING: {e}");
+                let _ = writeln!(s, "  same-node traffic: WARNING: {}", chain(e));
             }
             None => {}
         }

@@ -15,10 +15,15 @@
 //! [`super::peer_log`]).
 //!
 //! Parts: `local.rs` (this node, whether it can be programmed yet, its underlay), `field.rs` (the
-//! answers to field failures).
+//! answers to field failures), `error.rs` ([`ReconcileError`]: which step failed, with the
+//! kernel's or the file system's error as its source; the report and the log get its whole
+//! chain).
 
+mod error;
 mod field;
 mod local;
+
+pub use error::ReconcileError;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -27,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo};
 
+use super::error::chain;
 use super::kernel::Kernel;
 use super::netconf::ClusterNetwork;
 use super::node_rules::NodeRules;
@@ -140,7 +146,7 @@ impl<K: Kernel> Reconciler<K> {
             }
             Err(e) => {
                 report.reconcile_errors += 1;
-                report.last_errors.push(e);
+                report.last_errors.push(e.line());
             }
         }
         for e in &report.last_errors {
@@ -154,7 +160,7 @@ impl<K: Kernel> Reconciler<K> {
         state: &ClusterState,
         full: bool,
         report: &mut Report,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReconcileError> {
         let Some(local) = self.programmable(state, report)? else {
             return Ok(());
         };
@@ -189,7 +195,10 @@ impl<K: Kernel> Reconciler<K> {
         // Last: the subnet file tells the plugin this node's network is ready, so a pod
         // attached once it exists can reach its peers at once.
         self.write_subnet_file(&local.pod_cidrs, mtu)
-            .map_err(|e| format!("writing {}: {e}", self.subnet_file.display()))?;
+            .map_err(|source| ReconcileError::SubnetFile {
+                path: self.subnet_file.clone(),
+                source,
+            })?;
         synced
     }
 
@@ -229,37 +238,34 @@ impl<K: Kernel> Reconciler<K> {
             Ok(()) => self.applied_rules = Some(rules),
             Err(e) => {
                 self.applied_rules = None;
-                report.last_errors.push(format!("nftables: {e}"));
+                report.last_errors.push(ReconcileError::NodeRules(e).line());
             }
         }
     }
 
-    fn sync_kernel(&mut self, desired: &Desired, report: &mut Report) -> Result<(), String> {
-        let actual = self
-            .kernel
-            .actual()
-            .map_err(|e| format!("reading the kernel state: {e}"))?;
+    fn sync_kernel(
+        &mut self,
+        desired: &Desired,
+        report: &mut Report,
+    ) -> Result<(), ReconcileError> {
+        let actual = self.kernel.actual().map_err(ReconcileError::KernelState)?;
         let ops = backends::plan(desired, &actual);
         for op in &ops {
             report.last_drift.push(format!("{op:?}"));
             log::info!("apply {op:?}");
             if let Err(e) = self.kernel.apply(desired, op) {
-                let line = self.refused(op, &e);
-                report.last_errors.push(line);
+                let e = self.refused(op, e);
                 if let Some(addr) = desired.peer_addr_of(op) {
-                    peer_log::mark_failed(
-                        &mut report.peers,
-                        addr,
-                        &format!("the kernel refused {op:?}: {e}"),
-                    );
+                    peer_log::mark_failed(&mut report.peers, addr, &chain(&e).to_string());
                 }
+                report.last_errors.push(e.line());
             }
         }
         Ok(())
     }
 
-    /// `lichen agent --cleanup`: remove everything the agent made.
-    pub fn cleanup(&mut self) -> Vec<String> {
+    /// `lichen agent --cleanup`: remove everything the agent made; returns what could not be.
+    pub fn cleanup(&mut self) -> Vec<ReconcileError> {
         let mut errors = Vec::new();
         let empty = Desired {
             underlay_ifindex: 0,
@@ -272,23 +278,30 @@ impl<K: Kernel> Reconciler<K> {
         match self.kernel.actual() {
             Ok(actual) => {
                 for op in backends::plan(&empty, &actual) {
-                    if let Err(e) = self.kernel.apply(&empty, &op) {
-                        errors.push(format!("{op:?}: {e}"));
+                    if let Err(source) = self.kernel.apply(&empty, &op) {
+                        errors.push(ReconcileError::Refused {
+                            op: format!("{op:?}"),
+                            source,
+                            hint: None,
+                        });
                     }
                 }
             }
-            Err(e) => errors.push(format!("reading the kernel state: {e}")),
+            Err(e) => errors.push(ReconcileError::KernelState(e)),
         }
         if let Err(e) = self.kernel.remove_rules() {
-            errors.push(format!("nftables: {e}"));
+            errors.push(ReconcileError::NodeRules(e));
         }
         if let Err(e) = self.kernel.remove_policy() {
-            errors.push(format!("nftables policy table: {e}"));
+            errors.push(ReconcileError::PolicyTable(e));
         }
         match std::fs::remove_file(&self.subnet_file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => errors.push(format!("{}: {e}", self.subnet_file.display())),
+            Err(source) => errors.push(ReconcileError::RemoveSubnetFile {
+                path: self.subnet_file.clone(),
+                source,
+            }),
         }
         errors
     }

@@ -36,7 +36,7 @@ use super::netconf::{ClusterNetwork, ClusterNetworkError};
 use super::netlink::{self, NetlinkKernel};
 use super::policy_thread::start_policy;
 use super::publish::Publisher;
-use super::reconcile::Reconciler;
+use super::reconcile::{ReconcileError, Reconciler};
 use super::report::Report;
 use super::signal::Shutdown;
 use super::source::{DirConfig, Source};
@@ -304,8 +304,9 @@ impl RouteLoop {
                 Ok(Some(done)) => log::info!("CNI config: {done}"),
                 Ok(None) => {}
                 Err(e) => {
-                    log::error!("CNI config: {e}");
-                    r.last_errors.push(format!("CNI config: {e}"));
+                    let line = ReconcileError::CniConfig(e).line();
+                    log::error!("{line}");
+                    r.last_errors.push(line);
                     programmed = false;
                 }
             }

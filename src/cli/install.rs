@@ -1,9 +1,13 @@
 //! `lichen install` and `lichen uninstall` (the files; with --all also the agent's state).
 
 use super::args::*;
+use super::error::CliError;
 use super::ops::agent_cleanup;
+use crate::agent::error::chain;
+use crate::install::InstallError;
 
-pub(super) fn install(i: InstallCmd) -> i32 {
+/// `lichen install`: one line per thing done on stdout.
+pub(super) fn install(i: InstallCmd) -> Result<(), CliError> {
     let custom = i.custom_conflist.filter(|p| {
         let there = p.exists();
         if !there {
@@ -17,9 +21,12 @@ pub(super) fn install(i: InstallCmd) -> i32 {
     let (conflist, builtin) = match i.conflist.or(custom) {
         Some(p) => match std::fs::read_to_string(&p) {
             Ok(t) => (t, false),
-            Err(e) => {
-                eprintln!("lichen install: {}: {e}", p.display());
-                return 1;
+            Err(source) => {
+                return Err(CliError::File {
+                    what: "reading",
+                    path: p,
+                    source,
+                })
             }
         },
         None => (crate::install::DEFAULT_CONFLIST.to_owned(), true),
@@ -33,18 +40,23 @@ pub(super) fn install(i: InstallCmd) -> i32 {
         stage: i.stage,
         force: i.force,
     };
-    let res = std::env::current_exe().and_then(|exe| inst.run(&exe));
-    report_lines("install", res)
+    let exe = std::env::current_exe().map_err(|source| InstallError::Io {
+        what: "finding this binary in",
+        path: "/proc/self/exe".into(),
+        source,
+    })?;
+    print_lines(inst.run(&exe)?);
+    Ok(())
 }
 
 /// `lichen uninstall [--all]`: the files first (so the runtime stops calling the plugin), then,
 /// with --all, what the agent made, with the agent's own cleanup and the plugin's bridge.
 pub(super) fn uninstall(u: UninstallCmd) -> i32 {
     let bridge = crate::install::installed_bridge(&u.conf_dir);
-    let code = report_lines(
-        "uninstall",
-        crate::install::uninstall(&u.bin_dir, &u.conf_dir),
-    );
+    let files = crate::install::uninstall(&u.bin_dir, &u.conf_dir)
+        .map(print_lines)
+        .map_err(CliError::from);
+    let code = super::error::exit("lichen uninstall", files);
     if !u.all {
         return code;
     }
@@ -53,21 +65,28 @@ pub(super) fn uninstall(u: UninstallCmd) -> i32 {
         .and_then(|mut nl| crate::nl::missing_ok(nl.delete_link(crate::nl::LinkId::Name(&bridge))))
     {
         Ok(()) => println!("removed bridge {bridge} (if it was there)"),
-        Err(e) => errors.push(format!("bridge {bridge}: {e}")),
+        Err(source) => errors.push(CliError::Bridge {
+            name: bridge,
+            source,
+        }),
     }
     let dir = u.subnet_file.parent().unwrap_or(std::path::Path::new("/"));
     let staged = dir.join(crate::install::CONFLIST_NAME);
     match std::fs::remove_file(&staged) {
         Ok(()) => println!("removed {}", staged.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => errors.push(format!("{}: {e}", staged.display())),
+        Err(source) => errors.push(CliError::File {
+            what: "removing",
+            path: staged,
+            source,
+        }),
     }
     // the directory only when nothing else is left in it
     if std::fs::remove_dir(dir).is_ok() {
         println!("removed {}", dir.display());
     }
     for e in &errors {
-        eprintln!("lichen uninstall: {e}");
+        eprintln!("lichen uninstall: {}", chain(e));
     }
     if errors.is_empty() {
         code
@@ -76,17 +95,8 @@ pub(super) fn uninstall(u: UninstallCmd) -> i32 {
     }
 }
 
-pub(super) fn report_lines(what: &str, res: std::io::Result<Vec<String>>) -> i32 {
-    match res {
-        Ok(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("lichen {what}: {e}");
-            1
-        }
+fn print_lines(lines: Vec<String>) {
+    for l in lines {
+        println!("{l}");
     }
 }

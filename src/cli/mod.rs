@@ -1,8 +1,9 @@
 //! The operator's command line (when not run as a CNI plugin): [`args`] the commands and their
 //! options, [`parse`] the conventions (help, version, exit codes), one module per group of
-//! commands.
+//! commands; [`error`] their errors, printed whole on stderr with the exit code they map to.
 
 mod args;
+mod error;
 mod install;
 mod ops;
 
@@ -13,8 +14,9 @@ use argh::FromArgs;
 use crate::build_info::version_line;
 pub use args::*;
 
+use error::exit;
 use install::{install, uninstall};
-use ops::{agent, ipam, status};
+use ops::{agent, cleanup, ipam, policy_explain, status};
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
@@ -25,10 +27,11 @@ pub fn run() -> i32 {
     };
     crate::logging::init(None, None, log::LevelFilter::Info);
     match cli.command {
-        Sub::Agent(a) => agent(a),
-        Sub::Status(s) => status(&s),
+        Sub::Agent(a) if a.cleanup => cleanup(&a.subnet_file),
+        Sub::Agent(a) => exit("lichen agent", agent(a)),
+        Sub::Status(s) => exit("lichen status", status(&s)),
         Sub::Demo(d) => crate::demo::run(d.keep),
-        Sub::Install(i) => install(i),
+        Sub::Install(i) => exit("lichen install", install(i)),
         Sub::Daemonset(d) => daemonset(d),
         Sub::Uninstall(u) => uninstall(u),
         Sub::Version(_) => {
@@ -37,14 +40,12 @@ pub fn run() -> i32 {
         }
         Sub::Ipam(i) => ipam(i.action),
         Sub::Policy(p) => match p.action {
-            PolicyAction::Explain(e) => {
-                crate::agent::explain::cli(&crate::agent::explain::Request {
-                    src: e.src,
-                    dst: e.dst,
-                    port: e.port,
-                    server: e.server,
-                })
-            }
+            PolicyAction::Explain(e) => policy_explain(&crate::agent::explain::Request {
+                src: e.src,
+                dst: e.dst,
+                port: e.port,
+                server: e.server,
+            }),
         },
     }
 }
@@ -52,19 +53,22 @@ pub fn run() -> i32 {
 /// `lichen daemonset`: installs the plugin with the conflist staged, then runs the agent from
 /// the API server, which writes the conflist into the conf dir once the node is programmed.
 fn daemonset(d: DaemonsetCmd) -> i32 {
-    let code = install(InstallCmd {
-        bin_dir: d.bin_dir,
-        conf_dir: d.conf_dir.clone(),
-        conflist: None,
-        custom_conflist: None,
-        plugins_from: d.plugins_from,
-        stage: Some(PathBuf::from(STAGED_CONFLIST)),
-        force: false,
-    });
+    let code = exit(
+        "lichen install",
+        install(InstallCmd {
+            bin_dir: d.bin_dir,
+            conf_dir: d.conf_dir.clone(),
+            conflist: None,
+            custom_conflist: None,
+            plugins_from: d.plugins_from,
+            stage: Some(PathBuf::from(STAGED_CONFLIST)),
+            force: false,
+        }),
+    );
     if code != 0 {
         return code;
     }
-    agent(AgentCmd {
+    let agent_cmd = AgentCmd {
         node_name: None,
         net_conf: Some(d.net_conf),
         cluster_dir: None,
@@ -82,7 +86,8 @@ fn daemonset(d: DaemonsetCmd) -> i32 {
         public_ip: None,
         cni_conf_dir: Some(d.conf_dir),
         cni_conflist: PathBuf::from(STAGED_CONFLIST),
-    })
+    };
+    exit("lichen agent", agent(agent_cmd))
 }
 
 /// The command line as the operator's tools in the same toolbox take it: `-h` as well as

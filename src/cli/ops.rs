@@ -1,19 +1,23 @@
-//! `lichen status`, `lichen agent` (and `--cleanup`), `lichen ipam`.
+//! `lichen status`, `lichen agent` (and `--cleanup`), `lichen ipam`, `lichen policy explain`: each returns a
+//! [`CliError`] the caller prints and turns into the exit code ([`super::error::exit`]).
 
 use std::path::PathBuf;
 
 use super::args::*;
+use super::error::CliError;
+use crate::agent::error::chain;
 
 /// `lichen status [--wait SECONDS] [-o json]`: the agent's status; exit 0 only when `/readyz`
 /// says the node is programmed.
-pub(super) fn status(s: &StatusCmd) -> i32 {
+pub(super) fn status(s: &StatusCmd) -> Result<(), CliError> {
     use crate::agent::client::fetch;
     let path = match s.output.as_str() {
         "text" => "/status",
         "json" => "/status?format=json",
         other => {
-            eprintln!("lichen status: -o takes text or json, not {other:?}");
-            return 2;
+            return Err(CliError::Usage(format!(
+                "-o takes text or json, not {other:?}"
+            )))
         }
     };
     let ready = || matches!(fetch(s.server, "/readyz"), Ok((200, _)));
@@ -27,33 +31,26 @@ pub(super) fn status(s: &StatusCmd) -> i32 {
         Ok((200, body)) => {
             print!("{body}");
             if ready() {
-                0
+                Ok(())
             } else {
-                eprintln!("lichen status: this node is not ready (see above)");
-                1
+                Err(CliError::NotReady)
             }
         }
-        Ok((code, body)) => {
-            eprintln!("lichen status: agent answered {code}: {body}");
-            1
-        }
-        Err(e) => {
-            eprintln!(
-                "lichen status: no agent at {} ({e}); is `lichen agent` running?",
-                s.server
-            );
-            1
-        }
+        Ok((code, body)) => Err(CliError::Answered { code, body }),
+        Err(source) => Err(CliError::NoAgent {
+            addr: s.server,
+            source,
+        }),
     }
 }
 
 /// Removes every route, device, nftables table and the subnet file the agent made; returns the
 /// errors.
-pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
+pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<CliError> {
     use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler};
     let kernel = match NetlinkKernel::open() {
         Ok(k) => k,
-        Err(e) => return vec![format!("netlink: {e}")],
+        Err(e) => return vec![CliError::Netlink(e)],
     };
     let netconf = crate::agent::netconf::ClusterNetwork {
         network: Vec::new(),
@@ -63,34 +60,35 @@ pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<String> {
         ipmasq: false,
         network_policy: false,
     };
-    Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned()).cleanup()
+    Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned())
+        .cleanup()
+        .into_iter()
+        .map(CliError::Cleanup)
+        .collect()
 }
 
-pub(super) fn agent(a: AgentCmd) -> i32 {
-    use crate::agent::run;
-    if a.cleanup {
-        let errors = agent_cleanup(&a.subnet_file);
-        for e in &errors {
-            eprintln!("lichen agent --cleanup: {e}");
-        }
-        return if errors.is_empty() { 0 } else { 1 };
+/// `lichen agent --cleanup`: one line per error on stderr; exit 1 when any.
+pub(super) fn cleanup(subnet_file: &std::path::Path) -> i32 {
+    let errors = agent_cleanup(subnet_file);
+    for e in &errors {
+        eprintln!("lichen agent --cleanup: {}", chain(e));
     }
+    if errors.is_empty() {
+        0
+    } else {
+        1
+    }
+}
+
+pub(super) fn agent(a: AgentCmd) -> Result<(), CliError> {
+    use crate::agent::run;
     let node_name = a.node_name.or_else(|| std::env::var("NODE_NAME").ok());
     let (Some(node_name), Some(net_conf)) = (node_name, a.net_conf) else {
-        eprintln!("lichen agent: needs --node-name (or NODE_NAME) and --net-conf");
-        return 2;
+        return Err(CliError::Usage(
+            "needs --node-name (or NODE_NAME) and --net-conf".into(),
+        ));
     };
-    let (cluster_dir, kube) = match cluster_source(a.cluster_dir, a.kube, a.kubeconfig) {
-        Ok(Ok(source)) => source,
-        Ok(Err(e)) => {
-            eprintln!("lichen agent: {e}");
-            return 1;
-        }
-        Err(usage) => {
-            eprintln!("lichen agent: {usage}");
-            return 2;
-        }
-    };
+    let (cluster_dir, kube) = cluster_source(a.cluster_dir, a.kube, a.kubeconfig)?;
     let opts = run::Options {
         node_name,
         net_conf,
@@ -106,76 +104,65 @@ pub(super) fn agent(a: AgentCmd) -> i32 {
         cni_conf: a.cni_conf_dir.map(|d| (a.cni_conflist, d)),
         podcidr_wait: run::podcidr_wait_from_env(),
     };
-    match run::run(opts) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("lichen agent: {e}");
-            1
-        }
-    }
+    Ok(run::run(opts)?)
 }
 
 /// Exactly one of `--cluster-dir`, `--kube`, `--kubeconfig`: the cluster dir (empty with the
-/// API) and the API configuration. `Err`: a usage error; `Ok(Err)`: the kubeconfig or service
-/// account cannot be read.
-#[allow(clippy::type_complexity)]
+/// API) and the API configuration. A usage error (exit 2) unless exactly one is given; an
+/// error when the kubeconfig or service account cannot be read.
 fn cluster_source(
     dir: Option<PathBuf>,
     kube: bool,
     kubeconfig: Option<PathBuf>,
-) -> Result<Result<(PathBuf, Option<crate::k8s::KubeConfig>), String>, &'static str> {
+) -> Result<(PathBuf, Option<crate::k8s::KubeConfig>), CliError> {
     use crate::k8s::KubeConfig;
+    let api = |flag, config: Result<KubeConfig, _>| {
+        config
+            .map(|k| (PathBuf::new(), Some(k)))
+            .map_err(|error| CliError::Kube { flag, error })
+    };
     match (dir, kube, kubeconfig) {
-        (Some(d), false, None) => Ok(Ok((d, None))),
-        (None, true, None) => Ok(KubeConfig::in_cluster()
-            .map(|k| (PathBuf::new(), Some(k)))
-            .map_err(|e| format!("--kube: {e}"))),
-        (None, false, Some(f)) => Ok(KubeConfig::from_file(&f)
-            .map(|k| (PathBuf::new(), Some(k)))
-            .map_err(|e| format!("--kubeconfig: {e}"))),
-        (None, false, None) => Err("needs one of --cluster-dir, --kube or --kubeconfig"),
-        _ => Err("--cluster-dir, --kube and --kubeconfig are mutually exclusive"),
+        (Some(d), false, None) => Ok((d, None)),
+        (None, true, None) => api("--kube", KubeConfig::in_cluster()),
+        (None, false, Some(f)) => api("--kubeconfig", KubeConfig::from_file(&f)),
+        (None, false, None) => Err(CliError::Usage(
+            "needs one of --cluster-dir, --kube or --kubeconfig".into(),
+        )),
+        _ => Err(CliError::Usage(
+            "--cluster-dir, --kube and --kubeconfig are mutually exclusive".into(),
+        )),
     }
 }
 
 pub(super) fn ipam(action: IpamAction) -> i32 {
+    use super::error::exit;
     match action {
-        IpamAction::List(l) => ipam_list(l),
-        IpamAction::Gc(g) => ipam_gc(g),
+        IpamAction::List(l) => exit("lichen ipam list", ipam_list(l)),
+        IpamAction::Gc(g) => exit("lichen ipam gc", ipam_gc(g)),
     }
 }
 
 /// `lichen ipam list`: one line per lease of the network.
-fn ipam_list(l: IpamList) -> i32 {
+fn ipam_list(l: IpamList) -> Result<(), CliError> {
     use lichen_ipam::{DiskStore, Store};
-    if let Err(e) = lichen_ipam::disk::validate_network_name(&l.network) {
-        eprintln!("lichen ipam: {e}");
-        return 1;
-    }
+    lichen_ipam::disk::validate_network_name(&l.network)?;
     let dir = l.data_dir.join(&l.network);
     if !dir.is_dir() {
-        eprintln!(
-            "lichen ipam list: {} does not exist: check --network (the conflist's \"name\") and --data-dir",
-            dir.display()
-        );
-        return 1;
+        return Err(CliError::NoNetwork(dir));
     }
-    let res = DiskStore::at(dir).list().map(|leases| {
-        for l in leases {
-            println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
-        }
-    });
-    ipam_exit(res)
+    for l in DiskStore::at(dir).list()? {
+        println!("{}\t{}\t{}", l.ip, l.container_id, l.ifname);
+    }
+    Ok(())
 }
 
 /// `lichen ipam gc`: releases the leases of attachments not kept (or, `--dry-run`, says which).
-fn ipam_gc(g: IpamGc) -> i32 {
+fn ipam_gc(g: IpamGc) -> Result<(), CliError> {
     use lichen_ipam::Ipam;
     if g.keep.is_empty() != g.all {
-        eprintln!(
-            "lichen ipam gc: give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both"
-        );
-        return 2;
+        return Err(CliError::Usage(
+            "give the attachments to keep (--keep CONTAINERID/IFNAME, repeatable) or --all to release every lease, not both".into(),
+        ));
     }
     let keep: Vec<(String, String)> = g
         .keep
@@ -185,32 +172,53 @@ fn ipam_gc(g: IpamGc) -> i32 {
             None => (k.clone(), String::new()),
         })
         .collect();
-    let res = Ipam::open(&g.data_dir, &g.network).and_then(|i| {
-        if g.dry_run {
-            for l in i.gc_plan(&keep)? {
-                println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
-            }
-            return Ok(());
+    let i = Ipam::open(&g.data_dir, &g.network)?;
+    if g.dry_run {
+        for l in i.gc_plan(&keep)? {
+            println!("would release {}\t{}\t{}", l.ip, l.container_id, l.ifname);
         }
-        let (released, errors) = i.gc(&keep);
-        for ip in released {
-            println!("released {ip}");
-        }
-        for e in errors {
-            eprintln!("error: {e}");
-        }
-        Ok(())
-    });
-    ipam_exit(res)
+        return Ok(());
+    }
+    let (released, errors) = i.gc(&keep);
+    for ip in released {
+        println!("released {ip}");
+    }
+    for e in errors {
+        eprintln!("error: {e}"); // IpamError prints its cause itself
+    }
+    Ok(())
 }
 
-/// The exit code of an `ipam` command: 1 (with the error) if it failed.
-fn ipam_exit(res: Result<(), lichen_ipam::IpamError>) -> i32 {
-    match res {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("lichen ipam: {e}");
-            1
+/// `lichen policy explain`: the agent's answer on stdout; exit 0 allowed, 1 denied, 2 on errors.
+pub(super) fn policy_explain(e: &crate::agent::explain::Request) -> i32 {
+    use crate::agent::explain::{allowed, query_path};
+    let answer = query_path(e)
+        .map_err(CliError::Query)
+        .and_then(|path| ask(e.server, &path));
+    match answer {
+        Ok(body) => {
+            print!("{body}");
+            if allowed(&body) {
+                0
+            } else {
+                1
+            }
         }
+        Err(err) => {
+            eprintln!("lichen policy explain: {}", chain(&err));
+            2
+        }
+    }
+}
+
+/// GET `path` from the agent at `server`: the body of a 200.
+fn ask(server: std::net::SocketAddr, path: &str) -> Result<String, CliError> {
+    match crate::agent::client::fetch(server, path) {
+        Ok((200, body)) => Ok(body),
+        Ok((code, body)) => Err(CliError::Answered { code, body }),
+        Err(source) => Err(CliError::NoAgent {
+            addr: server,
+            source,
+        }),
     }
 }

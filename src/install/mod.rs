@@ -21,11 +21,14 @@
 //! - records what it created in `<bin dir>/.lichen-installed`, so `uninstall` removes exactly
 //!   that and nothing an operator or another CNI put there.
 //!
+//! Errors are [`InstallError`]s: what failed, with the path and the file system's error.
+//!
 //! Everything is written atomically (temp file beside the target, rename), so a runtime never
 //! reads half a binary or half a conflist. A conflist of another CNI is never overwritten unless
 //! `--force` is given.
 
 mod conflist;
+mod error;
 mod record;
 mod uninstall;
 
@@ -35,6 +38,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub use conflist::{is_ours, Chain};
+use error::Context;
+pub use error::InstallError;
 pub use uninstall::{installed_bridge, uninstall};
 
 use crate::subnet_file::write_atomic;
@@ -63,13 +68,10 @@ pub struct Install {
 
 impl Install {
     /// Installs; returns what it did, one line each.
-    pub fn run(&self, exe: &Path) -> io::Result<Vec<String>> {
-        let chain =
-            Chain::parse(&self.conflist).map_err(|e| invalid(format!("the conflist: {e}")))?;
+    pub fn run(&self, exe: &Path) -> Result<Vec<String>, InstallError> {
+        let chain = Chain::parse(&self.conflist).map_err(InstallError::Conflist)?;
         if !chain.is_lichen() {
-            return Err(invalid(
-                "the conflist to install does not start with a plugin of type \"lichen\"".into(),
-            ));
+            return Err(InstallError::NotLichen);
         }
         let target = self.conf_dir.join(CONFLIST_NAME);
         if self.stage.is_none() {
@@ -79,11 +81,12 @@ impl Install {
         let mut made = record::Record::read(&self.bin_dir);
         self.install_binary(exe, &mut made, &mut done)?;
         let missing = self.link_chained(&chain, &mut made, &mut done)?;
-        made.write(&self.bin_dir)?;
+        made.write(&self.bin_dir)
+            .context("writing", &self.bin_dir.join(record::FILE))?;
         let text = self.conflist_text(&chain, &missing, &mut done);
         let dest = self.stage.clone().unwrap_or(target);
         if fs::read_to_string(&dest).ok().as_deref() != Some(text.as_str()) {
-            write_atomic(&dest, text.as_bytes())?;
+            write_atomic(&dest, text.as_bytes()).context("writing", &dest)?;
             done.push(match &self.stage {
                 Some(_) => format!(
                     "staged {}: `lichen agent --cni-conf-dir` puts it in place once this node is programmed",
@@ -105,13 +108,14 @@ impl Install {
         exe: &Path,
         made: &mut record::Record,
         done: &mut Vec<String>,
-    ) -> io::Result<()> {
-        fs::create_dir_all(&self.bin_dir)?;
+    ) -> Result<(), InstallError> {
+        fs::create_dir_all(&self.bin_dir).context("creating", &self.bin_dir)?;
         let bin = self.bin_dir.join("lichen");
-        let data = fs::read(exe)?;
+        let data = fs::read(exe).context("reading", exe)?;
         if fs::read(&bin).ok().as_deref() != Some(data.as_slice()) {
-            write_atomic(&bin, &data)?;
-            fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
+            write_atomic(&bin, &data)
+                .and_then(|()| fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)))
+                .context("installing", &bin)?;
             done.push(format!("installed {}", bin.display()));
         }
         made.add("lichen");
@@ -122,7 +126,7 @@ impl Install {
                 continue;
             }
             if fs::read_link(&link).ok().as_deref() != Some(Path::new("lichen")) {
-                symlink_atomic(Path::new("lichen"), &link)?;
+                symlink_atomic(Path::new("lichen"), &link).context("linking", &link)?;
                 done.push(format!("linked {} -> lichen", link.display()));
             }
             made.add(name);
@@ -137,7 +141,7 @@ impl Install {
         chain: &Chain,
         made: &mut record::Record,
         done: &mut Vec<String>,
-    ) -> io::Result<Vec<String>> {
+    ) -> Result<Vec<String>, InstallError> {
         let mut missing = Vec::new();
         for (ty, _) in chain.plugins.iter().skip(1) {
             let path = self.bin_dir.join(ty);
@@ -151,7 +155,7 @@ impl Install {
                 .find(|p| present(p))
             {
                 Some(src) => {
-                    symlink_atomic(&src, &path)?;
+                    symlink_atomic(&src, &path).context("linking", &path)?;
                     made.add(ty);
                     done.push(format!("linked {} -> {}", path.display(), src.display()));
                 }
@@ -196,22 +200,17 @@ impl Install {
 /// The agent's side of `install --stage`: writes the staged conflist into `conf_dir` when it
 /// differs from what is there. Returns what it did (`None`: already in place). A conflist of
 /// another CNI under Lichen's name is left alone (an error).
-pub fn publish(staged: &Path, conf_dir: &Path) -> io::Result<Option<String>> {
-    let text = fs::read_to_string(staged).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "the staged conflist {}: {e} (written by `lichen install --stage`)",
-                staged.display()
-            ),
-        )
+pub fn publish(staged: &Path, conf_dir: &Path) -> Result<Option<String>, InstallError> {
+    let text = fs::read_to_string(staged).map_err(|source| InstallError::Staged {
+        path: staged.to_owned(),
+        source,
     })?;
     let target = conf_dir.join(CONFLIST_NAME);
     if fs::read_to_string(&target).ok().as_deref() == Some(text.as_str()) {
         return Ok(None);
     }
     refuse_foreign(&target, false)?;
-    write_atomic(&target, text.as_bytes())?;
+    write_atomic(&target, text.as_bytes()).context("writing", &target)?;
     let mut line = format!("wrote {}", target.display());
     for w in shadowing_warnings(conf_dir)? {
         line.push_str("; ");
@@ -220,20 +219,10 @@ pub fn publish(staged: &Path, conf_dir: &Path) -> io::Result<Option<String>> {
     Ok(Some(line))
 }
 
-fn invalid(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
-}
-
 /// Refuses to replace `target` when it holds another CNI's conflist (unless `force`).
-fn refuse_foreign(target: &Path, force: bool) -> io::Result<()> {
+fn refuse_foreign(target: &Path, force: bool) -> Result<(), InstallError> {
     match fs::read_to_string(target) {
-        Ok(old) if !is_ours(&old) && !force => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and is not Lichen's; pass --force to replace it",
-                target.display()
-            ),
-        )),
+        Ok(old) if !is_ours(&old) && !force => Err(InstallError::Foreign(target.to_owned())),
         _ => Ok(()),
     }
 }
@@ -254,8 +243,9 @@ fn symlink_atomic(target: &Path, link: &Path) -> io::Result<()> {
 
 /// containerd and CRI-O use the first config in name order: one line per config that sorts
 /// before Lichen's and so wins.
-fn shadowing_warnings(dir: &Path) -> io::Result<Vec<String>> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)?
+fn shadowing_warnings(dir: &Path) -> Result<Vec<String>, InstallError> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .context("reading", dir)?
         .flatten()
         .map(|e| e.path())
         .filter(|p| {

@@ -203,9 +203,11 @@ fn staged_conflist_is_published_only_by_the_agent() {
     )
     .unwrap();
     let e = publish(&staged, &inst.conf_dir).unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+    assert!(matches!(e, InstallError::Foreign(_)), "{e:?}");
     let e = publish(&s.0.join("nothing"), &inst.conf_dir).unwrap_err();
     assert!(e.to_string().contains("lichen install --stage"), "{e}");
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<io::Error>());
+    assert_eq!(io.map(io::Error::kind), Some(io::ErrorKind::NotFound));
 }
 
 #[test]
@@ -217,7 +219,7 @@ fn never_clobbers_a_foreign_conflist_unless_forced() {
     fs::write(s.0.join("net.d/05-other.conflist"), foreign).unwrap();
     let mut inst = s.install();
     let e = inst.run(&s.exe()).unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+    assert!(matches!(e, InstallError::Foreign(_)), "{e:?}");
     assert_eq!(
         fs::read_to_string(s.0.join("net.d").join(CONFLIST_NAME)).unwrap(),
         foreign

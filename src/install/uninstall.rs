@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::error::{Context, InstallError};
 use super::record::{self, Record};
 use super::{is_ours, Chain, CONFLIST_NAME};
 use crate::cni::json::Object;
@@ -31,17 +32,17 @@ fn bridge_of(text: &str) -> Option<String> {
 
 /// Removes the conflist (if Lichen's) and the names recorded in the bin dir (plus `lichen` and
 /// `lichen-ipam`, which every install made, also before the record existed).
-pub fn uninstall(bin_dir: &Path, conf_dir: &Path) -> io::Result<Vec<String>> {
+pub fn uninstall(bin_dir: &Path, conf_dir: &Path) -> Result<Vec<String>, InstallError> {
     let mut done = Vec::new();
     let target = conf_dir.join(CONFLIST_NAME);
     match fs::read_to_string(&target) {
         Ok(t) if is_ours(&t) => {
-            fs::remove_file(&target)?;
+            fs::remove_file(&target).context("removing", &target)?;
             done.push(format!("removed {}", target.display()));
         }
         Ok(_) => done.push(format!("kept {}: it is not Lichen's", target.display())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e).context("reading", &target),
     }
     let mut made = Record::read(bin_dir);
     made.add("lichen");
@@ -55,7 +56,7 @@ pub fn uninstall(bin_dir: &Path, conf_dir: &Path) -> io::Result<Vec<String>> {
             Ok(()) if name == record::FILE => {}
             Ok(()) => done.push(format!("removed {}", p.display())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e).context("removing", &p),
         }
     }
     Ok(done)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use lichen_backends::{BackendConf, Desired, Op};
 
-use super::Reconciler;
+use super::{ReconcileError, Reconciler};
 use crate::agent::kernel::Kernel;
 use crate::agent::report::Report;
 use crate::agent::stale::LastAddresses;
@@ -33,8 +33,8 @@ pub struct FieldState {
 }
 
 impl<K: Kernel> Reconciler<K> {
-    /// The error line for a step the kernel refused: with what to do, when Lichen knows.
-    pub(super) fn refused(&mut self, op: &Op, e: &io::Error) -> String {
+    /// The error for a step the kernel refused: with what to do, when Lichen knows.
+    pub(super) fn refused(&mut self, op: &Op, e: io::Error) -> ReconcileError {
         if e.raw_os_error() == Some(libc::EEXIST) {
             // The culprit may be new since the last survey.
             if let Ok(f) = self.kernel.foreign(&self.netconf.network) {
@@ -42,9 +42,10 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         let direct = matches!(self.netconf.backend, BackendConf::Vxlan(v) if v.direct_routing);
-        match survey::explain(op, e, &self.field.foreign, direct) {
-            Some(why) => why,
-            None => format!("{op:?}: {e}"),
+        ReconcileError::Refused {
+            op: format!("{op:?}"),
+            hint: survey::explain(op, &e, &self.field.foreign, direct),
+            source: e,
         }
     }
 
@@ -65,10 +66,13 @@ impl<K: Kernel> Reconciler<K> {
             Ok(false) => {}
             // The device did not come up this pass: that error is reported already.
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
-            Err(e) => report.last_errors.push(format!(
-                "turning transmit checksum offload off on {}: {e}",
-                dev.name
-            )),
+            Err(source) => report.last_errors.push(
+                ReconcileError::Offload {
+                    dev: dev.name.clone(),
+                    source,
+                }
+                .line(),
+            ),
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lichen_backends::{LocalUnderlay, NodeInfo};
 
-use super::{podcidr_hint, Reconciler};
+use super::{podcidr_hint, ReconcileError, Reconciler};
 use crate::agent::kernel::Kernel;
 use crate::agent::report::Report;
 use crate::k8s::Node;
@@ -58,7 +58,7 @@ impl<K: Kernel> Reconciler<K> {
         &mut self,
         state: &ClusterState,
         report: &mut Report,
-    ) -> Result<Option<Node>, String> {
+    ) -> Result<Option<Node>, ReconcileError> {
         let local = self.local_node(state, report);
         let Some(local) = local.filter(|n| !n.deleting) else {
             (self.no_podcidr_since, self.hinted) = (None, false);
@@ -80,33 +80,28 @@ impl<K: Kernel> Reconciler<K> {
             .iter()
             .find(|c| !self.netconf.network.iter().any(|n| n.contains(*c)))
         {
-            return Err(format!(
-                "this node's podCIDR {c} is not inside the cluster network {:?} of net-conf.json",
-                self.netconf
-                    .network
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-            ));
+            return Err(ReconcileError::PodCidrOutside {
+                cidr: *c,
+                network: self.netconf.network.clone(),
+            });
         }
         Ok(Some(local))
     }
 
     /// The underlay this node's first InternalIP is on (`--iface` when given).
-    pub(super) fn underlay(&mut self, me: &NodeInfo) -> Result<LocalUnderlay, String> {
-        let addr = *me.internal_ips.first().ok_or_else(|| {
-            format!(
-                "Node {:?} has no InternalIP in status.addresses",
-                self.node_name
-            )
-        })?;
+    pub(super) fn underlay(&mut self, me: &NodeInfo) -> Result<LocalUnderlay, ReconcileError> {
+        let addr = *me
+            .internal_ips
+            .first()
+            .ok_or_else(|| ReconcileError::NoInternalIp {
+                node: self.node_name.clone(),
+            })?;
         self.kernel
             .underlay(self.iface.as_deref(), addr)
-            .map_err(|e| match &self.iface {
-                Some(i) => format!("underlay interface {i:?}: {e}"),
-                None => {
-                    format!("no interface holds this node's address {addr} ({e}); pass --iface")
-                }
+            .map_err(|source| ReconcileError::Underlay {
+                iface: self.iface.clone(),
+                addr,
+                source,
             })
     }
 }
