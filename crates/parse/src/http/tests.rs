@@ -144,54 +144,64 @@ fn written_heads() {
     assert_eq!(head.header("content-type"), Some("text/plain"));
 }
 
+/// Heads the noise starts from.
+const SEEDS: &[&[u8]] = &[
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 410 Gone\r\ncontent-length: 5\r\n\r\nhello",
+    b"GET /status?format=json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET /policy/explain?src=a&dst=b HTTP/1.1\n\n",
+];
+
+/// Pieces the noise inserts.
+const TOKENS: &[&[u8]] = &[
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b":",
+    b" ",
+    b"?",
+    b";",
+    b"HTTP/1.",
+    b"\xff",
+    b"\xc3",
+    b"0",
+    b"ffffffffffffffffff",
+    b"-1",
+    b"chunked",
+    b"Content-Length: ",
+];
+
+/// One of [`SEEDS`] cut short, with random bytes, with [`TOKENS`] inserted, or pure noise.
+fn noise(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = SEEDS[rng.below(SEEDS.len())].to_vec();
+    match rng.below(4) {
+        0 => bytes.truncate(rng.below(bytes.len() + 1)),
+        1 => {
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(bytes.len());
+                bytes[i] = rng.next_u64() as u8;
+            }
+        }
+        2 => {
+            for _ in 0..1 + rng.below(6) {
+                let i = rng.below(bytes.len() + 1);
+                let t = TOKENS[rng.below(TOKENS.len())];
+                bytes.splice(i..i, t.iter().copied());
+            }
+        }
+        _ => bytes = (0..rng.below(300)).map(|_| rng.next_u64() as u8).collect(),
+    }
+    bytes
+}
+
 /// Random heads: valid ones cut short, with bytes flipped, spliced with HTTP-ish tokens, or
 /// pure noise. Whatever comes, the codec returns (never panics) and a reader never holds more
 /// than its bound.
 #[test]
 fn random_and_broken_heads_never_panic() {
-    const SEEDS: &[&[u8]] = &[
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-        b"HTTP/1.1 410 Gone\r\ncontent-length: 5\r\n\r\nhello",
-        b"GET /status?format=json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        b"GET /policy/explain?src=a&dst=b HTTP/1.1\n\n",
-    ];
-    const TOKENS: &[&[u8]] = &[
-        b"\r\n",
-        b"\n",
-        b"\r",
-        b":",
-        b" ",
-        b"?",
-        b";",
-        b"HTTP/1.",
-        b"\xff",
-        b"\xc3",
-        b"0",
-        b"ffffffffffffffffff",
-        b"-1",
-        b"chunked",
-        b"Content-Length: ",
-    ];
     let mut rng = Rng::new(0x11c4_e75e_ed12);
     for _ in 0..20_000 {
-        let mut bytes = SEEDS[rng.below(SEEDS.len())].to_vec();
-        match rng.below(4) {
-            0 => bytes.truncate(rng.below(bytes.len() + 1)),
-            1 => {
-                for _ in 0..1 + rng.below(4) {
-                    let i = rng.below(bytes.len());
-                    bytes[i] = rng.next_u64() as u8;
-                }
-            }
-            2 => {
-                for _ in 0..1 + rng.below(6) {
-                    let i = rng.below(bytes.len() + 1);
-                    let t = TOKENS[rng.below(TOKENS.len())];
-                    bytes.splice(i..i, t.iter().copied());
-                }
-            }
-            _ => bytes = (0..rng.below(300)).map(|_| rng.next_u64() as u8).collect(),
-        }
+        let bytes = noise(&mut rng);
         let max = 1 + rng.below(128);
         let sizes = [1 + rng.below(40), 1 + rng.below(5)];
         match read(&bytes, max, &sizes) {

@@ -2,6 +2,7 @@
 //! both ways (allowed and denied), and the ruleset's shape where it matters (churn, names).
 
 mod cases;
+mod peers;
 mod ports;
 mod shape;
 

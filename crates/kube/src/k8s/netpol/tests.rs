@@ -20,7 +20,7 @@ fn net(s: &str) -> IpNet {
 }
 
 #[test]
-fn parses_a_kubectl_policy() {
+fn parses_a_kubectl_policy_and_its_ingress() {
     let p = NetworkPolicy::from_json(POLICY).unwrap();
     assert_eq!(
         (p.namespace.as_str(), p.name.as_str()),
@@ -72,6 +72,11 @@ fn parses_a_kubectl_policy() {
             },
         ]
     );
+}
+
+#[test]
+fn parses_a_kubectl_policys_egress() {
+    let p = NetworkPolicy::from_json(POLICY).unwrap();
     assert_eq!(p.egress.len(), 2);
     assert!(matches!(
         &p.egress[0].peers[0],

@@ -45,6 +45,45 @@ fn state() -> lichen_kube::model::ClusterState {
     s
 }
 
+/// What `nft` must show of the first ruleset of [`state`]: both base chains, the `ip`/`ip6`
+/// twins, the dispatch maps, a rule's peers, ports and named ports, the comments.
+const RENDERED: &[&str] = &[
+    "chain egress { type filter hook forward priority filter - 1; policy accept;",
+    "chain ingress { type filter hook forward priority filter; policy accept;",
+    "ct state established,related accept comment \"established/related connection\"",
+    "ip daddr @node-addrs.v4 accept",
+    "ip6 daddr @node-addrs.v6 accept",
+    "ip saddr vmap @egress-pods.v4",
+    "ip6 saddr vmap @egress-pods.v6",
+    "ip daddr vmap @ingress-pods.v4",
+    "set node-addrs.v4 { type ipv4_addr flags interval elements = { 10.42.1.1, 198.51.100.1 } }",
+    "ip saddr @ingress/a/web-in/0/peers.v4 meta l4proto . th dport @ingress/a/web-in/0/ports accept",
+    "ip saddr @ingress/a/web-in/0/peers.v4 ip daddr . meta l4proto . th dport @ingress/a/web-in/0/named.v4 accept",
+    "elements = { tcp . 9000-9100, udp . 53 }",
+    "elements = { 10.42.1.2 . tcp . 8080 }",
+    "set ingress/a/web-in/0/peers.v4 { type ipv4_addr flags interval elements = { 10.42.2.2 } }",
+    "elements = { 10.0.0.0-10.42.1.255, 10.42.3.0-10.255.255.255 }",
+    "map egress-pods.v6 { type ipv6_addr : verdict elements = { fd42:1::3 : jump egress-group-",
+    "drop comment \"default deny (ingress isolated by a/web-in)\"",
+];
+
+/// The table as `nft` lists it holds [`RENDERED`], and `policy_status` counts its chains and
+/// rules as `size` does.
+fn assert_rendered(rs: &crate::Ruleset) {
+    let listing = nft("list table inet lichen-policy");
+    if std::env::var_os("LICHEN_SHOW").is_some() {
+        eprintln!("{listing}");
+    }
+    let text = flat(&listing);
+    for want in RENDERED {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    let (chains, rules, _, _) = size(rs);
+    let listed = policy_status().unwrap().unwrap();
+    assert_eq!(listed.len(), chains);
+    assert_eq!(listed.iter().map(|c| c.rules).sum::<usize>(), rules);
+}
+
 #[test]
 fn ruleset_renders_with_twins_maps_and_comments() {
     testkit::require_root!();
@@ -58,36 +97,7 @@ fn ruleset_renders_with_twins_maps_and_comments() {
         apply_policy(&rs, None).unwrap(),
         Applied::Replaced(_)
     ));
-    let listing = nft("list table inet lichen-policy");
-    if std::env::var_os("LICHEN_SHOW").is_some() {
-        eprintln!("{listing}");
-    }
-    let text = flat(&listing);
-    for want in [
-        "chain egress { type filter hook forward priority filter - 1; policy accept;",
-        "chain ingress { type filter hook forward priority filter; policy accept;",
-        "ct state established,related accept comment \"established/related connection\"",
-        "ip daddr @node-addrs.v4 accept",
-        "ip6 daddr @node-addrs.v6 accept",
-        "ip saddr vmap @egress-pods.v4",
-        "ip6 saddr vmap @egress-pods.v6",
-        "ip daddr vmap @ingress-pods.v4",
-        "set node-addrs.v4 { type ipv4_addr flags interval elements = { 10.42.1.1, 198.51.100.1 } }",
-        "ip saddr @ingress/a/web-in/0/peers.v4 meta l4proto . th dport @ingress/a/web-in/0/ports accept",
-        "ip saddr @ingress/a/web-in/0/peers.v4 ip daddr . meta l4proto . th dport @ingress/a/web-in/0/named.v4 accept",
-        "elements = { tcp . 9000-9100, udp . 53 }",
-        "elements = { 10.42.1.2 . tcp . 8080 }",
-        "set ingress/a/web-in/0/peers.v4 { type ipv4_addr flags interval elements = { 10.42.2.2 } }",
-        "elements = { 10.0.0.0-10.42.1.255, 10.42.3.0-10.255.255.255 }",
-        "map egress-pods.v6 { type ipv6_addr : verdict elements = { fd42:1::3 : jump egress-group-",
-        "drop comment \"default deny (ingress isolated by a/web-in)\"",
-    ] {
-        assert!(text.contains(want), "{want:?} in\n{text}");
-    }
-    let (chains, rules, _, _) = size(&rs);
-    let listed = policy_status().unwrap().unwrap();
-    assert_eq!(listed.len(), chains);
-    assert_eq!(listed.iter().map(|c| c.rules).sum::<usize>(), rules);
+    assert_rendered(&rs);
 
     // A label change: elements only, and the listing follows.
     pod(&mut s, "a/client", "n2", "10.42.2.2", &[("app", "other")]);
