@@ -3,9 +3,9 @@
 //! front-end with its agreement with `k8s::json` (in `fuzz_tests/json.rs`). For each: random
 //! and mutated inputs never panic and fail with an error that says where; what the writer side
 //! renders (or a generator builds) parses back to what it came from; hostile sizes and depths
-//! are refused quickly. The kubeconfig YAML, base64 and `k8s::json` have theirs in
-//! `lichen-kube` (crates/kube/src/fuzz_tests.rs); the inotify record walker has its own in
-//! `agent/source/inotify.rs`.
+//! are refused quickly. The kubeconfig YAML and base64 have theirs in `lichen-parse`
+//! (crates/parse/src/fuzz_tests.rs), `k8s::json` in `lichen-kube` (crates/kube/src/fuzz_tests.rs);
+//! the inotify record walker has its own in `agent/source/inotify.rs`.
 //!
 //! `LICHEN_PARSE_SEED` replays a run (the seed is printed on failure).
 

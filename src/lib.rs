@@ -9,7 +9,8 @@
 //!     Lichen's tables) and [`nl`] (rtnetlink): `lichen-netlink` (crates/netlink);
 //!   - [`json`] (the one JSON syntax layer under both JSON front-ends, `cni::json` and
 //!     `k8s::json`), [`http`] (the one HTTP/1.1 codec) and [`rfc3339`]: `lichen-parse`
-//!     (crates/parse), the lowest;
+//!     (crates/parse), the lowest, with the kubeconfig's YAML subset and base64 (re-exported
+//!     as `k8s::yaml` and `k8s::base64`);
 //!   - [`k8s`] (the Kubernetes client and objects) and [`model`] (the cluster model,
 //!     `ClusterState`, that the agent's sources fill and policy reads): `lichen-kube`
 //!     (crates/kube), over `lichen-parse`;

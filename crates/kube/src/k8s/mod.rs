@@ -10,12 +10,12 @@
 //! - [`object`]: one parsed object of any kind; kinds not handled are kept as references.
 //!
 //! The API client (the `--kube`/`--kubeconfig` source):
-//! - [`kubeconfig`] (with [`yaml`] and [`base64`]): server, CA and credentials.
+//! - [`kubeconfig`] (with [`yaml`] and [`base64`], `lichen-parse`'s, re-exported here):
+//!   server, CA and credentials.
 //! - [`tls`]: rustls (ring) verified against the cluster CA; [`http`]: HTTP/1.1 bodies, chunked
 //!   watch lines; [`client`]: one API server, tokens, errors.
 //! - [`watch`]: list + watch of any kind; [`publish`]: the Node PATCHes the agent sends.
 
-pub mod base64;
 pub mod client;
 pub mod error;
 pub mod http;
@@ -34,7 +34,9 @@ pub mod publish;
 pub mod rbac;
 pub mod tls;
 pub mod watch;
-pub mod yaml;
+
+// The kubeconfig's YAML subset and base64 are parsers of the layer below, at their old paths.
+pub use lichen_parse::{base64, yaml};
 
 pub use client::{ApiError, Client};
 pub use error::ParseError;
