@@ -47,12 +47,13 @@ for t in "${targets[@]}"; do
   export LICHEN_TARGET="$t" LICHEN_RUNNER
   LICHEN_RUNNER=$(qemu_runner "$t")
   printf '\n=== tests for %s under %s\n' "$t" "$LICHEN_RUNNER"
-  crates=(-p lichen-ipam -p lichen-backends -p lichen-netlink)
+  crates=(-p lichen-ipam -p lichen-backends -p lichen-netlink
+    -p lichen-parse -p lichen-kube -p lichen-policy)
   plugin=(-p lichen --lib --bins --test plugin --test chain)
   "${cargo[@]}" test --quiet --no-run --target "$t" "${crates[@]}"
   "${cargo[@]}" test --quiet --no-run --target "$t" "${plugin[@]}"
   run_tests "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${crates[@]}" -- --test-threads="$threads" ||
-    failed+=("$t: lichen-ipam/lichen-backends")
+    failed+=("$t: the crates under lichen")
   run_tests "${cargo[@]}" test --quiet --no-fail-fast --target "$t" "${plugin[@]}" -- --test-threads="$threads" ||
     failed+=("$t: lichen (lib, bins, plugin, chain)")
   # The test build of one target (std included) is 1-2 GB; the next target does not use it, and a

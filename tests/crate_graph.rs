@@ -10,13 +10,21 @@ use std::path::Path;
 /// crates of lower layers. The test harness (`lichen-testkit`) is a dev-dependency only.
 const CRATES: &[&[&str]] = &[
     // The kernel (namespaces, rtnetlink, nf_tables), the IPAM, the backends' plans (pure),
-    // the namespace builders the demo and the tests share: none imports another.
+    // the namespace builders the demo and the tests share, the parsing layer (JSON syntax,
+    // HTTP/1.1 codec, RFC 3339): none imports another.
     &[
         "lichen-netlink",
         "lichen-ipam",
         "lichen-backends",
         "lichen-netbed",
+        "lichen-parse",
     ],
+    // The Kubernetes objects and client, and the cluster model (over lichen-parse, and
+    // lichen-backends for a VTEP MAC).
+    &["lichen-kube"],
+    // NetworkPolicy: compiled rulesets, explain, its nf_tables table (over lichen-kube and
+    // lichen-netlink).
+    &["lichen-policy"],
     // The binary and its library.
     &["lichen"],
 ];

@@ -1,52 +1,86 @@
-//! The layers of `src/`, checked on every `cargo test`: which module may import which. Pure file
-//! reading (no root, no network, nothing of the `lichen` library is run).
+//! The layers of `src/` and of the crates split out of it (crates/netlink, crates/parse,
+//! crates/kube, crates/policy), checked on every `cargo test`: which module may import which.
+//! Pure file reading (no root, no network, nothing of the `lichen` library is run). Between
+//! crates, cargo enforces the layers (`tests/crate_graph.rs` declares them).
 //!
-//! The rules:
-//! 1. The top-level modules of `src/` sit in [`LAYERS`], lowest first. A module imports only
-//!    modules of lower layers: never one of its own layer, never a higher one. A new top-level
-//!    module fails the check until it is placed there.
+//! The rules, for each crate:
+//! 1. The top-level modules of `src/` sit in [`LAYERS`] (of crates/policy/src in
+//!    [`POLICY_LAYERS`], and so on), lowest first. A module imports only modules of lower
+//!    layers: never one of its own layer, never a higher one. A new top-level module fails the
+//!    check until it is placed there.
 //! 2. Inside every top-level module that is a directory, its first-level submodules (e.g.
 //!    `agent::report`, `cni::env`) import each other without cycles.
 //!
 //! What counts as an import: every path that starts with `crate::`, `super::` or `self::` (in
 //! `src/main.rs`, the binary, `lichen::`), in `use` declarations and in code, brace groups
 //! included; test modules count (a test is part of the module it tests). Comments and string
-//! literals are skipped. A path to a name that the parent's `mod.rs` re-exports with
-//! `pub use child::{Name, ..}` counts as a path to that child. Not seen: paths through a `use`
-//! alias (after `use crate::agent;`, `agent::source::X` counts as `agent` alone) and glob
-//! re-exports.
+//! literals are skipped. A path to a name that the parent's `mod.rs` (or the crate root)
+//! re-exports with `pub use child::{Name, ..}` counts as a path to that child. Not seen: paths
+//! through a `use` alias (after `use crate::agent;`, `agent::source::X` counts as `agent`
+//! alone) and glob re-exports.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+#[path = "layers/graph.rs"]
+mod graph;
 #[path = "layers/lex.rs"]
 mod lex;
+use graph::{describe_cycles, Edges};
 use lex::*;
 
 /// The top-level modules of `crates/netlink/src` by layer, lowest first.
 const NETLINK_LAYERS: &[&[&str]] = &[&["netns", "nft"], &["nl"]];
 
+/// The top-level modules of `crates/parse/src`: leaves, none imports another (and the seeded
+/// property tests of YAML and base64, `#[cfg(test)]`).
+const PARSE_LAYERS: &[&[&str]] = &[
+    &["base64", "http", "json", "rfc3339", "yaml"],
+    &["fuzz_tests"],
+];
+
+/// The top-level modules of `crates/kube/src` by layer, lowest first: the Kubernetes objects
+/// and client, then the cluster model over them (and the seeded property tests of k8s's
+/// parsers, `#[cfg(test)]`).
+const KUBE_LAYERS: &[&[&str]] = &[&["k8s"], &["model", "fuzz_tests"]];
+
+/// The top-level modules of `crates/policy/src` by layer, lowest first.
+const POLICY_LAYERS: &[&[&str]] = &[
+    // The ruleset: what compile produces, explain and table read.
+    &["ruleset"],
+    // Its stable object names; address and port ranges.
+    &["names", "ranges"],
+    // Which pods a policy's selectors and peers name.
+    &["select"],
+    // The compiler.
+    &["compile"],
+    // Explain over a compiled ruleset; the churn generator (tests and the bench).
+    &["explain", "churn"],
+    // The test builders (feature `testing`; the table's kernel tests use them).
+    &["testing"],
+    // The nf_tables table.
+    &["table"],
+    // The compiler's and explain's tests.
+    &["tests"],
+];
+
 /// The top-level modules of `src/` by layer, lowest first; each imports only lower layers.
-/// (`netns`, `nft` and `nl` are the `lichen-netlink` crate's, re-exported: below them all.)
+/// (Below them all, in crates of their own, re-exported: `netns`, `nft` and `nl` of
+/// `lichen-netlink`; `json`, `http` and `rfc3339` of `lichen-parse`; `k8s` and `model` of
+/// `lichen-kube`; `policy`, the `lichen-policy` crate.)
 const LAYERS: &[&[&str]] = &[
-    // The one JSON syntax layer (scanner, members, elements, unescaping) under both JSON
-    // front-ends, cni::json and k8s::json: imports nothing else of the crate.
-    &["json"],
-    // Leaf libraries: import nothing else of the crate but json. The CNI protocol, the
-    // subnet.env hand-off, timestamps, the HTTP/1.1 codec (the API client's and the agent
-    // endpoint's).
-    &["cni", "subnet_file", "rfc3339", "http"],
-    // Libraries over the leaves: the Kubernetes client and objects (k8s), logging, what this
-    // build is (build_info).
-    &["k8s", "logging", "build_info"],
+    // Leaf libraries: import nothing else of the crate. The CNI protocol, the subnet.env
+    // hand-off.
+    &["cni", "subnet_file"],
+    // Logging, what this build is (build_info).
+    &["logging", "build_info"],
     // Seeded property tests of the text parsers below (`#[cfg(test)]`; nothing imports it).
     &["fuzz_tests"],
-    // The cluster model (what the agent's sources fill and policy reads); the plugin's data
-    // plane.
-    &["model", "dataplane"],
-    // NetworkPolicy (semantics, explain, its nf_tables table); the CNI verbs.
-    &["policy", "plugin"],
+    // The plugin's data plane.
+    &["dataplane"],
+    // The CNI verbs.
+    &["plugin"],
     // Installing the plugin and its config on a node.
     &["install"],
     // The node agent.
@@ -62,12 +96,10 @@ const LAYERS: &[&[&str]] = &[
 struct Sources {
     root: PathBuf,
     files: BTreeMap<ModPath, PathBuf>,
-    /// (top-level module, re-exported name) → the child module it comes from.
+    /// (top-level module, re-exported name) → the child module it comes from; the crate
+    /// root's (`lib.rs`) are under the module `""`.
     reexports: BTreeMap<(String, String), String>,
 }
-
-/// Every import found: (from, to) → the files that make it.
-type Edges = BTreeMap<(String, String), BTreeSet<String>>;
 
 impl Sources {
     fn read(root: &Path) -> Sources {
@@ -86,20 +118,20 @@ impl Sources {
         }
         let mut reexports = BTreeMap::new();
         for (path, rel) in &files {
-            if path.len() != 1 {
+            if path.len() > 1 || path.first().is_some_and(|m| m == "main") {
                 continue;
             }
+            let parent = path.first().cloned().unwrap_or_default();
             let tokens = lex(&strip(&fs::read_to_string(root.join(rel)).unwrap()));
             for i in 0..tokens.len().saturating_sub(3) {
                 if let [Tok::Ident(p), Tok::Ident(u), Tok::Ident(child), Tok::PathSep] =
                     &tokens[i..i + 4]
                 {
-                    if p == "pub"
-                        && u == "use"
-                        && files.contains_key(&vec![path[0].clone(), child.clone()])
-                    {
+                    let mut child_path = path.clone();
+                    child_path.push(child.clone());
+                    if p == "pub" && u == "use" && files.contains_key(&child_path) {
                         for name in names_until_semicolon(&tokens[i + 4..]) {
-                            reexports.insert((path[0].clone(), name), child.clone());
+                            reexports.insert((parent.clone(), name), child.clone());
                         }
                     }
                 }
@@ -116,19 +148,21 @@ impl Sources {
         self.files.keys().any(|p| p.len() >= 2 && p[0] == top)
     }
 
-    /// The top-level module a path is in, if it names one.
+    /// The top-level module a path is in, if it names one (or an item the crate root
+    /// re-exports from one).
     fn top(&self, path: &[String]) -> Option<String> {
         let first = path.first()?;
-        self.files
-            .contains_key(&vec![first.clone()])
-            .then(|| first.clone())
+        if self.files.contains_key(&vec![first.clone()]) {
+            return Some(first.clone());
+        }
+        self.reexports.get(&(String::new(), first.clone())).cloned()
     }
 
     /// The first-level submodule a path is in (`agent::report`), or the top-level module
     /// itself when it names an item of the parent.
     fn sub(&self, path: &[String]) -> Option<String> {
         let top = self.top(path)?;
-        let Some(second) = path.get(1) else {
+        let Some(second) = path.get(1).filter(|_| path[0] == top) else {
             return Some(top);
         };
         if self.files.contains_key(&vec![top.clone(), second.clone()]) {
@@ -193,85 +227,6 @@ fn module_path(rel: &Path) -> ModPath {
     parts
 }
 
-/// The strongly connected components of more than one node (Tarjan).
-fn cycles(edges: &Edges) -> Vec<Vec<String>> {
-    struct Tarjan<'a> {
-        graph: BTreeMap<&'a str, Vec<&'a str>>,
-        index: BTreeMap<&'a str, usize>,
-        low: BTreeMap<&'a str, usize>,
-        stack: Vec<&'a str>,
-        out: Vec<Vec<String>>,
-    }
-    impl<'a> Tarjan<'a> {
-        fn visit(&mut self, v: &'a str) {
-            let n = self.index.len();
-            self.index.insert(v, n);
-            self.low.insert(v, n);
-            self.stack.push(v);
-            for w in self.graph.get(v).cloned().unwrap_or_default() {
-                if !self.index.contains_key(w) {
-                    self.visit(w);
-                    let lw = self.low[w];
-                    let lv = self.low.get_mut(v).unwrap();
-                    *lv = (*lv).min(lw);
-                } else if self.stack.contains(&w) {
-                    let iw = self.index[w];
-                    let lv = self.low.get_mut(v).unwrap();
-                    *lv = (*lv).min(iw);
-                }
-            }
-            if self.low[v] == self.index[v] {
-                let mut comp = Vec::new();
-                while let Some(w) = self.stack.pop() {
-                    comp.push(w.to_owned());
-                    if w == v {
-                        break;
-                    }
-                }
-                if comp.len() > 1 {
-                    comp.sort();
-                    self.out.push(comp);
-                }
-            }
-        }
-    }
-    let mut t = Tarjan {
-        graph: BTreeMap::new(),
-        index: BTreeMap::new(),
-        low: BTreeMap::new(),
-        stack: Vec::new(),
-        out: Vec::new(),
-    };
-    for (a, b) in edges.keys() {
-        t.graph.entry(a.as_str()).or_default().push(b.as_str());
-        t.graph.entry(b.as_str()).or_default();
-    }
-    let nodes: Vec<&str> = t.graph.keys().copied().collect();
-    for v in nodes {
-        if !t.index.contains_key(v) {
-            t.visit(v);
-        }
-    }
-    t.out
-}
-
-/// Each cycle with the imports that close it and the files that make them.
-fn describe_cycles(edges: &Edges) -> Vec<String> {
-    cycles(edges)
-        .into_iter()
-        .map(|comp| {
-            let mut s = format!("cycle between {}:", comp.join(", "));
-            for ((a, b), files) in edges {
-                if comp.contains(a) && comp.contains(b) {
-                    let files: Vec<&str> = files.iter().map(String::as_str).collect();
-                    s += &format!("\n    {a} -> {b} ({})", files.join(", "));
-                }
-            }
-            s
-        })
-        .collect()
-}
-
 fn layer_of(layers: &[&[&str]], module: &str) -> Option<usize> {
     layers.iter().position(|l| l.contains(&module))
 }
@@ -311,31 +266,44 @@ fn violations(src: &Sources, layers: &[&[&str]]) -> Vec<String> {
 
 #[test]
 fn modules_import_only_lower_layers_and_no_submodule_cycles() {
-    let src = Sources::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    assert!(src.files.len() > 100, "src/ not found or nearly empty");
-    let problems = violations(&src, LAYERS);
+    check_crate("src", LAYERS, 80);
+}
+
+/// Checks the crate whose sources are `dir` (from the workspace root) against `layers`.
+fn check_crate(dir: &str, layers: &[&[&str]], at_least: usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let src = Sources::read(&root);
+    assert!(
+        src.files.len() >= at_least,
+        "{} not found or nearly empty",
+        root.display()
+    );
+    let problems = violations(&src, layers);
     assert!(
         problems.is_empty(),
-        "layer violations in src/:\n{}",
+        "layer violations in {dir}:\n{}",
         problems.join("\n")
     );
 }
 
 #[test]
 fn the_netlink_crate_imports_only_lower_layers() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/netlink/src");
-    let src = Sources::read(&root);
-    assert!(
-        src.files.len() > 20,
-        "{} not found or nearly empty",
-        root.display()
-    );
-    let problems = violations(&src, NETLINK_LAYERS);
-    assert!(
-        problems.is_empty(),
-        "layer violations in crates/netlink:\n{}",
-        problems.join("\n")
-    );
+    check_crate("crates/netlink/src", NETLINK_LAYERS, 20);
+}
+
+#[test]
+fn the_parse_crate_imports_only_lower_layers() {
+    check_crate("crates/parse/src", PARSE_LAYERS, 6);
+}
+
+#[test]
+fn the_kube_crate_imports_only_lower_layers() {
+    check_crate("crates/kube/src", KUBE_LAYERS, 25);
+}
+
+#[test]
+fn the_policy_crate_imports_only_lower_layers() {
+    check_crate("crates/policy/src", POLICY_LAYERS, 15);
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //! Lichen-specific fixtures that need the `lichen` library's types (the plugin test node and the
 //! cluster of agents, tests/common) stay with the tests and are built from these.
 
+pub mod fuzz;
 pub mod kube_api;
 pub mod nft;
 pub mod noise;

@@ -10,7 +10,7 @@ const POLICY: &str =
     r#"{"Network":"10.100.0.0/16","Backend":{"Type":"host-gw"},"NetworkPolicy":true}"#;
 
 fn with_policy(client_app: &str) -> ClusterState {
-    use crate::policy::tests::{ns, pod, policy};
+    use crate::policy::testing::{ns, pod, policy};
     let mut s = state(&three());
     ns(&mut s, "a", &[]);
     pod(&mut s, "a/web", "node1", "10.100.1.2", &[("app", "web")]);
