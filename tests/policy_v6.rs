@@ -7,7 +7,8 @@
 //! denied cells alike:
 //! 1. no policy: everything passes in both families;
 //! 2. a podSelector peer: the selected clients pass over IPv4 and IPv6, the others are dropped
-//!    in both (the selector's sets hold the IPv6 pod addresses);
+//!    in both (the selector's sets hold the IPv6 pod addresses); then a namespace AND pod
+//!    selector on a named port: the clients pass on that port only, in both families;
 //! 3. an IPv6 ipBlock with `except`: node2's IPv6 pod subnet but x2's /128 passes over IPv6
 //!    only; x2 and every IPv4 connection are dropped (an IPv6 block allows no IPv4);
 //! 4. one rule with ipBlocks of both families: each family passes by its own CIDR;
@@ -55,7 +56,7 @@ fn pod_json(name: &str, node: &str, app: &str, ips: &[String]) -> String {
     let pod_ips: Vec<String> = ips.iter().map(|ip| format!(r#"{{"ip":"{ip}"}}"#)).collect();
     format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"a","labels":{{"app":"{app}"}}}},
-        "spec":{{"nodeName":"{node}","containers":[{{"name":"c"}}]}},
+        "spec":{{"nodeName":"{node}","containers":[{{"name":"c","ports":[{{"name":"http","containerPort":{TCP_PORT}}},{{"name":"dns","containerPort":{UDP_PORT},"protocol":"UDP"}}]}}]}},
         "status":{{"phase":"Running","podIP":"{}","podIPs":[{}]}}}}"#,
         ips[0],
         pod_ips.join(",")
@@ -133,20 +134,21 @@ impl Bed {
     }
 
     /// The matrix: every client to web on TCP and UDP in both families, allowed where
-    /// `ingress(client, v6)`; web to every client on TCP in both families, allowed where
+    /// `ingress(client, v6, protocol)`; web to every client on TCP in both families, allowed where
     /// `egress(client, v6)`.
     fn cells(
         &self,
-        ingress: impl Fn(&str, bool) -> bool,
+        ingress: impl Fn(&str, bool, Proto) -> bool,
         egress: impl Fn(&str, bool) -> bool,
     ) -> Vec<Cell<'_>> {
         let mut cells = Vec::new();
         for m in &self.clients {
             for v6 in [false, true] {
-                let want = ingress(m.name, v6);
                 let to = self.web.ip(v6);
-                cells.push((m.ns.path.as_path(), to, TCP_PORT, Proto::Tcp, want));
-                cells.push((m.ns.path.as_path(), to, UDP_PORT, Proto::Udp, want));
+                for (port, proto) in [(TCP_PORT, Proto::Tcp), (UDP_PORT, Proto::Udp)] {
+                    let want = ingress(m.name, v6, proto);
+                    cells.push((m.ns.path.as_path(), to, port, proto, want));
+                }
                 let from = self.web.ns.path.as_path();
                 cells.push((from, m.ip(v6), TCP_PORT, Proto::Tcp, egress(m.name, v6)));
             }
@@ -155,7 +157,7 @@ impl Bed {
     }
 
     #[track_caller]
-    fn expect(&self, case: &str, ingress: impl Fn(&str, bool) -> bool) {
+    fn expect(&self, case: &str, ingress: impl Fn(&str, bool, Proto) -> bool) {
         expect_reach(case, &self.cells(ingress, |_, _| true), SETTLE);
     }
 
@@ -163,18 +165,24 @@ impl Bed {
         self.c.put_object("np-web.json", &policy_json(spec));
     }
 
-    /// `lichen policy explain SRC DST 8080/tcp` on node1 (web's node): its exit code (0
+    /// `lichen policy explain SRC DST 8080/tcp` on node1 (web's node), see
+    /// [`Bed::assert_explain_on`].
+    #[track_caller]
+    fn assert_explain(&self, src: &str, dst: &str, allowed: bool, wants: &[&str]) {
+        self.assert_explain_on(src, dst, &format!("{TCP_PORT}/tcp"), allowed, wants)
+    }
+
+    /// `lichen policy explain SRC DST PORT` (e.g. `5353/udp`) on node1: its exit code (0
     /// allowed, 1 denied), its first line's verdict, and every one of `wants` in its output.
     /// Asked after the probes settled, so the agent has applied the ruleset; polled all the
     /// same, as the agent publishes it just after the kernel has it.
     #[track_caller]
-    fn assert_explain(&self, src: &str, dst: &str, allowed: bool, wants: &[&str]) {
-        let port = format!("{TCP_PORT}/tcp");
+    fn assert_explain_on(&self, src: &str, dst: &str, port: &str, allowed: bool, wants: &[&str]) {
         let verdict = if allowed { "ALLOWED" } else { "DENIED" };
-        let first = format!("{src} -> {dst} {TCP_PORT}/TCP: {verdict}");
+        let first = format!("{src} -> {dst} {}: {verdict}", port.to_uppercase());
         let mut last = String::new();
         let agrees = testkit::poll(SETTLE, Duration::from_millis(100), || {
-            let (out, code) = self.c.lichen(0, &["policy", "explain", src, dst, &port]);
+            let (out, code) = self.c.lichen(0, &["policy", "explain", src, dst, port]);
             last = format!("exit {code}:\n{out}");
             code == if allowed { 0 } else { 1 }
                 && out.lines().next() == Some(first.as_str())
@@ -188,7 +196,10 @@ impl Bed {
 }
 
 fn no_policy(b: &Bed) {
-    b.expect("no policy: everything passes in both families", |_, _| true);
+    b.expect(
+        "no policy: everything passes in both families",
+        |_, _, _| true,
+    );
     wait_for("node1's agent to see its pods", SETTLE, || {
         b.c.status(0).contains("local pods: 3")
     });
@@ -203,7 +214,7 @@ fn pod_selector_in_both_families(b: &Bed) {
     );
     b.expect(
         "podSelector: clients in both families, others in neither",
-        |n, _| n.starts_with('c'),
+        |n, _, _| n.starts_with('c'),
     );
     let status = b.c.status(0);
     assert!(
@@ -219,6 +230,23 @@ fn pod_selector_in_both_families(b: &Bed) {
     b.assert_explain(&b.client("x1").v6, &web.v6, false, &[deny]);
 }
 
+/// Case 2, continued: a namespace AND pod selector peer on a named port, whose set holds
+/// web's address of each family (`daddr . protocol . port`).
+fn named_port_in_both_families(b: &Bed) {
+    b.web_policy(
+        r#"{"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"a"}},"podSelector":{"matchLabels":{"app":"client"}}}],"ports":[{"port":"http"}]}]}"#,
+    );
+    b.expect(
+        "namespace and pod selector, named port: clients on TCP in both families",
+        |n, _, proto| n.starts_with('c') && proto == Proto::Tcp,
+    );
+    let (c2, web) = (b.client("c2"), &b.web);
+    let rule = "ingress at the destination: allowed by policy a/web ingress rule 0";
+    b.assert_explain(&c2.v6, &web.v6, true, &[rule]);
+    let deny = "ingress at the destination: denied by default deny (ingress isolated by a/web)";
+    b.assert_explain_on(&c2.v6, &web.v6, "5353/udp", false, &[deny]);
+}
+
 /// Case 3: an IPv6 ipBlock with a /128 hole; no IPv4 address is in it.
 fn ip_block_v6_with_except(b: &Bed) {
     let subnet = v6_of(&b.c.nodes[1].subnets);
@@ -227,7 +255,7 @@ fn ip_block_v6_with_except(b: &Bed) {
         r#"{{"podSelector":{{"matchLabels":{{"app":"web"}}}},"ingress":[{{"from":[{{"ipBlock":{{"cidr":"{subnet}","except":["{}/128"]}}}}]}}]}}"#,
         x2.v6
     ));
-    b.expect("IPv6 ipBlock with except: c2 over IPv6 only", |n, v6| {
+    b.expect("IPv6 ipBlock with except: c2 over IPv6 only", |n, v6, _| {
         v6 && n == "c2"
     });
     let rule = "ingress at the destination: allowed by policy a/web ingress rule 0";
@@ -246,7 +274,7 @@ fn ip_blocks_of_both_families(b: &Bed) {
     ));
     b.expect(
         "ipBlocks of both families: node1's pods over IPv4, node2's over IPv6",
-        |n, v6| {
+        |n, v6, _| {
             if v6 {
                 n.ends_with('2')
             } else {
@@ -281,7 +309,7 @@ fn egress_to_v6_ip_block(b: &Bed) {
         r#"{{"podSelector":{{"matchLabels":{{"app":"web"}}}},"policyTypes":["Egress"],"egress":[{{"to":[{{"ipBlock":{{"cidr":"{subnet}","except":["{}/128"]}}}}]}}]}}"#,
         x2.v6
     ));
-    let cells = b.cells(|_, _| true, |n, v6| v6 && n == "c2");
+    let cells = b.cells(|_, _, _| true, |n, v6| v6 && n == "c2");
     expect_reach("egress to an IPv6 ipBlock with except", &cells, SETTLE);
     let allow = "egress at the source: allowed by policy a/web egress rule 0";
     let deny = "egress at the source: denied by default deny (egress isolated by a/web)";
@@ -292,7 +320,7 @@ fn egress_to_v6_ip_block(b: &Bed) {
 
 fn deleted_policy_allows_all(b: &Bed) {
     b.c.remove_object("np-web.json");
-    b.expect("policy deleted: everything passes again", |_, _| true);
+    b.expect("policy deleted: everything passes again", |_, _, _| true);
     b.assert_explain(
         &b.client("x2").v6,
         &b.web.v6,
@@ -306,6 +334,7 @@ fn scenario(backend: &str, tag: &str) {
     let b = Bed::new(backend, tag);
     no_policy(&b);
     pod_selector_in_both_families(&b);
+    named_port_in_both_families(&b);
     ip_block_v6_with_except(&b);
     ip_blocks_of_both_families(&b);
     egress_to_v6_ip_block(&b);
