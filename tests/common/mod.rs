@@ -175,3 +175,4 @@ pub fn first_ip(result: &str) -> String {
 pub mod cluster;
 pub mod mutate;
 pub mod raw;
+pub mod reach;

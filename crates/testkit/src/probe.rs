@@ -1,10 +1,12 @@
 //! Servers in pod namespaces and reachability probes: TCP connects and UDP echoes from one
-//! namespace to an address, with a short timeout (a policy drop is silence, not a refusal).
+//! namespace to an address of either family, with a short timeout (a policy drop is silence,
+//! not a refusal).
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use netbed::NamedNs;
@@ -24,14 +26,24 @@ pub fn enter(path: &std::path::Path) {
     assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
 }
 
-/// Serves TCP `tcp` ports (accept, write "ok", close) and UDP `udp` ports (echo) in `ns`, on
-/// background threads that live as long as the test process.
+/// Serves TCP `tcp` ports (accept, write "ok", close) and UDP `udp` ports (echo) in `ns` on
+/// IPv4, on background threads that live as long as the test process.
 pub fn serve(ns: &NamedNs, tcp: &[u16], udp: &[u16]) {
+    serve_on(ns, Ipv4Addr::UNSPECIFIED.into(), tcp, udp)
+}
+
+/// Like [`serve`] on both families: bound to `::`, which takes IPv4 too (as IPv4-mapped
+/// addresses) while `net.ipv6.bindv6only` is 0, the default of every network namespace.
+pub fn serve_dual(ns: &NamedNs, tcp: &[u16], udp: &[u16]) {
+    serve_on(ns, Ipv6Addr::UNSPECIFIED.into(), tcp, udp)
+}
+
+fn serve_on(ns: &NamedNs, any: IpAddr, tcp: &[u16], udp: &[u16]) {
     for &port in tcp {
         let path = ns.path.clone();
         let l = std::thread::spawn(move || {
             enter(&path);
-            TcpListener::bind(("0.0.0.0", port)).unwrap()
+            TcpListener::bind((any, port)).unwrap()
         })
         .join()
         .unwrap();
@@ -45,7 +57,7 @@ pub fn serve(ns: &NamedNs, tcp: &[u16], udp: &[u16]) {
         let path = ns.path.clone();
         let s = std::thread::spawn(move || {
             enter(&path);
-            UdpSocket::bind(("0.0.0.0", port)).unwrap()
+            UdpSocket::bind((any, port)).unwrap()
         })
         .join()
         .unwrap();
@@ -58,11 +70,12 @@ pub fn serve(ns: &NamedNs, tcp: &[u16], udp: &[u16]) {
     }
 }
 
-/// Whether a connection from namespace `from` to `ip:port` gets through (TCP: connected and
-/// the server's "ok" read; UDP: the echo came back).
+/// Whether a connection from namespace `from` to `ip:port` (IPv4 or IPv6) gets through (TCP:
+/// connected and the server's "ok" read; UDP: the echo came back).
 pub fn reach(from: &std::path::Path, ip: &str, port: u16, proto: Proto) -> bool {
     let from = from.to_owned();
-    let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    let ip: IpAddr = ip.parse().unwrap();
+    let addr = SocketAddr::new(ip, port);
     std::thread::spawn(move || {
         enter(&from);
         match proto {
@@ -85,10 +98,36 @@ pub fn connects(addr: SocketAddr, timeout: Duration) -> bool {
     c.read_exact(&mut buf).is_ok() && &buf == b"ok"
 }
 
+/// The next source port for a UDP probe: 10000–19999, below the kernel's ephemeral range
+/// (32768–60999) and the range tests/policy_churn's own probes count from (20000 up), so no
+/// port repeats within a test process. A probe must be a new flow: a kernel-chosen port may
+/// repeat the 4-tuple of an earlier probe made while the path was allowed, whose conntrack
+/// entry (up to 120 s for a replied UDP flow) outlives a deny and passes as established.
+static NEXT_UDP_PORT: AtomicU16 = AtomicU16::new(10_000);
+
+/// A UDP socket of `addr`'s family on a source port no earlier probe of this process used
+/// ([`NEXT_UDP_PORT`]; a port some other socket holds is skipped).
+fn fresh_udp_socket(addr: SocketAddr) -> UdpSocket {
+    let any: IpAddr = match addr {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    loop {
+        let port = NEXT_UDP_PORT.fetch_add(1, Ordering::Relaxed);
+        assert!(port < 20_000, "out of fresh UDP source ports");
+        match UdpSocket::bind((any, port)) {
+            Ok(s) => return s,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("binding a UDP probe to port {port}: {e}"),
+        }
+    }
+}
+
 /// From the calling thread's namespace: whether a UDP datagram to `addr` comes back (two
-/// tries, `timeout` each: the first datagram may wait for ARP).
+/// tries, `timeout` each: the first datagram may wait for ARP or neighbour discovery), sent
+/// from a fresh source port (a new flow, see [`NEXT_UDP_PORT`]).
 pub fn echoes(addr: SocketAddr, timeout: Duration) -> bool {
-    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+    let s = fresh_udp_socket(addr);
     s.set_read_timeout(Some(timeout)).unwrap();
     (0..2).any(|_| {
         s.send_to(b"ping", addr).unwrap();
