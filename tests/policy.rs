@@ -8,10 +8,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::cluster::*;
 use common::probe::*;
+use common::reach::{expect_reach, Cell};
 use common::*;
 
 const SETTLE: Duration = Duration::from_secs(5);
@@ -43,42 +44,10 @@ fn policy_json(ns: &str, name: &str, spec: &str) -> String {
     )
 }
 
-/// A cell: (from, to address, port, protocol, allowed).
-type Cell<'a> = (&'a std::path::Path, &'a str, u16, Proto, bool);
-
-/// Probes every cell (in parallel) until all match, or fails after [`SETTLE`] naming the
-/// cells that do not.
+/// Probes every cell until all match, or fails after [`SETTLE`] (`common::reach`).
 #[track_caller]
 fn expect(case: &str, cells: &[Cell]) {
-    let t = Instant::now();
-    loop {
-        let got: Vec<bool> = std::thread::scope(|s| {
-            let handles: Vec<_> = cells
-                .iter()
-                .map(|&(from, ip, port, proto, _)| s.spawn(move || reach(from, ip, port, proto)))
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let wrong: Vec<String> = cells
-            .iter()
-            .zip(&got)
-            .filter(|((.., want), got)| want != *got)
-            .map(|((from, ip, port, proto, want), _)| {
-                format!(
-                    "{} -> {ip}:{port}/{proto:?} should be {}",
-                    from.display(),
-                    if *want { "allowed" } else { "denied" }
-                )
-            })
-            .collect();
-        if wrong.is_empty() {
-            return;
-        }
-        if t.elapsed() > SETTLE {
-            panic!("case {case}: {wrong:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    expect_reach(case, cells, SETTLE);
 }
 
 /// The two-node cluster with its agents, namespaces, pods and servers, and the listing of the
