@@ -136,16 +136,7 @@ impl Demo {
     fn make_nodes(&self) -> io::Result<(Underlay, Vec<DemoNode>)> {
         let mut switch = Underlay::create(&netbed::unique_name("lichen-demo", "switch"))?;
         if self.dual {
-            // Neighbour solicitations reach every port at once (no wait for MLD snooping).
-            switch.ns.ip(&[
-                "link",
-                "set",
-                "sw0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ])?;
+            switch.flood_multicast()?;
         }
         let mut nodes = Vec::new();
         for i in 1..=NODES {

@@ -102,17 +102,7 @@ impl Cluster {
         require_root();
         let lan = Underlay::create(&testkit::unique_name("lc", &format!("{tag}-lan"))).unwrap();
         if stack.has_v6() {
-            lan.ns
-                .ip(&[
-                    "link",
-                    "set",
-                    "sw0",
-                    "type",
-                    "bridge",
-                    "mcast_snooping",
-                    "0",
-                ])
-                .unwrap();
+            lan.flood_multicast().unwrap();
         }
         let dir = std::env::temp_dir().join(format!("{}-cluster", lan.ns.name));
         fs::create_dir_all(dir.join("objects")).unwrap();

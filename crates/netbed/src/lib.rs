@@ -141,6 +141,21 @@ impl Underlay {
         Ok(Underlay { ns })
     }
 
+    /// Turns multicast snooping off on the switch, so it floods IPv6 neighbour solicitations to
+    /// every port at once instead of waiting for the nodes' MLD reports (for IPv6 underlays).
+    pub fn flood_multicast(&self) -> io::Result<()> {
+        let args = [
+            "link",
+            "set",
+            "sw0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ];
+        self.ns.ip(&args).map(drop)
+    }
+
     /// Wires `node`'s `node_if` (address `addr`, e.g. "198.51.100.11/24"; empty for none) to a
     /// switch port `port` enslaved to the bridge.
     #[inline]
