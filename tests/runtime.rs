@@ -126,7 +126,7 @@ fn cluster_for(layout: &Layout, ds: &DaemonSet) -> Cluster {
     let mut cluster = Cluster::with_api(&format!("rt-{}", layout.name), 2, "{}");
     let mut subnets = network.subnets(ds.subnet_len).unwrap();
     for k in 0..cluster.nodes.len() {
-        cluster.nodes[k].subnet = subnets.next().unwrap().to_string();
+        cluster.nodes[k].set_subnet(&subnets.next().unwrap().to_string());
         cluster.publish(k);
     }
     cluster

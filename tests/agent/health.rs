@@ -63,7 +63,7 @@ fn sigterm_and_sigint_exit_at_once_and_leave_the_data_plane() {
 fn a_reconcile_error_is_unready_not_unhealthy() {
     testkit::require_root!();
     let mut c = Cluster::new("probe", 2, r#"{"Type":"host-gw"}"#);
-    c.nodes[0].subnet = "10.200.1.0/24".into(); // outside the Network: every pass fails
+    c.nodes[0].set_subnet("10.200.1.0/24"); // outside the Network: every pass fails
     c.publish(0);
     c.start_agent(0);
     wait_for("a failed pass", WAIT, || c.status(0).contains("error:"));
@@ -76,7 +76,7 @@ fn a_reconcile_error_is_unready_not_unhealthy() {
     assert_eq!(c.lichen(0, &["status"]).1, 1);
     assert_eq!(c.lichen(0, &["status", "--wait", "1"]).1, 1);
 
-    c.nodes[0].subnet = "10.100.1.0/24".into();
+    c.nodes[0].set_subnet("10.100.1.0/24");
     c.publish(0);
     let (out, code) = c.lichen(0, &["status", "--wait", "10"]);
     assert_eq!(code, 0, "ready within the wait: {out}");

@@ -57,6 +57,15 @@ pub struct ClusterNode {
     pub args: Vec<String>,
 }
 
+impl ClusterNode {
+    /// Gives a single-stack node the pod subnet `s`: `subnet` and `subnets` both (the Node
+    /// objects [`Cluster::publish`] writes take `spec.podCIDRs` from `subnets`).
+    pub fn set_subnet(&mut self, s: &str) {
+        self.subnet = s.to_owned();
+        self.subnets = vec![s.to_owned()];
+    }
+}
+
 pub struct Cluster {
     pub lan: Underlay,
     pub router: Option<NamedNs>,
