@@ -148,13 +148,7 @@ impl Demo {
             let (ips, cidrs) = self.node_addresses(i);
             switch.attach(&ns, "eth0", "", &format!("port{i}"))?;
             for (ip, len) in ips.iter().zip(["/24", "/64"]) {
-                // The underlay is ours: no duplicate address detection to wait out.
-                let addr = format!("{ip}{len}");
-                let mut args = vec!["addr", "add", &addr, "dev", "eth0"];
-                if ip.contains(':') {
-                    args.push("nodad");
-                }
-                ns.ip(&args)?;
+                ns.add_addr("eth0", &format!("{ip}{len}"))?;
             }
             let ip_refs: Vec<&str> = ips.iter().map(String::as_str).collect();
             let cidr_refs: Vec<&str> = cidrs.iter().map(String::as_str).collect();

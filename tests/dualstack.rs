@@ -107,11 +107,7 @@ fn outside(c: &Cluster) -> (NamedNs, Vec<String>) {
         } else {
             ("198.51.100.200/24", "198.51.100.200")
         };
-        let mut args = vec!["addr", "add", addr, "dev", "eth0"];
-        if v6 {
-            args.push("nodad");
-        }
-        ns.ip(&args).unwrap();
+        ns.add_addr("eth0", addr).unwrap();
         ips.push(ip.to_owned());
     }
     (ns, ips)

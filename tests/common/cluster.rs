@@ -208,7 +208,7 @@ impl Cluster {
             }
             self.lan.attach(&ns, "eth0", "", &port).unwrap();
             for a in &addrs {
-                add_addr(&ns, "eth0", a);
+                ns.add_addr("eth0", a).unwrap();
             }
         }
         let ips = addrs
@@ -238,12 +238,16 @@ impl Cluster {
         let mut ips = Vec::new();
         for &v6 in families {
             let r = RoutedSegment::of(v6);
-            add_addr(&router, "lan", &format!("{}{}", r.lan_gw, r.lan_len));
-            add_addr(&router, "far", &format!("{}1{}", r.far, r.far_len));
+            router
+                .add_addr("lan", &format!("{}{}", r.lan_gw, r.lan_len))
+                .unwrap();
+            router
+                .add_addr("far", &format!("{}1{}", r.far, r.far_len))
+                .unwrap();
             let forward = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"][v6 as usize];
             router.exec("sysctl", &["-qw", forward]).unwrap();
             let ip = format!("{}{}", r.far, 10 + i);
-            add_addr(&ns, "eth0", &format!("{ip}{}", r.far_len));
+            ns.add_addr("eth0", &format!("{ip}{}", r.far_len)).unwrap();
             ns.ip(&["route", "add", "default", "via", &format!("{}1", r.far)])
                 .unwrap();
             for n in &self.nodes {
@@ -378,13 +382,4 @@ impl RoutedSegment {
             },
         }
     }
-}
-
-/// `ip addr add ADDR dev DEV` in `ns` (IPv6 without duplicate address detection).
-fn add_addr(ns: &NamedNs, dev: &str, addr: &str) {
-    let mut args = vec!["addr", "add", addr, "dev", dev];
-    if addr.contains(':') {
-        args.push("nodad");
-    }
-    ns.ip(&args).unwrap();
 }

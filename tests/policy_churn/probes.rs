@@ -45,26 +45,15 @@ pub fn spawn_probes<'s, 'e>(
     })
 }
 
-/// The next source port for a UDP probe: below the kernel's ephemeral range (32768–60999), so
-/// no port repeats within a test process. A probe must be a new flow: with a kernel-chosen port,
-/// a probe now and then reused the 4-tuple of an earlier probe made while the cell was allowed,
-/// whose conntrack entry (up to 120 s for a replied UDP flow) is still there, and passed as an
-/// established flow where policy denies new ones (seen once in CI: the e2e sequence's
-/// default-deny-all, one UDP cell of 144).
-static NEXT_UDP_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(20_000);
-
-/// A UDP socket on a source port no earlier probe of this process used (see [`NEXT_UDP_PORT`]).
-async fn fresh_udp_socket() -> smol::net::UdpSocket {
-    use std::sync::atomic::Ordering;
-    loop {
-        let port = NEXT_UDP_PORT.fetch_add(1, Ordering::Relaxed);
-        assert!(port < 32_768, "out of fresh UDP source ports");
-        match smol::net::UdpSocket::bind(("0.0.0.0", port)).await {
-            Ok(s) => return s,
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
-            Err(e) => panic!("binding a UDP probe to port {port}: {e}"),
-        }
-    }
+/// A UDP socket on a source port no earlier probe of this process used
+/// ([`testkit::probe::fresh_udp_socket`]). A probe must be a new flow: with a kernel-chosen
+/// port, a probe now and then reused the 4-tuple of an earlier probe made while the cell was
+/// allowed, whose conntrack entry (up to 120 s for a replied UDP flow) is still there, and
+/// passed as an established flow where policy denies new ones (seen once in CI: the e2e
+/// sequence's default-deny-all, one UDP cell of 144).
+fn fresh_udp_socket(addr: SocketAddr) -> smol::net::UdpSocket {
+    let s = testkit::probe::fresh_udp_socket(addr);
+    smol::net::UdpSocket::try_from(s).expect("a nonblocking UDP socket")
 }
 
 /// One probe from the current thread's namespace, started at once: TCP connect and the
@@ -89,7 +78,7 @@ pub async fn probe(addr: SocketAddr, proto: Proto) -> bool {
             .await
         }
         Proto::Udp => {
-            let s = fresh_udp_socket().await;
+            let s = fresh_udp_socket(addr);
             for _ in 0..2 {
                 s.send_to(b"ping", addr).await.unwrap();
                 let echo = async {

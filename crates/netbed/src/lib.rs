@@ -58,6 +58,16 @@ impl NamedNs {
         run_ok(&mut c)
     }
 
+    /// `ip addr add ADDR dev DEV` (ADDR with its prefix); an IPv6 address without duplicate
+    /// address detection (the test networks are ours: nothing to wait out).
+    pub fn add_addr(&self, dev: &str, addr: &str) -> io::Result<()> {
+        let mut args = vec!["addr", "add", addr, "dev", dev];
+        if addr.contains(':') {
+            args.push("nodad");
+        }
+        self.ip(&args).map(drop)
+    }
+
     /// A command that runs inside this namespace (entered with setns before exec; unlike
     /// `ip netns exec` it does not remount /sys, so it is cheap).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> io::Result<Command> {

@@ -98,23 +98,22 @@ pub fn connects(addr: SocketAddr, timeout: Duration) -> bool {
     c.read_exact(&mut buf).is_ok() && &buf == b"ok"
 }
 
-/// The next source port for a UDP probe: 10000–19999, below the kernel's ephemeral range
-/// (32768–60999) and the range tests/policy_churn's own probes count from (20000 up), so no
-/// port repeats within a test process. A probe must be a new flow: a kernel-chosen port may
+/// The next source port for a UDP probe: 10000–32767, below the kernel's ephemeral range
+/// (32768–60999), so no port repeats within a test process. A probe must be a new flow: a kernel-chosen port may
 /// repeat the 4-tuple of an earlier probe made while the path was allowed, whose conntrack
 /// entry (up to 120 s for a replied UDP flow) outlives a deny and passes as established.
 static NEXT_UDP_PORT: AtomicU16 = AtomicU16::new(10_000);
 
 /// A UDP socket of `addr`'s family on a source port no earlier probe of this process used
 /// ([`NEXT_UDP_PORT`]; a port some other socket holds is skipped).
-fn fresh_udp_socket(addr: SocketAddr) -> UdpSocket {
+pub fn fresh_udp_socket(addr: SocketAddr) -> UdpSocket {
     let any: IpAddr = match addr {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
     loop {
         let port = NEXT_UDP_PORT.fetch_add(1, Ordering::Relaxed);
-        assert!(port < 20_000, "out of fresh UDP source ports");
+        assert!(port < 32_768, "out of fresh UDP source ports");
         match UdpSocket::bind((any, port)) {
             Ok(s) => return s,
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
