@@ -5,7 +5,9 @@
 //! containers, then its agent (tests/runtime/daemonset.py), against the test API server. Then:
 //! NetworkReady false until the agent is ready and true after; pod sandboxes with addresses in
 //! their node's podCIDR and `lo` up; traffic within a node and across nodes; a pod reaching
-//! itself through its own host port; stop and remove leaving no lease and no veth.
+//! itself through its own host port; stop and remove leaving no lease and no veth. The k3s node
+//! runs once more in dual-stack, the manifest edited as the README says: one address per
+//! family per pod in the CRI's status, traffic over both families.
 //!
 //! The sandbox image is built here (nothing can be pulled): a static `pause()` loop. The tests
 //! take a lock so only one runs at a time (they bind over the same host paths, each in its own
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::cluster::{tcp_transfer_via, wait_for, Cluster};
+use common::cluster::{tcp_transfer_via, wait_for, Cluster, Stack};
 use common::*;
 use layout::{DaemonSet, Layout, MountPoints, PYTHON};
 use node::{Pod, RuntimeNode};
@@ -40,6 +42,28 @@ fn k3s_node_without_flannel() {
 fn microk8s_node() {
     testkit::require_root!();
     run(&layout::MICROK8S);
+}
+
+/// The README's edit of the ConfigMap's net-conf.json for a dual-stack k3s cluster ("Dual-stack
+/// (IPv4 + IPv6) on k3s", step 2), as written there.
+const DUAL_STACK_EDIT: &str = r#""EnableIPv6": true, "IPv6Network": "fd42:42::/56""#;
+
+/// The k3s layout with the manifest edited as the README says for dual-stack, Nodes with a
+/// podCIDR and an InternalIP of each family: pods get one address per family, and talk over
+/// both, within a node and across nodes.
+#[test]
+fn k3s_node_dual_stack() {
+    testkit::require_root!();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    assert!(
+        readme.unwrap().contains(DUAL_STACK_EDIT),
+        "README's dual-stack step no longer reads {DUAL_STACK_EDIT}: update the test with it"
+    );
+    let edit = format!("{{{DUAL_STACK_EDIT}}}");
+    run_with(
+        &layout::K3S,
+        DaemonSet::load_merged(layout::K3S.manifest, Some(&edit)),
+    );
 }
 
 /// Fails (not skips) when what scripts/setup.sh installs is missing.
@@ -100,12 +124,21 @@ fn ping(from: &Path, ip: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Ping and 1 MiB over TCP from `a` to `b`, which sees `a`'s own address.
+/// Ping and 1 MiB over TCP from `a` to `b`, which sees `a`'s own address: in each family the
+/// pods have (their addresses pair up in the order the CRI reports them).
 fn traffic(what: &str, a: &Pod, b: &Pod) {
-    assert!(ping(&a.netns, &b.ip), "{what}: ping {} -> {}", a.ip, b.ip);
-    let (n, peer) = tcp_transfer_via(&b.netns, &a.netns, &format!("{}:5001", b.ip), 1 << 20);
-    assert_eq!(n, 1 << 20, "{what}: TCP {} -> {}", a.ip, b.ip);
-    assert_eq!(peer, a.ip, "{what}: pod traffic keeps the pod address");
+    let ips =
+        |p: &Pod| -> Vec<String> { std::iter::once(&p.ip).chain(&p.more_ips).cloned().collect() };
+    for (from, to) in ips(a).iter().zip(&ips(b)) {
+        assert!(ping(&a.netns, to), "{what}: ping {from} -> {to}");
+        let target = match to.contains(':') {
+            true => format!("[{to}]:5001"),
+            false => format!("{to}:5001"),
+        };
+        let (n, peer) = tcp_transfer_via(&b.netns, &a.netns, &target, 1 << 20);
+        assert_eq!(n, 1 << 20, "{what}: TCP {from} -> {to}");
+        assert_eq!(&peer, from, "{what}: pod traffic keeps the pod address");
+    }
 }
 
 fn lo_up(pod: &Pod) -> bool {
@@ -119,14 +152,25 @@ fn lo_up(pod: &Pod) -> bool {
     flags.is_some_and(|f| f.split(',').any(|x| x == "UP"))
 }
 
-/// The test cluster, its Nodes' podCIDRs from the manifest's own cluster network, as the
-/// controller-manager hands them out (the first /SubnetLen to the first node, …).
+/// The test cluster, its Nodes' podCIDRs from the manifest's own cluster network(s), as the
+/// controller-manager hands them out (the first /SubnetLen to the first node, …): IPv4, or
+/// dual-stack when net-conf.json has an `IPv6Network`.
 fn cluster_for(layout: &Layout, ds: &DaemonSet) -> Cluster {
     let network: ipnet::Ipv4Net = ds.network.parse().unwrap();
-    let mut cluster = Cluster::with_api(&format!("rt-{}", layout.name), 2, "{}");
-    let mut subnets = network.subnets(ds.subnet_len).unwrap();
+    let (tag, stack) = match ds.network6 {
+        Some(_) => (format!("rt-{}6", layout.name), Stack::Dual),
+        None => (format!("rt-{}", layout.name), Stack::V4),
+    };
+    let mut cluster = Cluster::with_stack_api(&tag, 2, "{}", stack);
+    let mut v4 = network.subnets(ds.subnet_len).unwrap();
+    let mut v6 = ds.network6.as_ref().map(|(net, len)| {
+        let net: ipnet::Ipv6Net = net.parse().unwrap();
+        net.subnets(*len).unwrap()
+    });
     for k in 0..cluster.nodes.len() {
-        cluster.nodes[k].set_subnet(&subnets.next().unwrap().to_string());
+        let mut all = vec![v4.next().unwrap().to_string()];
+        all.extend(v6.as_mut().map(|s| s.next().unwrap().to_string()));
+        cluster.nodes[k].set_subnets(&all);
         cluster.publish(k);
     }
     cluster
@@ -190,20 +234,38 @@ fn run_pods(nodes: &[RuntimeNode]) -> Vec<Vec<Pod>> {
         pods.push(vec![a, b]);
     }
     for (n, ps) in nodes.iter().zip(&pods) {
-        let subnet: ipnet::Ipv4Net = n.subnet.parse().unwrap();
         for p in ps {
-            let ip: std::net::Ipv4Addr = p.ip.parse().unwrap();
-            assert!(
-                subnet.contains(&ip),
-                "{}: pod {} outside {subnet}",
-                n.name,
-                p.ip
-            );
+            assert_addresses(n, p);
             assert!(lo_up(p), "{}: lo is not up in pod {}", n.name, p.ip);
         }
-        assert_eq!(n.leases().len(), 2, "{}: one lease per pod", n.name);
+        let families = n.subnets.len();
+        let leases = n.leases();
+        assert_eq!(
+            leases.len(),
+            2 * families,
+            "{}: one lease per pod and family: {leases:?}",
+            n.name
+        );
     }
     pods
+}
+
+/// The pod's addresses as the CRI reports them: exactly one in each of its node's podCIDRs.
+fn assert_addresses(n: &RuntimeNode, p: &Pod) {
+    let ips: Vec<std::net::IpAddr> = std::iter::once(&p.ip)
+        .chain(&p.more_ips)
+        .map(|ip| ip.parse().unwrap())
+        .collect();
+    for subnet in &n.subnets {
+        let subnet: ipnet::IpNet = subnet.parse().unwrap();
+        let inside = ips.iter().filter(|ip| subnet.contains(*ip)).count();
+        assert_eq!(
+            inside, 1,
+            "{}: pod {ips:?}: one address in {subnet}",
+            n.name
+        );
+    }
+    assert_eq!(ips.len(), n.subnets.len(), "{}: pod {ips:?}", n.name);
 }
 
 /// Traffic within a node and across nodes, both ways, and a pod reaching itself through its
@@ -257,10 +319,13 @@ fn remove_pods(nodes: &[RuntimeNode], pods: &[Vec<Pod>]) {
 }
 
 fn run(layout: &Layout) {
+    run_with(layout, DaemonSet::load(layout.manifest));
+}
+
+fn run_with(layout: &Layout, ds: DaemonSet) {
     require_root();
     require_tools();
     let _lock = exclusive();
-    let ds = DaemonSet::load(layout.manifest);
     let cluster = cluster_for(layout, &ds);
     let mut site = site_for(layout, &cluster, &ds);
     run_daemonset(layout, &ds, &mut site.nodes);

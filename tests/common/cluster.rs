@@ -64,6 +64,12 @@ impl ClusterNode {
         self.subnet = s.to_owned();
         self.subnets = vec![s.to_owned()];
     }
+
+    /// Gives the node the pod subnets `all` (`spec.podCIDRs`, in order; `subnet` is the first).
+    pub fn set_subnets(&mut self, all: &[String]) {
+        self.subnet = all[0].clone();
+        self.subnets = all.to_vec();
+    }
 }
 
 pub struct Cluster {

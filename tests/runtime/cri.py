@@ -123,13 +123,16 @@ def main():
         # PodSandboxStatusRequest{pod_sandbox_id=1, verbose=2}
         r = call(ch, "PodSandboxStatus", message((1, args[0]), (2, True)))
         # PodSandboxStatusResponse{status=1, info=2}; PodSandboxStatus{id=1, state=3,
-        # network=5: PodSandboxNetworkStatus{ip=1}}
+        # network=5: PodSandboxNetworkStatus{ip=1, additional_ips=2: PodIP{ip=1}}}
         st = decode(first(r, 1))
         info = string_map(r.get(2, []))
         verbose = json.loads(info.get("info", "{}"))
         print("id=" + first(st, 1).decode())
         print("state=" + {0: "READY", 1: "NOTREADY"}[first(st, 3, 0)])
-        print("ip=" + first(decode(first(st, 5)), 1).decode())
+        network = decode(first(st, 5))
+        print("ip=" + first(network, 1).decode())
+        for extra in network.get(2, []):
+            print("additional_ip=" + first(decode(extra), 1).decode())
         print(f"pid={verbose.get('pid', 0)}")
     elif cmd in ("stop", "remove"):
         # StopPodSandboxRequest / RemovePodSandboxRequest{pod_sandbox_id=1}

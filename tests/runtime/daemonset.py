@@ -3,11 +3,15 @@
 holding the image (`/lichen`: the test's binary), its volumes and /proc, /sys, /dev, /tmp.
 
 usage: daemonset.py MANIFEST facts
-         prints `network=`, `subnet_len=`, `init=NAME`, `container=NAME`, `hostpath=PATH` lines
+         prints `network=`, `network6=` (IPv6Network, if any), `subnet_len=`, `subnet_len6=`,
+         `init=NAME`, `container=NAME`, `hostpath=PATH` lines
        daemonset.py MANIFEST run CONTAINER NODE NODE_IP HOLDER_PID BINARY ROOT TOKEN CA_FILE API_HOST API_PORT
          builds the container's root in ROOT, then becomes the container's process: it enters the
          node's network and mount namespaces (those of HOLDER_PID), unshares a mount namespace and
          execs the container's command chrooted into ROOT, with the container's environment.
+
+With NETCONF_MERGE set (a JSON object), its keys are merged into the ConfigMap's net-conf.json
+first: the edit a user makes to the manifest before `kubectl apply` (README, dual-stack).
 """
 import json, os, shlex, shutil, sys
 
@@ -28,6 +32,13 @@ def load(path):
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    merge = os.environ.get("NETCONF_MERGE")
+    if merge:
+        for data in configmaps.values():
+            if "net-conf.json" in data:
+                netconf = json.loads(data["net-conf.json"])
+                netconf.update(json.loads(merge))
+                data["net-conf.json"] = json.dumps(netconf, indent=2)
     return ds["spec"]["template"]["spec"], configmaps
 
 
@@ -42,6 +53,9 @@ def facts(spec, configmaps):
             print("hostpath=" + v["hostPath"]["path"])
     print("network=" + netconf["Network"])
     print("subnet_len=" + str(netconf.get("SubnetLen", 24)))
+    if "IPv6Network" in netconf:
+        print("network6=" + netconf["IPv6Network"])
+        print("subnet_len6=" + str(netconf.get("IPv6SubnetLen", 64)))
     for c in spec.get("initContainers", []):
         print("init=" + c["name"])
     for c in spec["containers"]:

@@ -83,6 +83,11 @@ pub struct DaemonSet {
     /// net-conf.json's `Network` and `SubnetLen`.
     pub network: String,
     pub subnet_len: u8,
+    /// net-conf.json's `IPv6Network` and `IPv6SubnetLen`, if it has them.
+    pub network6: Option<(String, u8)>,
+    /// Keys merged into the ConfigMap's net-conf.json before anything runs (a JSON object; the
+    /// user's edit of the manifest before `kubectl apply`), read by daemonset.py.
+    pub net_conf_merge: Option<String>,
     pub init: Vec<String>,
     pub containers: Vec<String>,
     pub host_paths: Vec<String>,
@@ -90,8 +95,19 @@ pub struct DaemonSet {
 
 impl DaemonSet {
     pub fn load(file: &str) -> DaemonSet {
+        DaemonSet::load_merged(file, None)
+    }
+
+    /// The manifest with `merge` merged into its net-conf.json (see `net_conf_merge`).
+    pub fn load_merged(file: &str, merge: Option<&str>) -> DaemonSet {
         let manifest = format!("{CONF}/{file}");
-        let facts = python("daemonset.py", &[&manifest, "facts"]).expect("daemonset.py facts");
+        let mut c = Command::new(PYTHON);
+        c.arg(format!("{RUNTIME_DIR}/daemonset.py"))
+            .args([&manifest, "facts"]);
+        if let Some(m) = merge {
+            c.env("NETCONF_MERGE", m);
+        }
+        let facts = key_values(&mut c).expect("daemonset.py facts");
         let all = |k: &str| -> Vec<String> {
             facts
                 .iter()
@@ -103,6 +119,10 @@ impl DaemonSet {
         DaemonSet {
             network: one("network"),
             subnet_len: one("subnet_len").parse().unwrap(),
+            network6: all("network6")
+                .pop()
+                .map(|n| (n, one("subnet_len6").parse().unwrap())),
+            net_conf_merge: merge.map(str::to_owned),
             init: all("init"),
             containers: all("container"),
             host_paths: all("hostpath"),

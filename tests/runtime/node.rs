@@ -25,14 +25,18 @@ const SOCKET: &str = "/run/containerd/containerd.sock";
 /// A sandbox the test started: its id, address and (host) pid, whose netns is the pod's.
 pub struct Pod {
     pub id: String,
+    /// The sandbox's IP as the CRI reports it (the IPv4 one in dual-stack).
     pub ip: String,
+    /// Its `additional_ips` (the IPv6 one in dual-stack).
+    pub more_ips: Vec<String>,
     pub netns: PathBuf,
 }
 
 pub struct RuntimeNode {
     pub name: String,
     pub ip: String,
-    pub subnet: String,
+    /// Every pod subnet of the node (both families in dual-stack).
+    pub subnets: Vec<String>,
     ns_name: String,
     pub dir: PathBuf,
     /// Node path → the per-node directory bound over it.
@@ -76,7 +80,7 @@ impl RuntimeNode {
         let mut n = RuntimeNode {
             name: node.name.clone(),
             ip: node.ip.clone(),
-            subnet: node.subnet.clone(),
+            subnets: node.subnets.clone(),
             ns_name: node.ns.name.clone(),
             cgroup: format!("/{}", testkit::unique_name("lichen-rt", &node.name)),
             dir,
@@ -225,6 +229,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::File::options().append(true).open(&log).unwrap());
+        if let Some(m) = &ds.net_conf_merge {
+            c.env("NETCONF_MERGE", m);
+        }
         let mut child = c.spawn().expect("daemonset.py");
         if background {
             self.containers.push(child);
@@ -260,6 +267,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         assert_eq!(get(&st, "state"), "READY", "{name} on {}", self.name);
         Pod {
             ip: get(&st, "ip").to_owned(),
+            more_ips: st
+                .iter()
+                .filter(|(k, _)| k == "additional_ip")
+                .map(|(_, v)| v.clone())
+                .collect(),
             netns: PathBuf::from(format!("/proc/{}/ns/net", get(&st, "pid"))),
             id,
         }
