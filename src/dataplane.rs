@@ -125,11 +125,17 @@ impl std::fmt::Display for DpError {
 
 impl std::error::Error for DpError {}
 
-/// The host-side veth name of an attachment: `lic` + 12 hex digits of a stable hash of
-/// (container ID, ifname). Deterministic so DEL and GC can find it without state.
-pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
-    let key: Vec<u8> = container_id
+/// The host-side veth name of an attachment: `lic` + 12 hex digits of a stable hash of the
+/// spec's attachment key (network name, container ID, ifname). Deterministic so DEL can find it
+/// without state. The network is part of it: one container may be attached to two networks
+/// under the same ifname (in two namespaces), and ADD replaces a host end of its own name as a
+/// stale one. (Attachments made while the key left the network out keep their old name; their
+/// DEL falls back to deleting the pod end, which takes the host end with it.)
+pub fn host_veth_name(network: &str, container_id: &str, ifname: &str) -> String {
+    let key: Vec<u8> = network
         .bytes()
+        .chain([0])
+        .chain(container_id.bytes())
         .chain([0])
         .chain(ifname.bytes())
         .collect();

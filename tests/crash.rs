@@ -90,7 +90,7 @@ impl Bed {
     }
 
     fn host_end(&self, i: usize) -> bool {
-        let name = host_veth_name(&format!("crash{i}"), "eth0");
+        let name = host_veth_name(&self.node.network, &format!("crash{i}"), "eth0");
         self.node
             .ns
             .ip(&["-o", "link", "show", "dev", &name])

@@ -39,6 +39,47 @@ fn two_pods_reach_each_other_the_gateway_and_the_node() {
     assert!(routes.contains("via 10.77.0.1 dev eth0"), "{routes}");
 }
 
+/// The spec's attachment key is (network, container ID, ifname): one container ID with `eth0`
+/// on two networks is two attachments, and neither ADD nor DEL of one touches the other (the
+/// host end's name once hashed only the container ID and ifname, and ADD replaced the other
+/// network's host end as a stale one of its own).
+#[test]
+fn one_container_on_two_networks_keeps_both_attachments() {
+    testkit::require_root!();
+    let node = Node::new("twonet");
+    let a = node.conf("1.0.0", SUBNET);
+    let b = a
+        .replacen(
+            &format!(r#""name":"{}""#, node.network),
+            r#""name":"other""#,
+            1,
+        )
+        .replace(r#""bridge":"lbr0""#, r#""bridge":"lbr1""#)
+        .replace(SUBNET, "10.78.0.0/24");
+    assert_ne!(a, b);
+    let (p1, p2) = (node.pod("p1"), node.pod("p2"));
+    let add_a = node.cni("ADD", "same", Some(&p1.path), "eth0", &a);
+    assert!(add_a.ok, "{} {}", add_a.stdout, add_a.stderr);
+    let add_b = node.cni("ADD", "same", Some(&p2.path), "eth0", &b);
+    assert!(add_b.ok, "{} {}", add_b.stdout, add_b.stderr);
+    assert!(p1.ping("10.77.0.1", 1).unwrap(), "network a still attached");
+    assert!(p2.ping("10.78.0.1", 1).unwrap(), "network b attached");
+    let del_a = node.cni("DEL", "same", Some(&p1.path), "eth0", &a);
+    assert!(del_a.ok, "{} {}", del_a.stdout, del_a.stderr);
+    assert!(
+        p2.ping("10.78.0.1", 1).unwrap(),
+        "network b survives a's DEL"
+    );
+    let left = p1.ip(&["-o", "link", "show", "eth0"]);
+    assert!(
+        left.is_err() || left.unwrap().is_empty(),
+        "a's pod end is gone"
+    );
+    let check_b = extend(&b, &format!(r#""prevResult":{}"#, add_b.stdout.trim()));
+    let ok = node.cni("CHECK", "same", Some(&p2.path), "eth0", &check_b);
+    assert!(ok.ok, "CHECK of b: {} {}", ok.stdout, ok.stderr);
+}
+
 #[test]
 fn check_passes_then_fails_after_an_address_is_removed() {
     testkit::require_root!();

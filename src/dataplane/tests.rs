@@ -21,7 +21,7 @@ fn pod_spec(pod: &NamedNs, n: u8) -> PodSpec {
         netns: pod.path.clone(),
         ifname: "eth0".into(),
         mac: None,
-        host_veth: host_veth_name(&pod.name, "eth0"),
+        host_veth: host_veth_name("n", &pod.name, "eth0"),
         mtu: Some(1450),
         hairpin: true,
         addresses: vec![
@@ -48,12 +48,15 @@ fn node_links() -> Vec<String> {
 
 #[test]
 fn host_veth_names_are_stable_short_and_distinct() {
-    let a = host_veth_name("abc", "eth0");
-    assert_eq!(a, host_veth_name("abc", "eth0"));
+    let a = host_veth_name("n", "abc", "eth0");
+    assert_eq!(a, host_veth_name("n", "abc", "eth0"));
     assert_eq!(a.len(), 15);
     assert!(a.starts_with("lic"));
-    assert_ne!(a, host_veth_name("abc", "eth1"));
-    assert_ne!(a, host_veth_name("abce", "th0"));
+    assert_ne!(a, host_veth_name("n", "abc", "eth1"));
+    assert_ne!(a, host_veth_name("n", "abce", "th0"));
+    // the spec's attachment key has the network too
+    assert_ne!(a, host_veth_name("m", "abc", "eth0"));
+    assert_ne!(a, host_veth_name("nabc", "", "eth0"));
 }
 
 /// What attach reports matches the kernel: the bridge, both host ends on it with hairpin,

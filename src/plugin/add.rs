@@ -90,7 +90,7 @@ fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (Bri
         netns: env.netns.clone().expect("validated for ADD"),
         ifname: env.ifname().to_owned(),
         mac: mac.map(|m| m.0),
-        host_veth: dataplane::host_veth_name(env.container_id(), env.ifname()),
+        host_veth: dataplane::host_veth_name(&conf.name, env.container_id(), env.ifname()),
         mtu,
         hairpin: conf.hairpin_mode,
         addresses: ips.iter().map(|ip| ip.address).collect(),

@@ -84,7 +84,7 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
             diffs.push(format!("route {}{via} is missing in the pod", r.dst));
         }
     }
-    let host_veth = dataplane::host_veth_name(env.container_id(), ifname);
+    let host_veth = dataplane::host_veth_name(&conf.name, env.container_id(), ifname);
     match (&state.host_veth, &state.host_master) {
         (None, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
         (Some(_), m) if m.as_deref() != Some(conf.bridge.as_str()) => diffs.push(format!(

@@ -9,7 +9,7 @@ use crate::dataplane;
 
 pub fn run(req: &Request) -> Result<Output, CniError> {
     let env = req.env;
-    let host_veth = dataplane::host_veth_name(env.container_id(), env.ifname());
+    let host_veth = dataplane::host_veth_name(&req.conf.name, env.container_id(), env.ifname());
     let link = dataplane::detach(env.netns.as_deref(), env.ifname(), &host_veth).map_err(dp_err);
     if let Err(e) = &link {
         log::error!("DEL {}/{}: {e}", env.container_id(), env.ifname());
