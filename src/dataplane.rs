@@ -9,8 +9,8 @@
 //! - Round trips are counted and kept low (see `attach`); nothing is spawned.
 //! - ADD rolls back by deleting the host end (the pod end goes with it); DEL deletes the host
 //!   end by its deterministic name first, which needs no namespace switch.
-//! - Once attached, the pod announces its addresses (gratuitous ARP, unsolicited NA: see
-//!   `announce.rs`) over a packet socket opened in the pod together with the netlink socket.
+//! - Once attached, the kernel announces the pod's addresses from the pod (gratuitous ARP,
+//!   unsolicited NA: see `announce.rs`), asked through the pod's netlink socket.
 //! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
 //! - `veth.rs`: creating and plumbing a pod's veth pair; `bridge.rs`: the node's bridge;
 //!   `tests.rs`: the kernel tests (in throwaway namespaces).
@@ -20,7 +20,6 @@ mod bridge;
 mod loopback;
 mod veth;
 
-pub use announce::Announcer;
 pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 use veth::{create_veth, host_peer, plumb};
@@ -154,7 +153,8 @@ pub fn host_veth_name(network: &str, container_id: &str, ifname: &str) -> String
 /// Netlink round trips with the bridge already in place: 1 (ifname check in the pod) + 1 (bridge
 /// lookup) + 1 per bridge address + 1 (veth) + 1 (hairpin, if asked) + 1 (pod end up) + 1 (pod
 /// end lookup) + 1 per pod address + 1 per pod route + 1 (host end lookup) [+ 1 bridge re-read
-/// when its MAC may have changed]. IPv4 only, one route: 10 (11).
+/// when its MAC may have changed] + 1 (the pod end's MAC set again: the announcement). IPv4
+/// only, one route: 11 (12).
 pub fn attach(bridge: &BridgeSpec, pod: &PodSpec) -> Result<Attached, DpError> {
     attach_checked(bridge, pod, preflight(&pod.netns, &pod.ifname)?)
 }
@@ -166,11 +166,7 @@ pub fn attach_checked(
     pod: &PodSpec,
     checked: Checked,
 ) -> Result<Attached, DpError> {
-    let Checked {
-        ns,
-        nl: mut pod_nl,
-        announcer,
-    } = checked;
+    let Checked { ns, nl: mut pod_nl } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
     let (br, made) = bridge::ensure_bridge(&mut host, bridge)?;
     let v6 = bridge
@@ -198,9 +194,7 @@ pub fn attach_checked(
             // kernel run the host end's pending carrier event first (link-watch), which is what
             // moves the bridge port out of the disabled state. Sent earlier, the bridge drops the
             // announcement (measured: tests/mac.rs's reload case then fails every time).
-            if let Some(a) = &announcer {
-                a.announce(pod_link.index, &pod_link.mac, &pod.addresses);
-            }
+            announce::announce(&ns, &mut pod_nl, &pod_link, &pod.addresses);
             Ok(Attached {
                 bridge: info(&br),
                 host_veth: info(&host_veth),
@@ -324,25 +318,20 @@ fn is_v6_link_local(n: &IpNet) -> bool {
 /// Run before IPAM so a refused ADD leases nothing.
 pub fn preflight(netns: &Path, ifname: &str) -> Result<Checked, DpError> {
     let ns = NetNs::open(netns).map_err(|e| DpError::NetnsMissing(netns.to_path_buf(), e))?;
-    // Both sockets in one visit to the namespace.
-    let (mut nl, announcer) = ns
-        .run(|| Ok((Nl::open()?, Announcer::open())))
+    let mut nl = ns
+        .run(Nl::open)
         .map_err(kernel("open netlink in the pod namespace"))?;
-    let announcer = announcer
-        .inspect_err(|e| log::warn!("no gratuitous ARP/NA: cannot open a packet socket: {e}"))
-        .ok();
     match find(&mut nl, ifname)? {
         Some(_) => Err(DpError::IfnameExists(ifname.to_owned())),
-        None => Ok(Checked { ns, nl, announcer }),
+        None => Ok(Checked { ns, nl }),
     }
 }
 
 /// A pod namespace that [`preflight`] opened and found without the interface to create, with
-/// a netlink socket and a packet socket (for announcing the pod's addresses) inside it.
+/// a netlink socket inside it.
 pub struct Checked {
     ns: NetNs,
     nl: Nl,
-    announcer: Option<Announcer>,
 }
 
 #[cfg(test)]

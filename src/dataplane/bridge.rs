@@ -86,7 +86,7 @@ fn ensure(nl: &mut Nl, spec: &BridgeSpec, made: &mut Made) -> Result<Link, DpErr
     let change = LinkChange {
         mtu: spec.mtu.filter(|&m| m != br.mtu),
         up: (!br.up).then_some(true),
-        master: None,
+        ..LinkChange::default()
     };
     if change.mtu.is_some() || change.up.is_some() {
         nl.set_link(LinkId::Index(br.index), &change)

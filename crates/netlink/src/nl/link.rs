@@ -167,6 +167,9 @@ pub struct LinkChange {
     pub mtu: Option<u32>,
     pub up: Option<bool>,
     pub master: Option<u32>,
+    /// The hardware address. Setting the one a link already has still tells the kernel's
+    /// listeners it changed (`NETDEV_CHANGEADDR`).
+    pub mac: Option<[u8; 6]>,
 }
 
 impl Nl {
@@ -238,6 +241,9 @@ impl Nl {
         }
         if let Some(master) = change.master {
             msg.attributes.push(LinkAttribute::Controller(master));
+        }
+        if let Some(mac) = change.mac {
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
         }
         if let Some(up) = change.up {
             if up {
