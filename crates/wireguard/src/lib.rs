@@ -27,6 +27,7 @@
 //! (this machine's kernel has none).
 
 pub mod config;
+pub mod genl;
 pub mod key;
 pub mod keyfile;
 pub mod uapi;
