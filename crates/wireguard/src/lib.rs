@@ -31,6 +31,7 @@ pub mod genl;
 pub mod key;
 pub mod keyfile;
 pub mod uapi;
+pub mod userspace;
 pub mod x25519;
 
 pub use config::{DeviceConfig, DeviceState, PeerConfig, PeerState};
