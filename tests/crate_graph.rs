@@ -20,8 +20,8 @@ const CRATES: &[&[&str]] = &[
         "lichen-parse",
     ],
     // The Kubernetes objects and client, and the cluster model (over lichen-parse, and
-    // lichen-backends for a VTEP MAC).
-    &["lichen-kube"],
+    // lichen-backends for a VTEP MAC); WireGuard device control (over lichen-parse for base64).
+    &["lichen-kube", "lichen-wireguard"],
     // NetworkPolicy: compiled rulesets, explain, its nf_tables table (over lichen-kube and
     // lichen-netlink).
     &["lichen-policy"],

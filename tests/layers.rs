@@ -1,5 +1,5 @@
 //! The layers of `src/` and of the crates split out of it (crates/netlink, crates/parse,
-//! crates/kube, crates/policy), checked on every `cargo test`: which module may import which.
+//! crates/kube, crates/policy, crates/wireguard), checked on every `cargo test`: which module may import which.
 //! Pure file reading (no root, no network, nothing of the `lichen` library is run). Between
 //! crates, cargo enforces the layers (`tests/crate_graph.rs` declares them).
 //!
@@ -44,6 +44,17 @@ const PARSE_LAYERS: &[&[&str]] = &[
 /// and client, then the cluster model over them (and the seeded property tests of k8s's
 /// parsers, `#[cfg(test)]`).
 const KUBE_LAYERS: &[&[&str]] = &[&["k8s"], &["model", "fuzz_tests"]];
+
+/// The top-level modules of `crates/wireguard/src` by layer, lowest first: the curve and the
+/// keys, the key file and the device's settings, the two control paths, the userspace daemon
+/// (which waits for its configuration socket).
+const WIREGUARD_LAYERS: &[&[&str]] = &[
+    &["x25519"],
+    &["key"],
+    &["keyfile", "config"],
+    &["uapi", "genl"],
+    &["userspace"],
+];
 
 /// The top-level modules of `crates/policy/src` by layer, lowest first.
 const POLICY_LAYERS: &[&[&str]] = &[
@@ -304,6 +315,11 @@ fn the_kube_crate_imports_only_lower_layers() {
 #[test]
 fn the_policy_crate_imports_only_lower_layers() {
     check_crate("crates/policy/src", POLICY_LAYERS, 15);
+}
+
+#[test]
+fn the_wireguard_crate_imports_only_lower_layers() {
+    check_crate("crates/wireguard/src", WIREGUARD_LAYERS, 8);
 }
 
 #[test]

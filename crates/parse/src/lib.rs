@@ -9,7 +9,7 @@
 //! - [`http`]: the one HTTP/1.1 codec (heads read and written, body framing);
 //! - [`rfc3339`]: UTC timestamps as Kubernetes writes them;
 //! - [`yaml`]: the YAML subset kubeconfigs are written in, flattened to `(path, value)` pairs;
-//!   [`base64`]: the standard alphabet, for a kubeconfig's `*-data` fields.
+//!   [`base64`]: the standard alphabet, for a kubeconfig's `*-data` fields and WireGuard keys.
 //!
 //! The modules import nothing of each other. Their seeded property tests (`fuzz_tests`,
 //! `LICHEN_PARSE_SEED`) are here for YAML and base64; the JSON syntax layer is exercised
