@@ -9,4 +9,5 @@ cargo bench --quiet --no-run
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench cni
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench agent
 unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench policy
+unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench datapath
 exec unshare -n -- scripts/in-netns.sh cargo bench --quiet --bench kube

@@ -1,0 +1,281 @@
+//! Data-path benchmark (issue 16), in namespaces made here (root, under `unshare -n`; see
+//! scripts/bench.sh). Prints figures; asserts nothing about time.
+//!
+//! Two nodes on a switch, one pod on each. For every mode, three alternating rounds of the
+//! plain underlay (node to node) and pod to pod, with medians kept: TCP throughput (iperf3,
+//! one stream), the machine's CPU time per GB moved (datapath/measure.rs), and the median
+//! latency of a 1-byte TCP request/response. Modes: Lichen host-gw and VXLAN, NetworkPolicy
+//! off and on (agent `--network-policy`, no policy objects: the cost of the mode itself), with
+//! the shipped net-conf's `IPMasq`; and the path Flannel builds for the same backend
+//! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
+//! route directly and measure host-gw again.
+//!
+//! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips.
+
+mod common;
+#[path = "datapath/flannel.rs"]
+mod flannel;
+#[path = "datapath/measure.rs"]
+mod measure;
+
+use common::*;
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use measure::Transfer;
+use testkit::{AgentArgs, NamedNs, Source, Underlay};
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Lichen { vxlan: bool, policy: bool },
+    Flannel { vxlan: bool },
+}
+
+impl Mode {
+    fn label(self) -> String {
+        match self {
+            Mode::Lichen { vxlan, policy } => format!(
+                "lichen {} policy {}",
+                backend(vxlan),
+                if policy { "on" } else { "off" }
+            ),
+            Mode::Flannel { vxlan } => format!("flannel-equivalent {}", backend(vxlan)),
+        }
+    }
+}
+
+fn backend(vxlan: bool) -> &'static str {
+    if vxlan {
+        "vxlan"
+    } else {
+        "host-gw"
+    }
+}
+
+/// The medians of one mode.
+struct Row {
+    mode: Mode,
+    under: Transfer,
+    pod: Transfer,
+    rr_under: f64,
+    rr_pod: f64,
+}
+
+fn main() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root; run scripts/bench.sh");
+        std::process::exit(1);
+    }
+    let secs = std::env::var("BENCH_IPERF_SECONDS").unwrap_or_else(|_| "5".into());
+    let rr: usize = std::env::var("BENCH_RR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    println!("Data-path benchmark (binary: {})", bin().display());
+    let mut rows = Vec::new();
+    for vxlan in [false, true] {
+        for mode in [
+            Mode::Flannel { vxlan },
+            Mode::Lichen {
+                vxlan,
+                policy: false,
+            },
+            Mode::Lichen {
+                vxlan,
+                policy: true,
+            },
+        ] {
+            rows.push(measure_mode(mode, &secs, rr));
+        }
+    }
+    print_rows(&rows, &secs, rr);
+}
+
+/// The bed of one mode: the switch, the nodes and their pods, the agents, the work dir.
+struct Bed {
+    _sw: Underlay,
+    nodes: Vec<(NamedNs, String)>,
+    pods: Vec<(NamedNs, String)>,
+    _agents: Vec<Agent>,
+    dir: PathBuf,
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        self._agents.clear();
+        self.pods.clear();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn measure_mode(mode: Mode, secs: &str, rr: usize) -> Row {
+    let bed = build(mode);
+    let (n, p) = (&bed.nodes, &bed.pods);
+    assert!(
+        wait(Duration::from_secs(10), || p[0]
+            .0
+            .ping(&p[1].1, 1)
+            .unwrap_or(false)),
+        "{}: pods cannot reach each other",
+        mode.label()
+    );
+    let (mut under, mut pod, mut rr_u, mut rr_p) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..3 {
+        under.push(measure::transfer(&n[1].0, &n[0].0, &n[1].1, secs));
+        pod.push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+        rr_u.push(measure::request_response(&n[1].0, &n[0].0, &n[1].1, rr));
+        rr_p.push(measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr));
+    }
+    Row {
+        mode,
+        under: median_transfer(under),
+        pod: median_transfer(pod),
+        rr_under: median(rr_u),
+        rr_pod: median(rr_p),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Throughput and CPU per GB, each its own median.
+fn median_transfer(v: Vec<Transfer>) -> Transfer {
+    Transfer {
+        gbps: median(v.iter().map(|t| t.gbps).collect()),
+        cpu_s_per_gb: median(v.iter().map(|t| t.cpu_s_per_gb).collect()),
+    }
+}
+
+/// Nodes n1 and n2 (198.51.100.11 and .12) on a switch, programmed for `mode`, a pod on each.
+fn build(mode: Mode) -> Bed {
+    let sw = Underlay::create(&testkit::unique_name("lbd", "sw")).unwrap();
+    let dir = std::env::temp_dir().join(format!("{}-dir", sw.ns.name));
+    fs::create_dir_all(dir.join("objects")).unwrap();
+    let mut nodes = Vec::new();
+    for i in 1..=2 {
+        let ns = NamedNs::create(&testkit::unique_name("lbd", &format!("n{i}"))).unwrap();
+        let ip = format!("198.51.100.{}", 10 + i);
+        sw.attach(&ns, "eth0", &format!("{ip}/24"), &format!("p{i}"))
+            .unwrap();
+        let json = node_json(&format!("n{i}"), &flannel::subnet(i), &ip);
+        fs::write(dir.join(format!("objects/n{i}.json")), json).unwrap();
+        nodes.push((ns, ip));
+    }
+    let (agents, pods) = match mode {
+        Mode::Lichen { vxlan, policy } => lichen_nodes(&nodes, &dir, vxlan, policy),
+        Mode::Flannel { vxlan } => flannel_nodes(&nodes, &dir, vxlan),
+    };
+    Bed {
+        _sw: sw,
+        nodes,
+        pods,
+        _agents: agents,
+        dir,
+    }
+}
+
+fn pod_name(i: usize) -> String {
+    testkit::unique_name("lbd", &format!("pod{i}"))
+}
+
+fn lichen_nodes(
+    nodes: &[(NamedNs, String)],
+    dir: &std::path::Path,
+    vxlan: bool,
+    policy: bool,
+) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+    let backend = if vxlan {
+        r#"{"Type":"vxlan","DirectRouting":false}"#
+    } else {
+        r#"{"Type":"host-gw"}"#
+    };
+    let conf = format!(
+        r#"{{"Network":"{}","IPMasq":true,"Backend":{backend}}}"#,
+        flannel::NETWORK
+    );
+    fs::write(dir.join("net-conf.json"), conf).unwrap();
+    let mut agents = Vec::new();
+    let mut pods = Vec::new();
+    for (k, (ns, _)) in nodes.iter().enumerate() {
+        let name = format!("n{}", k + 1);
+        let args = AgentArgs {
+            node_name: &name,
+            net_conf: &dir.join("net-conf.json"),
+            source: Source::ClusterDir(&dir.join("objects")),
+            subnet_file: &dir.join(format!("{name}.env")),
+            ipam_dir: None,
+        };
+        let mut c = testkit::agent_command(ns, bin(), &args, std::path::Path::new("/dev/null"));
+        if policy {
+            c.arg("--network-policy");
+        }
+        agents.push(Agent(
+            c.env("LICHEN_LOG", "warn").spawn().expect("start agent"),
+        ));
+        let env = dir.join(format!("{name}.env"));
+        pods.push(attach_pod(
+            ns,
+            &env,
+            &dir.join(format!("{name}-ipam")),
+            &pod_name(k),
+        ));
+    }
+    (agents, pods)
+}
+
+fn flannel_nodes(
+    nodes: &[(NamedNs, String)],
+    dir: &std::path::Path,
+    vxlan: bool,
+) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+    let mut pods = Vec::new();
+    for (k, (ns, _)) in nodes.iter().enumerate() {
+        flannel::program_node(nodes, k + 1, vxlan);
+        let data = dir.join(format!("n{}-ipam", k + 1));
+        pods.push(flannel::attach_pod(ns, k + 1, vxlan, &data, &pod_name(k)));
+    }
+    (Vec::new(), pods)
+}
+
+fn print_rows(rows: &[Row], secs: &str, rr: usize) {
+    println!();
+    println!("Pod to pod across two nodes (iperf3 {secs} s one stream; {rr} 1-byte TCP request/responses; medians of 3 alternating rounds with the plain underlay):");
+    println!(
+        "{:<34}{:>10}{:>8}{:>12}{:>8}{:>10}{:>8}",
+        "", "Gbit/s", "/under", "CPU s/GB", "/under", "RR us", "/under"
+    );
+    for r in rows {
+        println!(
+            "{:<34}{:>10.2}{:>8.3}{:>12.3}{:>8.3}{:>10.1}{:>8.3}",
+            r.mode.label(),
+            r.pod.gbps,
+            r.pod.gbps / r.under.gbps,
+            r.pod.cpu_s_per_gb,
+            r.pod.cpu_s_per_gb / r.under.cpu_s_per_gb,
+            r.rr_pod,
+            r.rr_pod / r.rr_under
+        );
+    }
+    println!();
+    println!("Lichen against the flannel-equivalent path of the same backend (throughput ×, CPU per GB ×, RR latency ×):");
+    for r in rows {
+        let Mode::Lichen { vxlan, .. } = r.mode else {
+            continue;
+        };
+        let base = rows
+            .iter()
+            .find(|b| matches!(b.mode, Mode::Flannel { vxlan: v } if v == vxlan))
+            .unwrap();
+        println!(
+            "{:<34}{:>8.3}{:>8.3}{:>8.3}",
+            r.mode.label(),
+            r.pod.gbps / base.pod.gbps,
+            r.pod.cpu_s_per_gb / base.pod.cpu_s_per_gb,
+            r.rr_pod / base.rr_pod
+        );
+    }
+}
