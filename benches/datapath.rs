@@ -10,7 +10,8 @@
 //! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
 //! route directly and measure host-gw again.
 //!
-//! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips.
+//! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips,
+//! `BENCH_BACKEND=host-gw|vxlan` for one backend only.
 
 mod common;
 #[path = "datapath/flannel.rs"]
@@ -74,8 +75,12 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
     println!("Data-path benchmark (binary: {})", bin().display());
+    let only = std::env::var("BENCH_BACKEND").ok();
     let mut rows = Vec::new();
     for vxlan in [false, true] {
+        if only.as_deref().is_some_and(|b| b != backend(vxlan)) {
+            continue;
+        }
         for mode in [
             Mode::Flannel { vxlan },
             Mode::Lichen {
