@@ -25,7 +25,9 @@
 //! - [`plugin`]: one file per CNI verb (ADD, DEL, CHECK, VERSION, GC, STATUS) plus the
 //!   standalone `lichen-ipam` entry point and IPAM delegation.
 //! - [`install`]: the plugin and its config on a node.
-//! - [`agent`]: the node agent (sources, reconcilers, node rules, HTTP endpoint).
+//! - [`agent`]: the node agent (the cluster source; three reconcilers, each behind its own
+//!   port with its own trigger, report section and error: routes and devices, the node's
+//!   firewall rules, NetworkPolicy; the HTTP endpoint).
 //! - [`demo`]: `lichen demo`, the embedded default cluster in network namespaces (built with
 //!   crates/netbed, the namespace and node builders the tests use too); [`cli`]: the
 //!   operator's commands.

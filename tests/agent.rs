@@ -275,4 +275,30 @@ fn status_shows_backend_subnet_and_peers() {
             "{st}"
         );
     }
+    assert!(
+        st.contains("rules:    table inet lichen: forward 10.100.0.0/16, masquerade on"),
+        "{st}"
+    );
+}
+
+/// The node rules are re-applied on every resync: a table someone deleted is back within one
+/// period (10 s), the agent's own doing (its node-rules pass counter moved).
+#[test]
+fn node_rules_deleted_by_someone_are_put_back_by_their_resync() {
+    testkit::require_root!();
+    let mut c = Cluster::new("rsync", 2, r#"{"Type":"host-gw"}"#);
+    c.start_agent(0);
+    let table = |c: &Cluster| c.nft(0, &["list", "table", "inet", "lichen"]);
+    wait_for("the node rules", WAIT, || table(&c).contains("masquerade"));
+    let runs = |c: &Cluster| {
+        testkit::number_after(&c.http(0, "/metrics").1, "\nlichen_node_rules_runs_total ")
+            .expect("the node-rules counter")
+    };
+    let before = runs(&c);
+    c.nft(0, &["delete", "table", "inet", "lichen"]);
+    assert!(!table(&c).contains("masquerade"), "deleted");
+    wait_for("the resync puts them back", 3 * WAIT, || {
+        table(&c).contains("masquerade")
+    });
+    assert!(runs(&c) > before);
 }

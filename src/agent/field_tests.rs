@@ -73,8 +73,8 @@ fn every_pass_is_timed_in_the_histogram() {
     let mut c = Case::new(DIRECT);
     let mut r = super::report::Report::default();
     let s = state(&lan_and_far());
-    c.rec.reconcile(&s, false, &mut r);
-    c.rec.reconcile(&s, true, &mut r);
+    c.rec.reconcile(&s, &mut r);
+    c.rec.reconcile(&s, &mut r);
     let m = super::metrics::render(&r, None);
     assert!(
         m.contains("lichen_reconcile_duration_seconds_count 2\n"),

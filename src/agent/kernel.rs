@@ -1,6 +1,8 @@
-//! What the agent needs from the kernel, as a small trait: the reconciler is written (and
-//! tested) against it, [`PolicyKernel`] is the policy reconciler's part of it; [`super::netlink::NetlinkKernel`] is the real one, and tests use
-//! `lichen_backends::testing::FakeKernel` through an adapter.
+//! What the route and policy reconcilers need from the kernel, as small traits: the route
+//! reconciler is written (and tested) against [`Kernel`], the policy reconciler against
+//! [`PolicyKernel`]; [`super::netlink::NetlinkKernel`] is the real one, and tests use
+//! `lichen_backends::testing::FakeKernel` through an adapter. The node's firewall rules have a
+//! port of their own, [`super::firewall::Firewall`].
 
 use std::io;
 use std::net::IpAddr;
@@ -10,7 +12,6 @@ use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::survey::Foreign;
 
-use super::node_rules::NodeRules;
 use crate::policy::table::Applied;
 use crate::policy::Ruleset;
 
@@ -36,10 +37,6 @@ pub trait Kernel: PolicyKernel {
     fn actual(&mut self) -> io::Result<Actual>;
     /// Applies one step of a plan. Deleting what is already gone is success.
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()>;
-    /// Replaces Lichen's nftables table (masquerade and forward rules) in one transaction.
-    fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()>;
-    /// Removes Lichen's nftables table.
-    fn remove_rules(&mut self) -> io::Result<()>;
     /// What the node holds besides Lichen's objects that matters to pod traffic in
     /// `cluster`: other VXLAN devices, routes, a legacy iptables FORWARD chain (see
     /// [`super::survey`]). A kernel that cannot tell answers nothing.

@@ -113,7 +113,8 @@ fn build_info(s: &mut String) {
     );
 }
 
-/// The counters of reconcile and policy passes, their failures and the source's restarts.
+/// The counters of reconcile, node-rules and policy passes, their failures and the source's
+/// restarts.
 fn counters(s: &mut String, r: &Report) {
     let counters = [
         (
@@ -125,6 +126,16 @@ fn counters(s: &mut String, r: &Report) {
             "lichen_reconcile_errors_total",
             "Reconcile runs that failed.",
             r.reconcile_errors,
+        ),
+        (
+            "lichen_node_rules_runs_total",
+            "Node-rules reconciler passes.",
+            r.node_rules.runs,
+        ),
+        (
+            "lichen_node_rules_errors_total",
+            "Node-rules reconciler passes that failed.",
+            r.node_rules.failed_runs,
         ),
         (
             "lichen_policy_runs_total",

@@ -27,7 +27,6 @@ use ipnet::IpNet;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
 
 use super::kernel::{Kernel, PolicyKernel};
-use super::node_rules::NodeRules;
 use super::survey::Foreign;
 use crate::nl::Nl;
 use crate::policy::table::Applied;
@@ -100,14 +99,6 @@ impl Kernel for NetlinkKernel {
 
     fn apply(&mut self, desired: &Desired, op: &Op) -> io::Result<()> {
         apply::apply(self, desired, op)
-    }
-
-    fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()> {
-        super::node_rules::apply_node_rules(rules)
-    }
-
-    fn remove_rules(&mut self) -> io::Result<()> {
-        super::node_rules::remove_lichen_table()
     }
 
     fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {

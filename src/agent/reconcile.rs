@@ -1,7 +1,9 @@
 //! One idempotent pass: cluster state → desired kernel state → plan against the kernel → apply,
-//! plus the subnet file and the node's nftables rules. It runs on Node changes, on kernel
-//! changes and on a timer. NetworkPolicy is not its business: the policy reconciler
-//! ([`super::policy`]) runs on a thread of its own, woken by the kinds it compiles from. It never removes what works because information is missing: while
+//! plus the survey and the subnet file. It runs on Node changes, on kernel changes and on a
+//! timer. The node's firewall rules are not its business (the node-rules reconciler,
+//! [`super::firewall`], has its own port and trigger), nor is NetworkPolicy (the policy
+//! reconciler, [`super::policy`], runs on a thread of its own, woken by the kinds it compiles
+//! from). It never removes what works because information is missing: while
 //! this node is unknown or has no podCIDR, nothing is touched.
 //!
 //! A Node that stays without `spec.podCIDR` for [`Reconciler::podcidr_wait`] (default
@@ -35,7 +37,6 @@ use lichen_backends::{self as backends, BackendConf, Desired, NodeInfo};
 use super::error::chain;
 use super::kernel::Kernel;
 use super::netconf::ClusterNetwork;
-use super::node_rules::NodeRules;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
 use crate::k8s::Node;
@@ -48,8 +49,6 @@ pub struct Reconciler<K: Kernel> {
     pub netconf: ClusterNetwork,
     pub iface: Option<String>,
     pub subnet_file: PathBuf,
-    /// The rules last applied (None: never, or must be re-applied).
-    applied_rules: Option<NodeRules>,
     /// How long this Node may lack a podCIDR before the agent says how to fix it.
     pub podcidr_wait: Duration,
     /// Since when this Node has had no podCIDR (None: it has one, or is not known yet), and
@@ -110,7 +109,6 @@ impl<K: Kernel> Reconciler<K> {
             netconf,
             iface,
             subnet_file,
-            applied_rules: None,
             podcidr_wait: PODCIDR_WAIT,
             no_podcidr_since: None,
             hinted: false,
@@ -120,8 +118,8 @@ impl<K: Kernel> Reconciler<K> {
         }
     }
 
-    /// One pass. `full` re-applies the nftables rules even when unchanged (the timer's pass).
-    pub fn reconcile(&mut self, state: &ClusterState, full: bool, report: &mut Report) {
+    /// One pass.
+    pub fn reconcile(&mut self, state: &ClusterState, report: &mut Report) {
         report.reconcile_runs += 1;
         report.node = self.node_name.clone();
         report.backend = backend_name(&self.netconf.backend);
@@ -134,7 +132,7 @@ impl<K: Kernel> Reconciler<K> {
             .map(|(file, why)| format!("{file}: {why}"))
             .collect();
         let started = Instant::now();
-        let result = self.pass(state, full, report);
+        let result = self.pass(state, report);
         report.reconcile_seconds.observe(started.elapsed());
         match result {
             Ok(()) => {
@@ -155,12 +153,7 @@ impl<K: Kernel> Reconciler<K> {
         self.refusals.log_new(&report.peers);
     }
 
-    fn pass(
-        &mut self,
-        state: &ClusterState,
-        full: bool,
-        report: &mut Report,
-    ) -> Result<(), ReconcileError> {
+    fn pass(&mut self, state: &ClusterState, report: &mut Report) -> Result<(), ReconcileError> {
         let Some(local) = self.programmable(state, report)? else {
             return Ok(());
         };
@@ -188,7 +181,6 @@ impl<K: Kernel> Reconciler<K> {
             .netconf
             .mtu
             .unwrap_or_else(|| backends::pod_mtu(&self.netconf.backend, &underlay));
-        self.sync_rules(full, report);
         let synced = self.sync_kernel(&desired, report);
         self.sync_offload(&desired, report);
         self.survey(&local.pod_cidrs, report);
@@ -226,23 +218,6 @@ impl<K: Kernel> Reconciler<K> {
         Ok(())
     }
 
-    fn sync_rules(&mut self, full: bool, report: &mut Report) {
-        let rules = NodeRules {
-            cluster: self.netconf.network.clone(),
-            masquerade: self.netconf.ipmasq,
-        };
-        if !full && self.applied_rules.as_ref() == Some(&rules) {
-            return;
-        }
-        match self.kernel.apply_rules(&rules) {
-            Ok(()) => self.applied_rules = Some(rules),
-            Err(e) => {
-                self.applied_rules = None;
-                report.last_errors.push(ReconcileError::NodeRules(e).line());
-            }
-        }
-    }
-
     fn sync_kernel(
         &mut self,
         desired: &Desired,
@@ -264,7 +239,9 @@ impl<K: Kernel> Reconciler<K> {
         Ok(())
     }
 
-    /// `lichen agent --cleanup`: remove everything the agent made; returns what could not be.
+    /// `lichen agent --cleanup`: remove the routes, devices, policy table and subnet file the
+    /// agent made (the node rules are [`super::firewall::RulesSync::cleanup`]'s); returns what
+    /// could not be.
     pub fn cleanup(&mut self) -> Vec<ReconcileError> {
         let mut errors = Vec::new();
         let empty = Desired {
@@ -288,9 +265,6 @@ impl<K: Kernel> Reconciler<K> {
                 }
             }
             Err(e) => errors.push(ReconcileError::KernelState(e)),
-        }
-        if let Err(e) = self.kernel.remove_rules() {
-            errors.push(ReconcileError::NodeRules(e));
         }
         if let Err(e) = self.kernel.remove_policy() {
             errors.push(ReconcileError::PolicyTable(e));

@@ -1,5 +1,6 @@
 //! The reconciler against the backends' fake kernel: no netlink, real end states. The policy
-//! pass on the same fake kernel is tested in `policy`.
+//! pass on the same fake kernel is tested in `policy`; the node rules, applied once at the
+//! start as in the agent, are on the fake firewall driver.
 
 use std::io;
 use std::net::IpAddr;
@@ -9,9 +10,10 @@ use std::time::{Duration, Instant};
 use lichen_backends::testing::FakeKernel;
 use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
 
+use super::firewall::fake::FakeFirewall;
+use super::firewall::{node_rules, RulesReport, RulesSync};
 use super::kernel::{Kernel, PolicyKernel};
 use super::netconf::ClusterNetwork;
-use super::node_rules::NodeRules;
 use super::policy::PolicySync;
 use super::reconcile::{podcidr_hint, Reconciler};
 use super::report::Report;
@@ -26,8 +28,6 @@ pub(super) struct Fake {
     pub(super) k: FakeKernel,
     /// Route destinations the kernel refuses with EEXIST (a route it already has).
     pub(super) refuse: Vec<ipnet::IpNet>,
-    rules: Option<NodeRules>,
-    rule_writes: usize,
     /// The policy table: the ruleset it holds, or absent.
     policy: Option<crate::policy::Ruleset>,
     /// How each policy apply went (replaced or elements only).
@@ -62,15 +62,6 @@ impl Kernel for Fake {
         self.k
             .apply(desired, op)
             .map_err(|e| io::Error::other(e.to_string()))
-    }
-    fn apply_rules(&mut self, rules: &NodeRules) -> io::Result<()> {
-        self.rules = Some(rules.clone());
-        self.rule_writes += 1;
-        Ok(())
-    }
-    fn remove_rules(&mut self) -> io::Result<()> {
-        self.rules = None;
-        Ok(())
     }
 }
 
@@ -129,6 +120,9 @@ pub(super) struct Case {
     pub(super) rec: Reconciler<Fake>,
     /// The policy reconciler, on the same fake kernel.
     pub(super) policy: PolicySync,
+    /// The node-rules reconciler, on the fake firewall, and its section after its first pass.
+    pub(super) firewall: RulesSync<FakeFirewall>,
+    rules: RulesReport,
     file: PathBuf,
 }
 
@@ -141,26 +135,33 @@ impl Case {
         let fake = Fake {
             k: FakeKernel::new(&underlay()),
             refuse: Vec::new(),
-            rules: None,
-            rule_writes: 0,
             policy: None,
             policy_applies: Vec::new(),
             bridge_nf: true,
             refuse_vxlan: None,
         };
         let nc = ClusterNetwork::parse(netconf.as_bytes()).unwrap();
+        let mut firewall = RulesSync::new(FakeFirewall::default());
         Case {
             policy: PolicySync::new("node1".into(), nc.network_policy),
+            rules: firewall.sync(&node_rules(&nc), false),
+            firewall,
             rec: Reconciler::new(fake, "node1".into(), nc, None, file.clone()),
             file,
         }
     }
-    /// A route pass, then a policy pass (two reconcilers, as in the agent).
+    /// A route pass, then a policy pass (as in the agent, where the node rules went in at
+    /// the start and only their own timer runs them again).
     pub(super) fn run(&mut self, s: &ClusterState) -> Report {
         let mut r = Report::default();
-        self.rec.reconcile(s, false, &mut r);
+        self.rec.reconcile(s, &mut r);
         r.policy = self.policy.sync(&mut self.rec.kernel, s, false);
+        r.node_rules = self.rules.clone();
         r
+    }
+    /// The node-rules reconciler's resync pass (its own timer in the agent).
+    pub(super) fn resync_rules(&mut self) {
+        self.rules = self.firewall.sync(&node_rules(&self.rec.netconf), true);
     }
 }
 
@@ -196,16 +197,17 @@ fn host_gw_programs_every_peer_writes_the_subnet_file_and_rules() {
     assert_eq!(f.subnets[0].to_string(), "10.100.1.1/24");
     assert_eq!(f.mtu, Some(1500));
     assert!(f.ipmasq);
-    let rules = c.rec.kernel.rules.clone().unwrap();
+    let rules = c.firewall.firewall.table.clone().unwrap();
     assert_eq!(rules.cluster[0].to_string(), "10.100.0.0/16");
+    assert!(rules.masquerade);
     assert!(r
         .peers
         .iter()
         .all(|p| matches!(p.state, PeerState::Programmed(_))));
-    // idempotent: a second pass changes nothing and re-writes no rules
+    // idempotent: a second pass changes nothing; Node passes never touch the node rules
     let r2 = c.run(&state(&three()));
     assert!(r2.last_drift.is_empty(), "{:?}", r2.last_drift);
-    assert_eq!(c.rec.kernel.rule_writes, 1);
+    assert_eq!(c.firewall.firewall.applies, 1);
 }
 
 #[test]
@@ -342,6 +344,29 @@ fn cleanup_removes_everything() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(c.rec.kernel.k.routes.is_empty());
     assert!(c.rec.kernel.k.devices.is_empty());
-    assert!(c.rec.kernel.rules.is_none());
+    assert!(c.firewall.cleanup().is_ok());
+    assert!(c.firewall.firewall.table.is_none());
     assert!(!c.file.exists());
+}
+
+#[test]
+fn refused_node_rules_make_the_node_unready_and_status_says_why() {
+    let mut c = Case::new(HOSTGW);
+    c.firewall.firewall.refuse = Some(libc::EPERM);
+    c.resync_rules();
+    let r = c.run(&state(&three()));
+    assert!(r.last_errors.is_empty(), "not the route pass's error");
+    assert_eq!(c.rec.kernel.k.routes.len(), 2, "routes go in regardless");
+    assert!(!r.ready());
+    let why = r.not_ready().unwrap();
+    assert!(why.contains("applying the node rules"), "{why}");
+    let page = r.render();
+    let line = "error:    applying the node rules (nftables table inet lichen): Operation not";
+    assert!(page.contains(line), "{page}");
+    let m = super::metrics::render(&r, None);
+    assert!(m.contains("lichen_node_rules_errors_total 1\n"), "{m}");
+    c.firewall.firewall.refuse = None;
+    c.resync_rules();
+    let r = c.run(&state(&three()));
+    assert!(r.ready(), "{:?}", r.not_ready());
 }

@@ -1,15 +1,17 @@
 //! What the agent knows about itself, for `lichen status`, `/healthz`, `/readyz` and
 //! `/metrics` (rendered by [`super::metrics`], which reads the report; not the other way round).
 //!
-//! Two reconcilers write it: the route loop everything but [`Report::policy`], the policy
-//! thread that section alone (see [`super::run`]).
+//! Three reconcilers write it: the route loop everything but [`Report::policy`] and
+//! [`Report::node_rules`], the policy thread the first section alone, the node-rules reconciler
+//! the second (see [`super::run`]).
 //!
 //! Liveness and readiness are different questions (a DaemonSet's liveness probe restarts the
 //! agent, its readiness probe only marks it): [`Report::alive`] says the agent's loop still
 //! turns — it beats on every turn and the resync timer guarantees a turn every
 //! [`super::timing::RESYNC`] — whatever the kernel or the cluster answered; [`Report::ready`] says
-//! this node is programmed: its subnet is known and the last pass ended without errors. A
-//! missing kernel module or a peer the kernel refuses makes the agent unready, not dead.
+//! this node is programmed: its subnet is known, its rules are in force and the last passes
+//! ended without errors. A missing kernel module or a peer the kernel refuses makes the agent
+//! unready, not dead.
 
 use std::fmt::Write;
 use std::time::{Duration, Instant, SystemTime};
@@ -30,7 +32,7 @@ pub struct Report {
     /// (and repaired); empty when the kernel already matched.
     pub last_drift: Vec<String>,
     /// Errors of the last route pass (empty when it succeeded; the policy reconciler's are in
-    /// [`Report::policy`]).
+    /// [`Report::policy`], the node-rules reconciler's in [`Report::node_rules`]).
     pub last_errors: Vec<String>,
     /// What the last pass worked around without failing (e.g. this Node's entry is malformed
     /// and its last good one is used), and what the last survey of the node found that breaks or
@@ -45,6 +47,8 @@ pub struct Report {
     pub last_sync: Option<SystemTime>,
     /// The NetworkPolicy mode: the policy reconciler's section, written by it alone.
     pub policy: super::policy::PolicyReport,
+    /// The node's firewall rules: the node-rules reconciler's section, written by it alone.
+    pub node_rules: super::firewall::RulesReport,
     /// When the agent's loop last turned (its heartbeat; `None` before the loop started).
     pub heartbeat: Option<Instant>,
     /// How long reconcile passes take.
@@ -100,6 +104,7 @@ impl Report {
         );
         self.render_peers(&mut s);
         self.render_drift(&mut s);
+        self.node_rules.render(&mut s);
         self.policy.render(&mut s);
         for k in &self.skipped {
             let _ = writeln!(s, "skipped:  {k}");
@@ -107,7 +112,7 @@ impl Report {
         for w in &self.warnings {
             labelled(&mut s, "warning:", w);
         }
-        for e in self.last_errors.iter().chain(&self.policy.errors) {
+        for e in self.errors() {
             let _ = writeln!(s, "error:    {e}");
         }
         s
@@ -150,19 +155,23 @@ impl Report {
     }
 
     /// Ready (`/readyz`): this node's subnet is known, the last route pass ended without
-    /// errors, and the policy reconciler has settled (off, or its ruleset applied and its last
-    /// pass without errors).
+    /// errors, the node's rules are in force, and the policy reconciler has settled (off, or
+    /// its ruleset applied and its last pass without errors).
     pub fn ready(&self) -> bool {
         self.waiting.is_none()
             && !self.subnets.is_empty()
             && self.last_errors.is_empty()
+            && self.node_rules.settled()
             && self.policy.settled()
             && self.last_sync.is_some()
     }
 
-    /// Every error of the last passes: routes, then policy.
+    /// Every error of the last passes: routes, node rules, then policy.
     pub fn errors(&self) -> impl Iterator<Item = &String> {
-        self.last_errors.iter().chain(&self.policy.errors)
+        self.last_errors
+            .iter()
+            .chain(&self.node_rules.error)
+            .chain(&self.policy.errors)
     }
 
     /// Why the node is not ready (for `/readyz`'s body), or `None` when it is.
@@ -175,6 +184,8 @@ impl Report {
         } else if self.errors().next().is_some() {
             let errors: Vec<&str> = self.errors().map(String::as_str).collect();
             format!("the last pass failed: {}", errors.join("; "))
+        } else if !self.node_rules.settled() {
+            "the node's firewall rules are not applied yet".to_owned()
         } else if !self.policy.settled() {
             "the NetworkPolicy ruleset is not applied yet".to_owned()
         } else {

@@ -26,6 +26,7 @@ impl Report {
         self.stale_json(&mut w);
         strings(&mut w, "drift", &self.last_drift);
         self.policy_json(&mut w);
+        self.node_rules_json(&mut w);
         strings(&mut w, "skipped", &self.skipped);
         strings(&mut w, "warnings", &self.warnings);
         let errors: Vec<String> = self.errors().cloned().collect();
@@ -88,6 +89,27 @@ impl Report {
         opt_str(w, "ruleset", fingerprint.as_deref());
         w.end_object();
     }
+
+    /// `nodeRules`: the networks and masquerading in force (empty and `null` before the first
+    /// apply), the last pass's error.
+    fn node_rules_json(&self, w: &mut Writer) {
+        let section = &self.node_rules;
+        w.key("nodeRules");
+        w.begin_object();
+        w.key("networks");
+        w.begin_array();
+        for net in section.rules.iter().flat_map(|r| &r.cluster) {
+            w.string(&net.to_string());
+        }
+        w.end_array();
+        w.key("masquerade");
+        match &section.rules {
+            Some(r) => w.bool(r.masquerade),
+            None => w.null(),
+        }
+        opt_str(w, "error", section.error.as_deref());
+        w.end_object();
+    }
 }
 
 fn strings(w: &mut Writer, key: &str, items: &[String]) {
@@ -143,5 +165,45 @@ mod tests {
         );
         let warnings = crate::cni::json::array(top.raw("warnings").unwrap()).unwrap();
         assert_eq!(warnings, [&br#""a \"quoted\"\nline""#[..]]);
+    }
+
+    #[test]
+    fn the_node_rules_have_a_section_and_their_error_is_with_the_others() {
+        let mut r = Report::default();
+        let text = r.render_json();
+        let top = Object::parse("", text.as_bytes(), Code::Decode).unwrap();
+        let rules = Object::parse("r", top.raw("nodeRules").unwrap(), Code::Decode).unwrap();
+        assert_eq!(rules.raw("networks"), Some(&b"[]"[..]));
+        assert_eq!(rules.raw("masquerade"), Some(&b"null"[..]));
+        r.node_rules = crate::agent::firewall::RulesReport {
+            rules: Some(crate::agent::node_rules::NodeRules {
+                cluster: vec!["10.42.0.0/16".parse().unwrap()],
+                masquerade: true,
+            }),
+            error: Some("applying the node rules: refused".into()),
+            runs: 2,
+            failed_runs: 1,
+        };
+        let text = r.render_json();
+        check(text.as_bytes(), "status").unwrap();
+        let top = Object::parse("", text.as_bytes(), Code::Decode).unwrap();
+        let rules = Object::parse("r", top.raw("nodeRules").unwrap(), Code::Decode).unwrap();
+        assert_eq!(rules.raw("networks"), Some(&br#"["10.42.0.0/16"]"#[..]));
+        assert_eq!(rules.get::<bool>("masquerade", "").unwrap(), Some(true));
+        assert_eq!(
+            rules.text("error").unwrap().as_deref(),
+            Some("applying the node rules: refused")
+        );
+        let errors = crate::cni::json::array(top.raw("errors").unwrap()).unwrap();
+        assert_eq!(errors, [&br#""applying the node rules: refused""#[..]]);
+        let page = r.render();
+        assert!(
+            page.contains("rules:    table inet lichen: forward 10.42.0.0/16, masquerade on"),
+            "{page}"
+        );
+        assert!(
+            page.contains("error:    applying the node rules: refused"),
+            "{page}"
+        );
     }
 }

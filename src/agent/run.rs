@@ -1,12 +1,16 @@
-//! The agent: three parts behind narrow ports, each with its own trigger (issues 12, 13).
+//! The agent: four parts behind narrow ports, each with its own trigger (issues 12, 13).
 //! - The cluster feed ([`super::feed`]): the source as a task of its own (run on the policy
-//!   thread), handing snapshots to the two reconcilers and waking each only for the kinds it
-//!   reads.
+//!   thread), handing snapshots to the route and policy reconcilers and waking each only for
+//!   the kinds it reads.
 //! - The route loop (this thread, `RouteLoop` over [`super::reconcile`]; its clocks in
-//!   [`super::timing`]): routes, devices, the node's rules, the survey, the subnet file and
-//!   the CNI config. Woken by Node changes, kernel events (debounced, a Node change ends the
-//!   wait), the resync timer and a due podCIDR hint. Every turn beats the heartbeat
-//!   `/healthz` reads.
+//!   [`super::timing`]): routes, devices, the survey, the subnet file and the CNI config.
+//!   Woken by Node changes, kernel events (debounced, a Node change ends the wait), the resync
+//!   timer and a due podCIDR hint. Every turn beats the heartbeat `/healthz` reads.
+//! - The node-rules reconciler ([`super::firewall`], on this thread): the node's firewall rules
+//!   from the net-conf, applied at start, before any route, and re-applied on every resync
+//!   tick (a full pass, which also retries a failed one), before that tick's route pass; Node
+//!   changes, kernel events and the podCIDR hint never run it. It writes [`Report::node_rules`]
+//!   alone; the CNI config waits for the rules too.
 //! - The policy reconciler ([`super::policy`]) on the `lichen-policy` thread
 //!   ([`super::policy_thread`]: a 512 KiB stack, shared with the source's task): woken by Pod,
 //!   Namespace, NetworkPolicy and own-address changes and its own resync timer; kernel events
@@ -31,6 +35,7 @@ use smol::future::FutureExt;
 
 use super::error::{AgentError, Context};
 use super::feed::{self, Feed};
+use super::firewall::{self, NftFirewall, RulesSync};
 use super::http::{self, Endpoints};
 use super::netconf::{ClusterNetwork, ClusterNetworkError};
 use super::netlink::{self, NetlinkKernel};
@@ -93,12 +98,14 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
     let shutdown = Shutdown::install().context("signal handlers")?;
     let rec = reconciler(&opts)?;
     let mut route_loop = RouteLoop::start(&opts, rec)?;
+    // The node rules first: they go in before any route.
+    route_loop.sync_rules(false);
     let stop = async {
         shutdown.wait().await;
         log::info!("SIGTERM or SIGINT: exiting; routes, devices, rules and the subnet file stay");
         Ok(())
     };
-    smol::block_on(stop.or(async {
+    let routes = async {
         start_http(&opts, &route_loop.report).await?;
         log::info!(
             "agent for node {} started: net-conf {}, cluster dir {}, status on http://{}/status",
@@ -109,10 +116,13 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
         );
         let mut timer = smol::Timer::interval(RESYNC);
         loop {
-            let full = route_loop.wait(&mut timer).await;
-            route_loop.pass(full);
+            if route_loop.wait(&mut timer).await {
+                route_loop.sync_rules(true);
+            }
+            route_loop.pass();
         }
-    }))
+    };
+    smol::block_on(stop.or(routes))
 }
 
 /// The route loop's reconciler: the net-conf (`--network-policy` turns policy on too), netlink,
@@ -162,13 +172,15 @@ async fn start_http(opts: &Options, report: &Arc<Mutex<Report>>) -> Result<(), A
     Ok(())
 }
 
-/// The route loop's state between turns: the reconciler of routes, devices, node rules and the
-/// subnet file, what wakes it, and what it hands on once the node is programmed.
+/// The route loop's state between turns: the reconciler of routes, devices and the subnet
+/// file, what wakes it, and what it hands on once the node is programmed.
 struct RouteLoop {
     rec: Reconciler<NetlinkKernel>,
     feed: Arc<Feed>,
     /// Node changes, and the policy reconciler settling or unsettling.
     routes: Receiver<()>,
+    /// The node-rules reconciler over nftables (its input: `rec`'s net-conf).
+    rules: RulesSync<NftFirewall>,
     /// Kernel change notifications (coalesced).
     events: Receiver<()>,
     report: Arc<Mutex<Report>>,
@@ -222,6 +234,7 @@ impl RouteLoop {
         Ok(RouteLoop {
             rec,
             feed,
+            rules: RulesSync::new(NftFirewall),
             routes,
             events,
             report,
@@ -231,7 +244,14 @@ impl RouteLoop {
         })
     }
 
-    /// Waits for the next reason to reconcile; true for a full pass (the resync timer).
+    /// A node-rules pass (`full`: the resync's), its section into the report.
+    fn sync_rules(&mut self, full: bool) {
+        let rules = firewall::node_rules(&self.rec.netconf);
+        let section = self.rules.sync(&rules, full);
+        self.report.lock().expect("report").node_rules = section;
+    }
+
+    /// Waits for the next reason to reconcile; true on the resync tick.
     async fn wait(&mut self, timer: &mut smol::Timer) -> bool {
         let hint_due = self.rec.hint_due();
         let (routes, events) = (&self.routes, &self.events);
@@ -283,22 +303,25 @@ impl RouteLoop {
     }
 
     /// One pass: reconcile, publish the CNI config and the Node's annotations once the node is
-    /// programmed (and policy in force or off), and share the report.
-    fn pass(&mut self, full: bool) {
+    /// programmed (its rules in force, policy in force or off), and share the report.
+    fn pass(&mut self) {
         // Before the source's first snapshot: an empty state, with which the pass touches
         // nothing and says what it waits for.
         let state = self.feed.current().unwrap_or_default();
         let mut r = self.report.lock().expect("report").clone();
-        self.rec.reconcile(&state, full, &mut r);
+        self.rec.reconcile(&state, &mut r);
         self.failing = if r.last_errors.is_empty() {
             0
         } else {
             self.failing.saturating_add(1)
         };
-        // The CNI config goes out once routes are programmed and policy is in force (or off):
-        // the policy reconciler wakes this loop when it settles.
-        let policy_settled = self.report.lock().expect("report").policy.settled();
-        let mut programmed = r.waiting.is_none() && r.last_errors.is_empty() && policy_settled;
+        // The CNI config goes out once routes are programmed, the node's rules are in force and
+        // policy is too (or off): the policy reconciler wakes this loop when it settles.
+        let settled = {
+            let shared = self.report.lock().expect("report");
+            shared.node_rules.settled() && shared.policy.settled()
+        };
+        let mut programmed = r.waiting.is_none() && r.last_errors.is_empty() && settled;
         if let (true, Some((staged, dir))) = (programmed, &self.cni_conf) {
             match crate::install::publish(staged, dir) {
                 Ok(Some(done)) => log::info!("CNI config: {done}"),
@@ -312,9 +335,10 @@ impl RouteLoop {
             }
         }
         {
-            // the policy section is the policy reconciler's: keep what it wrote meanwhile
+            // the policy and node-rules sections are theirs: keep what they wrote meanwhile
             let mut shared = self.report.lock().expect("report");
             r.policy = std::mem::take(&mut shared.policy);
+            r.node_rules = std::mem::take(&mut shared.node_rules);
             r.source_restarts = shared.source_restarts;
             *shared = r;
         }

@@ -1,11 +1,12 @@
-//! The agent's clocks, shared by the route loop ([`super::run`]) and the policy thread
-//! ([`super::policy_thread`]): the resync period, the kernel-event debounce and the backoff
-//! after failed passes.
+//! The agent's clocks, shared by the route loop ([`super::run`]), the node-rules reconciler
+//! ([`super::firewall`]) and the policy thread ([`super::policy_thread`]): the resync period,
+//! the kernel-event debounce and the backoff after failed passes.
 
 use std::time::Duration;
 
-/// How often the whole state is re-checked and the nftables rules re-applied even without a
-/// change (Flannel's host-gw re-checks every 10 s).
+/// How often each reconciler re-checks the whole state even without a change: the route loop
+/// re-plans, the node rules and the policy table are re-applied (Flannel's host-gw re-checks
+/// every 10 s).
 pub const RESYNC: Duration = Duration::from_secs(10);
 /// Kernel events arrive in bursts (our own changes too): wait this long and coalesce.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);

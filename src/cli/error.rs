@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::agent::error::{chain, AgentError};
+use crate::agent::firewall::RulesError;
 use crate::agent::reconcile::ReconcileError;
 use crate::install::InstallError;
 
@@ -26,6 +27,8 @@ pub enum CliError {
     Install(InstallError),
     /// One of the agent's objects could not be removed (`--cleanup`, `uninstall --all`).
     Cleanup(ReconcileError),
+    /// The node's firewall rules could not be removed (`--cleanup`, `uninstall --all`).
+    NodeRules(RulesError),
     /// Netlink could not be opened (the cleanups).
     Netlink(io::Error),
     /// The plugin's bridge could not be removed (`uninstall --all`).
@@ -87,6 +90,7 @@ impl fmt::Display for CliError {
             CliError::Kube { flag, error } => write!(f, "{flag}: {error}"),
             CliError::Install(e) => e.fmt(f),
             CliError::Cleanup(e) => e.fmt(f),
+            CliError::NodeRules(e) => e.fmt(f),
             CliError::Netlink(_) => f.write_str("netlink"),
             CliError::Bridge { name, .. } => write!(f, "bridge {name}"),
             CliError::File { what, path, .. } => write!(f, "{what} {}", path.display()),
@@ -120,6 +124,7 @@ impl std::error::Error for CliError {
             CliError::Agent(e) => e.source(),
             CliError::Install(e) => e.source(),
             CliError::Cleanup(e) => e.source(),
+            CliError::NodeRules(e) => e.source(),
             CliError::Netlink(source)
             | CliError::Bridge { source, .. }
             | CliError::File { source, .. }

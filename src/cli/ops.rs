@@ -44,27 +44,33 @@ pub(super) fn status(s: &StatusCmd) -> Result<(), CliError> {
     }
 }
 
-/// Removes every route, device, nftables table and the subnet file the agent made; returns the
-/// errors.
+/// Removes every route, device, nftables table and the subnet file the agent made: the route
+/// reconciler's objects, then the node rules through their firewall driver; returns the errors.
 pub(super) fn agent_cleanup(subnet_file: &std::path::Path) -> Vec<CliError> {
+    use crate::agent::firewall::{NftFirewall, RulesSync};
     use crate::agent::{netlink::NetlinkKernel, reconcile::Reconciler};
-    let kernel = match NetlinkKernel::open() {
-        Ok(k) => k,
-        Err(e) => return vec![CliError::Netlink(e)],
+    let mut errors = match NetlinkKernel::open() {
+        Ok(kernel) => {
+            let netconf = crate::agent::netconf::ClusterNetwork {
+                network: Vec::new(),
+                subnet_len: Vec::new(),
+                backend: lichen_backends::BackendConf::HostGw,
+                mtu: None,
+                ipmasq: false,
+                network_policy: false,
+            };
+            Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned())
+                .cleanup()
+                .into_iter()
+                .map(CliError::Cleanup)
+                .collect()
+        }
+        Err(e) => vec![CliError::Netlink(e)],
     };
-    let netconf = crate::agent::netconf::ClusterNetwork {
-        network: Vec::new(),
-        subnet_len: Vec::new(),
-        backend: lichen_backends::BackendConf::HostGw,
-        mtu: None,
-        ipmasq: false,
-        network_policy: false,
-    };
-    Reconciler::new(kernel, String::new(), netconf, None, subnet_file.to_owned())
-        .cleanup()
-        .into_iter()
-        .map(CliError::Cleanup)
-        .collect()
+    if let Err(e) = RulesSync::new(NftFirewall).cleanup() {
+        errors.push(CliError::NodeRules(e));
+    }
+    errors
 }
 
 /// `lichen agent --cleanup`: one line per error on stderr; exit 1 when any.

@@ -90,6 +90,10 @@ fn a_reconcile_error_is_unready_not_unhealthy() {
         json.contains(r#""ready":true"#) && json.contains(r#""name":"node2""#),
         "{json}"
     );
+    assert!(
+        json.contains(r#""nodeRules":{"networks":["10.100.0.0/16"],"masquerade":true,"#),
+        "{json}"
+    );
     assert_eq!(c.lichen(0, &["status", "-o", "yaml"]).1, 2);
     assert_eq!(c.http(0, "/readyz").0, 200);
     assert_eq!(c.http(0, "/healthz").0, 200);

@@ -1,8 +1,9 @@
 //! The route pass's errors, typed: which step failed (this node's podCIDR or InternalIP, the
-//! underlay, reading the kernel, a step of the plan, the node rules, checksum offload, the
-//! subnet file, the CNI config; `--cleanup`'s removals), with the kernel's or the file system's error as
-//! [`std::error::Error::source`]. The report keeps them as lines ([`ReconcileError::line`]:
-//! the whole chain, see [`crate::agent::error::chain`], and what to do when Lichen knows).
+//! underlay, reading the kernel, a step of the plan, checksum offload, the subnet file, the CNI
+//! config; `--cleanup`'s removals), with the kernel's or the file system's error as
+//! [`std::error::Error::source`] (the node rules' are [`crate::agent::firewall::RulesError`]).
+//! The report keeps them as lines ([`ReconcileError::line`]: the whole chain, see
+//! [`crate::agent::error::chain`], and what to do when Lichen knows).
 
 use std::fmt;
 use std::io;
@@ -32,8 +33,6 @@ pub enum ReconcileError {
         source: io::Error,
         hint: Option<String>,
     },
-    /// The node's nftables rules could not be applied.
-    NodeRules(io::Error),
     /// Transmit checksum offload could not be turned off on this device.
     Offload { dev: String, source: io::Error },
     /// The subnet file could not be written.
@@ -80,7 +79,6 @@ impl fmt::Display for ReconcileError {
             ),
             ReconcileError::KernelState(_) => f.write_str("reading the kernel state"),
             ReconcileError::Refused { op, .. } => write!(f, "the kernel refused {op}"),
-            ReconcileError::NodeRules(_) => f.write_str("nftables"),
             ReconcileError::Offload { dev, .. } => {
                 write!(f, "turning transmit checksum offload off on {dev}")
             }
@@ -112,7 +110,6 @@ impl std::error::Error for ReconcileError {
             | ReconcileError::SubnetFile { source, .. }
             | ReconcileError::RemoveSubnetFile { source, .. }
             | ReconcileError::KernelState(source)
-            | ReconcileError::NodeRules(source)
             | ReconcileError::PolicyTable(source) => Some(source),
             ReconcileError::CniConfig(e) => Some(e),
         }
