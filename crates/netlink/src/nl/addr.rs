@@ -4,12 +4,12 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use rtnetlink::packet_route::address::{
+use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::AddressFamily;
 
-use super::{invalid, Nl, ACK, CREATE};
+use super::{invalid, Msg, Nl, ACK, CREATE};
 
 /// An address on an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,22 +58,22 @@ impl Nl {
             msg.attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
-        self.ack(RouteNetlinkMessage::NewAddress(msg), CREATE)
+        self.ack(Msg::NewAddress(msg), CREATE)
     }
 
     /// Removes `net` from link `index` (EADDRNOTAVAIL if absent).
     pub fn delete_addr(&mut self, index: u32, net: IpNet) -> io::Result<()> {
-        self.ack(RouteNetlinkMessage::DelAddress(message(index, net)), ACK)
+        self.ack(Msg::DelAddress(message(index, net)), ACK)
     }
 
     /// The addresses of link `index` (every link if `None`), both families.
     pub fn addrs(&mut self, index: Option<u32>) -> io::Result<Vec<Addr>> {
         let mut req = AddressMessage::default();
         req.header.index = index.unwrap_or(0);
-        let replies = self.dump(RouteNetlinkMessage::GetAddress(req))?;
+        let replies = self.dump(Msg::GetAddress(req))?;
         let mut out = Vec::new();
         for reply in replies {
-            let RouteNetlinkMessage::NewAddress(m) = reply else {
+            let Msg::NewAddress(m) = reply else {
                 continue;
             };
             if index.is_some_and(|i| i != m.header.index) {

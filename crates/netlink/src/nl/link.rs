@@ -4,14 +4,12 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
-use rtnetlink::packet_route::link::{
+use super::{Msg, Nl, ACK, CREATE};
+use crate::netns::NetNs;
+use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, InfoVxlan, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-
-use super::{Nl, ACK, CREATE};
-use crate::netns::NetNs;
 
 /// A link as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,20 +173,20 @@ pub struct LinkChange {
 impl Nl {
     /// The link named or numbered `id`, `None` if there is none.
     pub fn link(&mut self, id: LinkId<'_>) -> io::Result<Option<Link>> {
-        let reply = self.get(RouteNetlinkMessage::GetLink(id.message()))?;
+        let reply = self.get(Msg::GetLink(id.message()))?;
         Ok(match reply {
-            Some(RouteNetlinkMessage::NewLink(m)) => Some(Link::from_msg(m)),
+            Some(Msg::NewLink(m)) => Some(Link::from_msg(m)),
             _ => None,
         })
     }
 
     /// Every link in the namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+        let replies = self.dump(Msg::GetLink(LinkMessage::default()))?;
         Ok(replies
             .into_iter()
             .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(m) => Some(Link::from_msg(m)),
+                Msg::NewLink(m) => Some(Link::from_msg(m)),
                 _ => None,
             })
             .collect())
@@ -230,7 +228,7 @@ impl Nl {
             }
         };
         msg.attributes.push(LinkAttribute::LinkInfo(info));
-        self.ack(RouteNetlinkMessage::NewLink(msg), CREATE)
+        self.ack(Msg::NewLink(msg), CREATE)
     }
 
     /// Changes MTU, state and master of an existing link in one request.
@@ -251,7 +249,7 @@ impl Nl {
             }
             msg.header.change_mask |= LinkFlags::Up;
         }
-        self.ack(RouteNetlinkMessage::NewLink(msg), ACK)
+        self.ack(Msg::NewLink(msg), ACK)
     }
 
     /// Sets hairpin mode on a bridge port (`IFLA_BRPORT_MODE` in the port's slave data).
@@ -261,11 +259,11 @@ impl Nl {
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::PortData(
                 InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(on)]),
             )]));
-        self.ack(RouteNetlinkMessage::NewLink(msg), ACK)
+        self.ack(Msg::NewLink(msg), ACK)
     }
 
     /// Deletes a link (a veth takes its peer with it). ENODEV if it does not exist.
     pub fn delete_link(&mut self, id: LinkId<'_>) -> io::Result<()> {
-        self.ack(RouteNetlinkMessage::DelLink(id.message()), ACK)
+        self.ack(Msg::DelLink(id.message()), ACK)
     }
 }

@@ -1,4 +1,5 @@
-//! Netlink, synchronously: a thin facade over rtnetlink on smol's socket.
+//! Netlink, synchronously: a thin facade over rtnetlink (netlink-proto's connection, on smol's
+//! socket, carrying [`msg::Msg`]: only the message families Lichen uses).
 //!
 //! `Nl` owns one rtnetlink connection (in the namespace it was opened in) and drives it inside
 //! `smol::block_on` for each call, so callers stay synchronous and no executor thread is spawned.
@@ -11,7 +12,7 @@
 //!   Netlink replies are queued by the kernel before `sendmsg` returns, so the socket is read
 //!   at once without waiting on the reactor.
 //! - Objects are our own small types ([`Link`], [`Addr`], [`Route`]), built from and into
-//!   rtnetlink's packet types in one file per family (`link.rs`, `addr.rs`, `route.rs`); the
+//!   netlink-packet-route's types in one file per family (`link.rs`, `addr.rs`, `route.rs`); the
 //!   agent's objects (neighbours, FDB entries, vxlan links) go in the same way.
 //! - The socket has `NETLINK_GET_STRICT_CHK` on (where the kernel has it, 4.20+), so dumps are
 //!   filtered by the kernel (by interface, table); the parsers filter again, so older kernels
@@ -21,6 +22,7 @@ mod addr;
 pub mod ethtool;
 mod link;
 mod monitor;
+mod msg;
 mod neigh;
 mod route;
 mod vxlan;
@@ -35,22 +37,22 @@ pub use vxlan::VxlanInfo;
 
 use std::io;
 
-use rtnetlink::packet_core::{
+use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::proto::Connection;
-use rtnetlink::sys::{AsyncSocket, SmolSocket};
-use rtnetlink::Handle;
+use netlink_proto::sys::protocols::NETLINK_ROUTE;
+use netlink_proto::sys::{AsyncSocket, SmolSocket, SocketAddr};
+use netlink_proto::{Connection, ConnectionHandle};
 use smol::stream::StreamExt;
 
 use crate::netns::NetNs;
+use msg::Msg;
 
 /// A netlink route socket bound to one namespace.
 pub struct Nl {
-    conn: Connection<RouteNetlinkMessage, SmolSocket>,
-    handle: Handle,
+    conn: Connection<Msg, SmolSocket>,
+    handle: ConnectionHandle<Msg>,
 }
 
 /// Request flags for the kinds of exchange we make.
@@ -65,7 +67,7 @@ impl Nl {
     /// A socket in the calling thread's namespace.
     pub fn open() -> io::Result<Nl> {
         let (mut conn, handle, _unsolicited) =
-            rtnetlink::new_connection_with_socket::<SmolSocket>()?;
+            netlink_proto::new_connection_with_socket::<Msg, SmolSocket>(NETLINK_ROUTE)?;
         // Best effort: kernels before 4.20 lack it, and the parsers filter again anyway.
         let _ = conn
             .socket_mut()
@@ -81,14 +83,13 @@ impl Nl {
 
     /// Sends one request and collects its replies (none for an ACK-only exchange). A kernel
     /// error becomes an `io::Error` with its errno.
-    fn exchange(
-        &mut self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn exchange(&mut self, msg: Msg, flags: u16) -> io::Result<Vec<Msg>> {
         let mut req = NetlinkMessage::from(msg);
         req.header.flags = flags;
-        let mut replies = self.handle.request(req).map_err(rtnl_error)?;
+        let mut replies = self
+            .handle
+            .request(req, SocketAddr::new(0, 0))
+            .map_err(|_| request_failed())?;
         let op = async move {
             let mut out = Vec::new();
             while let Some(reply) = replies.next().await {
@@ -117,12 +118,12 @@ impl Nl {
     }
 
     /// A request answered by an ACK or an error.
-    fn ack(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+    fn ack(&mut self, msg: Msg, flags: u16) -> io::Result<()> {
         self.exchange(msg, flags).map(drop)
     }
 
     /// A request answered by exactly one object, `None` for ENODEV/ENOENT.
-    fn get(&mut self, msg: RouteNetlinkMessage) -> io::Result<Option<RouteNetlinkMessage>> {
+    fn get(&mut self, msg: Msg) -> io::Result<Option<Msg>> {
         match self.exchange(msg, GET) {
             Ok(mut v) => Ok(v.pop()),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -131,7 +132,7 @@ impl Nl {
     }
 
     /// A dump.
-    fn dump(&mut self, msg: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn dump(&mut self, msg: Msg) -> io::Result<Vec<Msg>> {
         self.exchange(msg, DUMP)
     }
 }
@@ -166,11 +167,10 @@ pub fn missing_ok(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
-fn rtnl_error(e: rtnetlink::Error) -> io::Error {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => m.to_io(),
-        other => io::Error::other(other.to_string()),
-    }
+/// The request could not be queued: the connection is gone (the words rtnetlink's
+/// `Error::RequestFailed` printed, which this crate used before it spoke netlink-proto directly).
+fn request_failed() -> io::Error {
+    io::Error::other("A netlink request failed")
 }
 
 fn invalid(what: &str) -> io::Error {

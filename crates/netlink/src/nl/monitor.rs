@@ -7,15 +7,17 @@
 
 use std::io;
 
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
-use rtnetlink::packet_route::neighbour::NeighbourMessage;
-use rtnetlink::packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteType};
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::proto::Connection;
-use rtnetlink::sys::{AsyncSocket, SmolSocket, SocketAddr};
-use rtnetlink::MulticastGroup;
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
+use netlink_packet_route::neighbour::NeighbourMessage;
+use netlink_packet_route::route::{RouteAttribute, RouteFlags, RouteMessage, RouteType};
+use netlink_packet_route::AddressFamily;
+use netlink_proto::sys::protocols::NETLINK_ROUTE;
+use netlink_proto::sys::{AsyncSocket, SmolSocket, SocketAddr};
+use netlink_proto::Connection;
 use smol::stream::{Stream, StreamExt};
+
+use super::Msg;
 
 /// One notification, reduced to what a reconciler filters on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,22 +49,21 @@ pub enum Event {
 
 /// A multicast subscription.
 pub struct Monitor {
-    conn: Connection<RouteNetlinkMessage, SmolSocket>,
+    conn: Connection<Msg, SmolSocket>,
     messages: Unsolicited,
 }
 
-type Unsolicited =
-    Box<dyn Stream<Item = (NetlinkMessage<RouteNetlinkMessage>, SocketAddr)> + Send + Unpin>;
+type Unsolicited = Box<dyn Stream<Item = (NetlinkMessage<Msg>, SocketAddr)> + Send + Unpin>;
 
-/// The groups the agent listens to.
-const GROUPS: [MulticastGroup; 6] = [
-    MulticastGroup::Link,
-    MulticastGroup::Neigh,
-    MulticastGroup::Ipv4Ifaddr,
-    MulticastGroup::Ipv4Route,
-    MulticastGroup::Ipv6Ifaddr,
-    MulticastGroup::Ipv6Route,
-];
+/// The groups the agent listens to, as the bind address's group mask (`RTMGRP_*`, include/uapi/
+/// linux/rtnetlink.h: bit `RTNLGRP_x - 1`; every group here is below 32, so no
+/// `NETLINK_ADD_MEMBERSHIP` is needed).
+const GROUPS: u32 = (libc::RTMGRP_LINK
+    | libc::RTMGRP_NEIGH
+    | libc::RTMGRP_IPV4_IFADDR
+    | libc::RTMGRP_IPV4_ROUTE
+    | libc::RTMGRP_IPV6_IFADDR
+    | libc::RTMGRP_IPV6_ROUTE) as u32;
 
 /// Receive buffer: a reconcile of a thousand peers makes thousands of notifications at once.
 const RCVBUF: usize = 4 << 20;
@@ -71,7 +72,10 @@ impl Monitor {
     /// Subscribes in the calling thread's namespace.
     pub fn open() -> io::Result<Monitor> {
         let (mut conn, _handle, messages) =
-            rtnetlink::new_multicast_connection_with_socket::<SmolSocket>(&GROUPS)?;
+            netlink_proto::new_connection_with_socket::<Msg, SmolSocket>(NETLINK_ROUTE)?;
+        conn.socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, GROUPS))?;
         // Best effort: the kernel caps it at net.core.rmem_max; an overrun only means a wake-up.
         let _ = conn.socket_mut().socket_mut().set_rx_buf_sz(RCVBUF);
         Ok(Monitor {
@@ -107,8 +111,8 @@ fn closed() -> io::Error {
 }
 
 /// The event a notification stands for (`None` for what we do not follow).
-pub fn event_of(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<Event> {
-    use RouteNetlinkMessage as R;
+pub fn event_of(msg: NetlinkMessage<Msg>) -> Option<Event> {
+    use Msg as R;
     let m = match msg.payload {
         NetlinkPayload::InnerMessage(m) => m,
         NetlinkPayload::Overrun(_) => return Some(Event::Overrun),

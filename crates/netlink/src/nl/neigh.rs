@@ -5,13 +5,13 @@
 use std::io;
 use std::net::IpAddr;
 
-use rtnetlink::packet_route::neighbour::{
+use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::AddressFamily;
 
 use super::addr::family;
-use super::{Nl, ACK, APPEND, REPLACE};
+use super::{Msg, Nl, ACK, APPEND, REPLACE};
 
 /// A neighbour entry: `ip` lives at `mac` on link `index`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,13 +78,13 @@ impl Nl {
     /// Adds or replaces a permanent neighbour entry.
     pub fn replace_neigh(&mut self, index: u32, ip: IpAddr, mac: &[u8]) -> io::Result<()> {
         let msg = neigh_message(index, ip, Some(mac));
-        self.ack(RouteNetlinkMessage::NewNeighbour(msg), REPLACE)
+        self.ack(Msg::NewNeighbour(msg), REPLACE)
     }
 
     /// Deletes a neighbour entry (ENOENT if absent).
     pub fn delete_neigh(&mut self, index: u32, ip: IpAddr) -> io::Result<()> {
         let msg = neigh_message(index, ip, None);
-        self.ack(RouteNetlinkMessage::DelNeighbour(msg), ACK)
+        self.ack(Msg::DelNeighbour(msg), ACK)
     }
 
     /// The neighbour entries (both families) of link `index`.
@@ -92,10 +92,10 @@ impl Nl {
         // Under strict checking the interface filter is NDA_IFINDEX (the header must be zero).
         let mut req = NeighbourMessage::default();
         req.attributes.push(NeighbourAttribute::IfIndex(index));
-        let replies = self.dump(RouteNetlinkMessage::GetNeighbour(req))?;
+        let replies = self.dump(Msg::GetNeighbour(req))?;
         let mut out = Vec::new();
         for reply in replies {
-            let RouteNetlinkMessage::NewNeighbour(m) = reply else {
+            let Msg::NewNeighbour(m) = reply else {
                 continue;
             };
             if m.header.ifindex != index || m.header.family == AddressFamily::Bridge {
@@ -117,20 +117,20 @@ impl Nl {
     /// Adds or replaces the FDB entry `mac → dst` on vxlan device `index`.
     pub fn replace_fdb(&mut self, index: u32, mac: &[u8], dst: IpAddr) -> io::Result<()> {
         let msg = fdb_message(index, mac, Some(dst));
-        self.ack(RouteNetlinkMessage::NewNeighbour(msg), REPLACE)
+        self.ack(Msg::NewNeighbour(msg), REPLACE)
     }
 
     /// Adds the remote `dst` for `mac` on vxlan device `index`, keeping any other remotes of
     /// that MAC (`bridge fdb append`); adding a remote that is already there succeeds.
     pub fn append_fdb(&mut self, index: u32, mac: &[u8], dst: IpAddr) -> io::Result<()> {
         let msg = fdb_message(index, mac, Some(dst));
-        self.ack(RouteNetlinkMessage::NewNeighbour(msg), APPEND)
+        self.ack(Msg::NewNeighbour(msg), APPEND)
     }
 
     /// Deletes the FDB entry `mac → dst` on device `index` (ENOENT if absent).
     pub fn delete_fdb(&mut self, index: u32, mac: &[u8], dst: IpAddr) -> io::Result<()> {
         let msg = fdb_message(index, mac, Some(dst));
-        self.ack(RouteNetlinkMessage::DelNeighbour(msg), ACK)
+        self.ack(Msg::DelNeighbour(msg), ACK)
     }
 
     /// The FDB entries of device `index` that point at a remote (those with a destination).
@@ -138,10 +138,10 @@ impl Nl {
         let mut req = NeighbourMessage::default();
         req.header.family = AddressFamily::Bridge;
         req.attributes.push(NeighbourAttribute::IfIndex(index));
-        let replies = self.dump(RouteNetlinkMessage::GetNeighbour(req))?;
+        let replies = self.dump(Msg::GetNeighbour(req))?;
         let mut out = Vec::new();
         for reply in replies {
-            let RouteNetlinkMessage::NewNeighbour(m) = reply else {
+            let Msg::NewNeighbour(m) = reply else {
                 continue;
             };
             if m.header.ifindex != index {

@@ -5,15 +5,13 @@
 use std::io;
 use std::net::IpAddr;
 
+use super::addr::family;
+use super::{invalid, Msg, Nl, ACK, CREATE, REPLACE};
 use ipnet::IpNet;
-use rtnetlink::packet_route::route::{
+use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
     RouteScope as RtScope, RouteType,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-
-use super::addr::family;
-use super::{invalid, Nl, ACK, CREATE, REPLACE};
 
 /// The main routing table.
 pub const TABLE_MAIN: u32 = 254;
@@ -135,7 +133,7 @@ impl Route {
             }
         }
         let dst_ip = dst_ip.unwrap_or(match m.header.address_family {
-            rtnetlink::packet_route::AddressFamily::Inet6 => IpAddr::from([0u16; 8]),
+            netlink_packet_route::AddressFamily::Inet6 => IpAddr::from([0u16; 8]),
             _ => IpAddr::from([0u8; 4]),
         });
         let dst = IpNet::new(dst_ip, m.header.destination_prefix_length).ok()?;
@@ -178,13 +176,13 @@ impl Nl {
     /// Adds a route; EEXIST if one with the same key exists.
     pub fn add_route(&mut self, route: &Route) -> io::Result<()> {
         let msg = route.message()?;
-        self.ack(RouteNetlinkMessage::NewRoute(msg), CREATE)
+        self.ack(Msg::NewRoute(msg), CREATE)
     }
 
     /// Adds or replaces a route (the agent's reconcile).
     pub fn replace_route(&mut self, route: &Route) -> io::Result<()> {
         let msg = route.message()?;
-        self.ack(RouteNetlinkMessage::NewRoute(msg), REPLACE)
+        self.ack(Msg::NewRoute(msg), REPLACE)
     }
 
     /// Deletes a route (ESRCH if absent).
@@ -192,7 +190,7 @@ impl Nl {
         let mut msg = route.message()?;
         // Match any scope.
         msg.header.scope = RtScope::NoWhere;
-        self.ack(RouteNetlinkMessage::DelRoute(msg), ACK)
+        self.ack(Msg::DelRoute(msg), ACK)
     }
 
     /// The unicast routes of `table` (both families), only those through `oif` if given.
@@ -203,11 +201,11 @@ impl Nl {
         if let Some(oif) = oif {
             req.attributes.push(RouteAttribute::Oif(oif));
         }
-        let replies = self.dump(RouteNetlinkMessage::GetRoute(req))?;
+        let replies = self.dump(Msg::GetRoute(req))?;
         Ok(replies
             .into_iter()
             .filter_map(|r| match r {
-                RouteNetlinkMessage::NewRoute(m) => Route::from_msg(m),
+                Msg::NewRoute(m) => Route::from_msg(m),
                 _ => None,
             })
             .filter(|r| r.table == table && oif.is_none_or(|o| r.oif == Some(o)))
@@ -221,11 +219,11 @@ impl Nl {
     pub fn blackholes(&mut self, table: u32) -> io::Result<Vec<IpNet>> {
         let mut req = RouteMessage::default();
         set_table(&mut req, table);
-        let replies = self.dump(RouteNetlinkMessage::GetRoute(req))?;
+        let replies = self.dump(Msg::GetRoute(req))?;
         Ok(replies
             .into_iter()
             .filter_map(|r| match r {
-                RouteNetlinkMessage::NewRoute(m) if m.header.kind == RouteType::BlackHole => {
+                Msg::NewRoute(m) if m.header.kind == RouteType::BlackHole => {
                     blackhole_dst(m, table)
                 }
                 _ => None,

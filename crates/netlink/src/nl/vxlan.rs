@@ -4,10 +4,8 @@
 use std::io;
 use std::net::IpAddr;
 
-use rtnetlink::packet_route::link::{InfoData, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage};
-use rtnetlink::packet_route::RouteNetlinkMessage;
-
-use super::{Link, Nl};
+use super::{Link, Msg, Nl};
+use netlink_packet_route::link::{InfoData, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage};
 
 /// The VXLAN parameters of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +54,11 @@ fn vxlan_info(msg: &LinkMessage) -> Option<VxlanInfo> {
 impl Nl {
     /// Every VXLAN link in the namespace with its parameters (one dump).
     pub fn vxlan_links(&mut self) -> io::Result<Vec<(Link, VxlanInfo)>> {
-        let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+        let replies = self.dump(Msg::GetLink(LinkMessage::default()))?;
         Ok(replies
             .into_iter()
             .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(m) => {
+                Msg::NewLink(m) => {
                     let info = vxlan_info(&m)?;
                     Some((Link::from_msg(m), info))
                 }
