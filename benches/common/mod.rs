@@ -33,7 +33,17 @@ pub fn bin() -> &'static Path {
 
 /// iperf3 from `client` to a server in `server` bound to `ip` for `secs` seconds: Gbit/s received.
 pub fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
-    let mut srv = server
+    let mut srv = iperf_server(server, ip);
+    let out = client
+        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
+        .unwrap();
+    let _ = srv.wait();
+    iperf_received(&String::from_utf8_lossy(&out.stdout), "bits_per_second") / 1e9
+}
+
+/// A one-shot iperf3 server in `server` bound to `ip`, given a moment to listen.
+pub fn iperf_server(server: &NamedNs, ip: &str) -> std::process::Child {
+    let srv = server
         .command("iperf3")
         .unwrap()
         .args(["-s", "-1", "-B", ip])
@@ -42,22 +52,23 @@ pub fn iperf(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> f64 {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let out = client
-        .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
-        .unwrap();
-    let _ = srv.wait();
-    let json = String::from_utf8_lossy(&out.stdout);
+    srv
+}
+
+/// The number after `"key":` in the `"sum_received"` object of iperf3's JSON (`bytes`,
+/// `bits_per_second`).
+pub fn iperf_received(json: &str, key: &str) -> f64 {
     let i = json
         .find("\"sum_received\":")
         .expect("iperf3 JSON has sum_received");
     let rest = &json[i..];
-    let j = rest.find("\"bits_per_second\":").unwrap() + 18;
+    let j = rest.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
     let v: String = rest[j..]
         .trim_start()
         .chars()
         .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         .collect();
-    v.parse::<f64>().unwrap() / 1e9
+    v.parse().unwrap()
 }
 
 /// A pod namespace attached on `node` by the plugin (this binary), through the node's subnet

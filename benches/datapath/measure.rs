@@ -8,7 +8,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use testkit::NamedNs;
@@ -40,32 +39,9 @@ fn ticks_per_second() -> f64 {
     (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
 }
 
-/// The number after `"key":` inside the `"sum_received"` object of iperf3's JSON.
-fn received(json: &str, key: &str) -> f64 {
-    let i = json
-        .find("\"sum_received\":")
-        .expect("iperf3 JSON has sum_received");
-    let rest = &json[i..];
-    let j = rest.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
-    let v: String = rest[j..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-        .collect();
-    v.parse().unwrap()
-}
-
 /// iperf3 for `secs` seconds, one stream, from `client` to a server in `server` on `ip`.
 pub fn transfer(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> Transfer {
-    let mut srv = server
-        .command("iperf3")
-        .unwrap()
-        .args(["-s", "-1", "-B", ip])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut srv = super::iperf_server(server, ip);
     let before = busy_ticks();
     let out = client
         .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
@@ -73,9 +49,9 @@ pub fn transfer(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> Tra
     let busy = (busy_ticks() - before) as f64 / ticks_per_second();
     let _ = srv.wait();
     let json = String::from_utf8_lossy(&out.stdout);
-    let bytes = received(&json, "bytes");
+    let bytes = super::iperf_received(&json, "bytes");
     Transfer {
-        gbps: received(&json, "bits_per_second") / 1e9,
+        gbps: super::iperf_received(&json, "bits_per_second") / 1e9,
         cpu_s_per_gb: busy / (bytes / 1e9),
     }
 }
