@@ -31,7 +31,7 @@ use graph::{describe_cycles, Edges};
 use lex::*;
 
 /// The top-level modules of `crates/netlink/src` by layer, lowest first.
-const NETLINK_LAYERS: &[&[&str]] = &[&["netns", "nft"], &["nl"]];
+const NETLINK_LAYERS: &[&[&str]] = &[&["raw"], &["netns", "nft"], &["nl"]];
 
 /// The top-level modules of `crates/parse/src`: leaves, none imports another (and the seeded
 /// property tests of YAML and base64, `#[cfg(test)]`).

@@ -7,12 +7,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use super::batch::Batch;
 use super::sys::*;
 use super::wire::{self, Header, Message, Writer};
+use crate::raw;
 
 /// An error the kernel returned for one request, with its errno.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,48 +60,21 @@ pub struct Socket {
 
 impl Socket {
     pub fn open() -> io::Result<Socket> {
-        // SAFETY: plain syscalls on a fd we own; the address is a zeroed sockaddr_nl.
-        unsafe {
-            let raw = libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            );
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(raw);
-            let mut addr: libc::sockaddr_nl = mem::zeroed();
-            addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            let len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            if libc::bind(raw, &addr as *const _ as *const libc::sockaddr, len) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let sock = Socket { fd };
-            // Short ACKs and error strings; old kernels lack them, which is fine.
-            let _ = sock.set_opt(SOL_NETLINK, NETLINK_CAP_ACK, 1);
-            let _ = sock.set_opt(SOL_NETLINK, NETLINK_EXT_ACK, 1);
-            // A policy batch can hold thousands of messages, each acknowledged: room for the
-            // batch (the kernel refuses a send larger than the send buffer) and the ACKs.
-            // Forcing needs CAP_NET_ADMIN, which the agent has; otherwise the defaults stay.
-            for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
-                let _ = sock.set_opt(libc::SOL_SOCKET, opt, BUFFER);
-            }
-            // A dump that never ends must not hang the agent.
-            let tv = libc::timeval {
-                tv_sec: 10,
-                tv_usec: 0,
-            };
-            let tv_len = mem::size_of::<libc::timeval>() as libc::socklen_t;
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const _ as *const _,
-                tv_len,
-            );
-            Ok(sock)
+        let sock = Socket {
+            fd: raw::open(NETLINK_NETFILTER)?,
+        };
+        // Short ACKs and error strings; old kernels lack them, which is fine.
+        let _ = raw::set_opt(&sock.fd, SOL_NETLINK, NETLINK_CAP_ACK, &1i32);
+        let _ = raw::set_opt(&sock.fd, SOL_NETLINK, NETLINK_EXT_ACK, &1i32);
+        // A policy batch can hold thousands of messages, each acknowledged: room for the
+        // batch (the kernel refuses a send larger than the send buffer) and the ACKs.
+        // Forcing needs CAP_NET_ADMIN, which the agent has; otherwise the defaults stay.
+        for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
+            let _ = raw::set_opt(&sock.fd, libc::SOL_SOCKET, opt, &BUFFER);
         }
+        // A dump that never ends must not hang the agent.
+        let _ = raw::set_recv_timeout(&sock.fd, 10);
+        Ok(sock)
     }
 
     /// Sends `batch` as one transaction and checks an ACK for every message.
@@ -187,73 +160,12 @@ impl Socket {
     }
 
     fn send(&self, bytes: &[u8]) -> io::Result<()> {
-        // SAFETY: `bytes` is valid for its length; the kernel (port 0) is the destination.
-        let sent = unsafe {
-            let mut addr: libc::sockaddr_nl = mem::zeroed();
-            addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-            let len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-            let to = &addr as *const _ as *const libc::sockaddr;
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                0,
-                to,
-                len,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if sent as usize != bytes.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                "nf_tables: short netlink send",
-            ));
-        }
-        Ok(())
+        raw::send(&self.fd, bytes)
     }
 
     /// One datagram; `None` when nothing is queued (non-blocking) or the wait timed out.
     fn recv(&self, buf: &mut [u8], flags: i32) -> io::Result<Option<usize>> {
-        loop {
-            // SAFETY: `buf` is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    flags,
-                )
-            };
-            if n >= 0 {
-                return Ok(Some(n as usize));
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => return Ok(None),
-                _ => return Err(e),
-            }
-        }
-    }
-
-    fn set_opt(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        let len = mem::size_of::<i32>() as libc::socklen_t;
-        // SAFETY: `value` outlives the call; the length matches.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                level,
-                name,
-                &value as *const i32 as *const _,
-                len,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        raw::recv(&self.fd, buf, flags)
     }
 }
 

@@ -7,7 +7,7 @@ pub const NETLINK_NETFILTER: i32 = 12;
 pub const SOL_NETLINK: i32 = 270;
 pub const NETLINK_CAP_ACK: i32 = 10;
 pub const NETLINK_EXT_ACK: i32 = 11;
-pub const NLMSG_HDRLEN: usize = 16;
+pub use crate::raw::NLMSG_HDRLEN;
 pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 pub const NLMSG_MIN_TYPE: u16 = 0x10;
@@ -18,7 +18,6 @@ pub const NLM_F_CREATE: u16 = 0x400;
 pub const NLM_F_APPEND: u16 = 0x800;
 pub const NLM_F_ACK_TLVS: u16 = 0x200;
 pub const NLA_F_NESTED: u16 = 1 << 15;
-pub const NLA_TYPE_MASK: u16 = 0x3fff;
 pub const NLMSGERR_ATTR_MSG: u16 = 1;
 
 // nfnetlink.h

@@ -1,15 +1,13 @@
-//! The netlink wire format: message headers, nfgenmsg, attributes (TLVs, nested ones too).
+//! The netlink wire format as nf_tables writes it: message headers, nfgenmsg, attributes (TLVs,
+//! nested ones too). Reading messages and attributes is [`crate::raw`]'s, shared.
 //!
 //! Headers and attribute headers are host byte order; nf_tables integer payloads are big
 //! endian (the callers pick `put_be32`). Everything is padded to 4 bytes.
 
-use super::sys::{NFNETLINK_V0, NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_HDRLEN};
-
-const ALIGN: usize = 4;
-
-fn align(n: usize) -> usize {
-    (n + ALIGN - 1) & !(ALIGN - 1)
-}
+use super::sys::{NFNETLINK_V0, NLA_F_NESTED};
+use crate::raw::align;
+// Reading is the same for every netlink protocol.
+pub use crate::raw::{attr_str, attrs, messages, Message};
 
 /// A growing buffer of netlink messages.
 #[derive(Debug, Default, Clone)]
@@ -79,59 +77,6 @@ pub struct Header {
     pub family: u8,
     /// nfgenmsg.res_id: the subsystem for batch delimiters, 0 otherwise.
     pub res_id: u16,
-}
-
-/// A received message: its header fields and payload (after the nlmsghdr).
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    pub kind: u16,
-    pub flags: u16,
-    pub seq: u32,
-    pub payload: &'a [u8],
-}
-
-/// Splits a receive buffer into messages; stops at the first truncated one.
-pub fn messages(mut buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
-    std::iter::from_fn(move || {
-        if buf.len() < NLMSG_HDRLEN {
-            return None;
-        }
-        let len = u32::from_ne_bytes(buf[0..4].try_into().ok()?) as usize;
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return None;
-        }
-        let msg = Message {
-            kind: u16::from_ne_bytes([buf[4], buf[5]]),
-            flags: u16::from_ne_bytes([buf[6], buf[7]]),
-            seq: u32::from_ne_bytes(buf[8..12].try_into().ok()?),
-            payload: &buf[NLMSG_HDRLEN..len],
-        };
-        buf = &buf[align(len).min(buf.len())..];
-        Some(msg)
-    })
-}
-
-/// Iterates the attributes in `buf` as (type without flags, payload).
-pub fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        if buf.len() < 4 {
-            return None;
-        }
-        let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
-        let kind = u16::from_ne_bytes([buf[2], buf[3]]) & NLA_TYPE_MASK;
-        if len < 4 || len > buf.len() {
-            return None;
-        }
-        let data = &buf[4..len];
-        buf = &buf[align(len).min(buf.len())..];
-        Some((kind, data))
-    })
-}
-
-/// A string attribute's text without its NUL.
-pub fn attr_str(data: &[u8]) -> &str {
-    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    std::str::from_utf8(&data[..end]).unwrap_or("")
 }
 
 #[cfg(test)]

@@ -8,13 +8,12 @@ pub const NLM_F_REQUEST: u16 = 1;
 pub const NLM_F_ACK: u16 = 4;
 pub const NLM_F_DUMP: u16 = 0x300;
 const NLA_F_NESTED: u16 = 1 << 15;
-const NLA_TYPE_MASK: u16 = !(3 << 14);
 /// nlmsghdr + genlmsghdr.
 pub const HEADERS: usize = 16 + 4;
 
-fn align(n: usize) -> usize {
-    (n + 3) & !3
-}
+use lichen_netlink::raw::align;
+// Reading messages and attributes is the same for every netlink protocol.
+pub use lichen_netlink::raw::{attrs, messages};
 
 /// One message being written.
 #[derive(Debug, Clone)]
@@ -90,49 +89,6 @@ impl Msg {
         self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
         self.buf
     }
-}
-
-/// One received message.
-#[derive(Debug)]
-pub struct Message<'a> {
-    pub kind: u16,
-    pub flags: u16,
-    pub seq: u32,
-    /// What follows the nlmsghdr.
-    pub payload: &'a [u8],
-}
-
-/// The messages in one datagram (a truncated tail is dropped).
-pub fn messages(mut buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
-    std::iter::from_fn(move || {
-        let word = |i: usize| {
-            buf.get(i..i + 4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let len = word(0)? as usize;
-        if len < 16 || len > buf.len() {
-            return None;
-        }
-        let m = Message {
-            kind: u16::from_ne_bytes([buf[4], buf[5]]),
-            flags: u16::from_ne_bytes([buf[6], buf[7]]),
-            seq: word(8)?,
-            payload: &buf[16..len],
-        };
-        buf = buf.get(align(len)..).unwrap_or_default();
-        Some(m)
-    })
-}
-
-/// The attributes in `data`: (type without the nested/byte-order flags, payload).
-pub fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
-        let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & NLA_TYPE_MASK;
-        let payload = data.get(4..len)?;
-        data = data.get(align(len)..).unwrap_or_default();
-        Some((kind, payload))
-    })
 }
 
 /// A native-endian integer attribute of exactly `N` bytes.
