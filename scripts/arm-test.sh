@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
   LICHEN_RUNNER=$(qemu_runner "$t")
   printf '\n=== tests for %s under %s\n' "$t" "$LICHEN_RUNNER"
   crates=(-p lichen-ipam -p lichen-backends -p lichen-netlink
-    -p lichen-parse -p lichen-kube -p lichen-policy)
+    -p lichen-parse -p lichen-kube -p lichen-policy -p lichen-wireguard)
   plugin=(-p lichen --lib --bins --test plugin --test chain)
   "${cargo[@]}" test --quiet --no-run --target "$t" "${crates[@]}"
   "${cargo[@]}" test --quiet --no-run --target "$t" "${plugin[@]}"

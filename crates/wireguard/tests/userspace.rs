@@ -20,6 +20,9 @@ use testkit::{require_root, unique_name, veth, NamedNs};
 
 /// Are wireguard-go and wg installed? Prints why the test is skipped when not.
 fn tools() -> bool {
+    if testkit::skip_emulated("wireguard-go's TUN device through qemu-user") {
+        return false;
+    }
     let ok = find_on_path("wireguard-go").is_some() && find_on_path("wg").is_some();
     if !ok {
         eprintln!(

@@ -42,6 +42,11 @@ fn rfc7748_iterated_ladder_1_and_1000() {
         if i == 1 {
             let want = "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079";
             assert_eq!(k, hex(want));
+            // The 1,000-iteration vector takes minutes under qemu-user; one iteration and
+            // the other vectors still check the arithmetic on the foreign CPU.
+            if testkit::skip_emulated("X25519's 1,000-iteration vector") {
+                return;
+            }
         }
     }
     let want = "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51";
