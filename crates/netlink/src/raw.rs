@@ -65,7 +65,8 @@ pub fn set_opt<T>(fd: &OwnedFd, level: i32, name: i32, value: &T) -> io::Result<
 /// Makes a receive that waits longer than `secs` seconds return nothing ([`recv`]'s `None`).
 pub fn set_recv_timeout(fd: &OwnedFd, secs: i64) -> io::Result<()> {
     let tv = libc::timeval {
-        tv_sec: secs as libc::time_t,
+        // as the field is (time_t: 32 or 64 bits by target)
+        tv_sec: secs as _,
         tv_usec: 0,
     };
     set_opt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
