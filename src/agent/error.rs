@@ -53,13 +53,7 @@ impl fmt::Display for AgentError {
     }
 }
 
-impl fmt::Debug for AgentError {
-    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
-    /// binary, for output no one reads).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+debug_as_chain!(AgentError);
 
 impl std::error::Error for AgentError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -102,6 +96,19 @@ impl<T, E: Into<AgentError>> Context<T> for Result<T, E> {
         self.map_err(|e| AgentError::Context(what.into(), Box::new(e.into())))
     }
 }
+
+/// `impl Debug for $t` printing the whole [`chain`], for the agent's and the CLI's error types: a
+/// derived `Debug` would pull every cause type's `Debug` into the binary, for output no one reads.
+macro_rules! debug_as_chain {
+    ($t:ty) => {
+        impl ::std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&$crate::agent::error::chain(self), f)
+            }
+        }
+    };
+}
+pub(crate) use debug_as_chain;
 
 /// Prints an error and its causes, outermost first, joined by `: `. A cause whose text the
 /// outer layers already printed is skipped: some causes' own types print their source in their

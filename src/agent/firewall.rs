@@ -160,12 +160,7 @@ impl fmt::Display for RulesError {
     }
 }
 
-impl fmt::Debug for RulesError {
-    /// The whole chain (a derived `Debug` would pull the cause's `Debug` into the binary).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+crate::agent::error::debug_as_chain!(RulesError);
 
 impl std::error::Error for RulesError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -174,13 +174,7 @@ impl fmt::Display for PolicyError {
     }
 }
 
-impl fmt::Debug for PolicyError {
-    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
-    /// binary, for output no one reads).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+crate::agent::error::debug_as_chain!(PolicyError);
 
 impl std::error::Error for PolicyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
@@ -211,13 +205,7 @@ impl fmt::Display for BridgeError {
     }
 }
 
-impl fmt::Debug for BridgeError {
-    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
-    /// binary, for output no one reads).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+crate::agent::error::debug_as_chain!(BridgeError);
 
 impl std::error::Error for BridgeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -110,13 +110,7 @@ impl fmt::Display for CliError {
     }
 }
 
-impl fmt::Debug for CliError {
-    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
-    /// binary, for output no one reads).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+crate::agent::error::debug_as_chain!(CliError);
 
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -92,13 +92,7 @@ impl fmt::Display for ReconcileError {
     }
 }
 
-impl fmt::Debug for ReconcileError {
-    /// The whole chain (a derived `Debug` would pull every cause type's `Debug` into the
-    /// binary, for output no one reads).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&chain(self), f)
-    }
-}
+crate::agent::error::debug_as_chain!(ReconcileError);
 
 impl std::error::Error for ReconcileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
