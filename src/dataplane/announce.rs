@@ -28,8 +28,6 @@
 //! - The sysctls belong to the pod's interface and go with it; nothing else in the pod changes.
 //!   Failures are logged and never fail the ADD.
 
-use std::io;
-
 use ipnet::IpNet;
 
 use crate::netns::NetNs;
@@ -53,9 +51,14 @@ pub fn announce(ns: &NetNs, pod_nl: &mut Nl, link: &Link, addresses: &[IpNet]) {
     if !v4 && !v6 {
         return;
     }
-    let on = ns.run(|| notify_on(&link.name, v4, v6));
-    if let Err(e) = on {
-        log::warn!("no gratuitous ARP/NA for {}: {e}", link.name);
+    // Each family on its own: one that cannot be turned on must not silence the other.
+    let on = ns
+        .run(|| Ok(notify_on(&link.name, v4, v6)))
+        .unwrap_or_else(|e| {
+            log::warn!("no gratuitous ARP/NA for {}: enter the pod: {e}", link.name);
+            false
+        });
+    if !on {
         return;
     }
     let change = LinkChange {
@@ -69,17 +72,18 @@ pub fn announce(ns: &NetNs, pod_nl: &mut Nl, link: &Link, addresses: &[IpNet]) {
 }
 
 /// Turns on `arp_notify` / `ndisc_notify` for interface `ifname` of the calling thread's
-/// namespace.
-fn notify_on(ifname: &str, v4: bool, v6: bool) -> io::Result<()> {
-    let mut files = Vec::with_capacity(2);
-    if v4 {
-        files.push(format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify"));
+/// namespace, each family that has addresses; true if any is on (failures are logged).
+fn notify_on(ifname: &str, v4: bool, v6: bool) -> bool {
+    let files = [
+        (v4, format!("/proc/sys/net/ipv4/conf/{ifname}/arp_notify")),
+        (v6, format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify")),
+    ];
+    let mut any = false;
+    for (_, f) in files.iter().filter(|(wanted, _)| *wanted) {
+        match std::fs::write(f, "1") {
+            Ok(()) => any = true,
+            Err(e) => log::warn!("no gratuitous ARP/NA through {f}: {e}"),
+        }
     }
-    if v6 {
-        files.push(format!("/proc/sys/net/ipv6/conf/{ifname}/ndisc_notify"));
-    }
-    for f in files {
-        std::fs::write(&f, "1").map_err(|e| io::Error::new(e.kind(), format!("{f}: {e}")))?;
-    }
-    Ok(())
+    any
 }
