@@ -1,0 +1,88 @@
+//! The harness itself: each node's private mount namespace holds its own `/run/wireguard`
+//! (what one node puts there neither another node nor the machine sees), the node's agent runs
+//! in it and still programs the data plane (host-gw here: no WireGuard needed), and the
+//! teardown ends every process left in a node's namespace.
+
+use super::*;
+
+use std::path::Path;
+
+#[test]
+fn each_node_has_its_own_run_wireguard_and_its_agent_works_there() {
+    testkit::require_root!();
+    let mut c = Cluster::new("wgmnt", 2, r#"{"Type":"host-gw"}"#);
+    c.isolate_mounts();
+    let mark = format!("{}-mark", c.nodes[0].ns.name);
+    let out = c
+        .node_command(0, "touch")
+        .arg(format!("{WG_SOCKET_DIR}/{mark}"))
+        .status()
+        .unwrap();
+    assert!(out.success(), "touch in node1's /run/wireguard");
+    let seen = |k: usize| {
+        c.node_command(k, "test")
+            .args(["-e", &format!("{WG_SOCKET_DIR}/{mark}")])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(seen(0), "node1 sees its own file");
+    assert!(!seen(1), "node2's /run/wireguard is its own");
+    assert!(
+        !Path::new(WG_SOCKET_DIR).join(&mark).exists(),
+        "the machine's /run/wireguard is untouched"
+    );
+    c.start_agents();
+    let agent = c.nodes[0].agent.as_ref().unwrap().id();
+    let (mine, holder) = (
+        mount_ns(agent),
+        mount_ns(c.nodes[0].mounts.as_ref().unwrap().pid()),
+    );
+    assert_eq!(mine, holder, "the agent runs in the node's mount namespace");
+    assert_ne!(mine, mount_ns(std::process::id()), "not in the test's");
+    let (p0, _) = c.pod(0, "a");
+    let (_p1, ip1) = c.pod(1, "b");
+    wait_for("route to node2", WAIT, || {
+        c.route(0, "10.100.2.0/24").contains("via 198.51.100.12")
+    });
+    assert!(p0.ping(&ip1, 2).unwrap(), "pods talk across the nodes");
+    assert!(c.status(0).contains("ready"), "{}", c.status(0));
+}
+
+#[test]
+fn teardown_kills_what_is_left_in_a_node() {
+    testkit::require_root!();
+    let mut c = Cluster::new("wgkill", 1, r#"{"Type":"host-gw"}"#);
+    c.isolate_mounts();
+    // A daemon of the node's own, not a child of the test: as wireguard-go is of the agent.
+    let ok = c
+        .node_command(0, "sh")
+        .args(["-c", "sleep 600 >/dev/null 2>&1 &"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let left: Vec<u32> = c
+        .processes(0)
+        .into_iter()
+        .filter(|(_, comm)| comm == "sleep")
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        left.len(),
+        2,
+        "the holder and the daemon: {:?}",
+        c.processes(0)
+    );
+    drop(c);
+    for p in left {
+        assert!(!testkit::mounts::alive(p), "process {p} outlived its node");
+    }
+}
+
+/// The mount namespace of process `pid` (the target of its `ns/mnt` link).
+fn mount_ns(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .unwrap()
+        .display()
+        .to_string()
+}
