@@ -3,9 +3,11 @@
 //! in it and still programs the data plane (host-gw here: no WireGuard needed), and the
 //! teardown ends every process left in a node's namespace.
 
-use super::*;
-
 use std::path::Path;
+
+use super::capture::{check_only_wireguard, Capture};
+use super::interop::hand_peer;
+use super::*;
 
 #[test]
 fn each_node_has_its_own_run_wireguard_and_its_agent_works_there() {
@@ -76,6 +78,35 @@ fn teardown_kills_what_is_left_in_a_node() {
     drop(c);
     for p in left {
         assert!(!testkit::mounts::alive(p), "process {p} outlived its node");
+    }
+}
+
+#[test]
+fn two_hand_made_wireguard_go_wg0_in_two_nodes_talk_and_the_capture_sees_only_wireguard() {
+    testkit::require_root!();
+    // No agent: the same device name (hence the same socket path) on both nodes, each in its
+    // private mount namespace; the capture check passes real WireGuard traffic.
+    let Some(c) = wg_cluster("wghand", 2, WIREGUARD) else {
+        return;
+    };
+    hand_peer(&c, 0, 1, "10.100.1.1");
+    hand_peer(&c, 1, 0, "10.100.2.1");
+    let cap = Capture::start(&c.lan.ns, c.dir.join("hand.pcap"));
+    wait_ping(&c.nodes[0].ns, "10.100.2.1", "node1's wg0 -> node2's wg0");
+    let (n, from) = tcp_transfer(&c.nodes[1].ns, "10.100.2.1", &c.nodes[0].ns, 1 << 20);
+    assert_eq!((n, from.as_str()), (1 << 20, "10.100.1.1"));
+    let lines = cap.stop();
+    let nodes: Vec<String> = c.nodes.iter().map(|n| n.ip.clone()).collect();
+    check_only_wireguard(&lines, &nodes, 700);
+    for k in 0..2 {
+        let d = c.wg_dump_of(k, "wg0").expect("wg0");
+        assert_eq!(d.public_key, annotation(&c, k, WG_KEY_ANNOTATION));
+        let peer = d.peer(&annotation(&c, 1 - k, WG_KEY_ANNOTATION)).unwrap();
+        assert!(
+            peer.latest_handshake > 0 && peer.rx > 0 && peer.tx > 0,
+            "{peer:?}"
+        );
+        assert_eq!(c.wireguard_go(k).len(), 1, "{:?}", c.processes(k));
     }
 }
 

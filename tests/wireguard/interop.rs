@@ -17,7 +17,7 @@ fn a_peer_configured_by_hand_with_wg_reaches_a_lichen_pod_and_back() {
         return;
     };
     c.start_agent(0);
-    hand_peer(&c, 1, 0);
+    hand_peer(&c, 1, 0, HAND_IP);
     wait_programmed(&c, 0, &[1]);
     let (pod, pod_ip) = c.pod(0, "a");
     wait_ping(&pod, HAND_IP, "the Lichen pod -> the hand-made peer");
@@ -40,16 +40,23 @@ fn a_peer_configured_by_hand_with_wg_reaches_a_lichen_pod_and_back() {
     assert_eq!(peer.endpoint.as_deref(), Some("198.51.100.12:51820"));
 }
 
-/// Node `k` as a WireGuard peer made by hand: wireguard-go `wg0` (it daemonizes itself), its
-/// key file (written by the harness), node `to` as its peer with that node's pod subnet, and a
-/// route to that subnet through `wg0`.
-fn hand_peer(c: &Cluster, k: usize, to: usize) {
-    let ok = c
+/// Node `k` as a WireGuard peer made by hand: wireguard-go `wg0` (it daemonizes itself) with
+/// address `addr`, its key file (written by the harness), node `to` as its peer with that
+/// node's pod subnet, and a route to that subnet through `wg0`.
+pub(super) fn hand_peer(c: &Cluster, k: usize, to: usize, addr: &str) {
+    // Its banner (the kernel could do WireGuard: not here) is only shown when it fails. The
+    // daemon it forks keeps none of our pipes (wireguard-go main.go: /dev/null unless LOG_LEVEL).
+    let out = c
         .node_command(k, "wireguard-go")
         .arg("wg0")
-        .status()
+        .output()
         .unwrap();
-    assert!(ok.success(), "wireguard-go wg0 on {}", c.nodes[k].name);
+    assert!(
+        out.status.success(),
+        "wireguard-go wg0 on {}: {}",
+        c.nodes[k].name,
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_for("wg0's socket", WAIT, || c.wg(k, &["show", "wg0"]).1);
     let key_file = c.wg_key_file(k).display().to_string();
     let endpoint = format!("{}:{PORT}", c.nodes[to].ip);
@@ -74,7 +81,7 @@ fn hand_peer(c: &Cluster, k: usize, to: usize) {
     );
     assert!(ok, "wg set: {out}");
     let ns = &c.nodes[k].ns;
-    ns.add_addr("wg0", &format!("{HAND_IP}/32")).unwrap();
+    ns.add_addr("wg0", &format!("{addr}/32")).unwrap();
     ns.ip(&["link", "set", "wg0", "up"]).unwrap();
     ns.ip(&["route", "add", &c.nodes[to].subnet, "dev", "wg0"])
         .unwrap();
