@@ -110,6 +110,17 @@ fn two_hand_made_wireguard_go_wg0_in_two_nodes_talk_and_the_capture_sees_only_wi
     }
 }
 
+#[test]
+fn a_natted_node_reaches_the_lan_as_the_router_and_is_not_reached_from_it() {
+    testkit::require_root!();
+    let mut c = Cluster::new("wgnatb", 1, r#"{"Type":"host-gw"}"#);
+    let far = c.add_natted_node(2);
+    assert_eq!(c.nodes[far].ip, "203.0.113.12");
+    let (n, seen) = tcp_transfer(&c.nodes[0].ns, "198.51.100.11", &c.nodes[far].ns, 1000);
+    assert_eq!((n, seen.as_str()), (1000, "198.51.100.1"), "masqueraded");
+    assert!(!c.nodes[0].ns.ping("203.0.113.12", 1).unwrap(), "no way in");
+}
+
 /// The mount namespace of process `pid` (the target of its `ns/mnt` link).
 fn mount_ns(pid: u32) -> String {
     std::fs::read_link(format!("/proc/{pid}/ns/mnt"))

@@ -78,13 +78,15 @@ impl Cluster {
         router
             .exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
             .unwrap();
-        let rules = "table ip nat { chain post { type nat hook postrouting priority srcnat; oifname \"lan\" masquerade; } }";
-        let out = router.exec("nft", &[rules]).unwrap();
-        assert!(
-            out.status.success(),
-            "nft masquerade: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for rule in [
+            "add table ip nat",
+            "add chain ip nat post { type nat hook postrouting priority srcnat ; }",
+            "add rule ip nat post oifname lan masquerade",
+        ] {
+            let out = router.exec("nft", &[rule]).unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "nft {rule}: {err}");
+        }
         self.router = Some(router);
         self.push_node(i, name, ns, vec![ip]);
         let k = self.nodes.len() - 1;
