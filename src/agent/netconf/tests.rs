@@ -114,6 +114,33 @@ fn wireguard_defaults_follow_flannel() {
 }
 
 #[test]
+fn k3s_wireguard_native() {
+    // What k3s writes for --flannel-backend=wireguard-native (k3s-io/k3s
+    // pkg/agent/flannel/setup.go, wireguardNativeBackend).
+    let c = ClusterNetwork::parse(
+        br#"{
+        "Network": "10.42.0.0/16",
+        "EnableIPv6": false,
+        "EnableIPv4": true,
+        "IPv6Network": "::/0",
+        "Backend": {
+        "Type": "wireguard",
+        "PersistentKeepaliveInterval": 25
+    }
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.backend,
+        BackendConf::Wireguard(WireguardConf {
+            keepalive: 25,
+            ..WireguardConf::default()
+        })
+    );
+    assert_eq!(c.mtu, None);
+}
+
+#[test]
 fn wireguard_every_key() {
     let doc = format!(
         r#"{{"Network":"10.42.0.0/16","Backend":{{"Type":"wireguard","ListenPort":51000,
