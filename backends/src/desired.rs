@@ -6,7 +6,7 @@ use crate::conf::BackendConf;
 use crate::model::{LocalUnderlay, NodeInfo};
 use crate::peers::vet;
 use crate::state::{Desired, Dev};
-use crate::{hostgw, vxlan};
+use crate::{hostgw, vxlan, wireguard};
 
 /// What the kernel should hold on this node, given its peers and the backend.
 ///
@@ -29,6 +29,7 @@ pub fn desired(
         neighbours: Vec::new(),
         fdb: Vec::new(),
         peers: statuses,
+        wireguard: None,
     };
     match conf {
         BackendConf::HostGw => hostgw::add_all(&mut out, &candidates, underlay),
@@ -40,6 +41,10 @@ pub fn desired(
             if !v.direct_routing || out.routes.iter().any(|r| r.dev == Dev::Vxlan) {
                 out.device = Some(device);
             }
+        }
+        BackendConf::Wireguard(w) => {
+            let device = wireguard::add_all(&mut out, &candidates, local_node, underlay, w);
+            out.wireguard = Some(device);
         }
     }
     sort(&mut out);

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::conf::{BackendConf, VxlanConf};
+use crate::conf::{BackendConf, VxlanConf, WireguardConf};
 use crate::model::{LocalUnderlay, NodeInfo};
 use crate::op::Op;
 use crate::plan::plan;
@@ -25,6 +25,8 @@ pub fn node(name: &str, cidrs: &[&str], ips: &[&str]) -> NodeInfo {
         pod_cidrs: cidrs.iter().map(|c| net(c)).collect(),
         internal_ips: ips.iter().map(|i| ip(i)).collect(),
         vtep_mac: None,
+        wg_public_key: None,
+        wg_endpoint: None,
     }
 }
 
@@ -109,6 +111,21 @@ pub fn vx_direct() -> BackendConf {
     })
 }
 
+pub fn wg() -> BackendConf {
+    BackendConf::Wireguard(WireguardConf::default())
+}
+
+/// A WireGuard public key made of one repeated byte.
+pub fn key(b: u8) -> [u8; 32] {
+    [b; 32]
+}
+
+/// The node with the WireGuard key `key(b)`.
+pub fn keyed(mut n: NodeInfo, b: u8) -> NodeInfo {
+    n.wg_public_key = Some(key(b));
+    n
+}
+
 /// Plans, applies to the model, and checks that planning again gives nothing and that every
 /// overlay route resolves statically. Returns the plan.
 pub fn converge(kernel: &mut FakeKernel, want: &Desired) -> Vec<Op> {
@@ -129,7 +146,7 @@ pub fn converge(kernel: &mut FakeKernel, want: &Desired) -> Vec<Op> {
 /// The step of the documented order an operation belongs to.
 pub fn phase(op: &Op) -> u8 {
     match op {
-        Op::CreateDevice(_) | Op::ReplaceDevice(_) => 0,
+        Op::CreateDevice(_) | Op::ReplaceDevice(_) | Op::CreateWireguard(_) => 0,
         Op::SetDeviceMtu { .. } => 1,
         Op::DelAddress { .. } | Op::AddAddress { .. } => 2,
         Op::SetDeviceUp { .. } => 3,
@@ -137,7 +154,7 @@ pub fn phase(op: &Op) -> u8 {
         Op::AddRoute(_) | Op::ReplaceRoute(_) => 5,
         Op::DelRoute(_) => 6,
         Op::DelNeighbour { .. } | Op::DelFdb { .. } => 7,
-        Op::DeleteDevice { .. } => 8,
+        Op::DeleteDevice { .. } | Op::DeleteWireguard { .. } => 8,
     }
 }
 
