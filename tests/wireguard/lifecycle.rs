@@ -25,7 +25,7 @@ fn status_shows_the_key_and_each_peers_handshake_and_bytes() {
         return;
     };
     full_mesh(&c, &pods);
-    let status = c.status(0);
+    let mut status = c.status(0);
     assert!(
         status.contains(&annotation(&c, 0, WG_KEY_ANNOTATION)),
         "this node's public key:\n{status}"
@@ -33,17 +33,20 @@ fn status_shows_the_key_and_each_peers_handshake_and_bytes() {
     let peer = c.wg_dump(0).unwrap();
     let peer = peer.peer(&annotation(&c, 1, WG_KEY_ANNOTATION)).unwrap();
     assert!(peer.latest_handshake > 0 && peer.rx >= 1 << 20, "{peer:?}");
-    // The peer's line(s): its name, "handshake", and byte counts of at least the 1 MiB each way.
-    let lines: Vec<&str> = status.lines().filter(|l| l.contains("node2")).collect();
-    let text = lines.join("\n");
-    assert!(text.contains("handshake"), "node2's handshake:\n{status}");
-    let mib = status_numbers(&text)
-        .into_iter()
-        .filter(|&n| n >= 1 << 20)
-        .count();
+    // The peer's line(s): its name, "handshake", and byte counts of at least the 1 MiB each
+    // way. The agent reads them from the device on its passes: wait for one after the traffic
+    // (a resync at the latest).
+    let every = Duration::from_millis(200);
+    let shown = testkit::poll(WAIT, every, || {
+        status = c.status(0);
+        let lines: Vec<&str> = status.lines().filter(|l| l.contains("node2")).collect();
+        let text = lines.join("\n");
+        let mib = status_numbers(&text).into_iter().filter(|&n| n >= 1 << 20);
+        text.contains("handshake") && !text.contains("handshake never") && mib.count() >= 2
+    });
     assert!(
-        mib >= 2,
-        "node2's rx and tx bytes (≥ 1 MiB each):\n{status}"
+        shown,
+        "node2's handshake, rx and tx (≥ 1 MiB each):\n{status}"
     );
     let (json, code) = c.lichen(0, &["status", "-o", "json"]);
     assert_eq!(code, 0, "{json}");
