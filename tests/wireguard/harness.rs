@@ -48,7 +48,7 @@ fn each_node_has_its_own_run_wireguard_and_its_agent_works_there() {
         c.route(0, "10.100.2.0/24").contains("via 198.51.100.12")
     });
     assert!(p0.ping(&ip1, 2).unwrap(), "pods talk across the nodes");
-    assert!(c.status(0).contains("ready"), "{}", c.status(0));
+    wait_for("node1 ready", WAIT, || c.http(0, "/readyz").0 == 200);
 }
 
 #[test]

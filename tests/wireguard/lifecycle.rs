@@ -78,7 +78,7 @@ fn an_agent_restart_keeps_the_traffic_and_a_lost_device_comes_back() {
     );
     c.start_agent(0);
     wait_for("the restarted agent ready", WAIT, || {
-        c.status(0).contains("ready")
+        c.http(0, "/readyz").0 == 200
     });
     assert_eq!(
         c.wireguard_go(0),
