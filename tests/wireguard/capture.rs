@@ -77,7 +77,8 @@ impl Drop for Capture {
 pub enum Seen {
     /// UDP between two node addresses, one end on the WireGuard port.
     WireGuard,
-    /// ARP, or IPv6 link-local control traffic (neighbour discovery, MLD): no pod packet.
+    /// ARP, IGMP to link-local multicast, or IPv6 link-local control traffic (neighbour
+    /// discovery, MLD): no pod packet.
     Control,
     /// Anything else: a pod packet in clear, or traffic that should not be there.
     Other,
@@ -98,6 +99,10 @@ pub fn classify(line: &str, nodes: &[String], port: u16) -> Seen {
     let Some((_, rest)) = line.split_once(" IP ") else {
         return Seen::Other;
     };
+    // The switch's own multicast membership reports (its bridge, from 0.0.0.0).
+    if rest.contains(" > 224.0.0.") && rest.contains(": igmp ") {
+        return Seen::Control;
+    }
     // `198.51.100.11.51820 > 198.51.100.12.51820: UDP, length 148`
     let Some((ends, what)) = rest.split_once(": ") else {
         return Seen::Other;
@@ -168,6 +173,9 @@ fn classify_sorts_captured_lines() {
     let nd =
         "12:00:00.000001 p1    In  IP6 fe80::1 > ff02::2: ICMP6, router solicitation, length 16";
     assert_eq!(c(nd), Seen::Control);
+    let igmp =
+        "18:52:43.934634 ?     Out IP 0.0.0.0 > 224.0.0.22: igmp v3 report, 1 group record(s)";
+    assert_eq!(c(igmp), Seen::Control);
     let v6 = "12:00:00.000001 p1    In  IP6 2001:db8::1.5001 > 2001:db8::2.5001: UDP, length 8";
     assert_eq!(c(v6), Seen::Other);
 }
