@@ -1,5 +1,9 @@
 //! The backend configuration (Flannel's `Backend` block in net-conf.json) and the MTUs that
 //! follow from it.
+//!
+//! WireGuard's overheads: outer IPv4 20 (IPv6 40) + UDP 8 + WireGuard's data header 16
+//! (type, receiver index, counter) + its authentication tag 16 = 60 (80): a 1500-byte underlay
+//! gives 1440 over IPv4, 1420 over IPv6 (wg-quick always takes 80 off, whatever the family).
 
 use std::fmt;
 
@@ -17,6 +21,14 @@ pub const VXLAN_OVERHEAD_V4: u32 = 50;
 pub const VXLAN_OVERHEAD_V6: u32 = 70;
 /// The smallest MTU we accept for the VXLAN device (IPv6 needs 1280 on every link).
 pub const MIN_MTU: u32 = 576;
+/// The WireGuard device Lichen owns (one per node, whatever the listen port).
+pub const WG_DEVICE: &str = "lichen-wg";
+/// WireGuard's customary port (wg-quick's examples, Flannel's wireguard backend).
+pub const DEFAULT_WG_PORT: u16 = 51820;
+/// WireGuard overhead over an IPv4 underlay: outer IPv4 20 + UDP 8 + header 16 + tag 16.
+pub const WG_OVERHEAD_V4: u32 = 60;
+/// Over an IPv6 underlay the outer header is 40 bytes: 80.
+pub const WG_OVERHEAD_V6: u32 = 80;
 
 /// Which backend, with its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +37,9 @@ pub enum BackendConf {
     HostGw,
     /// An overlay: one VXLAN device, static neighbours and FDB entries, onlink routes.
     Vxlan(VxlanConf),
+    /// An encrypted overlay: one WireGuard device [`WG_DEVICE`], one peer per node, onlink
+    /// routes through it.
+    Wireguard(WireguardConf),
 }
 
 /// `Backend{Type: "vxlan", VNI, Port, DirectRouting, MTU, TxChecksumOffload}`: the one VXLAN
@@ -57,6 +72,56 @@ impl Default for VxlanConf {
     }
 }
 
+/// `Backend{Type: "wireguard", ListenPort, PersistentKeepaliveInterval, MTU, PSK}` (every
+/// node of a cluster shares it: a peer's endpoint port is our `listen_port`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireguardConf {
+    /// The UDP port the device listens on.
+    pub listen_port: u16,
+    /// Seconds between keepalives sent to each peer (for NAT); 0 = off.
+    pub keepalive: u16,
+    /// The device's MTU; default: the underlay's minus the WireGuard overhead.
+    pub mtu: Option<u32>,
+    /// A pre-shared key added to every peer (`wg genpsk`), if any.
+    pub psk: Option<[u8; 32]>,
+}
+
+impl Default for WireguardConf {
+    fn default() -> Self {
+        WireguardConf {
+            listen_port: DEFAULT_WG_PORT,
+            keepalive: 0,
+            mtu: None,
+            psk: None,
+        }
+    }
+}
+
+impl WireguardConf {
+    pub fn validate(&self) -> Result<(), ConfError> {
+        if self.listen_port == 0 {
+            return Err(ConfError::WgPortZero);
+        }
+        match self.mtu {
+            Some(m) if m < MIN_MTU => Err(ConfError::WgMtuTooSmall(m)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The device MTU: the configured one, else the underlay's minus the WireGuard overhead
+    /// (60 over IPv4, 80 over IPv6).
+    pub fn device_mtu(&self, underlay: &LocalUnderlay) -> u32 {
+        self.mtu.unwrap_or_else(|| {
+            let overhead = if underlay.addr.is_ipv4() {
+                WG_OVERHEAD_V4
+            } else {
+                WG_OVERHEAD_V6
+            };
+            underlay.mtu.saturating_sub(overhead)
+        })
+    }
+}
+
 /// A backend option that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfError {
@@ -66,6 +131,10 @@ pub enum ConfError {
     PortZero,
     /// An explicit MTU below [`MIN_MTU`].
     MtuTooSmall(u32),
+    /// WireGuard `ListenPort` 0.
+    WgPortZero,
+    /// An explicit WireGuard MTU below [`MIN_MTU`].
+    WgMtuTooSmall(u32),
 }
 
 impl fmt::Display for ConfError {
@@ -77,6 +146,10 @@ impl fmt::Display for ConfError {
             ConfError::PortZero => write!(f, "VXLAN port must not be 0"),
             ConfError::MtuTooSmall(m) => {
                 write!(f, "VXLAN MTU {m} is below the minimum of {MIN_MTU}")
+            }
+            ConfError::WgPortZero => write!(f, "WireGuard ListenPort must not be 0"),
+            ConfError::WgMtuTooSmall(m) => {
+                write!(f, "WireGuard MTU {m} is below the minimum of {MIN_MTU}")
             }
         }
     }
@@ -90,6 +163,7 @@ impl BackendConf {
         match self {
             BackendConf::HostGw => Ok(()),
             BackendConf::Vxlan(v) => v.validate(),
+            BackendConf::Wireguard(w) => w.validate(),
         }
     }
 }
@@ -138,10 +212,11 @@ pub const DEVICE_PREFIX: &str = "lichen.";
 
 /// The MTU the CNI plugin should give pods (written to the subnet file): the underlay's for
 /// host-gw, the VXLAN device's for VXLAN (DirectRouting too: a pod cannot know which peers are
-/// adjacent, so it must fit the overlay).
+/// adjacent, so it must fit the overlay), the WireGuard device's for WireGuard.
 pub fn pod_mtu(conf: &BackendConf, underlay: &LocalUnderlay) -> u32 {
     match conf {
         BackendConf::HostGw => underlay.mtu,
         BackendConf::Vxlan(v) => v.device_mtu(underlay),
+        BackendConf::Wireguard(w) => w.device_mtu(underlay),
     }
 }

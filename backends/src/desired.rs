@@ -29,6 +29,7 @@ pub fn desired(
         neighbours: Vec::new(),
         fdb: Vec::new(),
         peers: statuses,
+        wireguard: None,
     };
     match conf {
         BackendConf::HostGw => hostgw::add_all(&mut out, &candidates, underlay),
@@ -41,6 +42,7 @@ pub fn desired(
                 out.device = Some(device);
             }
         }
+        BackendConf::Wireguard(_) => {}
     }
     sort(&mut out);
     out

@@ -1,7 +1,7 @@
 //! Lichen's backends as pure functions: (this node, its peers, the backend config) → the kernel
-//! objects that should exist (routes, neighbours, FDB entries, the VXLAN device), plus a diff
-//! (`plan`) between that desired state and what the kernel has. No netlink here: the agent
-//! reads the kernel, calls these, and applies the plan.
+//! objects that should exist (routes, neighbours, FDB entries, the VXLAN or WireGuard device,
+//! WireGuard's peers), plus a diff (`plan`) between that desired state and what the kernel has.
+//! No netlink here: the agent reads the kernel, calls these, and applies the plan.
 //!
 //! ```text
 //! let want = desired(&local, &underlay, &peers, &conf, &cluster);   // + want.peers: statuses
@@ -25,7 +25,8 @@ pub mod testing;
 mod vxlan;
 
 pub use conf::{
-    pod_mtu, BackendConf, ConfError, VxlanConf, DEFAULT_VNI, DEFAULT_VXLAN_PORT, DEVICE_PREFIX,
+    pod_mtu, BackendConf, ConfError, VxlanConf, WireguardConf, DEFAULT_VNI, DEFAULT_VXLAN_PORT,
+    DEFAULT_WG_PORT, DEVICE_PREFIX, WG_DEVICE, WG_OVERHEAD_V4, WG_OVERHEAD_V6,
 };
 pub use desired::desired;
 pub use mac::{derived_vtep_mac, fnv1a, vtep_mac};
@@ -33,8 +34,8 @@ pub use model::{mac_to_string, parse_mac, LocalUnderlay, Mac, NodeInfo};
 pub use op::Op;
 pub use plan::plan;
 pub use state::{
-    Actual, ActualDevice, ActualNeighbour, ActualRoute, Desired, Dev, Fdb, Neighbour, PeerState,
-    PeerStatus, RouteEntry, Via, VxlanDevice, RT_PROTO_LICHEN,
+    Actual, ActualDevice, ActualLink, ActualNeighbour, ActualRoute, Desired, Dev, Fdb, Neighbour,
+    PeerState, PeerStatus, RouteEntry, Via, VxlanDevice, WgDevice, WgPeer, RT_PROTO_LICHEN,
 };
 
 #[cfg(test)]

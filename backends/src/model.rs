@@ -3,7 +3,7 @@
 //! [`crate::conf`].
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
@@ -58,6 +58,12 @@ pub struct NodeInfo {
     pub internal_ips: Vec<IpAddr>,
     /// The VTEP MAC published in the node's annotation, if any (see [`crate::vtep_mac`]).
     pub vtep_mac: Option<Mac>,
+    /// Its WireGuard public key (annotation `lichen.dev/wireguard-public-key`); for the local
+    /// node, the agent's own key.
+    pub wg_public_key: Option<[u8; 32]>,
+    /// Its WireGuard endpoint (annotation `lichen.dev/wireguard-endpoint`), overriding the
+    /// InternalIP with our listen port.
+    pub wg_endpoint: Option<SocketAddr>,
 }
 
 impl NodeInfo {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::state::{ActualRoute, Fdb, Neighbour, RouteEntry, VxlanDevice};
+use crate::state::{ActualRoute, Fdb, Neighbour, RouteEntry, VxlanDevice, WgDevice};
 
 /// One kernel change. Deletions of things already gone (ENOENT, ESRCH, ENODEV on delete) should
 /// be treated as done by the agent: the plan is computed from a snapshot.
@@ -38,7 +38,8 @@ pub enum Op {
     DelFdb { dev: String, fdb: Fdb },
     /// `RTM_NEWROUTE` with `NLM_F_CREATE | NLM_F_EXCL`, protocol [`crate::RT_PROTO_LICHEN`],
     /// main table, scope universe, metric 0; `Dev::Vxlan` means the device named in
-    /// [`crate::Desired::device`] (resolve its ifindex after creating it).
+    /// [`crate::Desired::device`], `Dev::Wireguard` the one in [`crate::Desired::wireguard`]
+    /// (resolve its ifindex after creating it).
     AddRoute(RouteEntry),
     /// As `AddRoute` with `NLM_F_CREATE | NLM_F_REPLACE`: a route to the same destination
     /// exists and is wrong (gateway, device or onlink flag).
@@ -47,4 +48,11 @@ pub enum Op {
     DelRoute(ActualRoute),
     /// Delete a `lichen.*` device that is no longer wanted (old VNI, or not VXLAN any more).
     DeleteDevice { dev: String },
+    /// Bring the WireGuard device into being: a kernel link of kind `wireguard`, else a
+    /// wireguard-go; its private key, listen port and the device's peers set, its MTU set; left
+    /// down (the plan then adds the addresses and sets it up with the ops above).
+    CreateWireguard(WgDevice),
+    /// Remove the WireGuard device (and end the wireguard-go the agent started); routes through
+    /// it go with it.
+    DeleteWireguard { dev: String },
 }

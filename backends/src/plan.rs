@@ -100,7 +100,7 @@ fn routes(desired: &Desired, actual: &Actual, view: &DeviceView, ops: &mut Vec<O
             .collect();
         match same_dst
             .iter()
-            .find(|i| matches(want, present[**i], desired, view))
+            .find(|i| matches(want, present[**i], desired, actual, view))
         {
             Some(i) => {
                 kept.insert(*i);
@@ -120,10 +120,17 @@ fn routes(desired: &Desired, actual: &Actual, view: &DeviceView, ops: &mut Vec<O
 }
 
 /// Whether an existing route is exactly the wanted one.
-fn matches(want: &RouteEntry, have: &ActualRoute, desired: &Desired, view: &DeviceView) -> bool {
+fn matches(
+    want: &RouteEntry,
+    have: &ActualRoute,
+    desired: &Desired,
+    actual: &Actual,
+    view: &DeviceView,
+) -> bool {
     let oif = match want.dev {
         Dev::Underlay => Some(desired.underlay_ifindex),
         Dev::Vxlan => view.kept_ifindex,
+        Dev::Wireguard => actual.wireguard.as_ref().map(|l| l.ifindex),
     };
     have.gw == Some(want.gw) && have.onlink == want.onlink && Some(have.oif) == oif
 }

@@ -1,8 +1,10 @@
 //! Kernel state: what should exist ([`Desired`], computed by [`crate::desired`]) and what the
 //! agent found ([`Actual`], read from the kernel). Only objects Lichen owns appear in either:
-//! routes tagged with [`RT_PROTO_LICHEN`], and the `lichen.<VNI>` devices with what is on them.
+//! routes tagged with [`RT_PROTO_LICHEN`], the `lichen.<VNI>` devices with what is on them, and
+//! the WireGuard device `lichen-wg` (its peers are not kernel state the planner diffs: the
+//! agent's WireGuard controller syncs [`WgDevice::peers`] with what the device reports).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
@@ -29,6 +31,37 @@ pub struct Desired {
     pub fdb: Vec<Fdb>,
     /// What became of each peer subnet (for logs and node status), sorted by peer name.
     pub peers: Vec<PeerStatus>,
+    /// The WireGuard device (WireGuard backend only).
+    pub wireguard: Option<WgDevice>,
+}
+
+/// The WireGuard device [`crate::WG_DEVICE`]: its link (MTU, addresses, up) is planned like
+/// the VXLAN device's; the private key, listen port and peers are the agent's to set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgDevice {
+    pub name: String,
+    pub mtu: u32,
+    pub listen_port: u16,
+    /// The network address of each local podCIDR as a host prefix, as on the VXLAN device.
+    pub addresses: Vec<IpNet>,
+    /// One per programmable peer node, sorted by node name.
+    pub peers: Vec<WgPeer>,
+}
+
+/// One WireGuard peer: a node whose pod subnets are routed through the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgPeer {
+    /// The node's name.
+    pub node: String,
+    pub public_key: [u8; 32],
+    /// Its `wg_endpoint` annotation, else its InternalIP of the underlay's family with our
+    /// listen port.
+    pub endpoint: SocketAddr,
+    /// Its programmed pod subnets (every family), sorted.
+    pub allowed_ips: Vec<IpNet>,
+    /// Persistent keepalive in seconds; 0 = off.
+    pub keepalive: u16,
+    pub psk: Option<[u8; 32]>,
 }
 
 /// The VXLAN device: `ip link add <name> address <mac> mtu <mtu> type vxlan id <vni>
@@ -55,6 +88,8 @@ pub enum Dev {
     Underlay,
     /// The VXLAN device ([`Desired::device`]), whatever ifindex it has now.
     Vxlan,
+    /// The WireGuard device ([`Desired::wireguard`]), whatever ifindex it has now.
+    Wireguard,
 }
 
 /// A route Lichen wants: `dst via gw dev <dev> [onlink] proto 108`, main table, metric 0.
@@ -90,6 +125,8 @@ pub enum Via {
     Direct,
     /// The VXLAN overlay.
     Overlay,
+    /// The WireGuard device.
+    Wireguard,
 }
 
 /// What became of one peer subnet.
@@ -151,6 +188,20 @@ pub struct Actual {
     pub devices: Vec<ActualDevice>,
     /// Every route in the main table with protocol [`RT_PROTO_LICHEN`], both families.
     pub routes: Vec<ActualRoute>,
+    /// The link named [`crate::WG_DEVICE`], if there is one.
+    pub wireguard: Option<ActualLink>,
+}
+
+/// The `lichen-wg` link as found, whatever its kind (kernel WireGuard or wireguard-go's TUN).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActualLink {
+    pub name: String,
+    pub ifindex: u32,
+    pub mtu: u32,
+    /// Administratively up (`IFF_UP`).
+    pub up: bool,
+    /// Every address on it.
+    pub addresses: Vec<IpNet>,
 }
 
 /// A `lichen.*` device as found, with the neighbours and FDB entries on it.

@@ -25,6 +25,8 @@ pub fn node(name: &str, cidrs: &[&str], ips: &[&str]) -> NodeInfo {
         pod_cidrs: cidrs.iter().map(|c| net(c)).collect(),
         internal_ips: ips.iter().map(|i| ip(i)).collect(),
         vtep_mac: None,
+        wg_public_key: None,
+        wg_endpoint: None,
     }
 }
 
@@ -129,7 +131,7 @@ pub fn converge(kernel: &mut FakeKernel, want: &Desired) -> Vec<Op> {
 /// The step of the documented order an operation belongs to.
 pub fn phase(op: &Op) -> u8 {
     match op {
-        Op::CreateDevice(_) | Op::ReplaceDevice(_) => 0,
+        Op::CreateDevice(_) | Op::ReplaceDevice(_) | Op::CreateWireguard(_) => 0,
         Op::SetDeviceMtu { .. } => 1,
         Op::DelAddress { .. } | Op::AddAddress { .. } => 2,
         Op::SetDeviceUp { .. } => 3,
@@ -137,7 +139,7 @@ pub fn phase(op: &Op) -> u8 {
         Op::AddRoute(_) | Op::ReplaceRoute(_) => 5,
         Op::DelRoute(_) => 6,
         Op::DelNeighbour { .. } | Op::DelFdb { .. } => 7,
-        Op::DeleteDevice { .. } => 8,
+        Op::DeleteDevice { .. } | Op::DeleteWireguard { .. } => 8,
     }
 }
 

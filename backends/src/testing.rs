@@ -2,7 +2,10 @@
 //! tests here and in the agent. It enforces what the planner promises: a route through the
 //! VXLAN device needs its static neighbour and FDB entry first (else the kernel would ARP), a
 //! neighbour or FDB entry cannot go while a route still uses it, a route needs its device to
-//! exist and be up, and a host-gw next hop must be on the underlay's L2 segment.
+//! exist and be up, and a host-gw next hop must be on the underlay's L2 segment. The WireGuard
+//! device is a bare link here (no peers: the agent's controller syncs those, not the plan); it
+//! gets no IPv6 link-local address when it goes up (an `ARPHRD_NONE` link has no MAC to derive
+//! one from).
 //! Built for this crate's tests and, with the `fake` feature (a dev-dependency of the `lichen`
 //! package enables it), for the agent's; never in the shipped binary.
 
@@ -14,7 +17,8 @@ use ipnet::{IpNet, Ipv6Net};
 use crate::model::{LocalUnderlay, Mac};
 use crate::op::Op;
 use crate::state::{
-    Actual, ActualDevice, ActualNeighbour, ActualRoute, Desired, Dev, Fdb, RouteEntry, VxlanDevice,
+    Actual, ActualDevice, ActualLink, ActualNeighbour, ActualRoute, Desired, Dev, Fdb, RouteEntry,
+    VxlanDevice,
 };
 
 /// Why the model refused an operation (the kernel would fail or misbehave).
@@ -45,11 +49,15 @@ impl fmt::Display for FakeError {
 impl std::error::Error for FakeError {}
 
 /// The kernel, reduced to Lichen's objects on one node.
+mod wireguard;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeKernel {
     pub underlay: LocalUnderlay,
     pub devices: Vec<ActualDevice>,
     pub routes: Vec<ActualRoute>,
+    /// The `lichen-wg` link.
+    pub wireguard: Option<ActualLink>,
     pub next_ifindex: u32,
 }
 
@@ -60,6 +68,7 @@ impl FakeKernel {
             underlay: underlay.clone(),
             devices: Vec::new(),
             routes: Vec::new(),
+            wireguard: None,
             next_ifindex: underlay.ifindex.max(100) + 1,
         }
     }
@@ -69,6 +78,7 @@ impl FakeKernel {
         Actual {
             devices: self.devices.clone(),
             routes: self.routes.clone(),
+            wireguard: self.wireguard.clone(),
         }
     }
 
@@ -80,7 +90,8 @@ impl FakeKernel {
         Ok(())
     }
 
-    /// Applies one operation. `desired` names the device `Dev::Vxlan` stands for.
+    /// Applies one operation. `desired` names the devices `Dev::Vxlan` and `Dev::Wireguard`
+    /// stand for.
     pub fn apply(&mut self, desired: &Desired, op: &Op) -> Result<(), FakeError> {
         match op {
             Op::CreateDevice(d) => self.create(d),
@@ -88,21 +99,12 @@ impl FakeKernel {
                 self.delete_device(&d.name)?;
                 self.create(d)
             }
-            Op::SetDeviceMtu { dev, mtu } => {
-                self.dev_mut(dev)?.mtu = *mtu;
-                Ok(())
-            }
-            Op::AddAddress { dev, addr } => add_unique(&mut self.dev_mut(dev)?.addresses, *addr),
-            Op::DelAddress { dev, addr } => remove_one(&mut self.dev_mut(dev)?.addresses, addr),
-            Op::SetDeviceUp { dev } => {
-                let d = self.dev_mut(dev)?;
-                d.up = true;
-                let ll = link_local(&d.mac);
-                if !d.addresses.contains(&ll) {
-                    d.addresses.push(ll);
-                }
-                Ok(())
-            }
+            Op::CreateWireguard(d) => self.create_wireguard(d),
+            Op::DeleteWireguard { dev } => self.delete_wireguard(dev),
+            Op::SetDeviceMtu { .. }
+            | Op::AddAddress { .. }
+            | Op::DelAddress { .. }
+            | Op::SetDeviceUp { .. } => self.apply_link(op),
             Op::AddNeighbour { dev, neighbour } => {
                 let d = self.dev_mut(dev)?;
                 d.neighbours.retain(|n| n.ip != neighbour.ip);
@@ -237,6 +239,7 @@ impl FakeKernel {
                 }
                 Ok(route(self.underlay.ifindex))
             }
+            Dev::Wireguard => self.wg_route(desired, r).map(&route),
             Dev::Vxlan => {
                 let name = desired
                     .device
@@ -271,10 +274,12 @@ impl FakeKernel {
         }
     }
 
-    /// Whether every route through a VXLAN device resolves statically (neighbour + FDB).
+    /// Whether every route through a VXLAN device resolves statically (neighbour + FDB); a
+    /// WireGuard device needs no neighbours (its peers' allowed IPs pick the peer).
     pub fn routes_resolve(&self) -> bool {
+        let wg = self.wireguard.as_ref().map(|l| l.ifindex);
         self.routes.iter().all(|r| match self.dev_by_index(r.oif) {
-            None => r.oif == self.underlay.ifindex,
+            None => r.oif == self.underlay.ifindex || Some(r.oif) == wg,
             Some(d) => d
                 .neighbours
                 .iter()

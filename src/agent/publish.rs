@@ -201,6 +201,8 @@ mod tests {
             external_ips: vec![],
             vtep_mac,
             public_ip: public_ip.map(|p| p.parse().unwrap()),
+            wg_public_key: None,
+            wg_endpoint: None,
             deleting: false,
         }
     }

@@ -74,6 +74,7 @@ pub fn backend_name(b: &BackendConf) -> String {
             format!("vxlan (VNI {}, port {}, DirectRouting)", v.vni, v.port)
         }
         BackendConf::Vxlan(v) => format!("vxlan (VNI {}, port {})", v.vni, v.port),
+        BackendConf::Wireguard(w) => format!("wireguard (port {})", w.listen_port),
     }
 }
 
@@ -92,6 +93,8 @@ pub fn node_info(n: &Node) -> NodeInfo {
         pod_cidrs: n.pod_cidrs.clone(),
         internal_ips,
         vtep_mac: n.vtep_mac,
+        wg_public_key: n.wg_public_key,
+        wg_endpoint: n.wg_endpoint,
     }
 }
 
@@ -251,6 +254,7 @@ impl<K: Kernel> Reconciler<K> {
             neighbours: Vec::new(),
             fdb: Vec::new(),
             peers: Vec::new(),
+            wireguard: None,
         };
         match self.kernel.actual() {
             Ok(actual) => {

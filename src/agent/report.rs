@@ -69,6 +69,7 @@ impl Report {
         let state = match &p.state {
             PeerState::Programmed(Via::Direct) => "programmed (direct route)".to_owned(),
             PeerState::Programmed(Via::Overlay) => "programmed (vxlan)".to_owned(),
+            PeerState::Programmed(Via::Wireguard) => "programmed (wireguard)".to_owned(),
             PeerState::Unreachable(r) => format!("unreachable: {r}"),
             PeerState::Pending(r) => format!("pending: {r}"),
             PeerState::Failed(r) => format!("failed: {r}"),

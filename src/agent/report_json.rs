@@ -43,6 +43,7 @@ impl Report {
             let (state, via, reason) = match &p.state {
                 PeerState::Programmed(Via::Direct) => ("programmed", Some("direct"), None),
                 PeerState::Programmed(Via::Overlay) => ("programmed", Some("vxlan"), None),
+                PeerState::Programmed(Via::Wireguard) => ("programmed", Some("wireguard"), None),
                 PeerState::Unreachable(r) => ("unreachable", None, Some(r.as_str())),
                 PeerState::Pending(r) => ("pending", None, Some(r.as_str())),
                 PeerState::Failed(r) => ("failed", None, Some(r.as_str())),

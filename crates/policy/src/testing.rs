@@ -28,6 +28,8 @@ pub fn cluster() -> ClusterState {
             external_ips: Vec::new(),
             vtep_mac: None,
             public_ip: None,
+            wg_public_key: None,
+            wg_endpoint: None,
             deleting: false,
         }));
     }

@@ -22,6 +22,7 @@ pub(super) fn apply(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Re
     r
 }
 
+/// The WireGuard steps are not here yet: the agent's WireGuard controller brings them (issue 14).
 fn step(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Result<()> {
     match op {
         Op::CreateDevice(d) => create_device(k, d),
@@ -30,6 +31,9 @@ fn step(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Result<()> {
             create_device(k, d)
         }
         Op::DeleteDevice { dev } => delete_device(k, dev),
+        Op::CreateWireguard(_) | Op::DeleteWireguard { .. } => {
+            Err(io::ErrorKind::Unsupported.into())
+        }
         Op::SetDeviceMtu { dev, mtu } => k.nl.set_link(
             LinkId::Name(dev),
             &LinkChange {
@@ -84,7 +88,9 @@ fn step(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Result<()> {
 fn device_of<'a>(desired: &'a Desired, op: &'a Op) -> Option<&'a str> {
     match op {
         Op::CreateDevice(d) | Op::ReplaceDevice(d) => Some(&d.name),
+        Op::CreateWireguard(d) => Some(&d.name),
         Op::DeleteDevice { dev }
+        | Op::DeleteWireguard { dev }
         | Op::SetDeviceMtu { dev, .. }
         | Op::SetDeviceUp { dev }
         | Op::AddAddress { dev, .. }
@@ -95,6 +101,9 @@ fn device_of<'a>(desired: &'a Desired, op: &'a Op) -> Option<&'a str> {
         | Op::DelFdb { dev, .. } => Some(dev),
         Op::AddRoute(r) | Op::ReplaceRoute(r) if r.dev == Dev::Vxlan => {
             desired.device.as_ref().map(|d| d.name.as_str())
+        }
+        Op::AddRoute(r) | Op::ReplaceRoute(r) if r.dev == Dev::Wireguard => {
+            desired.wireguard.as_ref().map(|d| d.name.as_str())
         }
         _ => None,
     }
@@ -148,6 +157,15 @@ fn route(k: &mut NetlinkKernel, desired: &Desired, r: &RouteEntry) -> io::Result
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "a route through the VXLAN device, but no device is wanted",
+                )
+            })?;
+            ifindex(k, &dev.name)?
+        }
+        Dev::Wireguard => {
+            let dev = desired.wireguard.as_ref().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a route through the WireGuard device, but no device is wanted",
                 )
             })?;
             ifindex(k, &dev.name)?

@@ -108,7 +108,11 @@ pub(super) fn actual(nl: &mut Nl) -> io::Result<Actual> {
             onlink: r.onlink,
         })
         .collect();
-    Ok(Actual { devices, routes })
+    Ok(Actual {
+        devices,
+        routes,
+        wireguard: None,
+    })
 }
 
 fn device(nl: &mut Nl, link: Link, vx: VxlanInfo) -> io::Result<ActualDevice> {

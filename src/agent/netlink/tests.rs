@@ -29,7 +29,7 @@ fn node(name: &str, cidrs: &[&str], addr: &str) -> NodeInfo {
         name: name.into(),
         pod_cidrs: cidrs.iter().map(|c| net(c)).collect(),
         internal_ips: vec![ip(addr)],
-        vtep_mac: None,
+        ..NodeInfo::default()
     }
 }
 
@@ -197,6 +197,7 @@ fn vxlan_state_is_read_back_as_applied_and_removed_again() {
         neighbours: vec![],
         fdb: vec![],
         peers: vec![],
+        wireguard: None,
     };
     assert_eq!(converge(&mut k, &none), Actual::default());
     assert!(!run_ok("ip", &["-o", "link"]).contains("lichen.1"));

@@ -17,6 +17,11 @@ use super::labels::{Labels, NO_LABELS};
 pub const LICHEN_VTEP_MAC: &str = "lichen.dev/vtep-mac";
 /// The node's underlay address as Lichen sees it.
 pub const LICHEN_PUBLIC_IP: &str = "lichen.dev/public-ip";
+/// The node's WireGuard public key (base64 of 32 bytes, as `wg pubkey` prints it).
+pub const LICHEN_WG_PUBLIC_KEY: &str = "lichen.dev/wireguard-public-key";
+/// Where peers reach the node's WireGuard device, `ip:port` (`[ipv6]:port`), when not at its
+/// InternalIP and the cluster's listen port (e.g. behind a NAT's port forward).
+pub const LICHEN_WG_ENDPOINT: &str = "lichen.dev/wireguard-endpoint";
 /// Flannel's backend data, `{"VNI":1,"VtepMAC":"…"}` (a JSON document inside a string).
 pub const FLANNEL_BACKEND_DATA: &str = "flannel.alpha.coreos.com/backend-data";
 /// Flannel's underlay address for the node.
@@ -26,6 +31,8 @@ pub const FLANNEL_PUBLIC_IP: &str = "flannel.alpha.coreos.com/public-ip";
 pub const KEPT_ANNOTATIONS: &[&str] = &[
     LICHEN_VTEP_MAC,
     LICHEN_PUBLIC_IP,
+    LICHEN_WG_PUBLIC_KEY,
+    LICHEN_WG_ENDPOINT,
     FLANNEL_BACKEND_DATA,
     FLANNEL_PUBLIC_IP,
 ];

@@ -6,7 +6,7 @@
 //! `status.addresses`. A malformed pod CIDR or address rejects the object (the agent must not
 //! route to half a node); a malformed optional annotation is logged and ignored.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -27,6 +27,10 @@ pub struct Node {
     pub vtep_mac: Option<[u8; 6]>,
     /// `lichen.dev/public-ip`, else Flannel's public-ip annotation.
     pub public_ip: Option<IpAddr>,
+    /// `lichen.dev/wireguard-public-key`: base64 of 32 bytes, as `wg pubkey` prints it.
+    pub wg_public_key: Option<[u8; 32]>,
+    /// `lichen.dev/wireguard-endpoint`: `ip:port`, `[ipv6]:port`.
+    pub wg_endpoint: Option<SocketAddr>,
     /// `metadata.deletionTimestamp` is set: the node is going away.
     pub deleting: bool,
 }
@@ -77,6 +81,8 @@ impl Node {
         Ok(Node {
             vtep_mac: vtep_mac(&meta),
             public_ip: public_ip(&meta),
+            wg_public_key: None,
+            wg_endpoint: None,
             deleting: meta.deletion_timestamp.is_some(),
             pod_cidrs,
             internal_ips,

@@ -22,6 +22,8 @@ pub const REASON_UP: &str = "LichenIsUp";
 pub const PATCHED: &[(&str, &str)] = &[("", "nodes"), ("", "nodes/status")];
 /// The annotation with this node's VTEP MAC (VXLAN).
 pub const VTEP_MAC: &str = super::meta::LICHEN_VTEP_MAC;
+/// The annotation with this node's WireGuard public key (WireGuard).
+pub const WIREGUARD_PUBLIC_KEY: &str = super::meta::LICHEN_WG_PUBLIC_KEY;
 /// The annotation with this node's public (underlay) address override.
 pub const PUBLIC_IP: &str = super::meta::LICHEN_PUBLIC_IP;
 
