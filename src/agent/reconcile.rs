@@ -39,9 +39,11 @@ use super::kernel::Kernel;
 use super::netconf::ClusterNetwork;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
+use super::wireguard::WgReport;
 use crate::k8s::Node;
 use crate::model::ClusterState;
 use crate::subnet_file::SubnetFile;
+use lichen_wireguard::Key;
 
 pub struct Reconciler<K: Kernel> {
     pub kernel: K,
@@ -62,6 +64,9 @@ pub struct Reconciler<K: Kernel> {
     last_local: Option<Node>,
     /// Peer refusals already logged.
     refusals: Refusals,
+    /// This node's WireGuard public key (WireGuard backend): this node's in the backends'
+    /// view, whatever its Node's annotation says, and shown in the status.
+    pub wg_public_key: Option<[u8; 32]>,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -118,6 +123,7 @@ impl<K: Kernel> Reconciler<K> {
             field: field::FieldState::default(),
             last_local: None,
             refusals: Refusals::default(),
+            wg_public_key: None,
         }
     }
 
@@ -160,7 +166,8 @@ impl<K: Kernel> Reconciler<K> {
         let Some(local) = self.programmable(state, report)? else {
             return Ok(());
         };
-        let me = node_info(&local);
+        let mut me = node_info(&local);
+        me.wg_public_key = self.wg_public_key.or(me.wg_public_key);
         let underlay = self.underlay(&me)?;
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
@@ -185,6 +192,7 @@ impl<K: Kernel> Reconciler<K> {
             .mtu
             .unwrap_or_else(|| backends::pod_mtu(&self.netconf.backend, &underlay));
         let synced = self.sync_kernel(&desired, report);
+        self.sync_wireguard(&desired, report);
         self.sync_offload(&desired, report);
         self.survey(&local.pod_cidrs, report);
         // Last: the subnet file tells the plugin this node's network is ready, so a pod
@@ -240,6 +248,30 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         Ok(())
+    }
+
+    /// The WireGuard device's key, port and peers, after the plan (see
+    /// [`super::wireguard`] for why after the routes); the report's WireGuard section.
+    fn sync_wireguard(&mut self, desired: &Desired, report: &mut Report) {
+        let Some(dev) = &desired.wireguard else {
+            report.wireguard = None;
+            return;
+        };
+        match self.kernel.sync_wireguard(dev) {
+            Ok(r) => report.wireguard = Some(r),
+            Err(e) => {
+                report.last_errors.push(ReconcileError::Wireguard(e).line());
+                // Keep the last report (the key at least): it says what the device had.
+                if report.wireguard.is_none() {
+                    report.wireguard = self.wg_public_key.map(|k| WgReport {
+                        public_key: Key(k),
+                        path: None,
+                        listen_port: dev.listen_port,
+                        peers: Vec::new(),
+                    });
+                }
+            }
+        }
     }
 
     /// `lichen agent --cleanup`: remove the routes, devices, policy table and subnet file the
