@@ -93,6 +93,9 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         single(&mut s, "lichen_ipam_leases", "gauge", help, n);
     }
     policy(&mut s, r);
+    if let Some(wg) = &r.wireguard {
+        wg.render_metrics(&mut s, label);
+    }
     s
 }
 

@@ -107,6 +107,9 @@ impl Report {
             self.reconcile_runs, self.reconcile_errors
         );
         self.render_peers(&mut s);
+        if let Some(wg) = &self.wireguard {
+            wg.render(&mut s);
+        }
         self.render_drift(&mut s);
         self.node_rules.render(&mut s);
         self.policy.render(&mut s);

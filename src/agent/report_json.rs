@@ -24,6 +24,11 @@ impl Report {
         w.number(self.reconcile_errors);
         self.peers_json(&mut w);
         self.stale_json(&mut w);
+        w.key("wireguard");
+        match &self.wireguard {
+            Some(wg) => wg.render_json(&mut w),
+            None => w.null(),
+        }
         strings(&mut w, "drift", &self.last_drift);
         self.policy_json(&mut w);
         self.node_rules_json(&mut w);

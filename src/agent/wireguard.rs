@@ -13,6 +13,7 @@
 //! - [`peers`]: the peer diff, a pure function, and the endpoint memory (an endpoint is set
 //!   when a peer is added or its wanted endpoint changed since the agent set it, never by the
 //!   resync: WireGuard roams).
+//! - [`status`]: its section of `lichen status` (text, JSON) and its metrics.
 //! - [`PeerSync`]: one sync pass over any [`Control`] (the device's `get`/`set`): the private
 //!   key and listen port when they differ, then the peer changes, in one set.
 //!
@@ -26,6 +27,7 @@
 pub mod controller;
 pub mod daemon;
 pub mod peers;
+pub mod status;
 
 #[cfg(test)]
 pub mod fake;
