@@ -155,6 +155,11 @@ pub struct PeerSync {
 }
 
 impl PeerSync {
+    /// Whether `state` holds `key` already (as the device keeps it, clamped).
+    pub fn keyed(&self, state: &DeviceState, key: &PrivateKey) -> bool {
+        state.private_key.as_ref().map(|k| k.0) == Some(clamped(key))
+    }
+
     /// Makes the device's private key, listen port and peers `key` and `dev`'s, in one set
     /// (none when it matches); returns the device as read before.
     pub fn pass(
@@ -166,7 +171,7 @@ impl PeerSync {
         let state = ctl.get()?;
         let changes = peer_changes(&dev.peers, &state, &self.endpoints);
         let config = DeviceConfig {
-            private_key: (state.private_key.as_ref() != Some(key)).then(|| key.clone()),
+            private_key: (!self.keyed(&state, key)).then(|| key.clone()),
             listen_port: (state.listen_port != dev.listen_port).then_some(dev.listen_port),
             replace_peers: false,
             peers: changes.peers,
@@ -178,6 +183,17 @@ impl PeerSync {
         self.endpoints = changes.endpoints;
         Ok(state)
     }
+}
+
+/// The private key as wireguard-go keeps and reports it: clamped as X25519 wants (seen here:
+/// 0x11… set, 0x10…0x51 read back; its `NoisePrivateKey.clamp`, `device/noise-helpers.go`),
+/// so a key file holding unclamped bytes is not set again on every pass. The public key is
+/// the same either way.
+fn clamped(key: &PrivateKey) -> Key {
+    let mut k = key.0 .0;
+    k[0] &= 248;
+    k[31] = (k[31] & 127) | 64;
+    Key(k)
 }
 
 fn log_changes(config: &DeviceConfig, dev: &WgDevice) {

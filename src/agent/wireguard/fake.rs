@@ -24,7 +24,11 @@ impl Control for FakeDevice {
     fn set(&mut self, config: &DeviceConfig) -> Result<(), WgError> {
         let s = &mut self.state;
         if let Some(k) = &config.private_key {
-            s.private_key = Some(k.clone());
+            // Kept clamped, as wireguard-go and the kernel keep it.
+            let mut b = k.0 .0;
+            b[0] &= 248;
+            b[31] = (b[31] & 127) | 64;
+            s.private_key = Some(PrivateKey(Key(b)));
             s.public_key = Some(k.public());
         }
         if let Some(port) = config.listen_port {

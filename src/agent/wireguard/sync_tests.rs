@@ -39,7 +39,10 @@ fn passes_converge_keep_a_roamed_endpoint_and_apply_a_changed_one() {
     let w = want("198.51.100.12:51820");
     sync.pass(&mut dev, &key, &w).unwrap();
     assert_eq!(dev.sets.len(), 1);
-    assert_eq!(dev.state.private_key, Some(key.clone()));
+    // Kept clamped (0x11 → 0x10 first, 0x51 last), and not set again for it.
+    let mut clamped = [0x11; 32];
+    (clamped[0], clamped[31]) = (0x10, 0x51);
+    assert_eq!(dev.state.private_key, Some(PrivateKey(Key(clamped))));
     assert_eq!(dev.state.listen_port, 51820);
     assert_eq!(endpoint_of(&dev), Some(w.peers[0].endpoint));
     // Nothing differs: nothing is sent.
