@@ -19,7 +19,7 @@ pub const MAX_VNI: u32 = (1 << 24) - 1;
 pub const VXLAN_OVERHEAD_V4: u32 = 50;
 /// Over an IPv6 underlay the outer header is 40 bytes: 70.
 pub const VXLAN_OVERHEAD_V6: u32 = 70;
-/// The smallest MTU we accept for the VXLAN device (IPv6 needs 1280 on every link).
+/// The smallest MTU we accept for the VXLAN or WireGuard device (IPv6 needs 1280 on every link).
 pub const MIN_MTU: u32 = 576;
 /// The WireGuard device Lichen owns (one per node, whatever the listen port).
 pub const WG_DEVICE: &str = "lichen-wg";

@@ -6,7 +6,7 @@ use crate::conf::BackendConf;
 use crate::model::{LocalUnderlay, NodeInfo};
 use crate::peers::vet;
 use crate::state::{Desired, Dev};
-use crate::{hostgw, vxlan};
+use crate::{hostgw, vxlan, wireguard};
 
 /// What the kernel should hold on this node, given its peers and the backend.
 ///
@@ -42,7 +42,10 @@ pub fn desired(
                 out.device = Some(device);
             }
         }
-        BackendConf::Wireguard(_) => {}
+        BackendConf::Wireguard(w) => {
+            let device = wireguard::add_all(&mut out, &candidates, local_node, underlay, w);
+            out.wireguard = Some(device);
+        }
     }
     sort(&mut out);
     out

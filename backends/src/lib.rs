@@ -23,6 +23,7 @@ pub mod state;
 #[cfg(any(test, feature = "fake"))]
 pub mod testing;
 mod vxlan;
+mod wireguard;
 
 pub use conf::{
     pod_mtu, BackendConf, ConfError, VxlanConf, WireguardConf, DEFAULT_VNI, DEFAULT_VXLAN_PORT,
@@ -45,8 +46,12 @@ mod tests_desired_hostgw;
 #[cfg(test)]
 mod tests_desired_vxlan;
 #[cfg(test)]
+mod tests_desired_wireguard;
+#[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
 mod tests_mac;
 #[cfg(test)]
 mod tests_plan;
+#[cfg(test)]
+mod tests_plan_wireguard;

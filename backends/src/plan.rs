@@ -2,16 +2,19 @@
 //!
 //! Order (each step only as needed):
 //!
-//! 1. the device: create or replace it, set its MTU, fix its addresses, set it up;
+//! 1. the device (VXLAN or WireGuard): create or replace it, set its MTU, fix its addresses,
+//!    set it up;
 //! 2. neighbours and FDB entries that are missing or wrong;
 //! 3. routes that are missing or wrong (add/replace) — only now can the kernel use them, and
 //!    their next hops already resolve statically;
 //! 4. routes that are no longer wanted;
 //! 5. neighbours and FDB entries that are no longer wanted (no route uses them any more);
-//! 6. `lichen.*` devices that are no longer wanted (routes have moved off them).
+//! 6. `lichen.*` devices and the WireGuard device that are no longer wanted (routes have moved
+//!    off them).
 //!
 //! Only Lichen's objects are touched: routes with [`crate::RT_PROTO_LICHEN`], `lichen.*`
-//! devices and permanent entries on them. Applying the plan and planning again gives nothing.
+//! devices and permanent entries on them, the `lichen-wg` link. WireGuard peers are not plan
+//! steps: the agent's WireGuard controller syncs [`crate::WgDevice::peers`] with the device. Applying the plan and planning again gives nothing.
 
 use std::collections::BTreeSet;
 
@@ -31,6 +34,7 @@ pub fn plan(desired: &Desired, actual: &Actual) -> Vec<Op> {
     ops.extend(route_removals);
     ops.extend(removals);
     ops.extend(view.stale.into_iter().map(|dev| Op::DeleteDevice { dev }));
+    ops.extend(view.wg_stale.map(|dev| Op::DeleteWireguard { dev }));
     ops
 }
 
@@ -100,7 +104,7 @@ fn routes(desired: &Desired, actual: &Actual, view: &DeviceView, ops: &mut Vec<O
             .collect();
         match same_dst
             .iter()
-            .find(|i| matches(want, present[**i], desired, actual, view))
+            .find(|i| matches(want, present[**i], desired, view))
         {
             Some(i) => {
                 kept.insert(*i);
@@ -120,17 +124,11 @@ fn routes(desired: &Desired, actual: &Actual, view: &DeviceView, ops: &mut Vec<O
 }
 
 /// Whether an existing route is exactly the wanted one.
-fn matches(
-    want: &RouteEntry,
-    have: &ActualRoute,
-    desired: &Desired,
-    actual: &Actual,
-    view: &DeviceView,
-) -> bool {
+fn matches(want: &RouteEntry, have: &ActualRoute, desired: &Desired, view: &DeviceView) -> bool {
     let oif = match want.dev {
         Dev::Underlay => Some(desired.underlay_ifindex),
         Dev::Vxlan => view.kept_ifindex,
-        Dev::Wireguard => actual.wireguard.as_ref().map(|l| l.ifindex),
+        Dev::Wireguard => view.wg_kept_ifindex,
     };
     have.gw == Some(want.gw) && have.onlink == want.onlink && Some(have.oif) == oif
 }

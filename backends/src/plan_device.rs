@@ -1,5 +1,6 @@
-//! The device part of a plan: create, replace or adjust the wanted VXLAN device, and find the
-//! stale `lichen.*` devices to delete at the end.
+//! The device part of a plan: create, replace or adjust the wanted VXLAN device or create or
+//! adjust the WireGuard device, and find the stale `lichen.*` devices and WireGuard device to
+//! delete at the end.
 
 use ipnet::IpNet;
 
@@ -17,6 +18,10 @@ pub(crate) struct DeviceView<'a> {
     pub fdb: &'a [Fdb],
     /// `lichen.*` devices to delete once routes have moved off them.
     pub stale: Vec<String>,
+    /// The WireGuard device's ifindex if it exists and is kept.
+    pub wg_kept_ifindex: Option<u32>,
+    /// The WireGuard device to delete once routes have moved off it.
+    pub wg_stale: Option<String>,
 }
 
 /// Emits the device operations and describes the result.
@@ -32,12 +37,15 @@ pub(crate) fn plan_device<'a>(
         .filter(|d| wanted.is_none_or(|w| w.name != d.name))
         .map(|d| d.name.clone())
         .collect();
+    let (wg_kept_ifindex, wg_stale) = plan_wireguard(desired, actual, ops);
     let mut view = DeviceView {
         kept_ifindex: None,
         replaced_ifindex: None,
         neighbours: &[],
         fdb: &[],
         stale,
+        wg_kept_ifindex,
+        wg_stale,
     };
     let Some(want) = wanted else {
         return view;
@@ -45,21 +53,62 @@ pub(crate) fn plan_device<'a>(
     match actual.devices.iter().find(|d| d.name == want.name) {
         None => {
             ops.push(Op::CreateDevice(want.clone()));
-            fresh_device(want, ops);
+            fresh_link(&want.name, &want.addresses, ops);
         }
         Some(cur) if must_recreate(want, cur) => {
             ops.push(Op::ReplaceDevice(want.clone()));
             view.replaced_ifindex = Some(cur.ifindex);
-            fresh_device(want, ops);
+            fresh_link(&want.name, &want.addresses, ops);
         }
         Some(cur) => {
-            adjust_device(want, cur, ops);
+            let have = LinkState {
+                mtu: cur.mtu,
+                up: cur.up,
+                addresses: &cur.addresses,
+            };
+            adjust_link(&want.name, want.mtu, &want.addresses, &have, ops);
             view.kept_ifindex = Some(cur.ifindex);
             view.neighbours = &cur.neighbours;
             view.fdb = &cur.fdb;
         }
     }
     view
+}
+
+/// The WireGuard device's steps (create, or MTU, addresses and up); returns the ifindex it
+/// keeps, if it exists, and its name if it is no longer wanted.
+fn plan_wireguard(
+    desired: &Desired,
+    actual: &Actual,
+    ops: &mut Vec<Op>,
+) -> (Option<u32>, Option<String>) {
+    let have = actual.wireguard.as_ref();
+    let Some(want) = desired.wireguard.as_ref() else {
+        return (None, have.map(|l| l.name.clone()));
+    };
+    match have.filter(|l| l.name == want.name) {
+        None => {
+            ops.push(Op::CreateWireguard(want.clone()));
+            fresh_link(&want.name, &want.addresses, ops);
+            (None, have.map(|l| l.name.clone()))
+        }
+        Some(cur) => {
+            let state = LinkState {
+                mtu: cur.mtu,
+                up: cur.up,
+                addresses: &cur.addresses,
+            };
+            adjust_link(&want.name, want.mtu, &want.addresses, &state, ops);
+            (Some(cur.ifindex), None)
+        }
+    }
+}
+
+/// What a link has that the plan adjusts in place.
+struct LinkState<'a> {
+    mtu: u32,
+    up: bool,
+    addresses: &'a [IpNet],
 }
 
 /// Attributes that cannot be changed in place (or that we do not trust to change in place).
@@ -73,36 +122,33 @@ fn must_recreate(want: &VxlanDevice, cur: &ActualDevice) -> bool {
 }
 
 /// A new device: addresses, then up.
-fn fresh_device(want: &VxlanDevice, ops: &mut Vec<Op>) {
-    for addr in &want.addresses {
+fn fresh_link(name: &str, addresses: &[IpNet], ops: &mut Vec<Op>) {
+    for addr in addresses {
         ops.push(Op::AddAddress {
-            dev: want.name.clone(),
+            dev: name.to_string(),
             addr: *addr,
         });
     }
     ops.push(Op::SetDeviceUp {
-        dev: want.name.clone(),
+        dev: name.to_string(),
     });
 }
 
 /// An existing device with the right identity: MTU, addresses, up.
-fn adjust_device(want: &VxlanDevice, cur: &ActualDevice, ops: &mut Vec<Op>) {
-    let dev = || want.name.clone();
-    if cur.mtu != want.mtu {
-        ops.push(Op::SetDeviceMtu {
-            dev: dev(),
-            mtu: want.mtu,
-        });
+fn adjust_link(name: &str, mtu: u32, addresses: &[IpNet], cur: &LinkState, ops: &mut Vec<Op>) {
+    let dev = || name.to_string();
+    if cur.mtu != mtu {
+        ops.push(Op::SetDeviceMtu { dev: dev(), mtu });
     }
-    for addr in &cur.addresses {
-        if !want.addresses.contains(addr) && !is_kernel_owned(addr) {
+    for addr in cur.addresses {
+        if !addresses.contains(addr) && !is_kernel_owned(addr) {
             ops.push(Op::DelAddress {
                 dev: dev(),
                 addr: *addr,
             });
         }
     }
-    for addr in &want.addresses {
+    for addr in addresses {
         if !cur.addresses.contains(addr) {
             ops.push(Op::AddAddress {
                 dev: dev(),

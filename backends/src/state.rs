@@ -98,7 +98,8 @@ pub struct RouteEntry {
     pub dst: IpNet,
     pub gw: IpAddr,
     pub dev: Dev,
-    /// `RTNH_F_ONLINK`: the gateway is not in any subnet of the device (VXLAN routes).
+    /// `RTNH_F_ONLINK`: the gateway is not in any subnet of the device (VXLAN and WireGuard
+    /// routes).
     pub onlink: bool,
 }
 

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::conf::{BackendConf, VxlanConf};
+use crate::conf::{BackendConf, VxlanConf, WireguardConf};
 use crate::model::{LocalUnderlay, NodeInfo};
 use crate::op::Op;
 use crate::plan::plan;
@@ -109,6 +109,21 @@ pub fn vx_direct() -> BackendConf {
         direct_routing: true,
         ..VxlanConf::default()
     })
+}
+
+pub fn wg() -> BackendConf {
+    BackendConf::Wireguard(WireguardConf::default())
+}
+
+/// A WireGuard public key made of one repeated byte.
+pub fn key(b: u8) -> [u8; 32] {
+    [b; 32]
+}
+
+/// The node with the WireGuard key `key(b)`.
+pub fn keyed(mut n: NodeInfo, b: u8) -> NodeInfo {
+    n.wg_public_key = Some(key(b));
+    n
 }
 
 /// Plans, applies to the model, and checks that planning again gives nothing and that every

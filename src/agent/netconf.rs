@@ -17,6 +17,13 @@
 //! (default true) and `NetworkPolicy` (default false), and in `Backend` `TxChecksumOffload`
 //! (default true; false turns checksum offload off on the VXLAN device). Unknown keys are
 //! ignored, as Flannel does.
+//!
+//! `Backend.Type` `wireguard` takes Flannel's keys (flannel-io/flannel
+//! pkg/backend/wireguard/wireguard.go): `ListenPort` (default 51820), `PSK` (a pre-shared key,
+//! base64 of 32 bytes as `wg genpsk` prints it; default none) and
+//! `PersistentKeepaliveInterval` (seconds, default 0 = off), plus Lichen's `MTU` (default: the
+//! underlay's minus 60 over IPv4, 80 over IPv6). Flannel's `Mode` and `ListenPortV6` are
+//! ignored: Lichen has one WireGuard device for both families (as Flannel's `auto` mode).
 
 use std::fmt;
 use std::io;
@@ -25,12 +32,13 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::k8s::base64;
 use crate::k8s::json::from_json;
 use crate::k8s::ParseError;
-use lichen_backends::{BackendConf, ConfError, VxlanConf};
+use lichen_backends::{BackendConf, ConfError, VxlanConf, WireguardConf};
 
 /// The backend types accepted in `Backend.Type`.
-pub const BACKEND_TYPES: &[&str] = &["host-gw", "vxlan"];
+pub const BACKEND_TYPES: &[&str] = &["host-gw", "vxlan", "wireguard"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterNetwork {
@@ -38,10 +46,10 @@ pub struct ClusterNetwork {
     pub network: Vec<IpNet>,
     /// Prefix length of a node subnet, per entry of `network`.
     pub subnet_len: Vec<u8>,
-    /// `Backend`: host-gw, or VXLAN with its options (checked when read).
+    /// `Backend`: host-gw, or VXLAN or WireGuard with its options (checked when read).
     pub backend: BackendConf,
-    /// `Backend.MTU`: the pod MTU if set (both backends; with VXLAN also the device's, in
-    /// `backend`); otherwise the agent derives it from the underlay.
+    /// `Backend.MTU`: the pod MTU if set (every backend; with VXLAN and WireGuard also the
+    /// device's, in `backend`); otherwise the agent derives it from the underlay.
     pub mtu: Option<u32>,
     pub ipmasq: bool,
     pub network_policy: bool,
@@ -68,6 +76,11 @@ pub enum ClusterNetworkError {
     },
     /// A backend option that cannot work (VNI, port, MTU).
     Backend(ConfError),
+    /// `Backend.PSK` is not the base64 of 32 bytes; holds the text's length (the key itself is
+    /// a secret: never printed).
+    InvalidPsk(usize),
+    /// `Backend.PersistentKeepaliveInterval` above WireGuard's 65535 seconds.
+    InvalidKeepalive(u64),
     NoFamily,
 }
 
@@ -98,6 +111,15 @@ impl fmt::Display for ClusterNetworkError {
                 "net-conf: {field} {len} does not fit in network {network}"
             ),
             ClusterNetworkError::Backend(e) => write!(f, "net-conf: Backend: {e}"),
+            ClusterNetworkError::InvalidPsk(len) => write!(
+                f,
+                "net-conf: Backend.PSK ({len} characters) is not the base64 of 32 bytes; \
+                 make one with `wg genpsk`"
+            ),
+            ClusterNetworkError::InvalidKeepalive(s) => write!(
+                f,
+                "net-conf: Backend.PersistentKeepaliveInterval {s} is above 65535 seconds"
+            ),
             ClusterNetworkError::NoFamily => {
                 write!(f, "net-conf: EnableIPv4 and EnableIPv6 are both false")
             }
@@ -234,28 +256,65 @@ struct RawBackend {
     mtu: Option<u32>,
     #[serde(rename = "TxChecksumOffload")]
     tx_checksum_offload: Option<bool>,
+    #[serde(rename = "ListenPort")]
+    listen_port: Option<u16>,
+    #[serde(rename = "PersistentKeepaliveInterval")]
+    keepalive: Option<u64>,
+    #[serde(rename = "PSK")]
+    psk: Option<String>,
 }
 
 impl RawBackend {
     fn kind(&self) -> Result<BackendConf, ClusterNetworkError> {
-        match self.kind.as_deref().unwrap_or("vxlan") {
-            "host-gw" => Ok(BackendConf::HostGw),
-            "vxlan" => {
-                let d = VxlanConf::default();
-                // Flannel treats 0 as "unset" for VNI and port.
-                let v = VxlanConf {
-                    vni: self.vni.filter(|v| *v != 0).unwrap_or(d.vni),
-                    port: self.port.filter(|p| *p != 0).unwrap_or(d.port),
-                    direct_routing: self.direct_routing,
-                    mtu: self.mtu,
-                    tx_checksum_offload: self.tx_checksum_offload.unwrap_or(d.tx_checksum_offload),
-                };
-                v.validate().map_err(ClusterNetworkError::Backend)?;
-                Ok(BackendConf::Vxlan(v))
-            }
-            other => Err(ClusterNetworkError::UnknownBackend(other.to_owned())),
+        let conf = match self.kind.as_deref().unwrap_or("vxlan") {
+            "host-gw" => BackendConf::HostGw,
+            "vxlan" => BackendConf::Vxlan(self.vxlan()),
+            "wireguard" => BackendConf::Wireguard(self.wireguard()?),
+            other => return Err(ClusterNetworkError::UnknownBackend(other.to_owned())),
+        };
+        conf.validate().map_err(ClusterNetworkError::Backend)?;
+        Ok(conf)
+    }
+
+    fn vxlan(&self) -> VxlanConf {
+        let d = VxlanConf::default();
+        // Flannel treats 0 as "unset" for VNI and port.
+        VxlanConf {
+            vni: self.vni.filter(|v| *v != 0).unwrap_or(d.vni),
+            port: self.port.filter(|p| *p != 0).unwrap_or(d.port),
+            direct_routing: self.direct_routing,
+            mtu: self.mtu,
+            tx_checksum_offload: self.tx_checksum_offload.unwrap_or(d.tx_checksum_offload),
         }
     }
+
+    /// Unlike VXLAN's `Port`, a `ListenPort` of 0 is refused rather than read as unset
+    /// (Flannel hands it to WireGuard, which then picks a random port no peer knows).
+    fn wireguard(&self) -> Result<WireguardConf, ClusterNetworkError> {
+        let d = WireguardConf::default();
+        let secs = self.keepalive.unwrap_or(0);
+        let keepalive =
+            u16::try_from(secs).map_err(|_| ClusterNetworkError::InvalidKeepalive(secs))?;
+        Ok(WireguardConf {
+            listen_port: self.listen_port.unwrap_or(d.listen_port),
+            keepalive,
+            mtu: self.mtu,
+            // Flannel reads "" as no PSK.
+            psk: self
+                .psk
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(parse_psk)
+                .transpose()?,
+        })
+    }
+}
+
+/// A key as `wg genpsk` prints it: the base64 of 32 bytes.
+fn parse_psk(text: &str) -> Result<[u8; 32], ClusterNetworkError> {
+    base64::decode(text)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or(ClusterNetworkError::InvalidPsk(text.len()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the orders the real kernel refuses (so the ordering tests of the plan mean something).
 
 use super::{kernel_with, want};
-use crate::conf::{BackendConf, VxlanConf};
+use crate::conf::{BackendConf, VxlanConf, WireguardConf};
 use crate::model::NodeInfo;
 use crate::op::Op;
 use crate::plan::plan;
@@ -26,10 +26,13 @@ impl Lcg {
 #[test]
 fn any_sequence_of_states_converges_in_one_plan_each() {
     let pool: Vec<NodeInfo> = (2..12)
-        .map(|i| match i % 3 {
-            0 => peer_dual(i),
-            1 => far_peer(i),
-            _ => peer(i),
+        .map(|i| {
+            let n = match i % 3 {
+                0 => peer_dual(i),
+                1 => far_peer(i),
+                _ => peer(i),
+            };
+            keyed(n, i)
         })
         .collect();
     let confs = [
@@ -42,6 +45,11 @@ fn any_sequence_of_states_converges_in_one_plan_each() {
             tx_checksum_offload: true,
             ..VxlanConf::default()
         }),
+        wg(),
+        BackendConf::Wireguard(WireguardConf {
+            mtu: Some(1380),
+            ..WireguardConf::default()
+        }),
     ];
     let mut rng = Lcg(7);
     let mut k = FakeKernel::new(&underlay());
@@ -50,7 +58,7 @@ fn any_sequence_of_states_converges_in_one_plan_each() {
         let conf = &confs[rng.next(confs.len() as u64) as usize];
         let d = want(&peers, conf);
         // Random drift between reconciles.
-        match rng.next(6) {
+        match rng.next(8) {
             0 if !k.routes.is_empty() => {
                 let i = rng.next(k.routes.len() as u64) as usize;
                 k.routes.remove(i);
@@ -60,6 +68,8 @@ fn any_sequence_of_states_converges_in_one_plan_each() {
             3 if k.devices.first().is_some_and(|d| !d.fdb.is_empty()) => {
                 k.devices[0].fdb.pop();
             }
+            4 if k.wireguard.is_some() => k.wireguard.as_mut().unwrap().mtu += 1,
+            5 if k.wireguard.is_some() => k.wireguard.as_mut().unwrap().up = false,
             _ => {}
         }
         converge(&mut k, &d);

@@ -76,14 +76,114 @@ fn host_gw_ipv6_only_and_defaults() {
 
 #[test]
 fn unknown_backend_names_value_and_choices() {
-    let e = ClusterNetwork::parse(br#"{"Network":"10.42.0.0/16","Backend":{"Type":"wireguard"}}"#)
+    let e = ClusterNetwork::parse(br#"{"Network":"10.42.0.0/16","Backend":{"Type":"ipsec"}}"#)
         .unwrap_err();
-    assert!(matches!(&e, ClusterNetworkError::UnknownBackend(t) if t == "wireguard"));
+    assert!(matches!(&e, ClusterNetworkError::UnknownBackend(t) if t == "ipsec"));
     let msg = e.to_string();
-    assert!(
-        msg.contains("\"wireguard\"") && msg.contains("host-gw") && msg.contains("vxlan"),
-        "{msg}"
+    assert_eq!(
+        msg,
+        "net-conf: unknown Backend.Type \"ipsec\"; accepted: host-gw, vxlan, wireguard"
     );
+}
+
+/// `wg genpsk` output (32 bytes).
+const PSK: &str = "GKvbLdU1JmSN3Pm8hFLs3Xo9Z9Sda0jkAx6l0aCj5b4=";
+
+fn backend(json: &str) -> Result<BackendConf, ClusterNetworkError> {
+    let doc = format!(r#"{{"Network":"10.42.0.0/16","Backend":{json}}}"#);
+    ClusterNetwork::parse(doc.as_bytes()).map(|c| c.backend)
+}
+
+#[test]
+fn wireguard_defaults_follow_flannel() {
+    assert_eq!(
+        backend(r#"{"Type":"wireguard"}"#).unwrap(),
+        BackendConf::Wireguard(WireguardConf {
+            listen_port: 51820,
+            keepalive: 0,
+            mtu: None,
+            psk: None,
+        })
+    );
+    // Flannel's Mode and ListenPortV6 are accepted and ignored; "" is no PSK, as in Flannel.
+    let flannel = r#"{"Type":"wireguard","Mode":"separate","ListenPortV6":51821,"PSK":""}"#;
+    assert_eq!(
+        backend(flannel).unwrap(),
+        BackendConf::Wireguard(WireguardConf::default())
+    );
+}
+
+#[test]
+fn k3s_wireguard_native() {
+    // What k3s writes for --flannel-backend=wireguard-native (k3s-io/k3s
+    // pkg/agent/flannel/setup.go, wireguardNativeBackend).
+    let c = ClusterNetwork::parse(
+        br#"{
+        "Network": "10.42.0.0/16",
+        "EnableIPv6": false,
+        "EnableIPv4": true,
+        "IPv6Network": "::/0",
+        "Backend": {
+        "Type": "wireguard",
+        "PersistentKeepaliveInterval": 25
+    }
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.backend,
+        BackendConf::Wireguard(WireguardConf {
+            keepalive: 25,
+            ..WireguardConf::default()
+        })
+    );
+    assert_eq!(c.mtu, None);
+}
+
+#[test]
+fn wireguard_every_key() {
+    let doc = format!(
+        r#"{{"Network":"10.42.0.0/16","Backend":{{"Type":"wireguard","ListenPort":51000,
+        "PersistentKeepaliveInterval":25,"MTU":1380,"PSK":"{PSK}"}}}}"#
+    );
+    let c = ClusterNetwork::parse(doc.as_bytes()).unwrap();
+    let BackendConf::Wireguard(w) = c.backend else {
+        panic!("{:?}", c.backend);
+    };
+    assert_eq!((w.listen_port, w.keepalive, w.mtu), (51000, 25, Some(1380)));
+    let psk = w.psk.unwrap();
+    assert_eq!(crate::k8s::base64::encode(&psk), PSK);
+    assert_eq!(c.mtu, Some(1380));
+}
+
+#[test]
+fn wireguard_errors_are_clear() {
+    let err = |json: &str| backend(json).unwrap_err();
+    let e = err(r#"{"Type":"wireguard","ListenPort":0}"#);
+    assert!(matches!(
+        e,
+        ClusterNetworkError::Backend(ConfError::WgPortZero)
+    ));
+    assert_eq!(
+        e.to_string(),
+        "net-conf: Backend: WireGuard ListenPort must not be 0"
+    );
+    let e = err(r#"{"Type":"wireguard","MTU":500}"#);
+    assert!(matches!(
+        e,
+        ClusterNetworkError::Backend(ConfError::WgMtuTooSmall(500))
+    ));
+    assert!(e.to_string().contains("WireGuard MTU 500"), "{e}");
+    // 31 bytes, then text that is no base64: the message names neither the key nor its bytes.
+    for bad in ["GKvbLdU1JmSN3Pm8hFLs3Xo9Z9Sda0jkAx6l0aCj5Q==", "not a key!"] {
+        let e = err(&format!(r#"{{"Type":"wireguard","PSK":"{bad}"}}"#));
+        assert!(matches!(e, ClusterNetworkError::InvalidPsk(n) if n == bad.len()));
+        let msg = e.to_string();
+        assert!(msg.contains("wg genpsk") && !msg.contains(bad), "{msg}");
+    }
+    let e = err(r#"{"Type":"wireguard","PersistentKeepaliveInterval":70000}"#);
+    assert!(matches!(e, ClusterNetworkError::InvalidKeepalive(70000)));
+    assert!(e.to_string().contains("65535"), "{e}");
 }
 
 #[test]

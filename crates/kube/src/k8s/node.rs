@@ -4,7 +4,8 @@
 //! `metadata.resourceVersion`, `metadata.deletionTimestamp` (presence only), the kept
 //! annotations, `spec.podCIDR(s)` and the `InternalIP`/`ExternalIP` entries of
 //! `status.addresses`. A malformed pod CIDR or address rejects the object (the agent must not
-//! route to half a node); a malformed optional annotation is logged and ignored.
+//! route to half a node); a malformed optional annotation (VTEP MAC, public IP, WireGuard
+//! public key or endpoint) is logged and ignored.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -81,8 +82,8 @@ impl Node {
         Ok(Node {
             vtep_mac: vtep_mac(&meta),
             public_ip: public_ip(&meta),
-            wg_public_key: None,
-            wg_endpoint: None,
+            wg_public_key: wg_public_key(&meta),
+            wg_endpoint: wg_endpoint(&meta),
             deleting: meta.deletion_timestamp.is_some(),
             pod_cidrs,
             internal_ips,
@@ -126,6 +127,49 @@ fn public_ip(meta: &ObjectMeta) -> Option<IpAddr> {
         );
     }
     ip
+}
+
+/// Annotation `key` read with `parse`; a malformed value is logged (saying it is not `what`)
+/// and ignored.
+fn annotated<T>(
+    meta: &ObjectMeta,
+    key: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Option<T> {
+    let text = meta.annotation(key)?;
+    let value = parse(text);
+    if value.is_none() {
+        log::warn!("node {}: ignoring {key}={text:?}: not {what}", meta.name);
+    }
+    value
+}
+
+fn wg_public_key(meta: &ObjectMeta) -> Option<[u8; 32]> {
+    annotated(
+        meta,
+        meta::LICHEN_WG_PUBLIC_KEY,
+        "the base64 of a 32-byte key",
+        |text| {
+            let bytes = super::base64::decode(text)?;
+            bytes.try_into().ok()
+        },
+    )
+}
+
+/// `ip:port` or `[ipv6]:port`, with a unicast-looking address and a port other than 0.
+fn wg_endpoint(meta: &ObjectMeta) -> Option<SocketAddr> {
+    annotated(
+        meta,
+        meta::LICHEN_WG_ENDPOINT,
+        "an ip:port endpoint",
+        |text| {
+            let addr: SocketAddr = text.parse().ok()?;
+            let ip = addr.ip();
+            let usable = addr.port() != 0 && !ip.is_unspecified() && !ip.is_multicast();
+            usable.then_some(addr)
+        },
+    )
 }
 
 #[derive(Deserialize)]

@@ -147,3 +147,56 @@ fn nesting_up_to_the_cap_parses_without_overflowing_the_stack() {
         Err(ParseError::TooDeep { .. })
     ));
 }
+
+#[test]
+fn wireguard_annotations() {
+    // `wg pubkey` output; an IPv6 endpoint in brackets.
+    let doc = br#"{"metadata":{"name":"n","annotations":{
+        "lichen.dev/wireguard-public-key":"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+        "lichen.dev/wireguard-endpoint":"[2001:db8::5]:51820"}}}"#;
+    let n = Node::from_json(doc).unwrap();
+    let key = n.wg_public_key.unwrap();
+    assert_eq!(
+        super::super::base64::encode(&key),
+        "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+    );
+    assert_eq!(n.wg_endpoint, Some("[2001:db8::5]:51820".parse().unwrap()));
+    let doc = br#"{"metadata":{"name":"n","annotations":{
+        "lichen.dev/wireguard-endpoint":"203.0.113.9:40000"}}}"#;
+    let n = Node::from_json(doc).unwrap();
+    assert_eq!(n.wg_endpoint, Some("203.0.113.9:40000".parse().unwrap()));
+    assert_eq!(n.wg_public_key, None);
+}
+
+#[test]
+fn malformed_wireguard_annotations_are_ignored() {
+    let node = |key: &str, endpoint: &str| {
+        let doc = format!(
+            r#"{{"metadata":{{"name":"n","annotations":{{
+            "lichen.dev/wireguard-public-key":"{key}","lichen.dev/wireguard-endpoint":"{endpoint}"}}}}}}"#
+        );
+        let n = Node::from_json(doc.as_bytes()).unwrap();
+        (n.wg_public_key, n.wg_endpoint)
+    };
+    // 31 bytes; 33 bytes; not base64. No port; an unbracketed IPv6; port 0; 0.0.0.0;
+    // multicast; a host name.
+    let keys = [
+        "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8A==",
+        "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8DgA",
+        "not a key",
+    ];
+    let endpoints = [
+        "203.0.113.9",
+        "2001:db8::5:51820",
+        "203.0.113.9:0",
+        "0.0.0.0:51820",
+        "[ff02::1]:51820",
+        "node2:51820",
+    ];
+    for (key, endpoint) in keys.iter().zip(endpoints.iter().cycle()) {
+        assert_eq!(node(key, endpoint), (None, None), "{key} {endpoint}");
+    }
+    for endpoint in &endpoints[keys.len()..] {
+        assert_eq!(node(keys[0], endpoint), (None, None), "{endpoint}");
+    }
+}
