@@ -26,6 +26,7 @@ use crate::policy::table::Applied;
 use crate::subnet_file::SubnetFile;
 
 mod policy;
+mod wireguard;
 
 pub(super) struct Fake {
     pub(super) k: FakeKernel,
