@@ -237,8 +237,9 @@ impl<K: Kernel> Reconciler<K> {
         let actual = self.kernel.actual().map_err(ReconcileError::KernelState)?;
         let ops = backends::plan(desired, &actual);
         for op in &ops {
-            report.last_drift.push(format!("{op:?}"));
-            log::info!("apply {op:?}");
+            let text = op_text(op);
+            log::info!("apply {text}");
+            report.last_drift.push(text);
             if let Err(e) = self.kernel.apply(desired, op) {
                 let e = self.refused(op, e);
                 if let Some(addr) = desired.peer_addr_of(op) {
@@ -293,7 +294,7 @@ impl<K: Kernel> Reconciler<K> {
                 for op in backends::plan(&empty, &actual) {
                     if let Err(source) = self.kernel.apply(&empty, &op) {
                         errors.push(ReconcileError::Refused {
-                            op: format!("{op:?}"),
+                            op: op_text(&op),
                             source,
                             hint: None,
                         });
@@ -347,6 +348,21 @@ pub fn podcidr_hint(node: &str, netconf: &ClusterNetwork, waited: Duration) -> S
          then run `snap restart microk8s.daemon-kubelite` there.",
         waited.as_secs()
     )
+}
+
+/// A plan step as the log, the drift list and errors show it: its `Debug`, but the WireGuard
+/// device in short (its peers' 32-byte keys as number lists would fill the line).
+pub fn op_text(op: &lichen_backends::Op) -> String {
+    match op {
+        lichen_backends::Op::CreateWireguard(d) => format!(
+            "CreateWireguard({}, mtu {}, port {}, {} peers)",
+            d.name,
+            d.mtu,
+            d.listen_port,
+            d.peers.len()
+        ),
+        op => format!("{op:?}"),
+    }
 }
 
 /// The first host address of a subnet (the bridge gateway): network + 1.

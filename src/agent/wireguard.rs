@@ -108,7 +108,9 @@ pub enum WgError {
 impl fmt::Display for WgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WgError::Daemon(_) => f.write_str("starting wireguard-go"),
+            WgError::Daemon(_) => f.write_str(
+                "starting wireguard-go, the userspace WireGuard (for a kernel without WireGuard)",
+            ),
             WgError::Uapi(_) => f.write_str("WireGuard configuration socket"),
             WgError::Genl(_) => f.write_str("kernel WireGuard"),
             WgError::Link { what, .. } => write!(f, "WireGuard device: {what}"),

@@ -78,3 +78,14 @@ fn a_new_key_file_sets_the_private_key_again() {
     assert_eq!(dev.sets[1].peers, [], "the peers are left as they are");
     assert_eq!(dev.state.public_key, Some(new.public()));
 }
+
+#[test]
+fn a_missing_wireguard_go_says_what_is_missing() {
+    use lichen_wireguard::userspace::DaemonError;
+    let e = super::WgError::Daemon(DaemonError::NotFound);
+    assert_eq!(
+        crate::agent::error::chain(&e).to_string(),
+        "starting wireguard-go, the userspace WireGuard (for a kernel without WireGuard): \
+         wireguard-go not found on PATH"
+    );
+}
