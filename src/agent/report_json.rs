@@ -1,5 +1,6 @@
 //! `lichen status -o json` (`/status?format=json`): the same facts as the text page, for scripts.
 //! Keys are camelCase as in Kubernetes objects; absent values are `null`, lists are never absent.
+//! The `wireguard` section (null for the other backends) is `super::wireguard::status`'s.
 
 use lichen_backends::{PeerState, Via};
 
