@@ -261,6 +261,13 @@ impl<K: Kernel> Reconciler<K> {
         match self.kernel.sync_wireguard(dev) {
             Ok(r) => report.wireguard = Some(r),
             Err(e) => {
+                // The device does not have its peers: none of them is programmed.
+                let why = chain(&e).to_string();
+                for p in report.peers.iter_mut() {
+                    if p.state == backends::PeerState::Programmed(backends::Via::Wireguard) {
+                        p.state = backends::PeerState::Failed(why.clone());
+                    }
+                }
                 report.last_errors.push(ReconcileError::Wireguard(e).line());
                 // Keep the last report (the key at least): it says what the device had.
                 if report.wireguard.is_none() {

@@ -104,3 +104,29 @@ fn a_peer_with_our_key_is_not_a_peer() {
         "{node3:?}"
     );
 }
+
+#[test]
+fn a_refused_sync_fails_the_peers_and_the_pass() {
+    let mut c = case();
+    c.rec.kernel.wg.dev.refuse = Some(libc::EINVAL);
+    let r = c.run(&state(&nodes(2)));
+    assert_eq!(r.last_errors.len(), 1, "{:?}", r.last_errors);
+    assert!(
+        r.last_errors[0]
+            .starts_with("syncing the WireGuard device: WireGuard configuration socket"),
+        "{}",
+        r.last_errors[0]
+    );
+    let failed = r
+        .peers
+        .iter()
+        .filter(|p| matches!(p.state, PeerState::Failed(_)))
+        .count();
+    assert_eq!(failed, 2, "{:?}", r.peers);
+    assert!(!r.ready());
+    assert_eq!(r.wireguard.as_ref().map(|w| w.public_key), Some(ours()));
+    c.rec.kernel.wg.dev.refuse = None;
+    let r = c.run(&state(&nodes(2)));
+    assert!(r.last_errors.is_empty(), "{:?}", r.last_errors);
+    assert_eq!(device_peers(&c).len(), 2);
+}

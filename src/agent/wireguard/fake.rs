@@ -7,6 +7,8 @@
 use lichen_backends::WgDevice;
 use lichen_wireguard::{DeviceConfig, DeviceState, Key, PeerConfig, PeerState, PrivateKey};
 
+use lichen_wireguard::uapi::UapiError;
+
 use super::{Control, PeerSync, WgError, WgPath, WgReport};
 
 #[derive(Debug, Default)]
@@ -14,6 +16,8 @@ pub struct FakeDevice {
     pub state: DeviceState,
     /// Every set, in order.
     pub sets: Vec<DeviceConfig>,
+    /// The errno a set is refused with (as wireguard-go answers `errno=-N`), if any.
+    pub refuse: Option<i32>,
 }
 
 impl Control for FakeDevice {
@@ -22,6 +26,10 @@ impl Control for FakeDevice {
     }
 
     fn set(&mut self, config: &DeviceConfig) -> Result<(), WgError> {
+        if let Some(errno) = self.refuse {
+            let path = std::path::PathBuf::from("/var/run/wireguard/lichen-wg.sock");
+            return Err(WgError::Uapi(UapiError::Refused(path, errno)));
+        }
         let s = &mut self.state;
         if let Some(k) = &config.private_key {
             // Kept clamped, as wireguard-go and the kernel keep it.
