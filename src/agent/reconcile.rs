@@ -17,13 +17,15 @@
 //! [`super::peer_log`]).
 //!
 //! Parts: `local.rs` (this node, whether it can be programmed yet, its underlay), `field.rs` (the
-//! answers to field failures), `error.rs` ([`ReconcileError`]: which step failed, with the
+//! answers to field failures), `wireguard.rs` (the WireGuard device's peers, synced after the
+//! plan, and the status section), `error.rs` ([`ReconcileError`]: which step failed, with the
 //! kernel's or the file system's error as its source; the report and the log get its whole
 //! chain).
 
 mod error;
 mod field;
 mod local;
+mod wireguard;
 
 pub use error::ReconcileError;
 
@@ -39,11 +41,9 @@ use super::kernel::Kernel;
 use super::netconf::ClusterNetwork;
 use super::peer_log::{self, Refusals};
 use super::report::Report;
-use super::wireguard::WgReport;
 use crate::k8s::Node;
 use crate::model::ClusterState;
 use crate::subnet_file::SubnetFile;
-use lichen_wireguard::Key;
 
 pub struct Reconciler<K: Kernel> {
     pub kernel: K,
@@ -140,6 +140,7 @@ impl<K: Kernel> Reconciler<K> {
             .iter()
             .map(|(file, why)| format!("{file}: {why}"))
             .collect();
+        self.wg_section(report);
         let started = Instant::now();
         let result = self.pass(state, report);
         report.reconcile_seconds.observe(started.elapsed());
@@ -249,37 +250,6 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         Ok(())
-    }
-
-    /// The WireGuard device's key, port and peers, after the plan (see
-    /// [`super::wireguard`] for why after the routes); the report's WireGuard section.
-    fn sync_wireguard(&mut self, desired: &Desired, report: &mut Report) {
-        let Some(dev) = &desired.wireguard else {
-            report.wireguard = None;
-            return;
-        };
-        match self.kernel.sync_wireguard(dev) {
-            Ok(r) => report.wireguard = Some(r),
-            Err(e) => {
-                // The device does not have its peers: none of them is programmed.
-                let why = chain(&e).to_string();
-                for p in report.peers.iter_mut() {
-                    if p.state == backends::PeerState::Programmed(backends::Via::Wireguard) {
-                        p.state = backends::PeerState::Failed(why.clone());
-                    }
-                }
-                report.last_errors.push(ReconcileError::Wireguard(e).line());
-                // Keep the last report (the key at least): it says what the device had.
-                if report.wireguard.is_none() {
-                    report.wireguard = self.wg_public_key.map(|k| WgReport {
-                        public_key: Key(k),
-                        path: None,
-                        listen_port: dev.listen_port,
-                        peers: Vec::new(),
-                    });
-                }
-            }
-        }
     }
 
     /// `lichen agent --cleanup`: remove the routes, devices, policy table and subnet file the

@@ -130,3 +130,25 @@ fn a_refused_sync_fails_the_peers_and_the_pass() {
     assert!(r.last_errors.is_empty(), "{:?}", r.last_errors);
     assert_eq!(device_peers(&c).len(), 2);
 }
+
+#[test]
+fn the_key_is_in_the_status_while_the_node_waits_for_its_podcidr() {
+    let mut c = case();
+    let json = r#"{"kind":"Node","metadata":{"name":"node1"},"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.11"}]}}"#;
+    let r = c.run(&state(&[Node::from_json(json.as_bytes()).unwrap()]));
+    assert!(r.waiting.is_some());
+    let wg = r.wireguard.expect("the section");
+    assert_eq!(
+        (wg.public_key, wg.path, wg.listen_port),
+        (ours(), None, 51820)
+    );
+    let mut page = String::new();
+    wg.render(&mut page);
+    assert!(
+        page.contains("(device not reached yet, port 51820)"),
+        "{page}"
+    );
+    // Another backend has no section.
+    let mut c = Case::new(VXLAN);
+    assert!(c.run(&state(&three())).wireguard.is_none());
+}
