@@ -10,6 +10,9 @@
 //! The path reads `device not reached yet` until a pass reached the device; the endpoint is
 //! where the device sends (roamed, or as set), `-` when it has none.
 //!
+//! `/status` and `/metrics` refresh the per-peer figures from the device at request time
+//! ([`WgReport::refresh`]).
+//!
 //! JSON: `"wireguard": null` (another backend) or `{"publicKey", "path" ("kernel",
 //! "userspace" or null), "listenPort", "peers": [{"node", "publicKey", "endpoint" (or null),
 //! "latestHandshake" (RFC 3339, or null), "rxBytes", "txBytes"}]}`.
@@ -21,10 +24,42 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::WgReport;
+use std::path::Path;
+
+use lichen_backends::WG_DEVICE;
+use lichen_wireguard::genl::KernelWg;
+use lichen_wireguard::uapi::{Uapi, SOCKET_DIR};
+use lichen_wireguard::DeviceState;
+
+use super::{WgPath, WgReport};
 use crate::cni::json::Writer;
 
 impl WgReport {
+    /// The peers' endpoint, latest handshake and bytes read from the device now (on the
+    /// path the last pass used); left as the last pass saw them if it does not answer.
+    pub fn refresh(&mut self) {
+        let state = match self.path {
+            None => return,
+            Some(WgPath::Userspace) => Uapi::new(Path::new(SOCKET_DIR), WG_DEVICE).get().ok(),
+            Some(WgPath::Kernel) => KernelWg::open().and_then(|k| k.get(WG_DEVICE)).ok(),
+        };
+        if let Some(state) = state {
+            self.update(&state);
+        }
+    }
+
+    /// What `state` says of each peer.
+    fn update(&mut self, state: &DeviceState) {
+        for p in &mut self.peers {
+            if let Some(have) = state.peer(&p.public_key) {
+                p.endpoint = have.endpoint.or(p.endpoint);
+                p.last_handshake = have.last_handshake;
+                p.rx_bytes = have.rx_bytes;
+                p.tx_bytes = have.tx_bytes;
+            }
+        }
+    }
+
     /// The text section.
     pub fn render(&self, s: &mut String) {
         let path = self.path.map_or("device not reached yet", |p| p.as_str());
@@ -135,7 +170,7 @@ mod tests {
 
     use lichen_wireguard::Key;
 
-    use super::super::{WgPath, WgPeerReport};
+    use super::super::WgPeerReport;
     use super::*;
     use crate::cni::json::{check, Object};
     use crate::cni::Code;
@@ -158,6 +193,38 @@ mod tests {
                 peer(3, None),
             ],
         }
+    }
+
+    #[test]
+    fn a_refresh_takes_the_device_figures_of_wanted_peers_only() {
+        let mut r = report();
+        let mut state = DeviceState::default();
+        let mut p2 = r.peers[0].clone();
+        p2.rx_bytes = 5 << 20;
+        let roamed = "203.0.113.7:40001".parse().ok();
+        state.peers.push(lichen_wireguard::PeerState {
+            public_key: p2.public_key,
+            preshared_key: None,
+            endpoint: roamed,
+            allowed_ips: vec![],
+            last_handshake: None,
+            rx_bytes: 5 << 20,
+            tx_bytes: 7,
+            persistent_keepalive: 0,
+        });
+        let mut stranger = state.peers[0].clone();
+        stranger.public_key = Key([9; 32]);
+        state.peers.push(stranger);
+        r.update(&state);
+        let p = &r.peers[0];
+        assert_eq!((p.endpoint, p.rx_bytes, p.tx_bytes), (roamed, 5 << 20, 7));
+        assert_eq!(p.last_handshake, None);
+        assert_eq!(
+            r.peers[1],
+            report().peers[1],
+            "node3: not on the device, unchanged"
+        );
+        assert_eq!(r.peers.len(), 2);
     }
 
     #[test]
