@@ -8,14 +8,17 @@
 //!   socket `/var/run/wireguard/lichen-wg.sock` answers is reused (it outlived an agent
 //!   restart); else kernel WireGuard when the generic netlink family "wireguard" resolves
 //!   (the link made by `RTM_NEWLINK` of kind "wireguard"); else wireguard-go is started
-//!   (detached, so a restart of the agent does not cut traffic; its pid recorded in
-//!   [`controller::pid_file`] for `lichen agent --cleanup`).
+//!   by [`daemon`] (detached, so a restart of the agent does not cut traffic; its pid recorded
+//!   in [`daemon::pid_file`], `/var/run/wireguard/lichen-wg.pid`, for `lichen agent
+//!   --cleanup`, which ends it only if it still is that wireguard-go).
 //! - [`peers`]: the peer diff, a pure function, and the endpoint memory (an endpoint is set
 //!   when a peer is added or its wanted endpoint changed since the agent set it, never by the
 //!   resync: WireGuard roams).
 //! - [`status`]: its section of `lichen status` (text, JSON) and its metrics.
 //! - [`PeerSync`]: one sync pass over any [`Control`] (the device's `get`/`set`): the private
-//!   key and listen port when they differ, then the peer changes, in one set.
+//!   key and listen port when they differ, then the peer changes, in one set; `fake` (tests):
+//!   the same over an in-memory device.
+//! - [`load_key`]: `--wireguard-key-file`, loaded or created at start.
 //!
 //! When, in the route pass: every pass syncs the peers after the plan's ops, so after the
 //! routes (see [`super::reconcile`]). A device the plan creates gets its key, port and
