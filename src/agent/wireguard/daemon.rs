@@ -6,6 +6,10 @@
 //!   `<socket dir>/lichen-wg.log` rather than the agent's: a Go program writing to fd 2 once
 //!   that pipe's reader is gone dies of SIGPIPE (Go's os/signal documentation, "SIGPIPE"), and
 //!   the agent's stderr goes away with the agent.
+//! - What it does not survive: a service manager that ends the agent's whole cgroup (systemd's
+//!   default `KillMode=control-group`, a container's restart) ends it too; the next agent then
+//!   starts another and traffic resumes after the peers' handshakes (the kernel path has no
+//!   such gap).
 //! - Its pid is written to [`pid_file`], `<socket dir>/lichen-wg.pid`, next to its socket:
 //!   both live in `/var/run/wireguard` (a tmpfs: gone after a reboot, as the process is), and
 //!   a test that gives a node a private `/run/wireguard` gives it a private pid file too.
