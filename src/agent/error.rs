@@ -29,6 +29,8 @@ pub enum AgentError {
     ClusterNetworkIn(PathBuf, ClusterNetworkError),
     /// The cluster source could not start (the directory, its watch, the API).
     Source(SourceError),
+    /// The WireGuard key file could not be read or created (its text names the file).
+    WireguardKey(lichen_wireguard::keyfile::KeyFileError),
 }
 
 impl AgentError {
@@ -49,6 +51,7 @@ impl fmt::Display for AgentError {
             AgentError::ClusterNetwork(e) => e.fmt(f),
             AgentError::ClusterNetworkIn(path, e) => write!(f, "{e} (in {})", path.display()),
             AgentError::Source(e) => e.fmt(f),
+            AgentError::WireguardKey(e) => e.fmt(f),
         }
     }
 }
@@ -63,7 +66,8 @@ impl std::error::Error for AgentError {
             // their text has their cause already
             AgentError::ClusterNetwork(_)
             | AgentError::ClusterNetworkIn(..)
-            | AgentError::Source(_) => None,
+            | AgentError::Source(_)
+            | AgentError::WireguardKey(_) => None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The agent's small HTTP endpoint (bound to localhost by default): `/status` (text for
 //! `lichen status`), `/healthz` (liveness: the loop turns), `/readyz` (readiness: this node is
 //! programmed; see [`super::report`]), `/metrics` (Prometheus) and `/policy/explain` (for
-//! `lichen policy explain`). One request per connection. With `--metrics-listen`, a second
+//! `lichen policy explain`). One request per connection. `/status` and `/metrics` read the
+//! WireGuard device's per-peer counters and handshakes at request time (the rest of the report
+//! is the last pass's). With `--metrics-listen`, a second
 //! listener serves `/metrics` alone ([`Endpoints::MetricsOnly`]; see [`super::metrics`]).
 //! The commands' side (a blocking GET) is [`super::client`]; both read and write heads with
 //! the crate's HTTP/1.1 codec, [`crate::http`].
@@ -62,36 +64,19 @@ async fn handle(
     // Anything but a request line is answered like an unknown path.
     let line = http::start_line(&buf[..n]).and_then(http::parse_request_line);
     let (path, query) = line.map_or(("/", ""), |l| (l.path, l.query));
-    let mut content_type = "text/plain; charset=utf-8";
-    let (code, body) = {
-        let r = report.lock().expect("report lock");
-        match path {
-            "/metrics" => {
-                content_type = super::metrics::CONTENT_TYPE;
-                (200, super::metrics::render(&r, leases()))
-            }
-            _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
-            "/policy/explain" => super::explain::serve(&r.policy, query),
-            "/status" if query.split('&').any(|q| q == "format=json") => {
-                content_type = "application/json";
-                (200, r.render_json())
-            }
-            "/status" => (200, r.render()),
-            "/healthz" if r.alive(STALLED) => (200, "ok\n".to_owned()),
-            "/healthz" => (
-                503,
-                format!(
-                    "the agent's loop has not turned for {}s\n",
-                    STALLED.as_secs()
-                ),
-            ),
-            "/readyz" => match r.not_ready() {
-                None => (200, "ready\n".to_owned()),
-                Some(why) => (503, format!("not ready: {why}\n")),
-            },
-            _ => (404, "not found\n".to_owned()),
-        }
-    };
+    let mut r = report.lock().expect("report lock").clone();
+    if let (true, Some(mut wg)) = (matches!(path, "/status" | "/metrics"), r.wireguard.take()) {
+        // The device's counters now, not as of the last pass (a blocking exchange: off the
+        // executor).
+        r.wireguard = Some(
+            smol::unblock(move || {
+                wg.refresh();
+                wg
+            })
+            .await,
+        );
+    }
+    let (code, body, content_type) = answer(&r, path, query, leases, endpoints);
     let length = body.len().to_string();
     let head = http::response_head(
         code,
@@ -104,6 +89,43 @@ async fn handle(
     conn.write_all(head.as_bytes()).await?;
     conn.write_all(body.as_bytes()).await?;
     conn.flush().await
+}
+
+/// The answer to `path`: status code, body, content type.
+fn answer(
+    r: &Report,
+    path: &str,
+    query: &str,
+    leases: impl Fn() -> Option<usize>,
+    endpoints: Endpoints,
+) -> (u16, String, &'static str) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (code, body) = match path {
+        "/metrics" => {
+            let body = super::metrics::render(r, leases());
+            return (200, body, super::metrics::CONTENT_TYPE);
+        }
+        _ if endpoints == Endpoints::MetricsOnly => (404, "not found\n".to_owned()),
+        "/policy/explain" => super::explain::serve(&r.policy, query),
+        "/status" if query.split('&').any(|q| q == "format=json") => {
+            return (200, r.render_json(), "application/json");
+        }
+        "/status" => (200, r.render()),
+        "/healthz" if r.alive(STALLED) => (200, "ok\n".to_owned()),
+        "/healthz" => (
+            503,
+            format!(
+                "the agent's loop has not turned for {}s\n",
+                STALLED.as_secs()
+            ),
+        ),
+        "/readyz" => match r.not_ready() {
+            None => (200, "ready\n".to_owned()),
+            Some(why) => (503, format!("not ready: {why}\n")),
+        },
+        _ => (404, "not found\n".to_owned()),
+    };
+    (code, body, TEXT)
 }
 
 /// Reads until the end of the request head (its blank line), the peer's end of the request or

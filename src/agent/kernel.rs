@@ -8,9 +8,10 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
+use lichen_backends::{Actual, Desired, LocalUnderlay, Op, WgDevice};
 
 use super::survey::Foreign;
+use super::wireguard::{WgError, WgReport};
 
 use crate::policy::table::Applied;
 use crate::policy::Ruleset;
@@ -48,5 +49,12 @@ pub trait Kernel: PolicyKernel {
     fn set_tx_checksum(&mut self, dev: &str, on: bool) -> io::Result<bool> {
         let _ = (dev, on);
         Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Makes the WireGuard device's private key, listen port and peers `device`'s (the device
+    /// exists: the plan made it) and reports what the device says of them. A kernel without
+    /// a WireGuard controller answers [`WgError::NotConfigured`].
+    fn sync_wireguard(&mut self, device: &WgDevice) -> Result<WgReport, WgError> {
+        let _ = device;
+        Err(WgError::NotConfigured)
     }
 }

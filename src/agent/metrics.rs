@@ -11,6 +11,9 @@
 //! - The reconcile-duration histogram has fixed buckets from 1 ms to 10 s: a pass on a small
 //!   board takes milliseconds, a pass waiting on a slow kernel or a big policy seconds.
 //! - Resident memory is read from `/proc/self/statm` at scrape time (pages × page size).
+//! - With the WireGuard backend, per peer node: bytes received and sent and the latest
+//!   handshake, as the device reported them at the last pass (rendered by
+//!   `super::wireguard::status`).
 
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -93,6 +96,9 @@ pub fn render(r: &Report, leases_in_use: Option<usize>) -> String {
         single(&mut s, "lichen_ipam_leases", "gauge", help, n);
     }
     policy(&mut s, r);
+    if let Some(wg) = &r.wireguard {
+        wg.render_metrics(&mut s, label);
+    }
     s
 }
 

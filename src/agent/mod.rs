@@ -45,6 +45,7 @@ pub mod source;
 pub mod stale;
 pub mod survey;
 pub mod timing;
+pub mod wireguard;
 
 #[cfg(test)]
 mod field_tests;

@@ -10,6 +10,11 @@
 //!   trip; a name not in the cache is looked up. A step failing with ENODEV drops the entry.
 //! - Nothing is flushed on start or exit: the plan only changes what differs.
 //! - The monitor is a second socket on a thread of its own; see [`watch`].
+//! - WireGuard: with that backend the kernel holds the agent's [`WgController`] (set by
+//!   [`NetlinkKernel::set_wireguard`]), which does `Op::CreateWireguard`, the peer sync and
+//!   `Op::DeleteWireguard`; without one (`lichen agent --cleanup`), `DeleteWireguard` still
+//!   ends the wireguard-go recorded in the pid file and deletes the link. The `lichen-wg` link
+//!   is read back whatever its kind (kernel WireGuard or wireguard-go's TUN).
 
 mod apply;
 mod foreign;
@@ -24,10 +29,12 @@ use std::io;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use lichen_backends::{Actual, Desired, LocalUnderlay, Op};
+use lichen_backends::{Actual, Desired, LocalUnderlay, Op, WgDevice};
 
 use super::kernel::{Kernel, PolicyKernel};
 use super::survey::Foreign;
+use super::wireguard::controller::WgController;
+use super::wireguard::{WgError, WgReport};
 use crate::nl::Nl;
 use crate::policy::table::Applied;
 use crate::policy::Ruleset;
@@ -38,6 +45,8 @@ pub struct NetlinkKernel {
     nl: Nl,
     /// ifindex of each `lichen.*` device by name, as last seen or created.
     index: HashMap<String, u32>,
+    /// The WireGuard device's controller (WireGuard backend only).
+    wg: Option<WgController>,
 }
 
 impl NetlinkKernel {
@@ -46,7 +55,13 @@ impl NetlinkKernel {
         Ok(NetlinkKernel {
             nl: Nl::open()?,
             index: HashMap::new(),
+            wg: None,
         })
+    }
+
+    /// With the WireGuard backend: `lichen-wg` is made and synced by `wg`.
+    pub fn set_wireguard(&mut self, wg: WgController) {
+        self.wg = Some(wg);
     }
 }
 
@@ -93,6 +108,7 @@ impl Kernel for NetlinkKernel {
             .devices
             .iter()
             .map(|d| (d.name.clone(), d.ifindex))
+            .chain(actual.wireguard.iter().map(|l| (l.name.clone(), l.ifindex)))
             .collect();
         Ok(actual)
     }
@@ -103,6 +119,13 @@ impl Kernel for NetlinkKernel {
 
     fn foreign(&mut self, cluster: &[IpNet]) -> io::Result<Foreign> {
         foreign::foreign(&mut self.nl, cluster)
+    }
+
+    fn sync_wireguard(&mut self, device: &WgDevice) -> Result<WgReport, WgError> {
+        match self.wg.as_mut() {
+            Some(wg) => wg.sync(device),
+            None => Err(WgError::NotConfigured),
+        }
     }
 
     fn set_tx_checksum(&mut self, dev: &str, on: bool) -> io::Result<bool> {

@@ -4,7 +4,9 @@
 //! - the annotations peers need and cannot derive: `lichen.dev/vtep-mac` (VXLAN only: peers
 //!   derive the MAC from the podCIDR too, but a published one keeps them working if the
 //!   derivation ever changes) and `lichen.dev/public-ip` (when `--public-ip` overrides the
-//!   underlay address) — each only when the Node does not already carry that value;
+//!   underlay address), and `lichen.dev/wireguard-public-key` (WireGuard only: this node's
+//!   public key, base64 as `wg pubkey` prints it) — each only when the Node does not already
+//!   carry that value;
 //! - the `NetworkUnavailable=False` condition, once per agent start.
 //!
 //! Both go out after the first pass that programmed the data plane. The PATCHes run in their
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lichen_backends::{derived_vtep_mac, mac_to_string, BackendConf};
+use lichen_wireguard::Key;
 use smol::channel::{self, Receiver, Sender};
 use smol::Task;
 
@@ -34,7 +37,7 @@ pub type Annotations = Vec<(&'static str, String)>;
 pub fn missing_annotations(
     local: &Node,
     backend: &BackendConf,
-    public_ip: Option<IpAddr>,
+    (public_ip, wg_public_key): (Option<IpAddr>, Option<[u8; 32]>),
 ) -> Annotations {
     let mut out = Annotations::new();
     if let (BackendConf::Vxlan(_), None) = (backend, local.vtep_mac) {
@@ -45,6 +48,11 @@ pub fn missing_annotations(
     if let Some(ip) = public_ip.filter(|ip| local.public_ip != Some(*ip)) {
         out.push((publish::PUBLIC_IP, ip.to_string()));
     }
+    if let (BackendConf::Wireguard(_), Some(key)) = (backend, wg_public_key) {
+        if local.wg_public_key != Some(key) {
+            out.push((publish::WIREGUARD_PUBLIC_KEY, Key(key).to_base64()));
+        }
+    }
     out
 }
 
@@ -52,7 +60,8 @@ pub fn missing_annotations(
 pub struct Publisher {
     node: String,
     backend: BackendConf,
-    public_ip: Option<IpAddr>,
+    /// `--public-ip`, and this node's WireGuard public key.
+    own: (Option<IpAddr>, Option<[u8; 32]>),
     wishes: Sender<Annotations>,
     /// The last wish sent, and the Node version it was computed from.
     sent: Option<(Annotations, String)>,
@@ -65,7 +74,7 @@ impl Publisher {
         client: Arc<Client>,
         node: String,
         backend: BackendConf,
-        public_ip: Option<IpAddr>,
+        own: (Option<IpAddr>, Option<[u8; 32]>),
         backoff: (Duration, Duration),
     ) -> Publisher {
         let (tx, rx) = channel::unbounded();
@@ -74,7 +83,7 @@ impl Publisher {
         Publisher {
             node,
             backend,
-            public_ip,
+            own,
             wishes: tx,
             sent: None,
             _task: task,
@@ -87,7 +96,7 @@ impl Publisher {
         let Some(local) = state.nodes.get(&self.node) else {
             return;
         };
-        let wish = missing_annotations(local, &self.backend, self.public_ip);
+        let wish = missing_annotations(local, &self.backend, self.own);
         let key = (wish, local.resource_version.clone());
         if self.sent.as_ref() == Some(&key) {
             return;
@@ -221,18 +230,46 @@ mod tests {
     fn only_what_the_node_lacks_is_published() {
         let derived = "0e:6c:0a:64:01:00".to_owned();
         assert_eq!(
-            missing_annotations(&node(None, None), &vxlan(), None),
+            missing_annotations(&node(None, None), &vxlan(), (None, None)),
             [(publish::VTEP_MAC, derived)]
         );
         let mac = [0x0e, 0x6c, 10, 100, 1, 0];
-        assert!(missing_annotations(&node(Some(mac), None), &vxlan(), None).is_empty());
-        assert!(missing_annotations(&node(None, None), &BackendConf::HostGw, None).is_empty());
+        assert!(missing_annotations(&node(Some(mac), None), &vxlan(), (None, None)).is_empty());
+        assert!(
+            missing_annotations(&node(None, None), &BackendConf::HostGw, (None, None)).is_empty()
+        );
         let ip = "203.0.113.9".parse().ok();
         assert_eq!(
-            missing_annotations(&node(None, Some("198.51.100.11")), &BackendConf::HostGw, ip),
+            missing_annotations(
+                &node(None, Some("198.51.100.11")),
+                &BackendConf::HostGw,
+                (ip, None)
+            ),
             [(publish::PUBLIC_IP, "203.0.113.9".to_owned())]
         );
         let has = node(None, Some("203.0.113.9"));
-        assert!(missing_annotations(&has, &BackendConf::HostGw, ip).is_empty());
+        assert!(missing_annotations(&has, &BackendConf::HostGw, (ip, None)).is_empty());
+    }
+
+    #[test]
+    fn the_wireguard_public_key_is_published_when_missing_or_different() {
+        let wg = BackendConf::Wireguard(Default::default());
+        let ours = [7u8; 32];
+        let b64 = Key(ours).to_base64();
+        let none = node(None, None);
+        assert_eq!(
+            missing_annotations(&none, &wg, (None, Some(ours))),
+            [(publish::WIREGUARD_PUBLIC_KEY, b64.clone())]
+        );
+        let mut stale = node(None, None);
+        stale.wg_public_key = Some([8; 32]);
+        assert_eq!(
+            missing_annotations(&stale, &wg, (None, Some(ours))),
+            [(publish::WIREGUARD_PUBLIC_KEY, b64)]
+        );
+        stale.wg_public_key = Some(ours);
+        assert!(missing_annotations(&stale, &wg, (None, Some(ours))).is_empty());
+        // Another backend publishes no key, even if the agent has one.
+        assert!(missing_annotations(&none, &BackendConf::HostGw, (None, Some(ours))).is_empty());
     }
 }

@@ -17,13 +17,15 @@
 //! [`super::peer_log`]).
 //!
 //! Parts: `local.rs` (this node, whether it can be programmed yet, its underlay), `field.rs` (the
-//! answers to field failures), `error.rs` ([`ReconcileError`]: which step failed, with the
+//! answers to field failures), `wireguard.rs` (the WireGuard device's peers, synced after the
+//! plan, and the status section), `error.rs` ([`ReconcileError`]: which step failed, with the
 //! kernel's or the file system's error as its source; the report and the log get its whole
 //! chain).
 
 mod error;
 mod field;
 mod local;
+mod wireguard;
 
 pub use error::ReconcileError;
 
@@ -62,6 +64,9 @@ pub struct Reconciler<K: Kernel> {
     last_local: Option<Node>,
     /// Peer refusals already logged.
     refusals: Refusals,
+    /// This node's WireGuard public key (WireGuard backend): this node's in the backends'
+    /// view, whatever its Node's annotation says, and shown in the status.
+    pub wg_public_key: Option<[u8; 32]>,
 }
 
 /// The default of [`Reconciler::podcidr_wait`].
@@ -118,6 +123,7 @@ impl<K: Kernel> Reconciler<K> {
             field: field::FieldState::default(),
             last_local: None,
             refusals: Refusals::default(),
+            wg_public_key: None,
         }
     }
 
@@ -134,6 +140,7 @@ impl<K: Kernel> Reconciler<K> {
             .iter()
             .map(|(file, why)| format!("{file}: {why}"))
             .collect();
+        self.wg_section(report);
         let started = Instant::now();
         let result = self.pass(state, report);
         report.reconcile_seconds.observe(started.elapsed());
@@ -160,7 +167,8 @@ impl<K: Kernel> Reconciler<K> {
         let Some(local) = self.programmable(state, report)? else {
             return Ok(());
         };
-        let me = node_info(&local);
+        let mut me = node_info(&local);
+        me.wg_public_key = self.wg_public_key.or(me.wg_public_key);
         let underlay = self.underlay(&me)?;
         report.waiting = None;
         report.subnets = local.pod_cidrs.iter().map(|c| c.to_string()).collect();
@@ -185,6 +193,7 @@ impl<K: Kernel> Reconciler<K> {
             .mtu
             .unwrap_or_else(|| backends::pod_mtu(&self.netconf.backend, &underlay));
         let synced = self.sync_kernel(&desired, report);
+        self.sync_wireguard(&desired, report);
         self.sync_offload(&desired, report);
         self.survey(&local.pod_cidrs, report);
         // Last: the subnet file tells the plugin this node's network is ready, so a pod
@@ -229,8 +238,9 @@ impl<K: Kernel> Reconciler<K> {
         let actual = self.kernel.actual().map_err(ReconcileError::KernelState)?;
         let ops = backends::plan(desired, &actual);
         for op in &ops {
-            report.last_drift.push(format!("{op:?}"));
-            log::info!("apply {op:?}");
+            let text = op_text(op);
+            log::info!("apply {text}");
+            report.last_drift.push(text);
             if let Err(e) = self.kernel.apply(desired, op) {
                 let e = self.refused(op, e);
                 if let Some(addr) = desired.peer_addr_of(op) {
@@ -261,7 +271,7 @@ impl<K: Kernel> Reconciler<K> {
                 for op in backends::plan(&empty, &actual) {
                     if let Err(source) = self.kernel.apply(&empty, &op) {
                         errors.push(ReconcileError::Refused {
-                            op: format!("{op:?}"),
+                            op: op_text(&op),
                             source,
                             hint: None,
                         });
@@ -315,6 +325,21 @@ pub fn podcidr_hint(node: &str, netconf: &ClusterNetwork, waited: Duration) -> S
          then run `snap restart microk8s.daemon-kubelite` there.",
         waited.as_secs()
     )
+}
+
+/// A plan step as the log, the drift list and errors show it: its `Debug`, but the WireGuard
+/// device in short (its peers' 32-byte keys as number lists would fill the line).
+pub fn op_text(op: &lichen_backends::Op) -> String {
+    match op {
+        lichen_backends::Op::CreateWireguard(d) => format!(
+            "CreateWireguard({}, mtu {}, port {}, {} peers)",
+            d.name,
+            d.mtu,
+            d.listen_port,
+            d.peers.len()
+        ),
+        op => format!("{op:?}"),
+    }
 }
 
 /// The first host address of a subnet (the bridge gateway): network + 1.

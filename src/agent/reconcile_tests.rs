@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use lichen_backends::testing::FakeKernel;
-use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState};
+use lichen_backends::{Actual, Desired, LocalUnderlay, Op, PeerState, WgDevice};
+use lichen_wireguard::PrivateKey;
 
 use super::firewall::fake::FakeFirewall;
 use super::firewall::{node_rules, RulesReport, RulesSync};
@@ -17,12 +18,15 @@ use super::netconf::ClusterNetwork;
 use super::policy::PolicySync;
 use super::reconcile::{podcidr_hint, Reconciler};
 use super::report::Report;
+use super::wireguard::fake::FakeWg;
+use super::wireguard::{WgError, WgReport};
 use crate::k8s::{Node, Object};
 use crate::model::ClusterState;
 use crate::policy::table::Applied;
 use crate::subnet_file::SubnetFile;
 
 mod policy;
+mod wireguard;
 
 pub(super) struct Fake {
     pub(super) k: FakeKernel,
@@ -35,6 +39,8 @@ pub(super) struct Fake {
     bridge_nf: bool,
     /// The errno the kernel answers to creating a VXLAN device (a missing module: EOPNOTSUPP).
     pub(super) refuse_vxlan: Option<i32>,
+    /// The WireGuard controller over an in-memory device (its key: all 0x11 bytes, clamped).
+    pub(super) wg: FakeWg,
 }
 
 impl Kernel for Fake {
@@ -62,6 +68,12 @@ impl Kernel for Fake {
         self.k
             .apply(desired, op)
             .map_err(|e| io::Error::other(e.to_string()))
+    }
+    fn sync_wireguard(&mut self, device: &WgDevice) -> Result<WgReport, WgError> {
+        if self.k.wireguard.is_none() {
+            return Err(WgError::NoDevice(device.name.clone()));
+        }
+        self.wg.sync(device)
     }
 }
 
@@ -139,6 +151,7 @@ impl Case {
             policy_applies: Vec::new(),
             bridge_nf: true,
             refuse_vxlan: None,
+            wg: FakeWg::new(PrivateKey(lichen_wireguard::Key([0x11; 32]))),
         };
         let nc = ClusterNetwork::parse(netconf.as_bytes()).unwrap();
         let mut firewall = RulesSync::new(FakeFirewall::default());

@@ -55,6 +55,9 @@ pub struct Report {
     pub reconcile_seconds: super::histogram::Histogram,
     /// Peers whose InternalIP is gone and whose last routes are kept (see [`super::stale`]).
     pub stale: Vec<super::stale::StalePeer>,
+    /// The WireGuard device (WireGuard backend only): this node's public key, the control
+    /// path, each peer's endpoint, latest handshake and bytes.
+    pub wireguard: Option<super::wireguard::WgReport>,
 }
 
 /// The loop is taken for dead when it has not turned for this long (six resync periods).
@@ -104,6 +107,9 @@ impl Report {
             self.reconcile_runs, self.reconcile_errors
         );
         self.render_peers(&mut s);
+        if let Some(wg) = &self.wireguard {
+            wg.render(&mut s);
+        }
         self.render_drift(&mut s);
         self.node_rules.render(&mut s);
         self.policy.render(&mut s);

@@ -1,5 +1,6 @@
 //! `lichen status -o json` (`/status?format=json`): the same facts as the text page, for scripts.
 //! Keys are camelCase as in Kubernetes objects; absent values are `null`, lists are never absent.
+//! The `wireguard` section (null for the other backends) is `super::wireguard::status`'s.
 
 use lichen_backends::{PeerState, Via};
 
@@ -24,6 +25,11 @@ impl Report {
         w.number(self.reconcile_errors);
         self.peers_json(&mut w);
         self.stale_json(&mut w);
+        w.key("wireguard");
+        match &self.wireguard {
+            Some(wg) => wg.render_json(&mut w),
+            None => w.null(),
+        }
         strings(&mut w, "drift", &self.last_drift);
         self.policy_json(&mut w);
         self.node_rules_json(&mut w);

@@ -46,6 +46,8 @@ use super::report::Report;
 use super::signal::Shutdown;
 use super::source::{DirConfig, Source};
 use super::timing::{backoff, DEBOUNCE, RESYNC};
+use super::wireguard::{controller::WgController, load_key};
+use lichen_backends::BackendConf;
 
 pub struct Options {
     pub node_name: String,
@@ -72,6 +74,9 @@ pub struct Options {
     /// How long this Node may lack a podCIDR before the agent logs and shows how to fix it
     /// ([`podcidr_wait_from_env`]).
     pub podcidr_wait: Duration,
+    /// `--wireguard-key-file`: the node's WireGuard private key (WireGuard backend only),
+    /// created when missing.
+    pub wireguard_key_file: PathBuf,
 }
 
 /// [`Options::podcidr_wait`] from `LICHEN_PODCIDR_WAIT` (whole seconds), else the default
@@ -134,7 +139,14 @@ fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, AgentError> {
         e => AgentError::ClusterNetworkIn(opts.net_conf.clone(), e),
     })?;
     netconf.network_policy |= opts.network_policy;
-    let kernel = NetlinkKernel::open().context("netlink")?;
+    let mut kernel = NetlinkKernel::open().context("netlink")?;
+    let mut wg_public_key = None;
+    if let BackendConf::Wireguard(_) = netconf.backend {
+        let key = load_key(&opts.wireguard_key_file).map_err(AgentError::WireguardKey)?;
+        let wg = WgController::new(key);
+        wg_public_key = Some(wg.public_key().0);
+        kernel.set_wireguard(wg);
+    }
     let mut rec = Reconciler::new(
         kernel,
         opts.node_name.clone(),
@@ -143,6 +155,7 @@ fn reconciler(opts: &Options) -> Result<Reconciler<NetlinkKernel>, AgentError> {
         opts.subnet_file.clone(),
     );
     rec.podcidr_wait = opts.podcidr_wait;
+    rec.wg_public_key = wg_public_key;
     Ok(rec)
 }
 
@@ -206,7 +219,7 @@ impl RouteLoop {
                 client,
                 opts.node_name.clone(),
                 rec.netconf.backend,
-                opts.public_ip,
+                (opts.public_ip, rec.wg_public_key),
                 (w.backoff_min, w.backoff_max),
             )
         });

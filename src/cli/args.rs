@@ -78,8 +78,16 @@ pub struct AgentCmd {
     /// as the lichen.dev/public-ip annotation (with --kube/--kubeconfig)
     #[argh(option)]
     pub public_ip: Option<std::net::IpAddr>,
-    /// remove everything the agent created (routes, VXLAN device, nftables table, subnet file)
-    /// and exit
+    /// the WireGuard backend's private key file: used as is when it exists (e.g. written by
+    /// `wg genkey`, mode 0600), else created with a fresh key (default
+    /// /var/lib/lichen/wireguard.key)
+    #[argh(
+        option,
+        default = "PathBuf::from(crate::agent::wireguard::DEFAULT_KEY_FILE)"
+    )]
+    pub wireguard_key_file: PathBuf,
+    /// remove everything the agent created (routes, VXLAN or WireGuard device and the
+    /// wireguard-go it started, nftables table, subnet file) and exit
     #[argh(switch)]
     pub cleanup: bool,
     /// enforce Kubernetes NetworkPolicies on this node (also `"NetworkPolicy": true` in the

@@ -81,6 +81,7 @@ fn daemonset(d: DaemonsetCmd) -> i32 {
             .expect("a socket address"),
         metrics_listen: None,
         ipam_dir: PathBuf::from(crate::plugin::DEFAULT_DATA_DIR),
+        wireguard_key_file: PathBuf::from(crate::agent::wireguard::DEFAULT_KEY_FILE),
         cleanup: false,
         network_policy: d.network_policy,
         public_ip: None,

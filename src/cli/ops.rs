@@ -107,6 +107,7 @@ pub(super) fn agent(a: AgentCmd) -> Result<(), CliError> {
         ipam_dir: a.ipam_dir,
         network_policy: a.network_policy,
         public_ip: a.public_ip,
+        wireguard_key_file: a.wireguard_key_file,
         cni_conf: a.cni_conf_dir.map(|d| (a.cni_conflist, d)),
         podcidr_wait: run::podcidr_wait_from_env(),
     };

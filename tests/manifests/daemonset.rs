@@ -153,6 +153,21 @@ pub fn assert_agent(s: &PodSpec) {
     );
     let caps = s.list("containers[0].securityContext.capabilities.add");
     assert!(caps.contains(&"NET_ADMIN"), "{file}: {caps:?}");
+    assert_key_file_kept(s, &agent);
+}
+
+/// The WireGuard key file (the agent's default path, passed explicitly) lies in a host
+/// directory, so a restarted agent container keeps its key and its peers need no update.
+fn assert_key_file_kept(s: &PodSpec, agent: &[&str]) {
+    let key = arg(agent, "--wireguard-key-file");
+    assert_eq!(key, "/var/lib/lichen/wireguard.key", "{}", s.file);
+    s.within(&key, &s.mounts("containers[0]"), "state");
+    assert_eq!(
+        s.volumes.get("state"),
+        Some(&"/var/lib/lichen"),
+        "{}: the key must outlive the container",
+        s.file
+    );
 }
 
 /// The image: what images/build.sh makes and README's steps import on every node.

@@ -3,7 +3,8 @@
 //! asks; it creates the TUN device, then listens on `/var/run/wireguard/<interface>.sock`, and
 //! says nothing on readiness). [`Daemon::start`] spawns it, then polls the socket with `get`
 //! until it answers; [`Daemon::stop`] sends SIGTERM (wireguard-go then closes the device and
-//! removes its socket), waits, and kills it if it lingers. Dropping a [`Daemon`] stops it too.
+//! removes its socket), waits, and kills it if it lingers. Dropping a [`Daemon`] stops it too,
+//! unless it was [`Daemon::detach`]ed: then it runs on, the caller holding its child handle.
 //!
 //! Its log goes to our stderr (`LOG_LEVEL=error` unless the caller's environment sets one):
 //! reading it through a pipe would stall wireguard-go once the pipe filled.
@@ -147,6 +148,13 @@ impl Daemon {
     /// The process id (while it runs).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Leaves it running past this value, and past this process: the child handle, for the
+    /// caller to reap it (a device that must outlive its controller, so an agent restart does
+    /// not cut traffic). `None` if it already ended.
+    pub fn detach(mut self) -> Option<Child> {
+        self.child.take()
     }
 
     /// Stops it: SIGTERM, then SIGKILL if it has not exited in time; reaped either way.

@@ -1,10 +1,16 @@
-//! Applying one plan step (see `lichen_backends::Op` for the semantics of each).
+//! Applying one plan step (see `lichen_backends::Op` for the semantics of each; the WireGuard
+//! device's two are the controller's, `crate::agent::wireguard`).
 
 use std::io;
+use std::path::Path;
 
-use lichen_backends::{ActualRoute, Desired, Dev, Op, RouteEntry, VxlanDevice, RT_PROTO_LICHEN};
+use lichen_backends::{
+    ActualRoute, Desired, Dev, Op, RouteEntry, VxlanDevice, WgDevice, RT_PROTO_LICHEN,
+};
+use lichen_wireguard::uapi::SOCKET_DIR;
 
 use super::NetlinkKernel;
+use crate::agent::wireguard::{controller, WgError};
 use crate::nl::{
     exists_ok, missing_ok, LinkChange, LinkId, LinkKind, NewLink, Route, RouteScope, TABLE_MAIN,
 };
@@ -22,7 +28,6 @@ pub(super) fn apply(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Re
     r
 }
 
-/// The WireGuard steps are not here yet: the agent's WireGuard controller brings them (issue 14).
 fn step(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Result<()> {
     match op {
         Op::CreateDevice(d) => create_device(k, d),
@@ -31,9 +36,8 @@ fn step(k: &mut NetlinkKernel, desired: &Desired, op: &Op) -> io::Result<()> {
             create_device(k, d)
         }
         Op::DeleteDevice { dev } => delete_device(k, dev),
-        Op::CreateWireguard(_) | Op::DeleteWireguard { .. } => {
-            Err(io::ErrorKind::Unsupported.into())
-        }
+        Op::CreateWireguard(d) => create_wireguard(k, d),
+        Op::DeleteWireguard { dev } => delete_wireguard(k, dev),
         Op::SetDeviceMtu { dev, mtu } => k.nl.set_link(
             LinkId::Name(dev),
             &LinkChange {
@@ -129,6 +133,26 @@ fn create_device(k: &mut NetlinkKernel, d: &VxlanDevice) -> io::Result<()> {
     k.index.remove(&d.name);
     k.nl.create_link(&link, &kind)?;
     ifindex(k, &d.name).map(drop)
+}
+
+/// The WireGuard device, by the controller (the path it chose, key, port, peers, MTU).
+fn create_wireguard(k: &mut NetlinkKernel, d: &WgDevice) -> io::Result<()> {
+    k.index.remove(&d.name);
+    let wg =
+        k.wg.as_mut()
+            .ok_or_else(|| io::Error::other(WgError::NotConfigured))?;
+    wg.create(&mut k.nl, d).map_err(io::Error::other)?;
+    ifindex(k, &d.name).map(drop)
+}
+
+/// The WireGuard device gone, and the wireguard-go the agent started (recorded) ended.
+fn delete_wireguard(k: &mut NetlinkKernel, name: &str) -> io::Result<()> {
+    k.index.remove(name);
+    let r = match k.wg.as_mut() {
+        Some(wg) => wg.remove(&mut k.nl, name),
+        None => controller::remove(&mut k.nl, Path::new(SOCKET_DIR), name, None),
+    };
+    r.map_err(io::Error::other)
 }
 
 fn delete_device(k: &mut NetlinkKernel, name: &str) -> io::Result<()> {

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use lichen_backends::{
-    Actual, ActualDevice, ActualNeighbour, ActualRoute, Fdb, LocalUnderlay, Mac, DEVICE_PREFIX,
-    RT_PROTO_LICHEN,
+    Actual, ActualDevice, ActualLink, ActualNeighbour, ActualRoute, Fdb, LocalUnderlay, Mac,
+    DEVICE_PREFIX, RT_PROTO_LICHEN, WG_DEVICE,
 };
 
 use crate::nl::{is_not_found, Addr, Link, LinkId, Nl, VxlanInfo, TABLE_MAIN};
@@ -82,7 +82,8 @@ fn not_found(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, msg)
 }
 
-/// Lichen's devices (with what is on them) and routes. 2 + 3 × devices round trips.
+/// Lichen's devices (with what is on them), routes and WireGuard link. 4 + 3 × devices round
+/// trips.
 pub(super) fn actual(nl: &mut Nl) -> io::Result<Actual> {
     let mut devices = Vec::new();
     for (link, vx) in nl.vxlan_links()? {
@@ -111,8 +112,28 @@ pub(super) fn actual(nl: &mut Nl) -> io::Result<Actual> {
     Ok(Actual {
         devices,
         routes,
-        wireguard: None,
+        wireguard: wireguard(nl)?,
     })
+}
+
+/// The link named `lichen-wg`, whatever its kind, with its addresses. Two round trips.
+fn wireguard(nl: &mut Nl) -> io::Result<Option<ActualLink>> {
+    let Some(link) = nl.link(LinkId::Name(WG_DEVICE))? else {
+        return Ok(None);
+    };
+    let addresses = match nl.addrs(Some(link.index)) {
+        Ok(a) => a.into_iter().map(|a| a.net).collect(),
+        // Deleted while we looked: it is simply not there.
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(ActualLink {
+        ifindex: link.index,
+        mtu: link.mtu,
+        up: link.up,
+        addresses,
+        name: link.name,
+    }))
 }
 
 fn device(nl: &mut Nl, link: Link, vx: VxlanInfo) -> io::Result<ActualDevice> {

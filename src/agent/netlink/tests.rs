@@ -15,6 +15,7 @@ use crate::agent::kernel::Kernel;
 use testkit::{enter_node, run_ok};
 
 mod monitor;
+mod wireguard;
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()

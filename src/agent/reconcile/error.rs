@@ -1,6 +1,6 @@
 //! The route pass's errors, typed: which step failed (this node's podCIDR or InternalIP, the
 //! underlay, reading the kernel, a step of the plan, checksum offload, the subnet file, the CNI
-//! config; `--cleanup`'s removals), with the kernel's or the file system's error as
+//! config, the WireGuard device's sync; `--cleanup`'s removals), with the kernel's or the file system's error as
 //! [`std::error::Error::source`] (the node rules' are [`crate::agent::firewall::RulesError`]).
 //! The report keeps them as lines ([`ReconcileError::line`]: the whole chain, see
 //! [`crate::agent::error::chain`], and what to do when Lichen knows).
@@ -43,6 +43,8 @@ pub enum ReconcileError {
     PolicyTable(io::Error),
     /// The staged CNI config could not be put in place.
     CniConfig(crate::install::InstallError),
+    /// The WireGuard device's key, port or peers could not be synced.
+    Wireguard(crate::agent::wireguard::WgError),
 }
 
 impl ReconcileError {
@@ -88,6 +90,7 @@ impl fmt::Display for ReconcileError {
             }
             ReconcileError::PolicyTable(_) => f.write_str("nftables policy table"),
             ReconcileError::CniConfig(_) => f.write_str("CNI config"),
+            ReconcileError::Wireguard(_) => f.write_str("syncing the WireGuard device"),
         }
     }
 }
@@ -106,6 +109,7 @@ impl std::error::Error for ReconcileError {
             | ReconcileError::KernelState(source)
             | ReconcileError::PolicyTable(source) => Some(source),
             ReconcileError::CniConfig(e) => Some(e),
+            ReconcileError::Wireguard(e) => Some(e),
         }
     }
 }

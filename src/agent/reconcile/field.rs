@@ -43,7 +43,7 @@ impl<K: Kernel> Reconciler<K> {
         }
         let direct = matches!(self.netconf.backend, BackendConf::Vxlan(v) if v.direct_routing);
         ReconcileError::Refused {
-            op: format!("{op:?}"),
+            op: super::op_text(op),
             hint: survey::explain(op, &e, &self.field.foreign, direct),
             source: e,
         }

@@ -157,6 +157,11 @@ pub enum LinkKind<'a> {
         lower: Option<u32>,
         learning: bool,
     },
+    /// A kernel WireGuard device (`ip link add NAME type wireguard`): no attributes of its own
+    /// at creation; key, port and peers go over generic netlink (drivers/net/wireguard/device.c
+    /// registers rtnl_link_ops of kind KBUILD_MODNAME, "wireguard", with no attribute policy). Creating one where the
+    /// kernel has no WireGuard module fails with EOPNOTSUPP.
+    Wireguard,
 }
 
 /// Changes to an existing link; `None` leaves an attribute alone.
@@ -194,41 +199,7 @@ impl Nl {
 
     /// Creates a link (EEXIST if the name is taken, in either namespace for a veth).
     pub fn create_link(&mut self, link: &NewLink<'_>, kind: &LinkKind<'_>) -> io::Result<()> {
-        let mut msg = link.message();
-        let info = match kind {
-            LinkKind::Bridge => vec![LinkInfo::Kind(InfoKind::Bridge)],
-            LinkKind::Veth { peer } => vec![
-                LinkInfo::Kind(InfoKind::Veth),
-                LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer.message()))),
-            ],
-            LinkKind::Vxlan {
-                vni,
-                port,
-                local,
-                lower,
-                learning,
-            } => {
-                let mut data = vec![
-                    InfoVxlan::Id(*vni),
-                    InfoVxlan::Port(*port),
-                    InfoVxlan::Learning(*learning),
-                ];
-                match local {
-                    Some(IpAddr::V4(a)) => data.push(InfoVxlan::Local(*a)),
-                    Some(IpAddr::V6(a)) => data.push(InfoVxlan::Local6(*a)),
-                    None => {}
-                }
-                if let Some(l) = lower {
-                    data.push(InfoVxlan::Link(*l));
-                }
-                vec![
-                    LinkInfo::Kind(InfoKind::Vxlan),
-                    LinkInfo::Data(InfoData::Vxlan(data)),
-                ]
-            }
-        };
-        msg.attributes.push(LinkAttribute::LinkInfo(info));
-        self.ack(Msg::NewLink(msg), CREATE)
+        self.ack(Msg::NewLink(new_link_message(link, kind)), CREATE)
     }
 
     /// Changes MTU, state and master of an existing link in one request.
@@ -265,5 +236,74 @@ impl Nl {
     /// Deletes a link (a veth takes its peer with it). ENODEV if it does not exist.
     pub fn delete_link(&mut self, id: LinkId<'_>) -> io::Result<()> {
         self.ack(Msg::DelLink(id.message()), ACK)
+    }
+}
+
+/// The `RTM_NEWLINK` body that creates `link` of `kind`.
+fn new_link_message(link: &NewLink<'_>, kind: &LinkKind<'_>) -> LinkMessage {
+    let mut msg = link.message();
+    let info = match kind {
+        LinkKind::Bridge => vec![LinkInfo::Kind(InfoKind::Bridge)],
+        LinkKind::Veth { peer } => vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer.message()))),
+        ],
+        LinkKind::Vxlan {
+            vni,
+            port,
+            local,
+            lower,
+            learning,
+        } => {
+            let mut data = vec![
+                InfoVxlan::Id(*vni),
+                InfoVxlan::Port(*port),
+                InfoVxlan::Learning(*learning),
+            ];
+            match local {
+                Some(IpAddr::V4(a)) => data.push(InfoVxlan::Local(*a)),
+                Some(IpAddr::V6(a)) => data.push(InfoVxlan::Local6(*a)),
+                None => {}
+            }
+            if let Some(l) = lower {
+                data.push(InfoVxlan::Link(*l));
+            }
+            vec![
+                LinkInfo::Kind(InfoKind::Vxlan),
+                LinkInfo::Data(InfoData::Vxlan(data)),
+            ]
+        }
+        LinkKind::Wireguard => vec![LinkInfo::Kind(InfoKind::Wireguard)],
+    };
+    msg.attributes.push(LinkAttribute::LinkInfo(info));
+    msg
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+    use netlink_packet_core::Emitable;
+
+    /// A WireGuard link is `IFLA_IFNAME`, `IFLA_MTU`, then `IFLA_LINKINFO` (18) holding only
+    /// `IFLA_INFO_KIND` (1) = "wireguard\0" (include/uapi/linux/if_link.h; `ip link add … type
+    /// wireguard` sends the same).
+    #[test]
+    fn a_wireguard_link_carries_only_its_kind() {
+        let link = NewLink {
+            name: "lichen-wg",
+            mtu: Some(1420),
+            ..NewLink::default()
+        };
+        let msg = new_link_message(&link, &LinkKind::Wireguard);
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut buf);
+        let linkinfo: &[u8] = &[
+            20, 0, 18, 0, // IFLA_LINKINFO, 4 + 16 bytes
+            14, 0, 1, 0, // IFLA_INFO_KIND, 4 + 10 bytes
+            b'w', b'i', b'r', b'e', b'g', b'u', b'a', b'r', b'd', 0, 0, 0, // padded to 4
+        ];
+        assert!(buf.ends_with(linkinfo), "{buf:?}");
+        let mtu: &[u8] = &[8, 0, 4, 0, 0x8c, 0x05, 0, 0]; // IFLA_MTU 1420
+        assert!(buf.windows(8).any(|w| w == mtu), "{buf:?}");
     }
 }

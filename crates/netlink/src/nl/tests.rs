@@ -175,3 +175,29 @@ fn vxlan_neighbour_fdb_and_tagged_routes() {
     assert_peer_dumped(&mut nl, vx.index, &route);
     delete_all(&mut nl, u0, vx.index, &route);
 }
+
+/// A kernel with WireGuard creates the link (of kind "wireguard", as asked); one without the
+/// module refuses the kind with EOPNOTSUPP (rtnl_newlink finds no rtnl_link_ops for it), the
+/// answer the agent takes as "use the userspace implementation".
+#[test]
+fn a_wireguard_link_is_created_or_its_kind_refused() {
+    testkit::require_root!();
+    enter_node();
+    let mut nl = Nl::open().unwrap();
+    let link = NewLink {
+        name: "licwg0",
+        mtu: Some(1420),
+        ..NewLink::default()
+    };
+    match nl.create_link(&link, &LinkKind::Wireguard) {
+        Ok(()) => {
+            let wg = nl.link(LinkId::Name("licwg0")).unwrap().unwrap();
+            assert!(wg.is_kind("wireguard") && wg.mtu == 1420, "{wg:?}");
+            nl.delete_link(LinkId::Index(wg.index)).unwrap();
+        }
+        Err(e) => {
+            assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP), "{e}");
+            assert!(nl.link(LinkId::Name("licwg0")).unwrap().is_none());
+        }
+    }
+}
