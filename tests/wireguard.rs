@@ -7,10 +7,11 @@
 //! across every pair of nodes while the underlay carries only WireGuard's UDP between node
 //! addresses (a capture on the switch: no pod address in clear) (mesh.rs); API mode with
 //! published keys (api.rs); a peer configured by hand with `wg` over wireguard-go, no Lichen on
-//! it (interop.rs); a node's key rotated (rotation.rs); a node behind a NAT reaching the others
-//! with keepalive, its roamed endpoint kept across resyncs (nat.rs); `lichen agent --cleanup`,
-//! `lichen status`, an agent restart (lifecycle.rs); the harness's private mounts themselves
-//! (harness.rs). Every test skips, saying so, without wireguard-go and wg.
+//! it (interop.rs); `ListenPort`, `MTU`, `PSK` and a dual-stack cluster (conf.rs); a node's key
+//! rotated (rotation.rs); a node behind a NAT reaching the others with keepalive, its roamed
+//! endpoint kept across resyncs (nat.rs); `lichen agent --cleanup`, `lichen status`, an agent
+//! restart (lifecycle.rs); the harness's private mounts themselves (harness.rs). Every test
+//! skips, saying so, without wireguard-go and wg.
 //!
 //! Run inside a throwaway namespace:
 //! `unshare -n -- scripts/in-netns.sh cargo test -q --test wireguard -- --test-threads=2`.
@@ -26,6 +27,8 @@ use common::*;
 mod api;
 #[path = "wireguard/capture.rs"]
 mod capture;
+#[path = "wireguard/conf.rs"]
+mod conf;
 #[path = "wireguard/harness.rs"]
 mod harness;
 #[path = "wireguard/interop.rs"]
