@@ -63,7 +63,8 @@ fn a_dual_stack_cluster_carries_both_families_over_one_device() {
         let peer = d.peer(&annotation(&c, 1 - k, WG_KEY_ANNOTATION)).unwrap();
         let mut want = c.nodes[1 - k].subnets.clone();
         let mut have = peer.allowed_ips.clone();
-        (want.sort(), have.sort());
+        want.sort();
+        have.sort();
         assert_eq!(have, want, "both families allowed: {peer:?}");
         let v6 = &c.nodes[1 - k].subnets[1];
         let route = c.route(k, v6);
