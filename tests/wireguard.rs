@@ -10,8 +10,9 @@
 //! it (interop.rs); `ListenPort`, `MTU`, `PSK` and a dual-stack cluster (conf.rs); a node's key
 //! rotated (rotation.rs); a node behind a NAT reaching the others with keepalive, its roamed
 //! endpoint kept across resyncs (nat.rs); `lichen agent --cleanup`, `lichen status`, an agent
-//! restart (lifecycle.rs); the harness's private mounts themselves (harness.rs). Every test
-//! skips, saying so, without wireguard-go and wg.
+//! restart (lifecycle.rs); keys copied from `lichen status` into the Node files, pending and
+//! unreachable peers (operator.rs); the harness's private mounts themselves (harness.rs).
+//! Every test skips, saying so, without wireguard-go and wg.
 //!
 //! Run inside a throwaway namespace:
 //! `unshare -n -- scripts/in-netns.sh cargo test -q --test wireguard -- --test-threads=2`.
@@ -39,6 +40,8 @@ mod lifecycle;
 mod mesh;
 #[path = "wireguard/nat.rs"]
 mod nat;
+#[path = "wireguard/operator.rs"]
+mod operator;
 #[path = "wireguard/rotation.rs"]
 mod rotation;
 
