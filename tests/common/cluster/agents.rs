@@ -1,5 +1,7 @@
-//! The agents of a [`Cluster`]'s nodes: starting and stopping them, their logs, and what they
-//! answer (`lichen status`, other `lichen` commands, their HTTP endpoint).
+//! The agents of a [`Cluster`]'s nodes: starting and stopping them (their command line also
+//! serves `--cleanup`), their logs, and what they answer (`lichen status`, other `lichen`
+//! commands, their HTTP endpoint). Agents and `lichen` commands run in the node's private
+//! mount namespace when it has one ([`Cluster::isolate_mounts`]).
 
 use std::fs;
 use std::path::Path;
