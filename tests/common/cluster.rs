@@ -1,11 +1,11 @@
 //! A cluster of node namespaces on an L2 underlay ([`testkit::Underlay`]: a "switch" namespace
-//! with a bridge), each
-//! node with its own agent, subnet file and IPAM dir, all from one cluster dir of Node objects
-//! or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server, which then runs in
-//! an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router namespace to a
-//! second L3 segment, and an "outside" host. IPv4 by default; dual-stack or IPv6-only with
-//! [`Cluster::with_stack`] (cluster-dir mode). Its agents are driven from cluster/agents.rs,
-//! its pods from cluster/pods.rs.
+//! with a bridge), each node with its own agent, subnet file and IPAM dir, all from one cluster
+//! dir of Node objects or (API mode, [`Cluster::with_api`]) from the test Kubernetes API server,
+//! which then runs in an "api" namespace on the underlay at [`API_IP`]:6443. Optionally a router
+//! namespace to a second L3 segment (a routed node or one behind a NAT: cluster/routed.rs), and
+//! an "outside" host. IPv4 by default; dual-stack or IPv6-only with [`Cluster::with_stack`]
+//! (cluster-dir mode). Its agents are driven from cluster/agents.rs, its pods from
+//! cluster/pods.rs, its WireGuard nodes (keys, private mounts, `wg`) from cluster/wg.rs.
 #![allow(dead_code)]
 
 use std::fs;
@@ -17,12 +17,16 @@ pub use ::testkit::wait_for;
 
 mod agents;
 mod pods;
+mod routed;
 mod stack;
+mod wg;
 use ::testkit::Underlay;
 #[allow(unused_imports)] // not every test uses pods or stacks
 pub use pods::*;
 #[allow(unused_imports)]
 pub use stack::*;
+#[allow(unused_imports)]
+pub use wg::*;
 
 pub const NETWORK: &str = "10.100.0.0/16";
 /// The IPv6 cluster network of a dual-stack or IPv6-only cluster ([`Stack`]): node `i` gets
@@ -55,6 +59,12 @@ pub struct ClusterNode {
     pub agent: Option<Child>,
     /// Extra `lichen agent` arguments.
     pub args: Vec<String>,
+    /// Extra annotations of its Node object ([`Cluster::publish`]), e.g. the WireGuard key.
+    pub annotations: Vec<(String, String)>,
+    /// The node's private mount namespace ([`Cluster::isolate_mounts`]): its agent and the
+    /// commands run "on the node" join it; at teardown every process left in the node's
+    /// network namespace is killed.
+    pub mounts: Option<::testkit::mounts::PrivateMounts>,
 }
 
 impl ClusterNode {
@@ -198,6 +208,8 @@ impl Cluster {
             subnets,
             agent: None,
             args: Vec::new(),
+            annotations: Vec::new(),
+            mounts: None,
         });
     }
 
@@ -225,50 +237,6 @@ impl Cluster {
         self.publish(self.nodes.len() - 1);
     }
 
-    /// Adds a node on a second L3 segment behind a router namespace, in the cluster's families
-    /// (203.0.113.0/24, 2001:db8:203::/64; the router is .1 / ::1 on both segments); the LAN
-    /// nodes get underlay routes to it via the router, as a routed network would give them.
-    pub fn add_routed_node(&mut self, i: usize) -> usize {
-        let router = NamedNs::create(&testkit::unique_name("lc", "router")).unwrap();
-        let families = self.stack.families();
-        if self.stack.has_v6() {
-            no_dad(&router);
-        }
-        self.lan.attach(&router, "lan", "", "rt").unwrap();
-        let name = format!("node{i}");
-        let ns = NamedNs::create(&testkit::unique_name("lc", &name)).unwrap();
-        if self.stack.has_v6() {
-            no_dad(&ns);
-        }
-        testkit::veth(&ns, "eth0", "", &router, "far", "").unwrap();
-        let mut ips = Vec::new();
-        for &v6 in families {
-            let r = RoutedSegment::of(v6);
-            router
-                .add_addr("lan", &format!("{}{}", r.lan_gw, r.lan_len))
-                .unwrap();
-            router
-                .add_addr("far", &format!("{}1{}", r.far, r.far_len))
-                .unwrap();
-            let forward = ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"][v6 as usize];
-            router.exec("sysctl", &["-qw", forward]).unwrap();
-            let ip = format!("{}{}", r.far, 10 + i);
-            ns.add_addr("eth0", &format!("{ip}{}", r.far_len)).unwrap();
-            ns.ip(&["route", "add", "default", "via", &format!("{}1", r.far)])
-                .unwrap();
-            for n in &self.nodes {
-                let net = format!("{}0{}", r.far, r.far_len);
-                n.ns.ip(&["route", "add", &net, "via", r.lan_gw]).unwrap();
-            }
-            ips.push(ip);
-        }
-        self.router = Some(router);
-        self.push_node(i, name, ns, ips);
-        let k = self.nodes.len() - 1;
-        self.publish(k);
-        k
-    }
-
     /// Writes node `k`'s Node object into the cluster dir (atomically, by rename); in API mode
     /// puts the Node (a full k3s Node without Flannel's VTEP MAC) into the API server.
     pub fn publish(&self, k: usize) {
@@ -279,7 +247,14 @@ impl Cluster {
             a.api.put_node_with(&n.name, |rv| {
                 let json = super::kube_api::node_json_stack(&n.name, &cidrs, &ips, rv);
                 let strip = r#"{"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":null}}}"#;
-                super::kube_api::patch_annotations(&json, strip).unwrap()
+                let json = super::kube_api::patch_annotations(&json, strip).unwrap();
+                match n.annotations.is_empty() {
+                    true => json,
+                    false => {
+                        let patch = format!(r#"{{"metadata":{}}}"#, annotations_json(n));
+                        super::kube_api::patch_annotations(&json, &patch).unwrap()
+                    }
+                }
             });
             return;
         }
@@ -290,8 +265,9 @@ impl Cluster {
             .map(|ip| format!(r#"{{"type":"InternalIP","address":"{ip}"}},"#))
             .collect();
         let json = format!(
-            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}}},"spec":{{"podCIDR":"{}","podCIDRs":[{}]}},"status":{{"addresses":[{}{{"type":"Hostname","address":"{0}"}}]}}}}"#,
+            r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}","labels":{{"kubernetes.io/hostname":"{0}"}}{}}},"spec":{{"podCIDR":"{}","podCIDRs":[{}]}},"status":{{"addresses":[{}{{"type":"Hostname","address":"{0}"}}]}}}}"#,
             n.name,
+            annotations_member(n),
             n.subnet,
             cidrs.join(","),
             internal
@@ -346,6 +322,11 @@ impl Drop for Cluster {
         for k in 0..self.nodes.len() {
             self.kill_agent(k);
         }
+        for n in &mut self.nodes {
+            if n.mounts.take().is_some() {
+                ::testkit::mounts::kill_netns_processes(&n.ns);
+            }
+        }
         if let Some(a) = &self.api {
             a.api.set_down(true);
         }
@@ -362,30 +343,27 @@ impl Drop for Cluster {
     }
 }
 
-/// The routed segment of [`Cluster::add_routed_node`] in one family: the router's LAN address,
-/// and the far segment's prefix text (the host number is appended) and length.
-struct RoutedSegment {
-    lan_gw: &'static str,
-    lan_len: &'static str,
-    far: &'static str,
-    far_len: &'static str,
+/// `{"annotations":{…}}` of node `n`'s extra annotations (values are keys and addresses: no
+/// character in them needs escaping).
+fn annotations_json(n: &ClusterNode) -> String {
+    let members: Vec<String> = n
+        .annotations
+        .iter()
+        .map(|(k, v)| {
+            assert!(!v.contains(['"', '\\']), "annotation {k}: {v:?}");
+            format!(r#""{k}":"{v}""#)
+        })
+        .collect();
+    format!(r#"{{"annotations":{{{}}}}}"#, members.join(","))
 }
 
-impl RoutedSegment {
-    fn of(v6: bool) -> RoutedSegment {
-        match v6 {
-            false => RoutedSegment {
-                lan_gw: "198.51.100.1",
-                lan_len: "/24",
-                far: "203.0.113.",
-                far_len: "/24",
-            },
-            true => RoutedSegment {
-                lan_gw: "2001:db8:100::1",
-                lan_len: "/64",
-                far: "2001:db8:203::",
-                far_len: "/64",
-            },
+/// `,"annotations":{…}` inside a Node's metadata, or nothing when it has no extra ones.
+fn annotations_member(n: &ClusterNode) -> String {
+    match n.annotations.is_empty() {
+        true => String::new(),
+        false => {
+            let a = annotations_json(n);
+            format!(",{}", &a[1..a.len() - 1])
         }
     }
 }

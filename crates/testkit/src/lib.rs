@@ -10,13 +10,16 @@
 //!   and [`Agent`], polling helpers;
 //! - [`kube_api`]: the test Kubernetes API server and its Node object builders;
 //! - [`probe`]: servers in pod namespaces and reachability probes;
-//! - [`nft`]: the nf_tables kernel tests' fresh namespace and `nft` runner.
+//! - [`nft`]: the nf_tables kernel tests' fresh namespace and `nft` runner;
+//! - [`mounts`]: a node's private mount namespace (wireguard-go's fixed socket directory) and
+//!   the teardown of processes left in a namespace.
 //!
 //! Lichen-specific fixtures that need the `lichen` library's types (the plugin test node and the
 //! cluster of agents, tests/common) stay with the tests and are built from these.
 
 pub mod fuzz;
 pub mod kube_api;
+pub mod mounts;
 pub mod nft;
 pub mod noise;
 pub mod probe;
