@@ -10,14 +10,20 @@
 //! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
 //! route directly and measure host-gw again.
 //!
+//! Lichen's WireGuard backend runs after the VXLAN rows, compared with Lichen VXLAN (policy
+//! off) in the same run (datapath/wireguard.rs: userspace wireguard-go on this machine).
+//!
 //! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips,
-//! `BENCH_BACKEND=host-gw|vxlan` for one backend only.
+//! `BENCH_BACKEND=host-gw|vxlan|wireguard` for one backend only (wireguard: with the Lichen
+//! VXLAN row it is compared with).
 
 mod common;
 #[path = "datapath/flannel.rs"]
 mod flannel;
 #[path = "datapath/measure.rs"]
 mod measure;
+#[path = "datapath/wireguard.rs"]
+mod wireguard;
 
 use common::*;
 
@@ -26,12 +32,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use measure::Transfer;
+use testkit::mounts::{kill_netns_processes, PrivateMounts};
 use testkit::{AgentArgs, NamedNs, Source, Underlay};
 
 #[derive(Clone, Copy)]
 enum Mode {
-    Lichen { vxlan: bool, policy: bool },
-    Flannel { vxlan: bool },
+    Lichen {
+        vxlan: bool,
+        policy: bool,
+    },
+    Flannel {
+        vxlan: bool,
+    },
+    /// Lichen's WireGuard backend (userspace wireguard-go here: datapath/wireguard.rs).
+    LichenWg,
 }
 
 impl Mode {
@@ -43,6 +57,7 @@ impl Mode {
                 if policy { "on" } else { "off" }
             ),
             Mode::Flannel { vxlan } => format!("flannel-equivalent {}", backend(vxlan)),
+            Mode::LichenWg => "lichen wireguard (wireguard-go)".into(),
         }
     }
 }
@@ -77,6 +92,18 @@ fn main() {
     println!("Data-path benchmark (binary: {})", bin().display());
     let only = std::env::var("BENCH_BACKEND").ok();
     let mut rows = Vec::new();
+    if only.as_deref() == Some("wireguard") {
+        // WireGuard alone: with the Lichen VXLAN row it is compared with.
+        for mode in [
+            Mode::Lichen {
+                vxlan: true,
+                policy: false,
+            },
+            Mode::LichenWg,
+        ] {
+            rows.push(measure_mode(mode, &secs, rr));
+        }
+    }
     for vxlan in [false, true] {
         if only.as_deref().is_some_and(|b| b != backend(vxlan)) {
             continue;
@@ -94,6 +121,9 @@ fn main() {
         ] {
             rows.push(measure_mode(mode, &secs, rr));
         }
+        if vxlan {
+            rows.push(measure_mode(Mode::LichenWg, &secs, rr));
+        }
     }
     print_rows(&rows, &secs, rr);
 }
@@ -104,12 +134,19 @@ struct Bed {
     nodes: Vec<(NamedNs, String)>,
     pods: Vec<(NamedNs, String)>,
     _agents: Vec<Agent>,
+    /// The nodes' private mount namespaces (WireGuard only).
+    mounts: Vec<PrivateMounts>,
     dir: PathBuf,
 }
 
 impl Drop for Bed {
     fn drop(&mut self) {
         self._agents.clear();
+        // What the agents left running (the WireGuard backend's wireguard-go, by design).
+        for (ns, _) in &self.nodes {
+            kill_netns_processes(ns);
+        }
+        self.mounts.clear();
         self.pods.clear();
         let _ = fs::remove_dir_all(&self.dir);
     }
@@ -170,15 +207,23 @@ fn build(mode: Mode) -> Bed {
         fs::write(dir.join(format!("objects/n{i}.json")), json).unwrap();
         nodes.push((ns, ip));
     }
-    let (agents, pods) = match mode {
-        Mode::Lichen { vxlan, policy } => lichen_nodes(&nodes, &dir, vxlan, policy),
-        Mode::Flannel { vxlan } => flannel_nodes(&nodes, &dir, vxlan),
+    let (agents, mounts, pods) = match mode {
+        Mode::Lichen { vxlan, policy } => {
+            let (agents, pods) = lichen_nodes(&nodes, &dir, vxlan, policy);
+            (agents, Vec::new(), pods)
+        }
+        Mode::Flannel { vxlan } => {
+            let (agents, pods) = flannel_nodes(&nodes, &dir, vxlan);
+            (agents, Vec::new(), pods)
+        }
+        Mode::LichenWg => wireguard::lichen_wg_nodes(&nodes, &dir, pod_name),
     };
     Bed {
         _sw: sw,
         nodes,
         pods,
         _agents: agents,
+        mounts,
         dir,
     }
 }
@@ -265,6 +310,12 @@ fn print_rows(rows: &[Row], secs: &str, rr: usize) {
             r.rr_pod / r.rr_under
         );
     }
+    print_ratios(rows);
+}
+
+/// Lichen's rows against the flannel-equivalent path of the same backend, and WireGuard
+/// against Lichen's VXLAN (policy off), when those rows were measured.
+fn print_ratios(rows: &[Row]) {
     println!();
     println!("Lichen against the flannel-equivalent path of the same backend (throughput ×, CPU per GB ×, RR latency ×):");
     for r in rows {
@@ -273,14 +324,36 @@ fn print_rows(rows: &[Row], secs: &str, rr: usize) {
         };
         let base = rows
             .iter()
-            .find(|b| matches!(b.mode, Mode::Flannel { vxlan: v } if v == vxlan))
-            .unwrap();
-        println!(
-            "{:<34}{:>8.3}{:>8.3}{:>8.3}",
-            r.mode.label(),
-            r.pod.gbps / base.pod.gbps,
-            r.pod.cpu_s_per_gb / base.pod.cpu_s_per_gb,
-            r.rr_pod / base.rr_pod
-        );
+            .find(|b| matches!(b.mode, Mode::Flannel { vxlan: v } if v == vxlan));
+        if let Some(base) = base {
+            print_ratio(r, base);
+        }
     }
+    let vxlan = rows.iter().find(|b| {
+        matches!(
+            b.mode,
+            Mode::Lichen {
+                vxlan: true,
+                policy: false
+            }
+        )
+    });
+    if let (Some(wg), Some(vxlan)) = (
+        rows.iter().find(|r| matches!(r.mode, Mode::LichenWg)),
+        vxlan,
+    ) {
+        println!();
+        println!("WireGuard (userspace wireguard-go: no kernel module here) against Lichen VXLAN policy off (throughput ×, CPU per GB ×, RR latency ×):");
+        print_ratio(wg, vxlan);
+    }
+}
+
+fn print_ratio(r: &Row, base: &Row) {
+    println!(
+        "{:<34}{:>8.3}{:>8.3}{:>8.3}",
+        r.mode.label(),
+        r.pod.gbps / base.pod.gbps,
+        r.pod.cpu_s_per_gb / base.pod.cpu_s_per_gb,
+        r.rr_pod / base.rr_pod
+    );
 }
