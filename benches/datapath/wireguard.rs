@@ -15,11 +15,11 @@ use std::fs;
 use std::path::Path;
 
 use lichen_wireguard::keyfile;
-use testkit::kube_api::patch_annotations;
+use testkit::kube_api::{node_json, patch_annotations};
 use testkit::mounts::PrivateMounts;
 use testkit::{AgentArgs, NamedNs, Source};
 
-use super::common::{attach_pod, bin, node_json, Agent};
+use super::common::{attach_pod, bin, Agent};
 use super::flannel;
 
 /// The agents, their mount namespaces and the pods (one per node) of a WireGuard bed.
@@ -45,7 +45,7 @@ pub fn lichen_wg_nodes(
         let patch = format!(
             r#"{{"metadata":{{"annotations":{{"lichen.dev/wireguard-public-key":"{public}"}}}}}}"#
         );
-        let json = node_json(&name, &flannel::subnet(k + 1), ip);
+        let json = node_json(&name, &flannel::subnet(k + 1), ip, 1);
         let json = patch_annotations(&json, &patch).expect("annotations patch");
         fs::write(dir.join(format!("objects/{name}.json")), json).unwrap();
     }
