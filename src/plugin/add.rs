@@ -1,4 +1,5 @@
-//! ADD: lease addresses, attach the pod to the node's bridge, answer the result.
+//! ADD: lease addresses, attach the pod to the node's bridge (or, in routed mode, route it:
+//! `routed.rs`), answer the result.
 //!
 //! Order matters for "a failed ADD changes nothing": everything that can be refused without side
 //! effects (config, env, a requested MAC, netns, an existing ifname) is checked first; after IPAM has leased, any
@@ -9,8 +10,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::ipam::{Addresses, Allocator};
-use super::{Output, Request};
-use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, NetConf, Route};
+use super::{routed, Output, Request};
+use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, Mode, NetConf, Route};
 use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
 
 /// preflight → allocate → attach → result; the one rollback path: a failed attach (which
@@ -26,9 +27,18 @@ pub fn run(req: &Request) -> Result<Output, CniError> {
     let ipam = Allocator::of(conf);
     let addrs = ipam.add(req)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
-    let (bridge, pod) = specs(env, conf, &addrs, mac);
-    match dataplane::attach_checked(&bridge, &pod, checked) {
-        Ok(att) => {
+    let attached = match conf.mode {
+        Mode::Bridge => {
+            let (bridge, pod) = specs(env, conf, &addrs, mac);
+            dataplane::attach_checked(&bridge, &pod, checked).map(|a| (pod, a))
+        }
+        Mode::Routed => {
+            let pod = routed::spec(env, conf, &addrs, mac);
+            dataplane::attach_routed(&pod, checked).map(|a| (pod, a))
+        }
+    };
+    match attached {
+        Ok((pod, att)) => {
             log::debug!("ADD: attached at {:?}", t.elapsed());
             Ok(Some(
                 result(env, &addrs, &pod, &att).to_json(conf.cni_version),
@@ -45,11 +55,10 @@ pub fn run(req: &Request) -> Result<Output, CniError> {
 
 /// The bridge and pod specifications for an attachment.
 fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (BridgeSpec, PodSpec) {
-    let mtu = conf.mtu.or(addrs.mtu);
     let ips = &addrs.result.ips;
     let bridge = BridgeSpec {
         name: conf.bridge.clone(),
-        mtu,
+        mtu: conf.mtu.or(addrs.mtu),
         addresses: ips
             .iter()
             .filter_map(|ip| ip.gateway.map(|gw| with_prefix(gw, ip.address)))
@@ -60,6 +69,22 @@ fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (Bri
             .filter_map(|ip| ip.gateway)
             .find(|gw| gw.is_ipv4() == family_v4)
     };
+    let routes = pod_routes(conf, addrs, |r| {
+        r.gw.or_else(|| gateway_of(r.dst.addr().is_ipv4()))
+    });
+    let pod = pod_spec(env, conf, addrs, mac, routes);
+    (bridge, pod)
+}
+
+/// The pod's routes: IPAM's, then a default route per family with a gateway (every family in
+/// routed mode) (or, without
+/// `isDefaultGateway`, the cluster networks); each via `via(route)`.
+pub(super) fn pod_routes(
+    conf: &NetConf,
+    addrs: &Addresses,
+    via: impl Fn(&Route) -> Option<IpAddr>,
+) -> Vec<(IpNet, Option<IpAddr>)> {
+    let ips = &addrs.result.ips;
     let mut routes: Vec<(IpNet, Option<IpAddr>)> = Vec::new();
     let mut push = |dst: IpNet, gw: Option<IpAddr>| {
         if !routes.iter().any(|(d, _)| *d == dst) {
@@ -67,36 +92,53 @@ fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (Bri
         }
     };
     for r in &addrs.result.routes {
-        push(r.dst, r.gw.or_else(|| gateway_of(r.dst.addr().is_ipv4())));
+        push(r.dst, via(r));
     }
     if conf.is_default_gateway {
-        for ip in ips {
-            if let Some(gw) = ip.gateway {
-                let any: IpNet = if gw.is_ipv4() {
-                    "0.0.0.0/0".parse().unwrap()
-                } else {
-                    "::/0".parse().unwrap()
-                };
-                push(any, Some(gw));
-            }
+        let routed = conf.mode == Mode::Routed;
+        for ip in ips.iter().filter(|ip| routed || ip.gateway.is_some()) {
+            let any: IpNet = if ip.address.addr().is_ipv4() {
+                "0.0.0.0/0".parse().unwrap()
+            } else {
+                "::/0".parse().unwrap()
+            };
+            push(any, via(&Route::new(any, None)));
         }
     } else {
         // Without a default route the pod still needs the cluster network.
         for net in &addrs.cluster {
-            push(*net, gateway_of(net.addr().is_ipv4()));
+            push(*net, via(&Route::new(*net, None)));
         }
     }
-    let pod = PodSpec {
+    routes
+}
+
+/// The pod's side of an attachment, in either mode.
+pub(super) fn pod_spec(
+    env: &Env,
+    conf: &NetConf,
+    addrs: &Addresses,
+    mac: Option<Mac>,
+    routes: Vec<(IpNet, Option<IpAddr>)>,
+) -> PodSpec {
+    let routed = conf.mode == Mode::Routed;
+    let host = |a: IpNet| IpNet::new(a.addr(), a.max_prefix_len()).expect("a host prefix");
+    PodSpec {
         netns: env.netns.clone().expect("validated for ADD"),
         ifname: env.ifname().to_owned(),
         mac: mac.map(|m| m.0),
         host_veth: dataplane::host_veth_name(&conf.name, env.container_id(), env.ifname()),
-        mtu,
-        hairpin: conf.hairpin_mode,
-        addresses: ips.iter().map(|ip| ip.address).collect(),
+        mtu: conf.mtu.or(addrs.mtu),
+        hairpin: conf.hairpin_mode && !routed,
+        addresses: addrs
+            .result
+            .ips
+            .iter()
+            .map(|ip| if routed { host(ip.address) } else { ip.address })
+            .collect(),
         routes,
-    };
-    (bridge, pod)
+        onlink: routed,
+    }
 }
 
 fn with_prefix(addr: IpAddr, of: IpNet) -> IpNet {
@@ -117,13 +159,17 @@ fn result(env: &Env, addrs: &Addresses, pod: &PodSpec, att: &Attached) -> CniRes
         .display()
         .to_string();
     let mut r = addrs.result.clone();
-    r.interfaces = vec![
-        iface(&att.bridge, ""),
-        iface(&att.host_veth, ""),
-        iface(&att.pod, &netns),
-    ];
-    for ip in &mut r.ips {
-        ip.interface = Some(2);
+    r.interfaces = att.bridge.iter().map(|b| iface(b, "")).collect();
+    r.interfaces.push(iface(&att.host_veth, ""));
+    r.interfaces.push(iface(&att.pod, &netns));
+    let pod_index = r.interfaces.len() - 1;
+    for (ip, &address) in r.ips.iter_mut().zip(&pod.addresses) {
+        ip.interface = Some(pod_index);
+        // Routed mode: the pod's /32 and its link-local gateway.
+        ip.address = address;
+        if att.bridge.is_none() {
+            ip.gateway = Some(dataplane::gateway_for(address.addr()));
+        }
     }
     r.routes = pod.routes.iter().map(|(d, g)| Route::new(*d, *g)).collect();
     r

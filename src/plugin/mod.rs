@@ -16,6 +16,7 @@ mod gc;
 mod ipam;
 mod ipam_plugin;
 mod loopback;
+mod routed;
 mod status;
 mod version;
 
