@@ -6,12 +6,14 @@
 //! one stream), the machine's CPU time per GB moved (datapath/measure.rs), and the median
 //! latency of a 1-byte TCP request/response. Modes: Lichen host-gw and VXLAN, NetworkPolicy
 //! off and on (agent `--network-policy`, no policy objects: the cost of the mode itself), with
-//! the shipped net-conf's `IPMasq`; and the path Flannel builds for the same backend
+//! the shipped net-conf's `IPMasq`, each with pods on the bridge and in the plugin's routed mode
+//! (`"mode": "routed"`: no bridge, a /32 route per pod); and the path Flannel builds for the same backend
 //! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
 //! route directly and measure host-gw again.
 //!
 //! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips,
-//! `BENCH_BACKEND=host-gw|vxlan` for one backend only.
+//! `BENCH_BACKEND=host-gw|vxlan` for one backend only, `BENCH_MODE=bridge|routed` for Lichen's
+//! pods in one mode only.
 
 mod common;
 #[path = "datapath/flannel.rs"]
@@ -30,15 +32,26 @@ use testkit::{AgentArgs, NamedNs, Source, Underlay};
 
 #[derive(Clone, Copy)]
 enum Mode {
-    Lichen { vxlan: bool, policy: bool },
-    Flannel { vxlan: bool },
+    Lichen {
+        vxlan: bool,
+        policy: bool,
+        routed: bool,
+    },
+    Flannel {
+        vxlan: bool,
+    },
 }
 
 impl Mode {
     fn label(self) -> String {
         match self {
-            Mode::Lichen { vxlan, policy } => format!(
-                "lichen {} policy {}",
+            Mode::Lichen {
+                vxlan,
+                policy,
+                routed,
+            } => format!(
+                "lichen {}{} policy {}",
+                if routed { "routed " } else { "" },
                 backend(vxlan),
                 if policy { "on" } else { "off" }
             ),
@@ -76,22 +89,25 @@ fn main() {
         .unwrap_or(5000);
     println!("Data-path benchmark (binary: {})", bin().display());
     let only = std::env::var("BENCH_BACKEND").ok();
+    let only_mode = std::env::var("BENCH_MODE").ok();
     let mut rows = Vec::new();
     for vxlan in [false, true] {
         if only.as_deref().is_some_and(|b| b != backend(vxlan)) {
             continue;
         }
-        for mode in [
-            Mode::Flannel { vxlan },
-            Mode::Lichen {
+        rows.push(measure_mode(Mode::Flannel { vxlan }, &secs, rr));
+        for (routed, policy) in [(false, false), (false, true), (true, false), (true, true)] {
+            if only_mode
+                .as_deref()
+                .is_some_and(|m| (m == "routed") != routed)
+            {
+                continue;
+            }
+            let mode = Mode::Lichen {
                 vxlan,
-                policy: false,
-            },
-            Mode::Lichen {
-                vxlan,
-                policy: true,
-            },
-        ] {
+                policy,
+                routed,
+            };
             rows.push(measure_mode(mode, &secs, rr));
         }
     }
@@ -171,7 +187,11 @@ fn build(mode: Mode) -> Bed {
         nodes.push((ns, ip));
     }
     let (agents, pods) = match mode {
-        Mode::Lichen { vxlan, policy } => lichen_nodes(&nodes, &dir, vxlan, policy),
+        Mode::Lichen {
+            vxlan,
+            policy,
+            routed,
+        } => lichen_nodes(&nodes, &dir, vxlan, (policy, routed)),
         Mode::Flannel { vxlan } => flannel_nodes(&nodes, &dir, vxlan),
     };
     Bed {
@@ -191,7 +211,7 @@ fn lichen_nodes(
     nodes: &[(NamedNs, String)],
     dir: &std::path::Path,
     vxlan: bool,
-    policy: bool,
+    (policy, routed): (bool, bool),
 ) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
     let backend = if vxlan {
         r#"{"Type":"vxlan","DirectRouting":false}"#
@@ -222,11 +242,12 @@ fn lichen_nodes(
             c.env("LICHEN_LOG", "warn").spawn().expect("start agent"),
         ));
         let env = dir.join(format!("{name}.env"));
-        pods.push(attach_pod(
+        pods.push(attach_pod_in(
             ns,
             &env,
             &dir.join(format!("{name}-ipam")),
             &pod_name(k),
+            if routed { "routed" } else { "bridge" },
         ));
     }
     (agents, pods)
@@ -275,6 +296,35 @@ fn print_rows(rows: &[Row], secs: &str, rr: usize) {
             .iter()
             .find(|b| matches!(b.mode, Mode::Flannel { vxlan: v } if v == vxlan))
             .unwrap();
+        println!(
+            "{:<34}{:>8.3}{:>8.3}{:>8.3}",
+            r.mode.label(),
+            r.pod.gbps / base.pod.gbps,
+            r.pod.cpu_s_per_gb / base.pod.cpu_s_per_gb,
+            r.rr_pod / base.rr_pod
+        );
+    }
+    print_routed_vs_bridge(rows);
+}
+
+/// Routed mode against bridge mode of the same backend and policy, when both ran.
+fn print_routed_vs_bridge(rows: &[Row]) {
+    println!();
+    println!("Lichen routed mode against bridge mode (throughput ×, CPU per GB ×, RR latency ×):");
+    for r in rows {
+        let Mode::Lichen {
+            vxlan,
+            policy,
+            routed: true,
+        } = r.mode
+        else {
+            continue;
+        };
+        let Some(base) = rows.iter().find(|b| {
+            matches!(b.mode, Mode::Lichen { vxlan: v, policy: p, routed: false } if v == vxlan && p == policy)
+        }) else {
+            continue;
+        };
         println!(
             "{:<34}{:>8.3}{:>8.3}{:>8.3}",
             r.mode.label(),
