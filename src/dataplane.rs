@@ -25,7 +25,9 @@ mod veth;
 
 pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
-pub use routed::{attach_routed, gateway_for, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD};
+pub use routed::{
+    attach_routed, gateway_for, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD, UNREACHABLE_METRIC,
+};
 use veth::{create_veth, host_peer, plumb};
 
 use std::io;
@@ -64,6 +66,9 @@ pub struct PodSpec {
     pub routes: Vec<(IpNet, Option<IpAddr>)>,
     /// IPv4 gateways are on the link whatever the pod's prefix (routed mode's link-local one).
     pub onlink: bool,
+    /// Routed mode: the pod's subnets (IPAM's ranges), made unreachable on the node below the
+    /// pod routes (see `routed.rs`); empty in bridge mode.
+    pub subnets: Vec<IpNet>,
 }
 
 /// What an interface looks like, for results and CHECK.

@@ -80,13 +80,12 @@ fn routed_pods_reach_each_other_and_the_node_without_a_bridge() {
     let r = p1.ip(&["-6", "route", "show", "default"]).unwrap();
     assert!(r.contains("via fe80::1 dev eth0"), "{r}");
     node_side(&node, &host, &v4a, &v6a);
+    let _client = unreachable_subnets(&node);
     // packets: pod to pod (both families), node to pod, pod to node
     assert!(p1.ping(&v4b, 1).unwrap(), "pod1 -> pod2");
     assert!(p2.ping(&v4a, 1).unwrap(), "pod2 -> pod1");
     assert!(p1.ping(&v6b, 1).unwrap(), "pod1 -> pod2 (IPv6)");
     assert!(p2.ping(&v6a, 1).unwrap(), "pod2 -> pod1 (IPv6)");
-    // the node's own address (a node has one: here on its uplink) is the source it pings from
-    let _client = node.client();
     assert!(node.ns.ping(&v4a, 1).unwrap(), "node -> pod");
     assert!(node.ns.ping(&v6b, 1).unwrap(), "node -> pod (IPv6)");
 }
@@ -113,6 +112,31 @@ fn node_side(node: &Node, host: &str, v4a: &str, v6a: &str) {
         .ip(&["-4", "-o", "addr", "show", "dev", host])
         .unwrap();
     assert!(host_addrs.trim().is_empty(), "{host_addrs}");
+}
+
+/// An address no pod holds is unreachable on the node, not sent to its default route; the
+/// node's own address (a node has one: here on its uplink) is also the source it pings pods
+/// from. The uplink's client namespace is returned: the uplink lives while it does.
+fn unreachable_subnets(node: &Node) -> NamedNs {
+    let client = node.client();
+    node.ns
+        .ip(&["route", "add", "default", "via", "198.51.100.2"])
+        .unwrap();
+    for (dst, net) in [("10.79.0.200", SUBNET), ("fd79::c8", SUBNET6)] {
+        let got = node
+            .ns
+            .ip(&["route", "get", dst])
+            .unwrap_or_else(|e| e.to_string());
+        // EHOSTUNREACH: the kernel's answer for an unreachable route (without it: the default)
+        assert!(got.contains("No route to host"), "{dst}: {got}");
+        let family = if net.contains(':') { "-6" } else { "-4" };
+        let r = node
+            .ns
+            .ip(&[family, "route", "show", "type", "unreachable", net]);
+        let r = r.unwrap();
+        assert!(r.contains("proto 109"), "{net}: {r}");
+    }
+    client
 }
 
 #[test]

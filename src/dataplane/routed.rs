@@ -20,6 +20,13 @@
 //!   every route of its own tag it does not want. The route goes when the veth goes (the
 //!   kernel drops the routes of a deleted device), so DEL and rollback delete the host end and
 //!   nothing else.
+//! - The node makes the pod subnets themselves `unreachable` (tagged [`RT_PROTO_POD`], metric
+//!   [`UNREACHABLE_METRIC`]), as Calico blackholes its own address blocks: without a bridge
+//!   there is no connected route for them, and a packet for an address no pod holds (a pod
+//!   just deleted) would follow the default route, or loop between nodes until its TTL ends.
+//!   Longest prefix keeps the pod routes first; the highest metric keeps a bridge's connected
+//!   route first on a node that has both modes. It stays after the last DEL (ADD adds it when
+//!   missing, EEXIST otherwise).
 //! - No announcement (`announce.rs`): every neighbour of the pod is the node, and the host end
 //!   is new with each ADD, so no neighbour can hold a stale MAC for the pod's address.
 //! - Pod-to-pod traffic on one node is routed, so it passes the forward hook where the policy
@@ -44,6 +51,9 @@ pub const HOST_MAC: [u8; 6] = [0xee; 6];
 /// 109: next to the agent's 108, not among iproute2's reserved values.
 pub const RT_PROTO_POD: u8 = 109;
 
+/// The metric of the node's `unreachable` route for a routed pod subnet: the last resort.
+pub const UNREACHABLE_METRIC: u32 = u32::MAX;
+
 /// The pod's next hop for `addr`'s family.
 pub fn gateway_for(addr: IpAddr) -> IpAddr {
     if addr.is_ipv4() {
@@ -57,13 +67,14 @@ pub fn gateway_for(addr: IpAddr) -> IpAddr {
 /// on, the veth pair (host end with [`HOST_MAC`], up, no master), the pod's addresses and
 /// routes (`pod.addresses` are host prefixes, `pod.routes` via [`gateway_for`]), then the host
 /// end's sysctls and IPv6 gateway address, the pod's gateway neighbours and the node's pod
-/// routes. On any failure it deletes the host end (which takes the pod end, the routes and
-/// the address with it) before returning the error.
+/// routes, and the pod subnets' unreachable routes. On any failure it deletes the host end
+/// (which takes the pod end, the pod routes and the address with it) before returning the
+/// error; an unreachable route it made stays, as after a DEL: it belongs to the node's subnet.
 ///
 /// Netlink round trips: 1 (ifname check) + 1 (veth) + 1 (pod end up) + 1 (pod end lookup) +
 /// 1 per pod address + 1 per pod route + 1 (host end lookup) + 1 per family (gateway
-/// neighbour) + 1 per pod address (node route) [+ 1 host end IPv6 address]. IPv4 only, one
-/// route: 9.
+/// neighbour) + 1 per pod address (node route, subnet's unreachable route) [+ 1 host end
+/// IPv6 address]. IPv4 only, one route: 10.
 pub fn attach_routed(pod: &PodSpec, checked: Checked) -> Result<Attached, DpError> {
     let Checked { ns, nl: mut pod_nl } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
@@ -72,6 +83,7 @@ pub fn attach_routed(pod: &PodSpec, checked: Checked) -> Result<Attached, DpErro
     create_veth(&mut host, &mut pod_nl, &ns, pod, (None, Some(HOST_MAC)))?;
     let done = plumb(&mut host, &mut pod_nl, pod).and_then(|(host_end, pod_link)| {
         node_side(&mut host, &host_end, &pod.addresses)?;
+        unreachable(&mut host, &pod.subnets)?;
         gateways(&mut pod_nl, &pod_link, &pod.addresses)?;
         Ok(Attached {
             bridge: None,
@@ -116,6 +128,15 @@ fn node_side(host: &mut Nl, end: &Link, addresses: &[IpNet]) -> Result<(), DpErr
         host.add_route(&route).map_err(|e| {
             DpError::Kernel(format!("add route {dst} dev {} on the node", end.name), e)
         })?;
+    }
+    Ok(())
+}
+
+/// The pod subnets, unreachable on the node when no pod route catches a packet.
+fn unreachable(host: &mut Nl, subnets: &[IpNet]) -> Result<(), DpError> {
+    for &net in subnets {
+        nl::exists_ok(host.add_unreachable(net, RT_PROTO_POD, UNREACHABLE_METRIC))
+            .map_err(|e| DpError::Kernel(format!("add unreachable {net} on the node"), e))?;
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ fn pod_spec(pod: &NamedNs, n: u8) -> PodSpec {
             (net("::/0"), Some("fd42:1::1".parse().unwrap())),
         ],
         onlink: false,
+        subnets: Vec::new(),
     }
 }
 

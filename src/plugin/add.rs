@@ -138,6 +138,15 @@ pub(super) fn pod_spec(
             .collect(),
         routes,
         onlink: routed,
+        subnets: match routed {
+            true => addrs
+                .result
+                .ips
+                .iter()
+                .map(|ip| ip.address.trunc())
+                .collect(),
+            false => Vec::new(),
+        },
     }
 }
 
