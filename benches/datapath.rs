@@ -1,17 +1,22 @@
 //! Data-path benchmark (issue 16), in namespaces made here (root, under `unshare -n`; see
 //! scripts/bench.sh). Prints figures; asserts nothing about time.
 //!
-//! Two nodes on a switch, one pod on each. For every mode, three alternating rounds of the
-//! plain underlay (node to node) and pod to pod, with medians kept: TCP throughput (iperf3,
-//! one stream), the machine's CPU time per GB moved (datapath/measure.rs), and the median
-//! latency of a 1-byte TCP request/response. Modes: Lichen host-gw and VXLAN, NetworkPolicy
-//! off and on (agent `--network-policy`, no policy objects: the cost of the mode itself), with
-//! the shipped net-conf's `IPMasq`, each with pods on the bridge and in the plugin's routed mode
-//! (`"mode": "routed"`: no bridge, a /32 route per pod); and the path Flannel builds for the same backend
-//! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
+//! Two nodes on a switch, one pod on each per mode. For every mode, alternating rounds (three
+//! by default) of the plain underlay (node to node) and pod to pod, with medians kept: TCP
+//! throughput (iperf3, one stream), the machine's CPU time per GB moved
+//! (datapath/measure.rs), and the median latency of a 1-byte TCP request/response. Modes:
+//! Lichen host-gw and VXLAN, NetworkPolicy off and on (agent `--network-policy`, no policy
+//! objects: the cost of the mode itself), with the shipped net-conf's `IPMasq`, each with pods
+//! on the bridge and in the plugin's routed mode (`"mode": "routed"`: no bridge, a /32 route
+//! per pod); and the path Flannel builds for the same backend (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
 //! route directly and measure host-gw again.
 //!
+//! Lichen's bridge-mode and routed-mode pods of one backend and policy setting share one bed
+//! (both kinds on each node) and alternate within each round, so the two modes are compared
+//! under the same load.
+//!
 //! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips,
+//! `BENCH_ROUNDS` (default 3) rounds,
 //! `BENCH_BACKEND=host-gw|vxlan` for one backend only, `BENCH_MODE=bridge|routed` for Lichen's
 //! pods in one mode only.
 
@@ -95,30 +100,34 @@ fn main() {
         if only.as_deref().is_some_and(|b| b != backend(vxlan)) {
             continue;
         }
-        rows.push(measure_mode(Mode::Flannel { vxlan }, &secs, rr));
-        for (routed, policy) in [(false, false), (false, true), (true, false), (true, true)] {
-            if only_mode
-                .as_deref()
-                .is_some_and(|m| (m == "routed") != routed)
-            {
-                continue;
-            }
-            let mode = Mode::Lichen {
-                vxlan,
-                policy,
-                routed,
-            };
-            rows.push(measure_mode(mode, &secs, rr));
+        rows.extend(measure_bed(&[Mode::Flannel { vxlan }], &secs, rr));
+        for policy in [false, true] {
+            let modes: Vec<Mode> = [false, true]
+                .into_iter()
+                .filter(|&routed| {
+                    only_mode
+                        .as_deref()
+                        .is_none_or(|m| (m == "routed") == routed)
+                })
+                .map(|routed| Mode::Lichen {
+                    vxlan,
+                    policy,
+                    routed,
+                })
+                .collect();
+            rows.extend(measure_bed(&modes, &secs, rr));
         }
     }
     print_rows(&rows, &secs, rr);
 }
 
-/// The bed of one mode: the switch, the nodes and their pods, the agents, the work dir.
+/// The bed of one backend and policy setting: the switch, the nodes, a pod on each node per
+/// mode measured on it (`pods[mode][node]`: Lichen's bridge and routed pods side by side,
+/// alternated round by round, so both see the same machine), the agents, the work dir.
 struct Bed {
     _sw: Underlay,
     nodes: Vec<(NamedNs, String)>,
-    pods: Vec<(NamedNs, String)>,
+    pods: Vec<Vec<(NamedNs, String)>>,
     _agents: Vec<Agent>,
     dir: PathBuf,
 }
@@ -131,31 +140,47 @@ impl Drop for Bed {
     }
 }
 
-fn measure_mode(mode: Mode, secs: &str, rr: usize) -> Row {
-    let bed = build(mode);
-    let (n, p) = (&bed.nodes, &bed.pods);
-    assert!(
-        wait(Duration::from_secs(10), || p[0]
-            .0
-            .ping(&p[1].1, 1)
-            .unwrap_or(false)),
-        "{}: pods cannot reach each other",
-        mode.label()
-    );
-    let (mut under, mut pod, mut rr_u, mut rr_p) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..3 {
+/// `BENCH_ROUNDS` (default 3) alternating rounds on one bed for `modes` (one Flannel mode, or
+/// Lichen's modes of one backend and policy setting): the underlay, then each mode's pods.
+fn measure_bed(modes: &[Mode], secs: &str, rr: usize) -> Vec<Row> {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let bed = build(modes);
+    let n = &bed.nodes;
+    for (p, mode) in bed.pods.iter().zip(modes) {
+        let reach = || p[0].0.ping(&p[1].1, 1).unwrap_or(false);
+        let label = mode.label();
+        assert!(
+            wait(Duration::from_secs(10), reach),
+            "{label}: pods cannot reach each other"
+        );
+    }
+    let (mut under, mut rr_u) = (vec![], vec![]);
+    let (mut pod, mut rr_p) = (vec![vec![]; modes.len()], vec![vec![]; modes.len()]);
+    for _ in 0..rounds {
         under.push(measure::transfer(&n[1].0, &n[0].0, &n[1].1, secs));
-        pod.push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+        for (k, p) in bed.pods.iter().enumerate() {
+            pod[k].push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+        }
         rr_u.push(measure::request_response(&n[1].0, &n[0].0, &n[1].1, rr));
-        rr_p.push(measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr));
+        for (k, p) in bed.pods.iter().enumerate() {
+            rr_p[k].push(measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr));
+        }
     }
-    Row {
-        mode,
-        under: median_transfer(under),
-        pod: median_transfer(pod),
-        rr_under: median(rr_u),
-        rr_pod: median(rr_p),
-    }
+    let (under, rr_under) = (median_transfer(under), median(rr_u));
+    modes
+        .iter()
+        .zip(pod.into_iter().zip(rr_p))
+        .map(|(&mode, (pod, rr))| Row {
+            mode,
+            under,
+            pod: median_transfer(pod),
+            rr_under,
+            rr_pod: median(rr),
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -171,8 +196,9 @@ fn median_transfer(v: Vec<Transfer>) -> Transfer {
     }
 }
 
-/// Nodes n1 and n2 (198.51.100.11 and .12) on a switch, programmed for `mode`, a pod on each.
-fn build(mode: Mode) -> Bed {
+/// Nodes n1 and n2 (198.51.100.11 and .12) on a switch, programmed for `modes` (all of one
+/// backend and policy setting), a pod on each per mode.
+fn build(modes: &[Mode]) -> Bed {
     let sw = Underlay::create(&testkit::unique_name("lbd", "sw")).unwrap();
     let dir = std::env::temp_dir().join(format!("{}-dir", sw.ns.name));
     fs::create_dir_all(dir.join("objects")).unwrap();
@@ -186,12 +212,15 @@ fn build(mode: Mode) -> Bed {
         fs::write(dir.join(format!("objects/n{i}.json")), json).unwrap();
         nodes.push((ns, ip));
     }
-    let (agents, pods) = match mode {
-        Mode::Lichen {
-            vxlan,
-            policy,
-            routed,
-        } => lichen_nodes(&nodes, &dir, vxlan, (policy, routed)),
+    let routed: Vec<bool> = modes
+        .iter()
+        .filter_map(|m| match m {
+            Mode::Lichen { routed, .. } => Some(*routed),
+            Mode::Flannel { .. } => None,
+        })
+        .collect();
+    let (agents, pods) = match modes[0] {
+        Mode::Lichen { vxlan, policy, .. } => lichen_nodes(&nodes, &dir, vxlan, policy, &routed),
         Mode::Flannel { vxlan } => flannel_nodes(&nodes, &dir, vxlan),
     };
     Bed {
@@ -211,8 +240,9 @@ fn lichen_nodes(
     nodes: &[(NamedNs, String)],
     dir: &std::path::Path,
     vxlan: bool,
-    (policy, routed): (bool, bool),
-) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+    policy: bool,
+    routed: &[bool],
+) -> (Vec<Agent>, Vec<Vec<(NamedNs, String)>>) {
     let backend = if vxlan {
         r#"{"Type":"vxlan","DirectRouting":false}"#
     } else {
@@ -224,7 +254,7 @@ fn lichen_nodes(
     );
     fs::write(dir.join("net-conf.json"), conf).unwrap();
     let mut agents = Vec::new();
-    let mut pods = Vec::new();
+    let mut pods: Vec<Vec<(NamedNs, String)>> = routed.iter().map(|_| Vec::new()).collect();
     for (k, (ns, _)) in nodes.iter().enumerate() {
         let name = format!("n{}", k + 1);
         let args = AgentArgs {
@@ -242,13 +272,15 @@ fn lichen_nodes(
             c.env("LICHEN_LOG", "warn").spawn().expect("start agent"),
         ));
         let env = dir.join(format!("{name}.env"));
-        pods.push(attach_pod_in(
-            ns,
-            &env,
-            &dir.join(format!("{name}-ipam")),
-            &pod_name(k),
-            if routed { "routed" } else { "bridge" },
-        ));
+        for (path, &routed) in pods.iter_mut().zip(routed) {
+            path.push(attach_pod_in(
+                ns,
+                &env,
+                &dir.join(format!("{name}-ipam")),
+                &pod_name(k),
+                if routed { "routed" } else { "bridge" },
+            ));
+        }
     }
     (agents, pods)
 }
@@ -257,19 +289,19 @@ fn flannel_nodes(
     nodes: &[(NamedNs, String)],
     dir: &std::path::Path,
     vxlan: bool,
-) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+) -> (Vec<Agent>, Vec<Vec<(NamedNs, String)>>) {
     let mut pods = Vec::new();
     for (k, (ns, _)) in nodes.iter().enumerate() {
         flannel::program_node(nodes, k + 1, vxlan);
         let data = dir.join(format!("n{}-ipam", k + 1));
         pods.push(flannel::attach_pod(ns, k + 1, vxlan, &data, &pod_name(k)));
     }
-    (Vec::new(), pods)
+    (Vec::new(), vec![pods])
 }
 
 fn print_rows(rows: &[Row], secs: &str, rr: usize) {
     println!();
-    println!("Pod to pod across two nodes (iperf3 {secs} s one stream; {rr} 1-byte TCP request/responses; medians of 3 alternating rounds with the plain underlay):");
+    println!("Pod to pod across two nodes (iperf3 {secs} s one stream; {rr} 1-byte TCP request/responses; medians of alternating rounds with the plain underlay; Lichen's bridge and routed pods on one bed):");
     println!(
         "{:<34}{:>10}{:>8}{:>12}{:>8}{:>10}{:>8}",
         "", "Gbit/s", "/under", "CPU s/GB", "/under", "RR us", "/under"
