@@ -273,3 +273,37 @@ fn an_unknown_mode_is_refused_before_anything_is_leased() {
     assert!(add.stdout.contains(r#"use \"bridge\""#), "{}", add.stdout);
     assert!(node.leases().is_empty() && node.plugin_links().is_empty());
 }
+
+/// Hairpin without a bridge: a pod reaches itself through a Service address (DNAT on the node,
+/// and the masquerade kube-proxy gives traffic from an endpoint to itself). The node routes the
+/// packet back out the pod's own veth: no `hairpinMode` is needed.
+#[test]
+fn a_routed_pod_reaches_itself_through_a_service_address() {
+    testkit::require_root!();
+    let node = Node::new("rthp");
+    let conf = routed_conf(&node);
+    let pod = node.pod("p");
+    let (v4, _) = addrs(&result(&node.cni(
+        "ADD",
+        "c1",
+        Some(&pod.path),
+        "eth0",
+        &conf,
+    )));
+    let _client = node.client(); // the node's address, which the masquerade picks
+    probe::serve(&pod, &[8080], &[]);
+    for rule in [
+        "add table ip svc".to_string(),
+        "add chain ip svc pre { type nat hook prerouting priority -100; }".into(),
+        format!("add rule ip svc pre ip daddr 10.96.0.10 tcp dport 80 dnat to {v4}:8080"),
+        "add chain ip svc post { type nat hook postrouting priority 100; }".into(),
+        format!("add rule ip svc post ip saddr {v4} ip daddr {v4} masquerade"),
+    ] {
+        let out = node.ns.exec("nft", &[&rule]).unwrap();
+        assert!(out.status.success(), "nft {rule}: {out:?}");
+    }
+    assert!(
+        probe::reach(&pod.path, "10.96.0.10", 80, probe::Proto::Tcp),
+        "pod -> its own Service address"
+    );
+}

@@ -33,9 +33,9 @@ fn plugins(data: &Path) -> Vec<Plugin> {
         lichen("lichen bridge IPv4", "lb4", "bridge", v4(96)),
         lichen("lichen routed IPv4", "lr4", "routed", v4(97)),
         reference("reference IPv4", "rf4", v4(98)),
-        lichen("lichen bridge dual", "lb6", "bridge", dual(99)),
-        lichen("lichen routed dual", "lr6", "routed", dual(100)),
-        reference("reference dual", "rf6", dual(101)),
+        lichen("lichen bridge dual", "lb6", "bridge", dual(86)),
+        lichen("lichen routed dual", "lr6", "routed", dual(87)),
+        reference("reference dual", "rf6", dual(88)),
     ]
 }
 

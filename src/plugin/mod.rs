@@ -1,5 +1,5 @@
-//! The CNI verbs, one file each, the standalone IPAM plugin (`lichen-ipam`) and the loopback
-//! plugin (`loopback`).
+//! The CNI verbs, one file each (ADD's routed-mode specification in `routed.rs`), the
+//! standalone IPAM plugin (`lichen-ipam`) and the loopback plugin (`loopback`).
 //!
 //! Every entry point reads stdin and the environment, runs one verb, and prints exactly one
 //! thing on stdout: the result (ADD, VERSION, IPAM ADD), nothing (DEL, CHECK, GC, STATUS on
