@@ -1,18 +1,15 @@
-//! ADD: lease addresses, attach the pod to the node's bridge (or, in routed mode, route it:
-//! `routed.rs`), answer the result.
+//! ADD: lease addresses, attach the pod to the node's bridge (or, in routed mode, route it),
+//! answer the result. What to attach is worked out in `spec.rs`.
 //!
 //! Order matters for "a failed ADD changes nothing": everything that can be refused without side
 //! effects (config, env, a requested MAC, netns, an existing ifname) is checked first; after IPAM has leased, any
 //! failure gives the lease back before answering.
 
-use std::net::IpAddr;
-
-use ipnet::IpNet;
-
 use super::ipam::{Addresses, Allocator};
-use super::{routed, Output, Request};
-use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mac, Mode, NetConf, Route};
-use crate::dataplane::{self, Attached, BridgeSpec, DpError, PodSpec};
+use super::spec::{routed_spec, specs};
+use super::{Output, Request};
+use crate::cni::{mac, CniError, CniResult, Code, Env, Interface, Mode, Route};
+use crate::dataplane::{self, Attached, DpError, PodSpec};
 
 /// preflight → allocate → attach → result; the one rollback path: a failed attach (which
 /// undoes its own kernel changes) gives the lease back.
@@ -33,7 +30,7 @@ pub fn run(req: &Request) -> Result<Output, CniError> {
             dataplane::attach_checked(&bridge, &pod, checked).map(|a| (pod, a))
         }
         Mode::Routed => {
-            let pod = routed::spec(env, conf, &addrs, mac);
+            let pod = routed_spec(env, conf, &addrs, mac);
             dataplane::attach_routed(&pod, checked).map(|a| (pod, a))
         }
     };
@@ -51,107 +48,6 @@ pub fn run(req: &Request) -> Result<Output, CniError> {
             Err(dp_err(e))
         }
     }
-}
-
-/// The bridge and pod specifications for an attachment.
-fn specs(env: &Env, conf: &NetConf, addrs: &Addresses, mac: Option<Mac>) -> (BridgeSpec, PodSpec) {
-    let ips = &addrs.result.ips;
-    let bridge = BridgeSpec {
-        name: conf.bridge.clone(),
-        mtu: conf.mtu.or(addrs.mtu),
-        addresses: ips
-            .iter()
-            .filter_map(|ip| ip.gateway.map(|gw| with_prefix(gw, ip.address)))
-            .collect(),
-    };
-    let gateway_of = |family_v4: bool| {
-        ips.iter()
-            .filter_map(|ip| ip.gateway)
-            .find(|gw| gw.is_ipv4() == family_v4)
-    };
-    let routes = pod_routes(conf, addrs, |r| {
-        r.gw.or_else(|| gateway_of(r.dst.addr().is_ipv4()))
-    });
-    let pod = pod_spec(env, conf, addrs, mac, routes);
-    (bridge, pod)
-}
-
-/// The pod's routes: IPAM's, then a default route per family with a gateway (every family in
-/// routed mode) (or, without
-/// `isDefaultGateway`, the cluster networks); each via `via(route)`.
-pub(super) fn pod_routes(
-    conf: &NetConf,
-    addrs: &Addresses,
-    via: impl Fn(&Route) -> Option<IpAddr>,
-) -> Vec<(IpNet, Option<IpAddr>)> {
-    let ips = &addrs.result.ips;
-    let mut routes: Vec<(IpNet, Option<IpAddr>)> = Vec::new();
-    let mut push = |dst: IpNet, gw: Option<IpAddr>| {
-        if !routes.iter().any(|(d, _)| *d == dst) {
-            routes.push((dst, gw));
-        }
-    };
-    for r in &addrs.result.routes {
-        push(r.dst, via(r));
-    }
-    if conf.is_default_gateway {
-        let routed = conf.mode == Mode::Routed;
-        for ip in ips.iter().filter(|ip| routed || ip.gateway.is_some()) {
-            let any: IpNet = if ip.address.addr().is_ipv4() {
-                "0.0.0.0/0".parse().unwrap()
-            } else {
-                "::/0".parse().unwrap()
-            };
-            push(any, via(&Route::new(any, None)));
-        }
-    } else {
-        // Without a default route the pod still needs the cluster network.
-        for net in &addrs.cluster {
-            push(*net, via(&Route::new(*net, None)));
-        }
-    }
-    routes
-}
-
-/// The pod's side of an attachment, in either mode.
-pub(super) fn pod_spec(
-    env: &Env,
-    conf: &NetConf,
-    addrs: &Addresses,
-    mac: Option<Mac>,
-    routes: Vec<(IpNet, Option<IpAddr>)>,
-) -> PodSpec {
-    let routed = conf.mode == Mode::Routed;
-    let host = |a: IpNet| IpNet::new(a.addr(), a.max_prefix_len()).expect("a host prefix");
-    PodSpec {
-        netns: env.netns.clone().expect("validated for ADD"),
-        ifname: env.ifname().to_owned(),
-        mac: mac.map(|m| m.0),
-        host_veth: dataplane::host_veth_name(&conf.name, env.container_id(), env.ifname()),
-        mtu: conf.mtu.or(addrs.mtu),
-        hairpin: conf.hairpin_mode && !routed,
-        addresses: addrs
-            .result
-            .ips
-            .iter()
-            .map(|ip| if routed { host(ip.address) } else { ip.address })
-            .collect(),
-        routes,
-        onlink: routed,
-        subnets: match routed {
-            true => addrs
-                .result
-                .ips
-                .iter()
-                .map(|ip| ip.address.trunc())
-                .collect(),
-            false => Vec::new(),
-        },
-    }
-}
-
-fn with_prefix(addr: IpAddr, of: IpNet) -> IpNet {
-    IpNet::new(addr, of.prefix_len()).expect("prefix length of a valid network")
 }
 
 fn result(env: &Env, addrs: &Addresses, pod: &PodSpec, att: &Attached) -> CniResult {

@@ -1,4 +1,4 @@
-//! The CNI verbs, one file each (ADD's routed-mode specification in `routed.rs`), the
+//! The CNI verbs, one file each (ADD's specifications of an attachment in `spec.rs`), the
 //! standalone IPAM plugin (`lichen-ipam`) and the loopback plugin (`loopback`).
 //!
 //! Every entry point reads stdin and the environment, runs one verb, and prints exactly one
@@ -16,7 +16,7 @@ mod gc;
 mod ipam;
 mod ipam_plugin;
 mod loopback;
-mod routed;
+mod spec;
 mod status;
 mod version;
 
