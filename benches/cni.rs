@@ -1,11 +1,13 @@
 //! Plugin benchmark: Lichen against Debian's reference `bridge` + `host-local`, in one run, on
 //! the same machine, in namespaces made here (run it as root under `unshare -n`, see
 //! scripts/bench.sh). Prints figures and ratios; asserts nothing about time. Then ADD latency
-//! dual-stack against IPv4-only ([`dual`]).
+//! dual-stack against IPv4-only ([`dual`]), and routed mode against bridge mode ([`routed`]).
 
 mod common;
 #[path = "cni/dual.rs"]
 mod dual;
+#[path = "cni/routed.rs"]
+mod routed;
 
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -60,6 +62,14 @@ fn main() {
         .unwrap_or(30);
     if dual > 0 {
         dual::bench(&node, &work, dual);
+    }
+    // BENCH_ROUTED_ITERATIONS=0 leaves routed mode out.
+    let routed: usize = std::env::var("BENCH_ROUTED_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    if routed > 0 {
+        routed::bench(&node, &work, routed);
     }
     let _ = std::fs::remove_dir_all(&work);
 }

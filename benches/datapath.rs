@@ -1,21 +1,29 @@
 //! Data-path benchmark (issue 16), in namespaces made here (root, under `unshare -n`; see
 //! scripts/bench.sh). Prints figures; asserts nothing about time.
 //!
-//! Two nodes on a switch, one pod on each. For every mode, three alternating rounds of the
-//! plain underlay (node to node) and pod to pod, with medians kept: TCP throughput (iperf3,
-//! one stream), the machine's CPU time per GB moved (datapath/measure.rs), and the median
-//! latency of a 1-byte TCP request/response. Modes: Lichen host-gw and VXLAN, NetworkPolicy
-//! off and on (agent `--network-policy`, no policy objects: the cost of the mode itself), with
-//! the shipped net-conf's `IPMasq`; and the path Flannel builds for the same backend
-//! (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
+//! Two nodes on a switch, one pod on each per mode. For every mode, alternating rounds (three
+//! by default) of the plain underlay (node to node) and pod to pod, with medians kept: TCP
+//! throughput (iperf3, one stream), the machine's CPU time per GB moved
+//! (datapath/measure.rs), and the median latency of a 1-byte TCP request/response. Modes:
+//! Lichen host-gw and VXLAN, NetworkPolicy off and on (agent `--network-policy`, no policy
+//! objects: the cost of the mode itself), with the shipped net-conf's `IPMasq`, each with pods
+//! on the bridge and in the plugin's routed mode (`"mode": "routed"`: no bridge, a /32 route
+//! per pod); and the path Flannel builds for the same backend (datapath/flannel.rs). VXLAN runs without `DirectRouting`, which on one segment would
 //! route directly and measure host-gw again.
 //!
-//! Lichen's WireGuard backend runs after the VXLAN rows, compared with Lichen VXLAN (policy
-//! off) in the same run (datapath/wireguard.rs: userspace wireguard-go on this machine).
+//! Lichen's WireGuard backend runs after the VXLAN rows, on a bed of its own, compared with
+//! Lichen VXLAN (bridge mode, policy off) of the same run (datapath/wireguard.rs: userspace
+//! wireguard-go on this machine).
+//!
+//! Lichen's bridge-mode and routed-mode pods of one backend and policy setting share one bed
+//! (both kinds on each node) and alternate within each round, so the two modes are compared
+//! under the same load.
 //!
 //! `BENCH_IPERF_SECONDS` (default 5) per transfer, `BENCH_RR` (default 5000) round trips,
+//! `BENCH_ROUNDS` (default 3) rounds,
 //! `BENCH_BACKEND=host-gw|vxlan|wireguard` for one backend only (wireguard: with the Lichen
-//! VXLAN row it is compared with).
+//! VXLAN bridge-mode row, policy off, it is compared with), `BENCH_MODE=bridge|routed` for Lichen's
+//! pods in one mode only.
 
 mod common;
 #[path = "datapath/flannel.rs"]
@@ -35,11 +43,12 @@ use measure::Transfer;
 use testkit::mounts::{kill_netns_processes, PrivateMounts};
 use testkit::{AgentArgs, NamedNs, Source, Underlay};
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Lichen {
         vxlan: bool,
         policy: bool,
+        routed: bool,
     },
     Flannel {
         vxlan: bool,
@@ -51,8 +60,13 @@ enum Mode {
 impl Mode {
     fn label(self) -> String {
         match self {
-            Mode::Lichen { vxlan, policy } => format!(
-                "lichen {} policy {}",
+            Mode::Lichen {
+                vxlan,
+                policy,
+                routed,
+            } => format!(
+                "lichen {}{} policy {}",
+                if routed { "routed " } else { "" },
                 backend(vxlan),
                 if policy { "on" } else { "off" }
             ),
@@ -91,48 +105,55 @@ fn main() {
         .unwrap_or(5000);
     println!("Data-path benchmark (binary: {})", bin().display());
     let only = std::env::var("BENCH_BACKEND").ok();
+    let only_mode = std::env::var("BENCH_MODE").ok();
     let mut rows = Vec::new();
     if only.as_deref() == Some("wireguard") {
         // WireGuard alone: with the Lichen VXLAN row it is compared with.
-        for mode in [
-            Mode::Lichen {
-                vxlan: true,
-                policy: false,
-            },
-            Mode::LichenWg,
-        ] {
-            rows.push(measure_mode(mode, &secs, rr));
-        }
+        rows.extend(measure_bed(&[VXLAN_BASE], &secs, rr));
+        rows.extend(measure_bed(&[Mode::LichenWg], &secs, rr));
     }
     for vxlan in [false, true] {
         if only.as_deref().is_some_and(|b| b != backend(vxlan)) {
             continue;
         }
-        for mode in [
-            Mode::Flannel { vxlan },
-            Mode::Lichen {
-                vxlan,
-                policy: false,
-            },
-            Mode::Lichen {
-                vxlan,
-                policy: true,
-            },
-        ] {
-            rows.push(measure_mode(mode, &secs, rr));
+        rows.extend(measure_bed(&[Mode::Flannel { vxlan }], &secs, rr));
+        for policy in [false, true] {
+            let modes: Vec<Mode> = [false, true]
+                .into_iter()
+                .filter(|&routed| {
+                    only_mode
+                        .as_deref()
+                        .is_none_or(|m| (m == "routed") == routed)
+                })
+                .map(|routed| Mode::Lichen {
+                    vxlan,
+                    policy,
+                    routed,
+                })
+                .collect();
+            rows.extend(measure_bed(&modes, &secs, rr));
         }
         if vxlan {
-            rows.push(measure_mode(Mode::LichenWg, &secs, rr));
+            rows.extend(measure_bed(&[Mode::LichenWg], &secs, rr));
         }
     }
     print_rows(&rows, &secs, rr);
 }
 
-/// The bed of one mode: the switch, the nodes and their pods, the agents, the work dir.
+/// The row WireGuard is compared with: Lichen's VXLAN, bridge mode, policy off.
+const VXLAN_BASE: Mode = Mode::Lichen {
+    vxlan: true,
+    policy: false,
+    routed: false,
+};
+
+/// The bed of one backend and policy setting: the switch, the nodes, a pod on each node per
+/// mode measured on it (`pods[mode][node]`: Lichen's bridge and routed pods side by side,
+/// alternated round by round, so both see the same machine), the agents, the work dir.
 struct Bed {
     _sw: Underlay,
     nodes: Vec<(NamedNs, String)>,
-    pods: Vec<(NamedNs, String)>,
+    pods: Vec<Vec<(NamedNs, String)>>,
     _agents: Vec<Agent>,
     /// The nodes' private mount namespaces (WireGuard only).
     mounts: Vec<PrivateMounts>,
@@ -152,31 +173,47 @@ impl Drop for Bed {
     }
 }
 
-fn measure_mode(mode: Mode, secs: &str, rr: usize) -> Row {
-    let bed = build(mode);
-    let (n, p) = (&bed.nodes, &bed.pods);
-    assert!(
-        wait(Duration::from_secs(10), || p[0]
-            .0
-            .ping(&p[1].1, 1)
-            .unwrap_or(false)),
-        "{}: pods cannot reach each other",
-        mode.label()
-    );
-    let (mut under, mut pod, mut rr_u, mut rr_p) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..3 {
+/// `BENCH_ROUNDS` (default 3) alternating rounds on one bed for `modes` (one Flannel mode, or
+/// Lichen's modes of one backend and policy setting): the underlay, then each mode's pods.
+fn measure_bed(modes: &[Mode], secs: &str, rr: usize) -> Vec<Row> {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let bed = build(modes);
+    let n = &bed.nodes;
+    for (p, mode) in bed.pods.iter().zip(modes) {
+        let reach = || p[0].0.ping(&p[1].1, 1).unwrap_or(false);
+        let label = mode.label();
+        assert!(
+            wait(Duration::from_secs(10), reach),
+            "{label}: pods cannot reach each other"
+        );
+    }
+    let (mut under, mut rr_u) = (vec![], vec![]);
+    let (mut pod, mut rr_p) = (vec![vec![]; modes.len()], vec![vec![]; modes.len()]);
+    for _ in 0..rounds {
         under.push(measure::transfer(&n[1].0, &n[0].0, &n[1].1, secs));
-        pod.push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+        for (k, p) in bed.pods.iter().enumerate() {
+            pod[k].push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+        }
         rr_u.push(measure::request_response(&n[1].0, &n[0].0, &n[1].1, rr));
-        rr_p.push(measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr));
+        for (k, p) in bed.pods.iter().enumerate() {
+            rr_p[k].push(measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr));
+        }
     }
-    Row {
-        mode,
-        under: median_transfer(under),
-        pod: median_transfer(pod),
-        rr_under: median(rr_u),
-        rr_pod: median(rr_p),
-    }
+    let (under, rr_under) = (median_transfer(under), median(rr_u));
+    modes
+        .iter()
+        .zip(pod.into_iter().zip(rr_p))
+        .map(|(&mode, (pod, rr))| Row {
+            mode,
+            under,
+            pod: median_transfer(pod),
+            rr_under,
+            rr_pod: median(rr),
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -192,8 +229,9 @@ fn median_transfer(v: Vec<Transfer>) -> Transfer {
     }
 }
 
-/// Nodes n1 and n2 (198.51.100.11 and .12) on a switch, programmed for `mode`, a pod on each.
-fn build(mode: Mode) -> Bed {
+/// Nodes n1 and n2 (198.51.100.11 and .12) on a switch, programmed for `modes` (all of one
+/// backend and policy setting), a pod on each per mode.
+fn build(modes: &[Mode]) -> Bed {
     let sw = Underlay::create(&testkit::unique_name("lbd", "sw")).unwrap();
     let dir = std::env::temp_dir().join(format!("{}-dir", sw.ns.name));
     fs::create_dir_all(dir.join("objects")).unwrap();
@@ -207,16 +245,26 @@ fn build(mode: Mode) -> Bed {
         fs::write(dir.join(format!("objects/n{i}.json")), json).unwrap();
         nodes.push((ns, ip));
     }
-    let (agents, mounts, pods) = match mode {
-        Mode::Lichen { vxlan, policy } => {
-            let (agents, pods) = lichen_nodes(&nodes, &dir, vxlan, policy);
+    let routed: Vec<bool> = modes
+        .iter()
+        .filter_map(|m| match m {
+            Mode::Lichen { routed, .. } => Some(*routed),
+            Mode::Flannel { .. } | Mode::LichenWg => None,
+        })
+        .collect();
+    let (agents, mounts, pods) = match modes[0] {
+        Mode::Lichen { vxlan, policy, .. } => {
+            let (agents, pods) = lichen_nodes(&nodes, &dir, vxlan, policy, &routed);
             (agents, Vec::new(), pods)
         }
         Mode::Flannel { vxlan } => {
             let (agents, pods) = flannel_nodes(&nodes, &dir, vxlan);
             (agents, Vec::new(), pods)
         }
-        Mode::LichenWg => wireguard::lichen_wg_nodes(&nodes, &dir, pod_name),
+        Mode::LichenWg => {
+            let (agents, mounts, pods) = wireguard::lichen_wg_nodes(&nodes, &dir, pod_name);
+            (agents, mounts, vec![pods])
+        }
     };
     Bed {
         _sw: sw,
@@ -237,7 +285,8 @@ fn lichen_nodes(
     dir: &std::path::Path,
     vxlan: bool,
     policy: bool,
-) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+    routed: &[bool],
+) -> (Vec<Agent>, Vec<Vec<(NamedNs, String)>>) {
     let backend = if vxlan {
         r#"{"Type":"vxlan","DirectRouting":false}"#
     } else {
@@ -249,7 +298,7 @@ fn lichen_nodes(
     );
     fs::write(dir.join("net-conf.json"), conf).unwrap();
     let mut agents = Vec::new();
-    let mut pods = Vec::new();
+    let mut pods: Vec<Vec<(NamedNs, String)>> = routed.iter().map(|_| Vec::new()).collect();
     for (k, (ns, _)) in nodes.iter().enumerate() {
         let name = format!("n{}", k + 1);
         let args = AgentArgs {
@@ -267,12 +316,15 @@ fn lichen_nodes(
             c.env("LICHEN_LOG", "warn").spawn().expect("start agent"),
         ));
         let env = dir.join(format!("{name}.env"));
-        pods.push(attach_pod(
-            ns,
-            &env,
-            &dir.join(format!("{name}-ipam")),
-            &pod_name(k),
-        ));
+        for (path, &routed) in pods.iter_mut().zip(routed) {
+            path.push(attach_pod_in(
+                ns,
+                &env,
+                &dir.join(format!("{name}-ipam")),
+                &pod_name(k),
+                if routed { "routed" } else { "bridge" },
+            ));
+        }
     }
     (agents, pods)
 }
@@ -281,19 +333,19 @@ fn flannel_nodes(
     nodes: &[(NamedNs, String)],
     dir: &std::path::Path,
     vxlan: bool,
-) -> (Vec<Agent>, Vec<(NamedNs, String)>) {
+) -> (Vec<Agent>, Vec<Vec<(NamedNs, String)>>) {
     let mut pods = Vec::new();
     for (k, (ns, _)) in nodes.iter().enumerate() {
         flannel::program_node(nodes, k + 1, vxlan);
         let data = dir.join(format!("n{}-ipam", k + 1));
         pods.push(flannel::attach_pod(ns, k + 1, vxlan, &data, &pod_name(k)));
     }
-    (Vec::new(), pods)
+    (Vec::new(), vec![pods])
 }
 
 fn print_rows(rows: &[Row], secs: &str, rr: usize) {
     println!();
-    println!("Pod to pod across two nodes (iperf3 {secs} s one stream; {rr} 1-byte TCP request/responses; medians of 3 alternating rounds with the plain underlay):");
+    println!("Pod to pod across two nodes (iperf3 {secs} s one stream; {rr} 1-byte TCP request/responses; medians of alternating rounds with the plain underlay; Lichen's bridge and routed pods on one bed):");
     println!(
         "{:<34}{:>10}{:>8}{:>12}{:>8}{:>10}{:>8}",
         "", "Gbit/s", "/under", "CPU s/GB", "/under", "RR us", "/under"
@@ -310,12 +362,6 @@ fn print_rows(rows: &[Row], secs: &str, rr: usize) {
             r.rr_pod / r.rr_under
         );
     }
-    print_ratios(rows);
-}
-
-/// Lichen's rows against the flannel-equivalent path of the same backend, and WireGuard
-/// against Lichen's VXLAN (policy off), when those rows were measured.
-fn print_ratios(rows: &[Row]) {
     println!();
     println!("Lichen against the flannel-equivalent path of the same backend (throughput ×, CPU per GB ×, RR latency ×):");
     for r in rows {
@@ -329,21 +375,12 @@ fn print_ratios(rows: &[Row]) {
             print_ratio(r, base);
         }
     }
-    let vxlan = rows.iter().find(|b| {
-        matches!(
-            b.mode,
-            Mode::Lichen {
-                vxlan: true,
-                policy: false
-            }
-        )
-    });
-    if let (Some(wg), Some(vxlan)) = (
-        rows.iter().find(|r| matches!(r.mode, Mode::LichenWg)),
-        vxlan,
-    ) {
+    print_routed_vs_bridge(rows);
+    let wg = rows.iter().find(|r| matches!(r.mode, Mode::LichenWg));
+    let vxlan = rows.iter().find(|r| r.mode == VXLAN_BASE);
+    if let (Some(wg), Some(vxlan)) = (wg, vxlan) {
         println!();
-        println!("WireGuard (userspace wireguard-go: no kernel module here) against Lichen VXLAN policy off (throughput ×, CPU per GB ×, RR latency ×):");
+        println!("WireGuard (userspace wireguard-go: no kernel module here) against Lichen VXLAN, bridge, policy off (throughput ×, CPU per GB ×, RR latency ×):");
         print_ratio(wg, vxlan);
     }
 }
@@ -356,4 +393,26 @@ fn print_ratio(r: &Row, base: &Row) {
         r.pod.cpu_s_per_gb / base.pod.cpu_s_per_gb,
         r.rr_pod / base.rr_pod
     );
+}
+
+/// Routed mode against bridge mode of the same backend and policy, when both ran.
+fn print_routed_vs_bridge(rows: &[Row]) {
+    println!();
+    println!("Lichen routed mode against bridge mode (throughput ×, CPU per GB ×, RR latency ×):");
+    for r in rows {
+        let Mode::Lichen {
+            vxlan,
+            policy,
+            routed: true,
+        } = r.mode
+        else {
+            continue;
+        };
+        let Some(base) = rows.iter().find(|b| {
+            matches!(b.mode, Mode::Lichen { vxlan: v, policy: p, routed: false } if v == vxlan && p == policy)
+        }) else {
+            continue;
+        };
+        print_ratio(r, base);
+    }
 }

@@ -1,5 +1,6 @@
 //! The plugin's data plane on one node: the bridge, a veth pair per pod, addresses and routes
-//! inside the pod. Idempotent where the spec asks for it (DEL), all-or-nothing for ADD.
+//! inside the pod; or, in routed mode (`routed.rs`), no bridge and a route per pod address on
+//! the node. Idempotent where the spec asks for it (DEL), all-or-nothing for ADD.
 //!
 //! Design notes:
 //! - Two netlink sockets per operation at most: one in the node's namespace (the calling
@@ -13,15 +14,20 @@
 //!   unsolicited NA: see `announce.rs`), asked through the pod's netlink socket.
 //! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
 //! - `veth.rs`: creating and plumbing a pod's veth pair; `bridge.rs`: the node's bridge;
+//!   `routed.rs`: routed mode's ADD (link-local gateway, proxy ARP, host routes);
 //!   `tests.rs`: the kernel tests (in throwaway namespaces).
 
 mod announce;
 mod bridge;
 mod loopback;
+mod routed;
 mod veth;
 
 pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
+pub use routed::{
+    attach_routed, gateway_for, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD, UNREACHABLE_METRIC,
+};
 use veth::{create_veth, host_peer, plumb};
 
 use std::io;
@@ -58,6 +64,11 @@ pub struct PodSpec {
     pub addresses: Vec<IpNet>,
     /// Routes inside the pod (dst, gateway). A gateway on the pod's subnet needs no onlink.
     pub routes: Vec<(IpNet, Option<IpAddr>)>,
+    /// IPv4 gateways are on the link whatever the pod's prefix (routed mode's link-local one).
+    pub onlink: bool,
+    /// Routed mode: the pod's subnets (IPAM's ranges), made unreachable on the node below the
+    /// pod routes (see `routed.rs`); empty in bridge mode.
+    pub subnets: Vec<IpNet>,
 }
 
 /// What an interface looks like, for results and CHECK.
@@ -72,7 +83,8 @@ pub struct LinkInfo {
 /// What ADD created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attached {
-    pub bridge: LinkInfo,
+    /// None in routed mode.
+    pub bridge: Option<LinkInfo>,
     pub host_veth: LinkInfo,
     pub pod: LinkInfo,
 }
@@ -87,6 +99,10 @@ pub struct PodState {
     /// Host side: the veth peer's name and the bridge it is enslaved to, if found.
     pub host_veth: Option<String>,
     pub host_master: Option<String>,
+    /// Host side, routed mode: the destinations of Lichen's pod routes
+    /// ([`RT_PROTO_POD`]) through the host end, and whether it answers ARP by proxy.
+    pub host_routes: Vec<IpNet>,
+    pub host_proxy_arp: bool,
 }
 
 #[derive(Debug)]
@@ -175,7 +191,7 @@ pub fn attach_checked(
         .chain(&pod.addresses)
         .any(|a| a.addr().is_ipv6());
     let veth = enable_forwarding(v6)
-        .and_then(|()| create_veth(&mut host, &mut pod_nl, &ns, pod, br.index));
+        .and_then(|()| create_veth(&mut host, &mut pod_nl, &ns, pod, (Some(br.index), None)));
     if let Err(e) = veth {
         made.undo(&mut host, &bridge.name);
         return Err(e);
@@ -196,7 +212,7 @@ pub fn attach_checked(
             // announcement (measured: tests/mac.rs's reload case then fails every time).
             announce::announce(&ns, &mut pod_nl, &pod_link, &pod.addresses);
             Ok(Attached {
-                bridge: info(&br),
+                bridge: Some(info(&br)),
                 host_veth: info(&host_veth),
                 pod: info(&pod_link),
             })
@@ -261,13 +277,15 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         .into_iter()
         .map(|r| (r.dst, r.gateway))
         .collect();
-    let (host_veth, host_master) = host_peer(&link)?;
+    let host = host_peer(&link)?;
     Ok(PodState {
         link: info(&link),
         addresses,
         routes,
-        host_veth,
-        host_master,
+        host_veth: host.as_ref().map(|h| h.name.clone()),
+        host_master: host.as_ref().and_then(|h| h.master.clone()),
+        host_proxy_arp: host.as_ref().is_some_and(|h| h.proxy_arp),
+        host_routes: host.map(|h| h.routes).unwrap_or_default(),
     })
 }
 

@@ -21,7 +21,8 @@
 //!   protocol: environment, typed network config, results per spec version, errors),
 //!   [`subnet_file`] (the node agent → plugin hand-off, `/run/lichen/subnet.env`).
 //! - Over them: [`logging`], [`build_info`] (the version line and commit).
-//! - [`dataplane`]: the plugin's kernel code (bridge, veths, addresses).
+//! - [`dataplane`]: the plugin's kernel code (bridge, veths, addresses; routed mode's node
+//!   routes, link-local gateway and proxy ARP).
 //! - [`plugin`]: one file per CNI verb (ADD, DEL, CHECK, VERSION, GC, STATUS) plus the
 //!   standalone `lichen-ipam` entry point and IPAM delegation.
 //! - [`install`]: the plugin and its config on a node.

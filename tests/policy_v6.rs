@@ -93,8 +93,10 @@ struct Bed {
 }
 
 impl Bed {
-    fn new(backend: &str, tag: &str) -> Bed {
+    /// The bed with pods attached in the plugin's `mode` ("bridge" or "routed").
+    fn new(backend: &str, tag: &str, mode: &'static str) -> Bed {
         let mut c = Cluster::with_stack(tag, 2, backend, Stack::Dual);
+        c.pod_mode = mode;
         c.agent_args = vec!["--network-policy".into()];
         c.start_agents();
         c.put_object("ns-a.json", NAMESPACE_A);
@@ -330,8 +332,8 @@ fn deleted_policy_allows_all(b: &Bed) {
 }
 
 /// One cluster per backend; the steps run in order, each replacing the last one's policy.
-fn scenario(backend: &str, tag: &str) {
-    let b = Bed::new(backend, tag);
+fn scenario(backend: &str, tag: &str, mode: &'static str) {
+    let b = Bed::new(backend, tag, mode);
     no_policy(&b);
     pod_selector_in_both_families(&b);
     named_port_in_both_families(&b);
@@ -344,11 +346,24 @@ fn scenario(backend: &str, tag: &str) {
 #[test]
 fn network_policy_v6_host_gw() {
     testkit::require_root!();
-    scenario(r#"{"Type":"host-gw"}"#, "pv6hg");
+    scenario(r#"{"Type":"host-gw"}"#, "pv6hg", "bridge");
+}
+
+/// The same in the plugin's routed mode: both families routed, no bridge.
+#[test]
+fn network_policy_v6_host_gw_routed() {
+    testkit::require_root!();
+    scenario(r#"{"Type":"host-gw"}"#, "pv6hgr", "routed");
+}
+
+#[test]
+fn network_policy_v6_vxlan_routed() {
+    testkit::require_root!();
+    scenario(r#"{"Type":"vxlan"}"#, "pv6vxr", "routed");
 }
 
 #[test]
 fn network_policy_v6_vxlan() {
     testkit::require_root!();
-    scenario(r#"{"Type":"vxlan"}"#, "pv6vx");
+    scenario(r#"{"Type":"vxlan"}"#, "pv6vx", "bridge");
 }

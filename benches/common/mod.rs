@@ -79,10 +79,21 @@ pub fn attach_pod(
     ipam_dir: &Path,
     name: &str,
 ) -> (NamedNs, String) {
+    attach_pod_in(node, subnet_env, ipam_dir, name, "bridge")
+}
+
+/// [`attach_pod`] in the plugin's `mode` ("bridge" or "routed").
+pub fn attach_pod_in(
+    node: &NamedNs,
+    subnet_env: &Path,
+    ipam_dir: &Path,
+    name: &str,
+    mode: &str,
+) -> (NamedNs, String) {
     assert!(wait(Duration::from_secs(10), || subnet_env.exists()));
     let pod = NamedNs::create(name).unwrap();
     let conf = format!(
-        r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.1.0","name":"bench","type":"lichen","mode":"{mode}","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
         subnet_env.display(),
         ipam_dir.display()
     );

@@ -14,7 +14,11 @@
 //!   to a fresh compile's exactly when the agent enforces that state.
 //! - Same-node pods talk over the node's bridge; the forward hook only sees that traffic
 //!   with br_netfilter's `bridge-nf-call-iptables`/`-ip6tables` on (per network namespace
-//!   since Linux 5.3). The agent turns them on and reports when it cannot.
+//!   since Linux 5.3). The agent turns them on and reports when it cannot. In the plugin's
+//!   routed mode there is no bridge: every pod packet is routed, so the forward hook sees it
+//!   and br_netfilter plays no part. The agent is not told the mode: the ruleset matches pods
+//!   by address in the forward hook either way, and the switches change nothing without a
+//!   bridge.
 //! - Its errors are typed ([`PolicyError`], [`BridgeError`]: what failed, the kernel's error
 //!   as the source) and reported whole ([`super::error::chain`]).
 
@@ -198,7 +202,7 @@ impl fmt::Display for BridgeError {
         f.write_str(match self {
             BridgeError::NotLoaded => {
                 "br_netfilter is not loaded (modprobe br_netfilter): traffic \
-                 between pods on this node is NOT filtered"
+                 between pods on this node's bridge is NOT filtered (routed-mode pods are)"
             }
             BridgeError::Enable(_) => "cannot enable bridge-nf-call-iptables",
         })

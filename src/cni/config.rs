@@ -67,6 +67,27 @@ pub struct RequestedMac {
     pub value: String,
 }
 
+/// How pods are attached (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Every pod's veth is a port of the node's bridge, which holds the gateway addresses (L2
+    /// between the node's pods: hairpin, multicast). The default.
+    #[default]
+    Bridge,
+    /// No bridge: each pod's address is routed to its veth by a host route on the node, and
+    /// the pod's gateway is a link-local next hop the host end answers for (as Calico does).
+    Routed,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Bridge => "bridge",
+            Mode::Routed => "routed",
+        }
+    }
+}
+
 /// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
 /// injected by the runtime, as the spec requires).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +98,9 @@ pub struct NetConf {
     pub name: String,
     /// `type` as given (e.g. "lichen").
     pub kind: String,
-    /// Default "lichen0"; validated as an interface name.
+    /// `mode`: "bridge" (default) or "routed".
+    pub mode: Mode,
+    /// Default "lichen0"; validated as an interface name. Unused in routed mode.
     pub bridge: String,
     pub mtu: Option<u32>,
     pub hairpin_mode: bool,

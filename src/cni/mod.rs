@@ -11,7 +11,7 @@ pub mod result;
 pub mod syntax;
 pub mod version;
 
-pub use config::{Attachment, IpamConf, NetConf, RangeConf, RequestedMac, RouteConf};
+pub use config::{Attachment, IpamConf, Mode, NetConf, RangeConf, RequestedMac, RouteConf};
 pub use env::{CniArgs, Command, Env};
 pub use error::{CniError, Code};
 pub use mac::Mac;

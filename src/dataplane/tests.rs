@@ -32,6 +32,8 @@ fn pod_spec(pod: &NamedNs, n: u8) -> PodSpec {
             (net("0.0.0.0/0"), Some("10.42.1.1".parse().unwrap())),
             (net("::/0"), Some("fd42:1::1".parse().unwrap())),
         ],
+        onlink: false,
+        subnets: Vec::new(),
     }
 }
 
@@ -62,14 +64,14 @@ fn host_veth_names_are_stable_short_and_distinct() {
 /// What attach reports matches the kernel: the bridge, both host ends on it with hairpin,
 /// the bridge's addresses, forwarding on.
 fn assert_attached_as_reported(att_a: &Attached, att_b: &Attached, specs: &[&PodSpec]) {
-    assert_eq!(att_a.bridge.name, BR);
+    assert_eq!(att_a.bridge.as_ref().unwrap().name, BR);
     assert_eq!(att_a.host_veth.name, specs[0].host_veth);
     assert_eq!(att_a.pod.name, "eth0");
     assert_eq!((att_a.pod.mtu, att_a.host_veth.mtu), (1450, 1450));
     assert_eq!(att_a.pod.mac.len(), 17);
     let mut nl = Nl::open().unwrap();
     let br = nl.link(LinkId::Name(BR)).unwrap().unwrap();
-    assert_eq!(att_b.bridge.mac, br.mac_string());
+    assert_eq!(att_b.bridge.as_ref().unwrap().mac, br.mac_string());
     assert!(br.up && br.is_kind("bridge") && br.mtu == 1450);
     for s in specs {
         let veth = nl.link(LinkId::Name(&s.host_veth)).unwrap().unwrap();

@@ -1,19 +1,23 @@
 //! The veth pair of one pod: created from the node with its pod end directly inside the pod
 //! (under its final name, with its MTU), then plumbed (hairpin, up, addresses, routes); and the
-//! host end of a pod's veth, seen from the node (CHECK).
+//! host end of a pod's veth, seen from the node (CHECK). Both modes: in routed mode the host
+//! end has no master and a fixed MAC (see `routed.rs`).
+
+use ipnet::IpNet;
 
 use super::{find, kernel, DpError, PodSpec};
 use crate::netns::NetNs;
-use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl, Route};
+use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl, Route, TABLE_MAIN};
 
-/// Creates the veth pair: host end enslaved and up, pod end inside the pod as `ifname`.
-/// A stale host end of the same attachment (a crashed earlier ADD) is replaced.
+/// Creates the veth pair: host end up (enslaved to `bridge` when given, with `host_mac` when
+/// given), pod end inside the pod as `ifname`. A stale host end of the same attachment (a
+/// crashed earlier ADD) is replaced.
 pub(super) fn create_veth(
     host: &mut Nl,
     pod_nl: &mut Nl,
     ns: &NetNs,
     pod: &PodSpec,
-    bridge: u32,
+    (bridge, host_mac): (Option<u32>, Option<[u8; 6]>),
 ) -> Result<(), DpError> {
     // Not up yet: a veth peer cannot be opened before its pair is complete (ENOTCONN).
     let peer = NewLink {
@@ -27,8 +31,9 @@ pub(super) fn create_veth(
     let veth = NewLink {
         name: &pod.host_veth,
         mtu: pod.mtu,
-        master: Some(bridge),
+        master: bridge,
         up: true,
+        mac: host_mac,
         ..NewLink::default()
     };
     let kind = LinkKind::Veth { peer };
@@ -74,7 +79,9 @@ pub(super) fn plumb(
             .map_err(|e| DpError::Kernel(format!("add {addr} to {} in the pod", pod.ifname), e))?;
     }
     for &(dst, gw) in &pod.routes {
-        let route = Route::new(dst, gw, Some(pod_link.index));
+        let mut route = Route::new(dst, gw, Some(pod_link.index));
+        // A link-local gateway outside the pod's /32 (routed mode) is on the link all the same.
+        route.onlink = pod.onlink && gw.is_some_and(|g| g.is_ipv4());
         // EEXIST: the kernel's own prefix route already is this route.
         nl::exists_ok(pod_nl.add_route(&route)).map_err(|e| {
             let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
@@ -86,10 +93,21 @@ pub(super) fn plumb(
     Ok((host_veth, pod_link))
 }
 
-/// The host end of a pod's veth (seen from the calling thread's namespace) and its master.
-pub(super) fn host_peer(pod_link: &Link) -> Result<(Option<String>, Option<String>), DpError> {
+/// The host end of a pod's veth as CHECK sees it.
+pub(super) struct HostEnd {
+    pub name: String,
+    /// The bridge it is a port of.
+    pub master: Option<String>,
+    /// The destinations of Lichen's pod routes ([`super::RT_PROTO_POD`]) through it.
+    pub routes: Vec<IpNet>,
+    /// `proxy_arp` is on (routed mode).
+    pub proxy_arp: bool,
+}
+
+/// The host end of a pod's veth (seen from the calling thread's namespace).
+pub(super) fn host_peer(pod_link: &Link) -> Result<Option<HostEnd>, DpError> {
     let Some(peer) = pod_link.link.filter(|_| pod_link.is_kind("veth")) else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
     let found = host
@@ -97,7 +115,7 @@ pub(super) fn host_peer(pod_link: &Link) -> Result<(Option<String>, Option<Strin
         .map_err(kernel("look up the host end"))?;
     // Index numbers are per namespace: make sure this is the pod end's peer.
     let Some(veth) = found.filter(|l| l.is_kind("veth") && l.link == Some(pod_link.index)) else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let master = match veth.master {
         Some(m) => host
@@ -106,5 +124,19 @@ pub(super) fn host_peer(pod_link: &Link) -> Result<(Option<String>, Option<Strin
             .map(|l| l.name),
         None => None,
     };
-    Ok((Some(veth.name), master))
+    let routes = host
+        .routes(TABLE_MAIN, Some(veth.index))
+        .map_err(kernel("list routes through the host end"))?
+        .into_iter()
+        .filter(|r| r.protocol == super::RT_PROTO_POD)
+        .map(|r| r.dst)
+        .collect();
+    let proxy_arp = std::fs::read(format!("/proc/sys/net/ipv4/conf/{}/proxy_arp", veth.name))
+        .is_ok_and(|v| v.trim_ascii() == b"1");
+    Ok(Some(HostEnd {
+        name: veth.name,
+        master,
+        routes,
+        proxy_arp,
+    }))
 }

@@ -1,12 +1,15 @@
-//! CHECK: compare the pod's interface, addresses and routes, the host side and the lease with
-//! prevResult, and say everything that differs in one error.
+//! CHECK: compare the pod's interface, addresses and routes, the host side (bridge port, or in
+//! routed mode proxy ARP and the node's pod routes) and the lease with prevResult, and say
+//! everything that differs in one error.
 
 use std::net::IpAddr;
 
 use super::add::dp_err;
 use super::ipam::Allocator;
 use super::{Output, Request};
-use crate::cni::{CniError, CniResult, Code, Env, NetConf};
+use ipnet::IpNet;
+
+use crate::cni::{CniError, CniResult, Code, Env, Mode, NetConf};
 use crate::dataplane::{self, PodState};
 
 pub fn run(req: &Request) -> Result<Output, CniError> {
@@ -85,13 +88,36 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
         }
     }
     let host_veth = dataplane::host_veth_name(&conf.name, env.container_id(), ifname);
-    match (&state.host_veth, &state.host_master) {
-        (None, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
-        (Some(_), m) if m.as_deref() != Some(conf.bridge.as_str()) => diffs.push(format!(
-            "the host end of {ifname} is not attached to bridge {}",
-            conf.bridge
-        )),
+    match (&state.host_veth, &state.host_master, conf.mode) {
+        (None, _, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
+        (Some(_), m, Mode::Bridge) if m.as_deref() != Some(conf.bridge.as_str()) => {
+            diffs.push(format!(
+                "the host end of {ifname} is not attached to bridge {}",
+                conf.bridge
+            ))
+        }
+        (Some(_), _, Mode::Routed) => routed(prev, state, &mut diffs),
         _ => {}
     }
     diffs
+}
+
+/// Routed mode's host side: no bridge, proxy ARP for the IPv4 gateway, and a pod route on the
+/// node for each address.
+fn routed(prev: &CniResult, state: &PodState, diffs: &mut Vec<String>) {
+    let host = state.host_veth.as_deref().unwrap_or_default();
+    if let Some(m) = &state.host_master {
+        diffs.push(format!("the host end {host} is a port of {m}, not routed"));
+    }
+    let v4 = prev.ips.iter().any(|ip| ip.address.addr().is_ipv4());
+    if v4 && !state.host_proxy_arp {
+        diffs.push(format!("proxy_arp is off on the host end {host}"));
+    }
+    for ip in &prev.ips {
+        let a = ip.address.addr();
+        let dst = IpNet::new(a, ip.address.max_prefix_len()).expect("a host prefix");
+        if !state.host_routes.contains(&dst) {
+            diffs.push(format!("the node's route {dst} dev {host} is missing"));
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! The CNI verbs, one file each, the standalone IPAM plugin (`lichen-ipam`) and the loopback
-//! plugin (`loopback`).
+//! The CNI verbs, one file each (ADD's specifications of an attachment in `spec.rs`), the
+//! standalone IPAM plugin (`lichen-ipam`) and the loopback plugin (`loopback`).
 //!
 //! Every entry point reads stdin and the environment, runs one verb, and prints exactly one
 //! thing on stdout: the result (ADD, VERSION, IPAM ADD), nothing (DEL, CHECK, GC, STATUS on
@@ -16,6 +16,7 @@ mod gc;
 mod ipam;
 mod ipam_plugin;
 mod loopback;
+mod spec;
 mod status;
 mod version;
 

@@ -95,6 +95,8 @@ pub struct Cluster {
     pub api: Option<ApiServer>,
     /// The address families ([`Stack::V4`] unless made by [`Cluster::with_stack`]).
     pub stack: Stack,
+    /// The plugin's `mode` in [`Cluster::pod_conf`]: "bridge" (the default) or "routed".
+    pub pod_mode: &'static str,
 }
 
 impl Cluster {
@@ -146,6 +148,7 @@ impl Cluster {
             agent_env: Vec::new(),
             api: None,
             stack,
+            pod_mode: "bridge",
         };
         if api {
             c.start_api();

@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use lichen_backends::{DEVICE_PREFIX, RT_PROTO_LICHEN};
 
 use crate::agent::survey::{self, Foreign, ForeignRoute, ForeignVxlan};
+use crate::dataplane::RT_PROTO_POD;
 use crate::nl::{LinkId, Nl, TABLE_MAIN};
 
 pub(super) fn foreign(nl: &mut Nl, cluster: &[IpNet]) -> io::Result<Foreign> {
@@ -22,7 +23,8 @@ pub(super) fn foreign(nl: &mut Nl, cluster: &[IpNet]) -> io::Result<Foreign> {
     let inside = |dst: &IpNet| survey::inside(cluster, dst);
     let mut routes = Vec::new();
     for r in nl.routes(TABLE_MAIN, None)? {
-        if r.protocol == RT_PROTO_LICHEN || !inside(&r.dst) {
+        // The plugin's routed-mode pod routes are Lichen's too.
+        if r.protocol == RT_PROTO_LICHEN || r.protocol == RT_PROTO_POD || !inside(&r.dst) {
             continue;
         }
         let dev = match r.oif {

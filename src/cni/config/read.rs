@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::{absolute_path, bad, ipam, missing};
 use crate::cni::json::{self, Object, Text};
 use crate::cni::syntax::{address_of, valid_ifname};
-use crate::cni::{Attachment, CniError, CniResult, Code, IpamConf, NetConf, RequestedMac, Version};
+use crate::cni::{
+    Attachment, CniError, CniResult, Code, IpamConf, Mode, NetConf, RequestedMac, Version,
+};
 
 #[derive(Deserialize)]
 struct RawAttachment {
@@ -48,6 +50,7 @@ pub(super) fn parse(input: &[u8]) -> Result<NetConf, CniError> {
         cni_version,
         name,
         kind,
+        mode: mode(&top)?,
         bridge,
         mtu,
         hairpin_mode: top.get("hairpinMode", "true or false")?.unwrap_or(false),
@@ -79,6 +82,19 @@ fn bridge(top: &Object<'_>) -> Result<String, CniError> {
         ));
     }
     Ok(bridge)
+}
+
+/// `mode`: "bridge" (the default) or "routed".
+fn mode(top: &Object<'_>) -> Result<Mode, CniError> {
+    match top.text("mode")?.as_deref() {
+        None | Some("bridge") => Ok(Mode::Bridge),
+        Some("routed") => Ok(Mode::Routed),
+        Some(other) => Err(bad(
+            "mode",
+            other,
+            "is not a mode: use \"bridge\" (pods on the node's bridge, the default) or \"routed\" (no bridge: a host route per pod)",
+        )),
+    }
 }
 
 /// `mtu`: 68 to 65535, if given.

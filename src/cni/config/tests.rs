@@ -45,6 +45,7 @@ fn expected(v: Version) -> NetConf {
         cni_version: v,
         name: "lichen".into(),
         kind: "lichen".into(),
+        mode: Mode::Bridge,
         bridge: "lichen0".into(),
         mtu: Some(1450),
         hairpin_mode: true,
@@ -183,6 +184,7 @@ fn injected_config_with_prev_result_of_every_version() {
 fn defaults() {
     let c = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","type":"lichen"}"#).unwrap();
     assert_eq!(c.bridge, "lichen0");
+    assert_eq!(c.mode, Mode::Bridge);
     assert_eq!(c.mtu, None);
     assert!(!c.hairpin_mode);
     assert!(c.is_default_gateway);
@@ -208,6 +210,20 @@ fn defaults() {
     )
     .unwrap();
     assert!(!c.ipam.is_builtin());
+}
+
+#[test]
+fn mode_is_bridge_or_routed() {
+    let parse = |m: &str| {
+        NetConf::parse(
+            format!(r#"{{"cniVersion":"1.0.0","name":"n","type":"lichen","mode":{m}}}"#).as_bytes(),
+        )
+        .map(|c| c.mode)
+    };
+    assert_eq!(parse(r#""routed""#).unwrap(), Mode::Routed);
+    assert_eq!(parse(r#""bridge""#).unwrap(), Mode::Bridge);
+    assert_eq!(parse("null").unwrap(), Mode::Bridge);
+    assert_eq!(Mode::Routed.as_str(), "routed");
 }
 
 #[test]

@@ -15,10 +15,12 @@ impl Cluster {
     }
 
     /// The plugin config [`Cluster::pod`] attaches pods of node `k` with: the node's subnet file,
-    /// its own IPAM data dir (`<dir>/<node>-ipam`, network `cluster`).
+    /// its own IPAM data dir (`<dir>/<node>-ipam`, network `cluster`), in the cluster's
+    /// [`Cluster::pod_mode`].
     pub fn pod_conf(&self, k: usize) -> String {
         format!(
-            r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+            r#"{{"cniVersion":"1.1.0","name":"cluster","type":"lichen","mode":"{}","bridge":"lichen0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+            self.pod_mode,
             self.subnet_file(k).display(),
             self.ipam_dir(k).display()
         )

@@ -185,6 +185,18 @@ impl Nl {
         self.ack(Msg::NewRoute(msg), REPLACE)
     }
 
+    /// Adds an `unreachable` route for `dst` in the main table, tagged `protocol`, with
+    /// `metric`; EEXIST if one with the same key exists. The kernel answers what it catches
+    /// with ICMP unreachable (ENETUNREACH locally) instead of routing it elsewhere.
+    pub fn add_unreachable(&mut self, dst: IpNet, protocol: u8, metric: u32) -> io::Result<()> {
+        let mut route = Route::new(dst, None, None);
+        (route.protocol, route.metric, route.scope) =
+            (protocol, Some(metric), RouteScope::Universe);
+        let mut msg = route.message()?;
+        msg.header.kind = RouteType::Unreachable;
+        self.ack(Msg::NewRoute(msg), CREATE)
+    }
+
     /// Deletes a route (ESRCH if absent).
     pub fn delete_route(&mut self, route: &Route) -> io::Result<()> {
         let mut msg = route.message()?;

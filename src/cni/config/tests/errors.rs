@@ -19,6 +19,17 @@ fn with_name(extra: &str) -> String {
 }
 
 #[test]
+fn an_unknown_mode_says_which_there_are() {
+    let e = err(&with_name(r#""mode":"l3""#));
+    assert_eq!(e.code, 7);
+    assert_eq!(
+        e.msg,
+        r#"mode "l3" is not a mode: use "bridge" (pods on the node's bridge, the default) or "routed" (no bridge: a host route per pod)"#
+    );
+    assert_eq!(err(&with_name(r#""mode":1"#)).code, 7);
+}
+
+#[test]
 fn broken_json_is_code_6() {
     let e = err("{\"cniVersion\":\"1.0.0\",\n\"name\":\"n\"\n\"type\":\"lichen\"}");
     assert_eq!(e.code, 6);

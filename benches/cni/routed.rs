@@ -1,0 +1,87 @@
+//! ADD latency in the plugin's routed mode (`"mode": "routed"`, issue 16) against bridge mode
+//! and the reference bridge + host-local, IPv4 and dual-stack, in the same run: the
+//! configurations interleaved attachment by attachment so drift hits all alike.
+
+use std::path::Path;
+use std::time::Duration;
+
+use testkit::NamedNs;
+
+use super::{ms, pct, run, Plugin, REF};
+
+/// (lichen bridge, lichen routed, reference) × (IPv4 only, dual-stack).
+fn plugins(data: &Path) -> Vec<Plugin> {
+    let v4 = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
+    let dual = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}],[{{"subnet":"fd{n}::/64"}}]"#);
+    let lichen = |label, name: &str, mode: &str, ranges: String| Plugin {
+        label,
+        bin: super::common::bin().to_path_buf(),
+        conf: format!(
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"{mode}","bridge":"r{name}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            data.display()
+        ),
+    };
+    let reference = |label, name: &str, ranges: String| Plugin {
+        label,
+        bin: Path::new(REF).join("bridge"),
+        conf: format!(
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bridge","bridge":"r{name}","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            data.display()
+        ),
+    };
+    vec![
+        lichen("lichen bridge IPv4", "lb4", "bridge", v4(96)),
+        lichen("lichen routed IPv4", "lr4", "routed", v4(97)),
+        reference("reference IPv4", "rf4", v4(98)),
+        lichen("lichen bridge dual", "lb6", "bridge", dual(86)),
+        lichen("lichen routed dual", "lr6", "routed", dual(87)),
+        reference("reference dual", "rf6", dual(88)),
+    ]
+}
+
+/// `iterations` ADDs of each configuration, interleaved, then their DELs; prints the medians,
+/// routed / bridge and routed / reference.
+pub fn bench(node: &NamedNs, work: &Path, iterations: usize) {
+    let plugins = plugins(&work.join("routed-ipam"));
+    let pods: Vec<Vec<NamedNs>> = (0..plugins.len())
+        .map(|k| {
+            (0..iterations)
+                .map(|i| {
+                    let ns = NamedNs::create(&testkit::unique_name("lb", &format!("r{k}p{i}")));
+                    ns.unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let mut add: Vec<Vec<Duration>> = vec![Vec::new(); plugins.len()];
+    for (p, set) in plugins.iter().zip(&pods) {
+        run(node, p, "ADD", "warm", &set[0].path);
+        run(node, p, "DEL", "warm", &set[0].path);
+    }
+    #[allow(clippy::needless_range_loop)] // i indexes every configuration's pods
+    for i in 0..iterations {
+        for (k, p) in plugins.iter().enumerate() {
+            add[k].push(run(node, p, "ADD", &format!("r{i}"), &pods[k][i].path).0);
+        }
+    }
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..iterations {
+        for (k, p) in plugins.iter().enumerate() {
+            run(node, p, "DEL", &format!("r{i}"), &pods[k][i].path);
+        }
+    }
+    let median: Vec<f64> = add.iter().map(|v| ms(pct(v, 50))).collect();
+    println!();
+    println!("ADD latency, routed mode vs bridge mode ({iterations} each, interleaved; medians)");
+    for (p, m) in plugins.iter().zip(&median) {
+        println!("{:<24}{m:>9.2} ms", p.label);
+    }
+    for (family, k) in [("IPv4", 0), ("dual-stack", 3)] {
+        println!(
+            "{family}: routed / bridge {:.3}, routed / reference {:.3}, bridge / reference {:.3}",
+            median[k + 1] / median[k],
+            median[k + 1] / median[k + 2],
+            median[k] / median[k + 2]
+        );
+    }
+}
