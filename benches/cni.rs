@@ -269,3 +269,42 @@ fn ms(d: Duration) -> f64 {
 fn size(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
+
+/// `iterations` ADDs of each of `plugins`, interleaved (pod `i` of every plugin, then pod
+/// `i + 1`), after one warm-up ADD/DEL each, then their DELs; the median ADD of each in ms.
+/// `tag` keeps the namespaces and container IDs of one caller apart.
+fn interleaved_add_medians(
+    node: &NamedNs,
+    plugins: &[Plugin],
+    tag: &str,
+    iterations: usize,
+) -> Vec<f64> {
+    let pods: Vec<Vec<NamedNs>> = (0..plugins.len())
+        .map(|k| {
+            (0..iterations)
+                .map(|i| {
+                    let ns = NamedNs::create(&testkit::unique_name("lb", &format!("{tag}{k}p{i}")));
+                    ns.unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let mut add: Vec<Vec<Duration>> = vec![Vec::new(); plugins.len()];
+    for (p, set) in plugins.iter().zip(&pods) {
+        run(node, p, "ADD", "warm", &set[0].path);
+        run(node, p, "DEL", "warm", &set[0].path);
+    }
+    #[allow(clippy::needless_range_loop)] // i indexes every configuration's pods
+    for i in 0..iterations {
+        for (k, p) in plugins.iter().enumerate() {
+            add[k].push(run(node, p, "ADD", &format!("{tag}{i}"), &pods[k][i].path).0);
+        }
+    }
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..iterations {
+        for (k, p) in plugins.iter().enumerate() {
+            run(node, p, "DEL", &format!("{tag}{i}"), &pods[k][i].path);
+        }
+    }
+    add.iter().map(|v| ms(pct(v, 50))).collect()
+}

@@ -7,11 +7,10 @@
 //! here is its plain dual-stack one, as a user writes it.
 
 use std::path::Path;
-use std::time::Duration;
 
 use testkit::NamedNs;
 
-use super::{ms, pct, run, Plugin, REF};
+use super::{interleaved_add_medians, Plugin, REF};
 
 /// The four configurations: (lichen, reference) × (IPv4 only, dual-stack).
 fn plugins(data: &Path) -> [Plugin; 4] {
@@ -50,34 +49,7 @@ fn plugins(data: &Path) -> [Plugin; 4] {
 /// the dual-stack / IPv4-only ratio of each plugin.
 pub fn bench(node: &NamedNs, work: &Path, iterations: usize) {
     let plugins = plugins(&work.join("dual-ipam"));
-    let pods: Vec<Vec<NamedNs>> = (0..plugins.len())
-        .map(|k| {
-            (0..iterations)
-                .map(|i| {
-                    let ns = NamedNs::create(&testkit::unique_name("lb", &format!("d{k}p{i}")));
-                    ns.unwrap()
-                })
-                .collect()
-        })
-        .collect();
-    let mut add: Vec<Vec<Duration>> = vec![Vec::new(); plugins.len()];
-    for (p, set) in plugins.iter().zip(&pods) {
-        run(node, p, "ADD", "warm", &set[0].path);
-        run(node, p, "DEL", "warm", &set[0].path);
-    }
-    #[allow(clippy::needless_range_loop)] // i indexes every configuration's pods
-    for i in 0..iterations {
-        for (k, p) in plugins.iter().enumerate() {
-            add[k].push(run(node, p, "ADD", &format!("d{i}"), &pods[k][i].path).0);
-        }
-    }
-    #[allow(clippy::needless_range_loop)]
-    for i in 0..iterations {
-        for (k, p) in plugins.iter().enumerate() {
-            run(node, p, "DEL", &format!("d{i}"), &pods[k][i].path);
-        }
-    }
-    let median: Vec<f64> = add.iter().map(|v| ms(pct(v, 50))).collect();
+    let median = interleaved_add_medians(node, &plugins, "d", iterations);
     println!();
     println!("ADD latency, dual-stack vs IPv4-only ({iterations} each, interleaved; medians)");
     println!(

@@ -3,11 +3,10 @@
 //! configurations interleaved attachment by attachment so drift hits all alike.
 
 use std::path::Path;
-use std::time::Duration;
 
 use testkit::NamedNs;
 
-use super::{ms, pct, run, Plugin, REF};
+use super::{interleaved_add_medians, Plugin, REF};
 
 /// (lichen bridge, lichen routed, reference) × (IPv4 only, dual-stack).
 fn plugins(data: &Path) -> Vec<Plugin> {
@@ -43,34 +42,7 @@ fn plugins(data: &Path) -> Vec<Plugin> {
 /// routed / bridge and routed / reference.
 pub fn bench(node: &NamedNs, work: &Path, iterations: usize) {
     let plugins = plugins(&work.join("routed-ipam"));
-    let pods: Vec<Vec<NamedNs>> = (0..plugins.len())
-        .map(|k| {
-            (0..iterations)
-                .map(|i| {
-                    let ns = NamedNs::create(&testkit::unique_name("lb", &format!("r{k}p{i}")));
-                    ns.unwrap()
-                })
-                .collect()
-        })
-        .collect();
-    let mut add: Vec<Vec<Duration>> = vec![Vec::new(); plugins.len()];
-    for (p, set) in plugins.iter().zip(&pods) {
-        run(node, p, "ADD", "warm", &set[0].path);
-        run(node, p, "DEL", "warm", &set[0].path);
-    }
-    #[allow(clippy::needless_range_loop)] // i indexes every configuration's pods
-    for i in 0..iterations {
-        for (k, p) in plugins.iter().enumerate() {
-            add[k].push(run(node, p, "ADD", &format!("r{i}"), &pods[k][i].path).0);
-        }
-    }
-    #[allow(clippy::needless_range_loop)]
-    for i in 0..iterations {
-        for (k, p) in plugins.iter().enumerate() {
-            run(node, p, "DEL", &format!("r{i}"), &pods[k][i].path);
-        }
-    }
-    let median: Vec<f64> = add.iter().map(|v| ms(pct(v, 50))).collect();
+    let median = interleaved_add_medians(node, &plugins, "r", iterations);
     println!();
     println!("ADD latency, routed mode vs bridge mode ({iterations} each, interleaved; medians)");
     for (p, m) in plugins.iter().zip(&median) {
