@@ -98,7 +98,8 @@ pub struct PeerState {
 }
 
 impl PeerState {
-    pub(crate) fn new(public_key: Key) -> PeerState {
+    /// A peer as a device reports one just added: no endpoint, no handshake, nothing moved.
+    pub fn new(public_key: Key) -> PeerState {
         PeerState {
             public_key,
             preshared_key: None,

@@ -67,7 +67,7 @@ fn apply_peer(s: &mut DeviceState, p: &PeerConfig) {
         Some(i) => i,
         None if p.update_only => return,
         None => {
-            s.peers.push(new_peer(p.public_key));
+            s.peers.push(PeerState::new(p.public_key));
             s.peers.len() - 1
         }
     };
@@ -85,19 +85,6 @@ fn apply_peer(s: &mut DeviceState, p: &PeerConfig) {
         have.allowed_ips.clear();
     }
     have.allowed_ips.extend(p.allowed_ips.iter().copied());
-}
-
-fn new_peer(public_key: Key) -> PeerState {
-    PeerState {
-        public_key,
-        preshared_key: None,
-        endpoint: None,
-        allowed_ips: Vec::new(),
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: 0,
-    }
 }
 
 /// The controller over a [`FakeDevice`] (the path it claims: userspace).
