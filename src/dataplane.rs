@@ -26,7 +26,8 @@ mod veth;
 pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 pub use routed::{
-    attach_routed, gateway_for, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD, UNREACHABLE_METRIC,
+    attach_routed, gateway_for, remove_unreachable, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD,
+    UNREACHABLE_METRIC,
 };
 use veth::{create_veth, host_peer, plumb};
 

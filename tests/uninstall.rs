@@ -34,14 +34,18 @@ fn install(c: &Cluster) -> (PathBuf, PathBuf) {
     (bin, conf)
 }
 
-/// What the agent and the plugin made on node 0 is gone: its routes, devices, tables and
-/// subnet file.
+/// What the agent and the plugin made on node 0 is gone: its routes (the agent's, proto 108,
+/// and routed mode's unreachable pod subnet, proto 109; a live pod keeps its own), devices,
+/// tables and subnet file.
 fn assert_node_clean(c: &Cluster, subnet: &Path) {
     let node = &c.nodes[0].ns;
-    assert_eq!(
-        node.ip(&["route", "show", "proto", "108"]).unwrap().trim(),
-        ""
-    );
+    for family in ["-4", "-6"] {
+        let left = node.ip(&[family, "route", "show", "proto", "108"]).unwrap();
+        assert_eq!(left.trim(), "", "{family}");
+        // a live routed pod keeps its own route: only the subnet's must go
+        let left = node.ip(&[family, "route", "show", "proto", "109"]).unwrap();
+        assert!(!left.contains("unreachable"), "{family}: {left}");
+    }
     for dev in ["lichen.1", "lichen0"] {
         assert!(
             node.ip(&["link", "show", dev]).is_err(),
@@ -60,6 +64,15 @@ fn uninstall_all_removes_what_install_and_the_agent_made() {
     c.agent_args.push("--network-policy".into());
     c.start_agents();
     let (_pod, _ip) = c.pod(0, "a");
+    // and one in routed mode: its pod subnet's unreachable route outlives the pod
+    c.pod_mode = "routed";
+    let (_routed, _ip) = c.pod(0, "r");
+    let node = &c.nodes[0].ns;
+    let unreachable = node.ip(&["route", "show", "proto", "109"]).unwrap();
+    assert!(
+        unreachable.contains("unreachable 10.100.1.0/24"),
+        "{unreachable}"
+    );
     wait_for("node1's route to node2", WAIT, || {
         c.route(0, "10.100.2.0/24").contains("lichen.1")
     });

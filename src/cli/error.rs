@@ -31,6 +31,9 @@ pub enum CliError {
     NodeRules(RulesError),
     /// Netlink could not be opened (the cleanups).
     Netlink(io::Error),
+    /// The routed-mode pod subnets' unreachable routes could not be removed (`uninstall
+    /// --all`).
+    PodSubnets(crate::dataplane::DpError),
     /// The plugin's bridge could not be removed (`uninstall --all`).
     Bridge {
         name: String,
@@ -93,6 +96,7 @@ impl fmt::Display for CliError {
             CliError::NodeRules(e) => e.fmt(f),
             CliError::Netlink(_) => f.write_str("netlink"),
             CliError::Bridge { name, .. } => write!(f, "bridge {name}"),
+            CliError::PodSubnets(_) => f.write_str("the routed pod subnets' unreachable routes"),
             CliError::File { what, path, .. } => write!(f, "{what} {}", path.display()),
             CliError::NoAgent { addr, .. } => {
                 write!(f, "no agent at {addr} (is `lichen agent` running?)")
@@ -119,6 +123,7 @@ impl std::error::Error for CliError {
             CliError::Install(e) => e.source(),
             CliError::Cleanup(e) => e.source(),
             CliError::NodeRules(e) => e.source(),
+            CliError::PodSubnets(e) => Some(e),
             CliError::Netlink(source)
             | CliError::Bridge { source, .. }
             | CliError::File { source, .. }

@@ -50,7 +50,8 @@ pub(super) fn install(i: InstallCmd) -> Result<(), CliError> {
 }
 
 /// `lichen uninstall [--all]`: the files first (so the runtime stops calling the plugin), then,
-/// with --all, what the agent made, with the agent's own cleanup and the plugin's bridge.
+/// with --all, what the agent made, with the agent's own cleanup, and the plugin's bridge and
+/// routed mode's unreachable pod-subnet routes.
 pub(super) fn uninstall(u: UninstallCmd) -> i32 {
     let bridge = crate::install::installed_bridge(&u.conf_dir);
     let files = crate::install::uninstall(&u.bin_dir, &u.conf_dir)
@@ -69,6 +70,12 @@ pub(super) fn uninstall(u: UninstallCmd) -> i32 {
             name: bridge,
             source,
         }),
+    }
+    match crate::dataplane::remove_unreachable() {
+        Ok(nets) => nets
+            .iter()
+            .for_each(|n| println!("removed the routed pods' unreachable route {n}")),
+        Err(e) => errors.push(CliError::PodSubnets(e)),
     }
     let dir = u.subnet_file.parent().unwrap_or(std::path::Path::new("/"));
     let staged = dir.join(crate::install::CONFLIST_NAME);

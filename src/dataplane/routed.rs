@@ -141,6 +141,20 @@ fn unreachable(host: &mut Nl, subnets: &[IpNet]) -> Result<(), DpError> {
     Ok(())
 }
 
+/// Removes the pod subnets' unreachable routes ADD made (`lichen uninstall --all`: they
+/// outlive every DEL, as the bridge does); returns the subnets.
+pub fn remove_unreachable() -> Result<Vec<IpNet>, DpError> {
+    let mut host = Nl::open().map_err(kernel("open netlink"))?;
+    let nets = host
+        .unreachables(nl::TABLE_MAIN, RT_PROTO_POD)
+        .map_err(kernel("list the unreachable routes"))?;
+    for &net in &nets {
+        nl::missing_ok(host.delete_unreachable(net, RT_PROTO_POD, UNREACHABLE_METRIC))
+            .map_err(|e| DpError::Kernel(format!("delete unreachable {net}"), e))?;
+    }
+    Ok(nets)
+}
+
 /// The pod's permanent neighbour entry for each family's gateway: the host end's MAC.
 fn gateways(pod_nl: &mut Nl, pod_link: &Link, addresses: &[IpNet]) -> Result<(), DpError> {
     let mut families: Vec<IpAddr> = addresses.iter().map(|a| gateway_for(a.addr())).collect();

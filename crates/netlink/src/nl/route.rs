@@ -244,7 +244,39 @@ impl Nl {
     }
 }
 
-/// A blackhole route's destination, when it is in `table`.
+impl Nl {
+    /// The destinations of the `unreachable` routes of `table` with `protocol` (both
+    /// families): what [`Nl::add_unreachable`] made.
+    pub fn unreachables(&mut self, table: u32, protocol: u8) -> io::Result<Vec<IpNet>> {
+        let mut req = RouteMessage::default();
+        set_table(&mut req, table);
+        let replies = self.dump(Msg::GetRoute(req))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                Msg::NewRoute(m)
+                    if m.header.kind == RouteType::Unreachable
+                        && u8::from(m.header.protocol) == protocol =>
+                {
+                    blackhole_dst(m, table)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Deletes the `unreachable` route to `dst` with `protocol` and `metric` (ESRCH if absent).
+    pub fn delete_unreachable(&mut self, dst: IpNet, protocol: u8, metric: u32) -> io::Result<()> {
+        let mut route = Route::new(dst, None, None);
+        (route.protocol, route.metric, route.scope) =
+            (protocol, Some(metric), RouteScope::Universe);
+        let mut msg = route.message()?;
+        msg.header.kind = RouteType::Unreachable;
+        self.ack(Msg::DelRoute(msg), ACK)
+    }
+}
+
+/// A blackhole or unreachable route's destination, when it is in `table`.
 fn blackhole_dst(m: RouteMessage, table: u32) -> Option<IpNet> {
     let mut in_table = u32::from(m.header.table);
     let mut dst = None;
