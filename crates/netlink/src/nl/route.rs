@@ -189,12 +189,10 @@ impl Nl {
     /// `metric`; EEXIST if one with the same key exists. The kernel answers what it catches
     /// with ICMP unreachable (ENETUNREACH locally) instead of routing it elsewhere.
     pub fn add_unreachable(&mut self, dst: IpNet, protocol: u8, metric: u32) -> io::Result<()> {
-        let mut route = Route::new(dst, None, None);
-        (route.protocol, route.metric, route.scope) =
-            (protocol, Some(metric), RouteScope::Universe);
-        let mut msg = route.message()?;
-        msg.header.kind = RouteType::Unreachable;
-        self.ack(Msg::NewRoute(msg), CREATE)
+        self.ack(
+            Msg::NewRoute(unreachable_msg(dst, protocol, metric)?),
+            CREATE,
+        )
     }
 
     /// Deletes a route (ESRCH if absent).
@@ -267,13 +265,17 @@ impl Nl {
 
     /// Deletes the `unreachable` route to `dst` with `protocol` and `metric` (ESRCH if absent).
     pub fn delete_unreachable(&mut self, dst: IpNet, protocol: u8, metric: u32) -> io::Result<()> {
-        let mut route = Route::new(dst, None, None);
-        (route.protocol, route.metric, route.scope) =
-            (protocol, Some(metric), RouteScope::Universe);
-        let mut msg = route.message()?;
-        msg.header.kind = RouteType::Unreachable;
-        self.ack(Msg::DelRoute(msg), ACK)
+        self.ack(Msg::DelRoute(unreachable_msg(dst, protocol, metric)?), ACK)
     }
+}
+
+/// The message of an `unreachable` route to `dst` (main table, scope universe).
+fn unreachable_msg(dst: IpNet, protocol: u8, metric: u32) -> io::Result<RouteMessage> {
+    let mut route = Route::new(dst, None, None);
+    (route.protocol, route.metric, route.scope) = (protocol, Some(metric), RouteScope::Universe);
+    let mut msg = route.message()?;
+    msg.header.kind = RouteType::Unreachable;
+    Ok(msg)
 }
 
 /// A blackhole or unreachable route's destination, when it is in `table`.
