@@ -16,8 +16,8 @@ use crate::model::Mac;
 /// admin may add `108 lichen` to /etc/iproute2/rt_protos.d/lichen.conf to see the name).
 pub const RT_PROTO_LICHEN: u8 = 108;
 
-/// The kernel objects that should exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The kernel objects that should exist (`Default`: nothing, what a cleanup plans towards).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Desired {
     /// The underlay interface, resolving [`Dev::Underlay`].
     pub underlay_ifindex: u32,

@@ -215,15 +215,7 @@ fn switching_wireguard_to_host_gw_deletes_the_unroutable_and_the_device() {
 #[test]
 fn cleanup_removes_the_device_and_its_routes() {
     let mut k = kernel_with(&want(&peers3(), &wg()));
-    let none = Desired {
-        underlay_ifindex: 0,
-        device: None,
-        routes: vec![],
-        neighbours: vec![],
-        fdb: vec![],
-        peers: vec![],
-        wireguard: None,
-    };
+    let none = Desired::default();
     let ops = converge(&mut k, &none);
     assert_eq!(ops.last(), Some(&Op::DeleteWireguard { dev: wg_dev() }));
     assert_eq!(k.actual(), Actual::default());

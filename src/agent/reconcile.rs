@@ -257,15 +257,7 @@ impl<K: Kernel> Reconciler<K> {
     /// could not be.
     pub fn cleanup(&mut self) -> Vec<ReconcileError> {
         let mut errors = Vec::new();
-        let empty = Desired {
-            underlay_ifindex: 0,
-            device: None,
-            routes: Vec::new(),
-            neighbours: Vec::new(),
-            fdb: Vec::new(),
-            peers: Vec::new(),
-            wireguard: None,
-        };
+        let empty = Desired::default();
         match self.kernel.actual() {
             Ok(actual) => {
                 for op in backends::plan(&empty, &actual) {

@@ -191,15 +191,7 @@ fn vxlan_state_is_read_back_as_applied_and_removed_again() {
     assert_eq!(after.devices[0].fdb.len(), 1);
 
     // Cleanup: nothing of ours is left.
-    let none = Desired {
-        underlay_ifindex: 0,
-        device: None,
-        routes: vec![],
-        neighbours: vec![],
-        fdb: vec![],
-        peers: vec![],
-        wireguard: None,
-    };
+    let none = Desired::default();
     assert_eq!(converge(&mut k, &none), Actual::default());
     assert!(!run_ok("ip", &["-o", "link"]).contains("lichen.1"));
 }

@@ -227,25 +227,22 @@ impl Nl {
     /// The destinations of the `blackhole` routes of `table` (both families): what another
     /// network plugin (Calico, for its own address blocks) leaves behind.
     pub fn blackholes(&mut self, table: u32) -> io::Result<Vec<IpNet>> {
-        let mut req = RouteMessage::default();
-        set_table(&mut req, table);
-        let replies = self.dump(Msg::GetRoute(req))?;
-        Ok(replies
-            .into_iter()
-            .filter_map(|r| match r {
-                Msg::NewRoute(m) if m.header.kind == RouteType::BlackHole => {
-                    blackhole_dst(m, table)
-                }
-                _ => None,
-            })
-            .collect())
+        self.routes_of_kind(table, RouteType::BlackHole, None)
     }
-}
 
-impl Nl {
     /// The destinations of the `unreachable` routes of `table` with `protocol` (both
     /// families): what [`Nl::add_unreachable`] made.
     pub fn unreachables(&mut self, table: u32, protocol: u8) -> io::Result<Vec<IpNet>> {
+        self.routes_of_kind(table, RouteType::Unreachable, Some(protocol))
+    }
+
+    /// The destinations of the routes of `kind` in `table` (of `protocol` when given).
+    fn routes_of_kind(
+        &mut self,
+        table: u32,
+        kind: RouteType,
+        protocol: Option<u8>,
+    ) -> io::Result<Vec<IpNet>> {
         let mut req = RouteMessage::default();
         set_table(&mut req, table);
         let replies = self.dump(Msg::GetRoute(req))?;
@@ -253,10 +250,10 @@ impl Nl {
             .into_iter()
             .filter_map(|r| match r {
                 Msg::NewRoute(m)
-                    if m.header.kind == RouteType::Unreachable
-                        && u8::from(m.header.protocol) == protocol =>
+                    if m.header.kind == kind
+                        && protocol.is_none_or(|p| u8::from(m.header.protocol) == p) =>
                 {
-                    blackhole_dst(m, table)
+                    route_dst(m, table)
                 }
                 _ => None,
             })
@@ -279,7 +276,7 @@ fn unreachable_msg(dst: IpNet, protocol: u8, metric: u32) -> io::Result<RouteMes
 }
 
 /// A blackhole or unreachable route's destination, when it is in `table`.
-fn blackhole_dst(m: RouteMessage, table: u32) -> Option<IpNet> {
+fn route_dst(m: RouteMessage, table: u32) -> Option<IpNet> {
     let mut in_table = u32::from(m.header.table);
     let mut dst = None;
     for attr in m.attributes {

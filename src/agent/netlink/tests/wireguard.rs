@@ -80,13 +80,8 @@ fn device(peer_key: [u8; 32]) -> WgDevice {
 
 fn wanting(dev: &WgDevice) -> Desired {
     Desired {
-        underlay_ifindex: 0,
-        device: None,
-        routes: vec![],
-        neighbours: vec![],
-        fdb: vec![],
-        peers: vec![],
         wireguard: Some(dev.clone()),
+        ..Desired::default()
     }
 }
 
