@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what building, the demo and the tests need on a fresh Debian machine (as root).
+# Installs what building, the demo and the tests need on a fresh Debian machine (as root), and
+# any further Debian packages named as arguments (scripts/bench.sh: Go and libcni).
 set -euo pipefail
-need=(iproute2 iputils-ping nftables iptables ethtool containernetworking-plugins qemu-user iperf3 file procps python3-yaml containerd runc python3-grpcio gcc libc6-dev wireguard-go wireguard-tools tcpdump)
+need=("$@" iproute2 iputils-ping nftables iptables ethtool containernetworking-plugins qemu-user iperf3 file procps python3-yaml containerd runc python3-grpcio gcc libc6-dev wireguard-go wireguard-tools tcpdump)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
