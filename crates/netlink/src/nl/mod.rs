@@ -7,7 +7,7 @@
 //!
 //! Design notes:
 //! - One call = one request and its replies (an ACK, one object or a dump): callers can count
-//!   round trips. [`Batch`] puts several requests in one round trip (see `sock.rs`).
+//!   round trips. [`Nl::batch`] puts several requests in one round trip (see `sock.rs`).
 //! - Objects are our own small types ([`Link`], [`Addr`], [`Route`]), built from and into
 //!   netlink-packet-route's types in one file per family (`link.rs`, `addr.rs`, `route.rs`); the
 //!   agent's objects (neighbours, FDB entries, vxlan links) go in the same way.
