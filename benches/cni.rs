@@ -1,8 +1,11 @@
 //! Plugin benchmark: Lichen against Debian's reference `bridge` + `host-local`, in one run, on
 //! the same machine, in namespaces made here (run it as root under `unshare -n`, see
 //! scripts/bench.sh). Prints figures and ratios; asserts nothing about time. Then ADD latency
-//! dual-stack against IPv4-only ([`dual`]), and routed mode against bridge mode ([`routed`]).
+//! dual-stack against IPv4-only ([`dual`]), routed mode against bridge mode ([`routed`]), and
+//! with `LICHEN_BENCH_BASELINE`, this binary against a baseline one ([`ab`]).
 
+#[path = "cni/ab.rs"]
+mod ab;
 mod common;
 #[path = "cni/dual.rs"]
 mod dual;
@@ -71,6 +74,12 @@ fn main() {
     if routed > 0 {
         routed::bench(&node, &work, routed);
     }
+    // LICHEN_BENCH_BASELINE=<binary>: this binary against that one, paired (issue 16).
+    let ab: usize = std::env::var("BENCH_AB_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    ab::bench(&node, &work, ab);
     let _ = std::fs::remove_dir_all(&work);
 }
 

@@ -7,7 +7,8 @@
 //!   thread's) and one opened inside the pod's namespace. The pod end of the veth is created
 //!   from the node directly inside the pod (`IFLA_NET_NS_FD` in the peer message) under its
 //!   final name, up, with its MTU: no rename, no move, no second namespace switch.
-//! - Round trips are counted and kept low (see `attach`); nothing is spawned.
+//! - Round trips are counted and kept low (see `attach`): requests that need no answer before
+//!   the next go in one datagram (`Nl::batch`); nothing is spawned, no thread either.
 //! - ADD rolls back by deleting the host end (the pod end goes with it); DEL deletes the host
 //!   end by its deterministic name first, which needs no namespace switch.
 //! - Once attached, the kernel announces the pod's addresses from the pod (gratuitous ARP,
@@ -168,10 +169,10 @@ pub fn host_veth_name(network: &str, container_id: &str, ifname: &str) -> String
 /// [`bridge::Made::undo`]), before returning the error.
 ///
 /// Netlink round trips with the bridge already in place: 1 (ifname check in the pod) + 1 (bridge
-/// lookup) + 1 per bridge address + 1 (veth) + 1 (hairpin, if asked) + 1 (pod end up) + 1 (pod
-/// end lookup) + 1 per pod address + 1 per pod route + 1 (host end lookup) [+ 1 bridge re-read
-/// when its MAC may have changed] + 1 (the pod end's MAC set again: the announcement). IPv4
-/// only, one route: 11 (12).
+/// lookup) + 1 per bridge address + 1 (veth) + 1 (hairpin, if asked) + 1 (pod end up, and its
+/// lookup) + 1 (the pod's addresses and routes, one batch) + 1 (host end lookup) [+ 1 bridge
+/// re-read when its MAC may have changed] + 1 (the pod end's MAC set again: the announcement).
+/// IPv4 only, one route: 8 (9). Requests in one round trip go in one datagram (`Nl::batch`).
 pub fn attach(bridge: &BridgeSpec, pod: &PodSpec) -> Result<Attached, DpError> {
     attach_checked(bridge, pod, preflight(&pod.netns, &pod.ifname)?)
 }
@@ -197,7 +198,7 @@ pub fn attach_checked(
         made.undo(&mut host, &bridge.name);
         return Err(e);
     }
-    match plumb(&mut host, &mut pod_nl, pod) {
+    match plumb(&mut host, &mut pod_nl, pod, None) {
         Ok((host_veth, pod_link)) => {
             // A bridge without a MAC of its own takes its lowest port's: re-read it when the
             // new port may have changed it.
@@ -299,6 +300,26 @@ fn enable_forwarding(v6: bool) -> Result<(), DpError> {
     }
     for f in files {
         std::fs::write(f, b"1").map_err(|e| DpError::Kernel(format!("write {f}"), e))?;
+    }
+    Ok(())
+}
+
+/// One netlink batch (see [`Nl::batch`]): `f` queues requests, noting for each what it does
+/// and whether EEXIST is success; the first failure is the error, worded as when the requests
+/// went one by one. `socket` names the socket for a send or receive failure.
+fn batch(
+    nl: &mut Nl,
+    socket: &'static str,
+    f: impl FnOnce(&mut Nl, &mut Vec<(String, bool)>) -> io::Result<()>,
+) -> Result<(), DpError> {
+    let mut what = Vec::new();
+    let results = nl
+        .batch(|nl| f(nl, &mut what))
+        .map_err(|e| DpError::Kernel(what.last().map(|w| w.0.clone()).unwrap_or_default(), e))?
+        .map_err(kernel(socket))?;
+    for ((w, exists_ok), r) in what.into_iter().zip(results) {
+        let r = if exists_ok { nl::exists_ok(r) } else { r };
+        r.map_err(|e| DpError::Kernel(w, e))?;
     }
     Ok(())
 }

@@ -37,7 +37,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use super::{
-    create_veth, enable_forwarding, info, kernel, plumb, Attached, Checked, DpError, PodSpec,
+    batch, create_veth, enable_forwarding, info, kernel, plumb, Attached, Checked, DpError, PodSpec,
 };
 use crate::nl::{self, Link, LinkId, Nl, Route};
 
@@ -64,30 +64,28 @@ pub fn gateway_for(addr: IpAddr) -> IpAddr {
 }
 
 /// ADD's data plane in routed mode, for a namespace [`super::preflight`] checked: forwarding
-/// on, the veth pair (host end with [`HOST_MAC`], up, no master), the pod's addresses and
-/// routes (`pod.addresses` are host prefixes, `pod.routes` via [`gateway_for`]), then the host
-/// end's sysctls and IPv6 gateway address, the pod's gateway neighbours and the node's pod
-/// routes, and the pod subnets' unreachable routes. On any failure it deletes the host end
+/// on, the veth pair (host end with [`HOST_MAC`], up, no master), the pod's addresses, routes
+/// (`pod.addresses` are host prefixes, `pod.routes` via [`gateway_for`]) and gateway
+/// neighbours, then the host end's sysctls and IPv6 gateway address, the node's pod routes,
+/// and the pod subnets' unreachable routes. On any failure it deletes the host end
 /// (which takes the pod end, the pod routes and the address with it) before returning the
 /// error; an unreachable route it made stays, as after a DEL: it belongs to the node's subnet.
 ///
-/// Netlink round trips: 1 (ifname check) + 1 (veth) + 1 (pod end up) + 1 (pod end lookup) +
-/// 1 per pod address + 1 per pod route + 1 (host end lookup) + 1 per family (gateway
-/// neighbour) + 1 per pod address (node route, subnet's unreachable route) [+ 1 host end
-/// IPv6 address]. IPv4 only, one route: 10.
+/// Netlink round trips: 1 (ifname check) + 1 (veth) + 1 (pod end up, and its lookup) + 1 (the
+/// pod's addresses, routes and gateway neighbours, one batch) + 1 (host end lookup) + 1 (the
+/// node's pod routes and unreachable routes [and the host end's IPv6 address], one batch):
+/// 6, whatever the families.
 pub fn attach_routed(pod: &PodSpec, checked: Checked) -> Result<Attached, DpError> {
     let Checked { ns, nl: mut pod_nl } = checked;
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
     let v6 = pod.addresses.iter().any(|a| a.addr().is_ipv6());
     enable_forwarding(v6)?;
     create_veth(&mut host, &mut pod_nl, &ns, pod, (None, Some(HOST_MAC)))?;
-    let done = plumb(&mut host, &mut pod_nl, pod).and_then(|(host_end, pod_link)| {
-        node_side(&mut host, &host_end, &pod.addresses)?;
-        unreachable(&mut host, &pod.subnets)?;
-        gateways(&mut pod_nl, &pod_link, &pod.addresses)?;
+    let done = plumb(&mut host, &mut pod_nl, pod, Some(HOST_MAC)).and_then(|(end, pod_link)| {
+        node_side(&mut host, &end, pod)?;
         Ok(Attached {
             bridge: None,
-            host_veth: info(&host_end),
+            host_veth: info(&end),
             pod: info(&pod_link),
         })
     });
@@ -99,10 +97,12 @@ pub fn attach_routed(pod: &PodSpec, checked: Checked) -> Result<Attached, DpErro
     done
 }
 
-/// The node's side: proxy ARP on the host end (IPv4), its link-local gateway address (IPv6),
-/// and a route per pod address through it.
-fn node_side(host: &mut Nl, end: &Link, addresses: &[IpNet]) -> Result<(), DpError> {
-    if addresses.iter().any(|a| a.addr().is_ipv4()) {
+/// The node's side: proxy ARP on the host end (IPv4), then in one batch its link-local
+/// gateway address (IPv6), a route per pod address through it, and the pod subnets'
+/// unreachable routes (EEXIST but for the first ADD: one request in the batch costs next to
+/// nothing, a lookup first would be a round trip).
+fn node_side(host: &mut Nl, end: &Link, pod: &PodSpec) -> Result<(), DpError> {
+    if pod.addresses.iter().any(|a| a.addr().is_ipv4()) {
         for (f, v) in [
             (
                 format!("/proc/sys/net/ipv4/conf/{}/proxy_arp", end.name),
@@ -116,29 +116,28 @@ fn node_side(host: &mut Nl, end: &Link, addresses: &[IpNet]) -> Result<(), DpErr
             std::fs::write(&f, v).map_err(|e| DpError::Kernel(format!("write {f}"), e))?;
         }
     }
-    if addresses.iter().any(|a| a.addr().is_ipv6()) {
-        let gw = IpNet::new(IpAddr::V6(GATEWAY_V6), 64).expect("a valid prefix");
-        nl::exists_ok(host.add_addr(end.index, gw, true))
-            .map_err(|e| DpError::Kernel(format!("add {gw} to {}", end.name), e))?;
-    }
-    for a in addresses {
-        let dst = IpNet::new(a.addr(), a.max_prefix_len()).expect("a host prefix");
-        let mut route = Route::new(dst, None, Some(end.index));
-        route.protocol = RT_PROTO_POD;
-        host.add_route(&route).map_err(|e| {
-            DpError::Kernel(format!("add route {dst} dev {} on the node", end.name), e)
-        })?;
-    }
-    Ok(())
-}
-
-/// The pod subnets, unreachable on the node when no pod route catches a packet.
-fn unreachable(host: &mut Nl, subnets: &[IpNet]) -> Result<(), DpError> {
-    for &net in subnets {
-        nl::exists_ok(host.add_unreachable(net, RT_PROTO_POD, UNREACHABLE_METRIC))
-            .map_err(|e| DpError::Kernel(format!("add unreachable {net} on the node"), e))?;
-    }
-    Ok(())
+    batch(host, "netlink on the node", |nl, what| {
+        if pod.addresses.iter().any(|a| a.addr().is_ipv6()) {
+            let gw = IpNet::new(IpAddr::V6(GATEWAY_V6), 64).expect("a valid prefix");
+            what.push((format!("add {gw} to {}", end.name), true));
+            nl.add_addr(end.index, gw, true)?;
+        }
+        for a in &pod.addresses {
+            let dst = IpNet::new(a.addr(), a.max_prefix_len()).expect("a host prefix");
+            let mut route = Route::new(dst, None, Some(end.index));
+            route.protocol = RT_PROTO_POD;
+            what.push((
+                format!("add route {dst} dev {} on the node", end.name),
+                false,
+            ));
+            nl.add_route(&route)?;
+        }
+        for &net in &pod.subnets {
+            what.push((format!("add unreachable {net} on the node"), true));
+            nl.add_unreachable(net, RT_PROTO_POD, UNREACHABLE_METRIC)?;
+        }
+        Ok(())
+    })
 }
 
 /// Removes the pod subnets' unreachable routes ADD made (`lichen uninstall --all`: they
@@ -153,17 +152,4 @@ pub fn remove_unreachable() -> Result<Vec<IpNet>, DpError> {
             .map_err(|e| DpError::Kernel(format!("delete unreachable {net}"), e))?;
     }
     Ok(nets)
-}
-
-/// The pod's permanent neighbour entry for each family's gateway: the host end's MAC.
-fn gateways(pod_nl: &mut Nl, pod_link: &Link, addresses: &[IpNet]) -> Result<(), DpError> {
-    let mut families: Vec<IpAddr> = addresses.iter().map(|a| gateway_for(a.addr())).collect();
-    families.sort();
-    families.dedup();
-    for gw in families {
-        pod_nl
-            .replace_neigh(pod_link.index, gw, &HOST_MAC)
-            .map_err(|e| DpError::Kernel(format!("add neighbour {gw} in the pod"), e))?;
-    }
-    Ok(())
 }

@@ -80,6 +80,8 @@ fn assert_attached_as_reported(att_a: &Attached, att_b: &Attached, specs: &[&Pod
         assert_eq!(veth.mtu, 1450);
         let details = run_ok("ip", &["-d", "-o", "link", "show", "dev", &s.host_veth]);
         assert!(details.contains("hairpin on"), "{details}");
+        // one queue each way, said at creation (see nl's `new_link_message`)
+        assert!(details.contains("numtxqueues 1 numrxqueues 1"), "{details}");
     }
     let br_addrs = run_ok("ip", &["-o", "addr", "show", "dev", BR]);
     assert!(br_addrs.contains("10.42.1.1/24") && br_addrs.contains("fd42:1::1/64"));
@@ -99,11 +101,12 @@ fn assert_pod_inside(a: &NamedNs) {
     assert!(r4.contains("via 10.42.1.1 dev eth0"), "{r4}");
     let r6 = a.ip(&["-6", "route", "show", "default"]).unwrap();
     assert!(r6.contains("via fd42:1::1 dev eth0"), "{r6}");
-    let link = a.ip(&["-o", "link", "show", "dev", "eth0"]).unwrap();
+    let link = a.ip(&["-d", "-o", "link", "show", "dev", "eth0"]).unwrap();
     assert!(
         link.contains("mtu 1450") && link.contains("state UP"),
         "{link}"
     );
+    assert!(link.contains("numtxqueues 1 numrxqueues 1"), "{link}");
 }
 
 #[test]

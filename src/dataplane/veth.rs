@@ -3,9 +3,11 @@
 //! host end of a pod's veth, seen from the node (CHECK). Both modes: in routed mode the host
 //! end has no master and a fixed MAC (see `routed.rs`).
 
+use std::net::IpAddr;
+
 use ipnet::IpNet;
 
-use super::{find, kernel, DpError, PodSpec};
+use super::{batch, find, kernel, DpError, PodSpec};
 use crate::netns::NetNs;
 use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl, Route, TABLE_MAIN};
 
@@ -53,12 +55,17 @@ pub(super) fn create_veth(
         .map_err(|e| DpError::Kernel(what(), e))
 }
 
-/// Everything after the veth exists: hairpin, pod end up, its addresses and routes. Returns
-/// the host end and the pod end as they now are.
+/// Everything after the veth exists: hairpin, pod end up, its addresses and routes, and in
+/// routed mode (`gateway_mac`) the pod's permanent neighbours for its gateways. Returns the
+/// host end and the pod end as they now are.
+///
+/// Round trips: 1 (hairpin, if asked) + 1 (pod end up, and its lookup) + 1 (addresses,
+/// routes, neighbours: one batch) + 1 (host end lookup).
 pub(super) fn plumb(
     host: &mut Nl,
     pod_nl: &mut Nl,
     pod: &PodSpec,
+    gateway_mac: Option<[u8; 6]>,
 ) -> Result<(Link, Link), DpError> {
     if pod.hairpin {
         host.set_hairpin(LinkId::Name(&pod.host_veth), true)
@@ -68,29 +75,61 @@ pub(super) fn plumb(
         up: Some(true),
         ..LinkChange::default()
     };
-    pod_nl
-        .set_link(LinkId::Name(&pod.ifname), &up)
-        .map_err(|e| DpError::Kernel(format!("set {} up in the pod", pod.ifname), e))?;
-    let pod_link =
-        find(pod_nl, &pod.ifname)?.ok_or_else(|| DpError::NoSuchInterface(pod.ifname.clone()))?;
-    for &addr in &pod.addresses {
-        pod_nl
-            .add_addr(pod_link.index, addr, true)
-            .map_err(|e| DpError::Kernel(format!("add {addr} to {} in the pod", pod.ifname), e))?;
-    }
-    for &(dst, gw) in &pod.routes {
-        let mut route = Route::new(dst, gw, Some(pod_link.index));
-        // A link-local gateway outside the pod's /32 (routed mode) is on the link all the same.
-        route.onlink = pod.onlink && gw.is_some_and(|g| g.is_ipv4());
-        // EEXIST: the kernel's own prefix route already is this route.
-        nl::exists_ok(pod_nl.add_route(&route)).map_err(|e| {
-            let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
-            DpError::Kernel(format!("add route {dst}{via} in the pod"), e)
-        })?;
-    }
+    let (set, found) = pod_nl
+        .set_link_and_get(LinkId::Name(&pod.ifname), &up)
+        .map_err(kernel("netlink in the pod"))?;
+    set.map_err(|e| DpError::Kernel(format!("set {} up in the pod", pod.ifname), e))?;
+    let pod_link = found
+        .map_err(|e| DpError::Kernel(format!("look up {}", pod.ifname), e))?
+        .ok_or_else(|| DpError::NoSuchInterface(pod.ifname.clone()))?;
+    in_pod(pod_nl, pod, &pod_link, gateway_mac)?;
     let host_veth = find(host, &pod.host_veth)?
         .ok_or_else(|| DpError::NoSuchInterface(pod.host_veth.clone()))?;
     Ok((host_veth, pod_link))
+}
+
+/// The pod end's addresses and routes, and the gateway neighbours, in one batch; the first
+/// failure is the error, worded as when they went one by one.
+fn in_pod(
+    pod_nl: &mut Nl,
+    pod: &PodSpec,
+    link: &Link,
+    gateway_mac: Option<[u8; 6]>,
+) -> Result<(), DpError> {
+    batch(pod_nl, "netlink in the pod", |nl, what| {
+        for &addr in &pod.addresses {
+            what.push((format!("add {addr} to {} in the pod", pod.ifname), false));
+            nl.add_addr(link.index, addr, true)?;
+        }
+        for &(dst, gw) in &pod.routes {
+            let mut route = Route::new(dst, gw, Some(link.index));
+            // A link-local gateway outside the pod's /32 (routed mode) is on the link all the
+            // same.
+            route.onlink = pod.onlink && gw.is_some_and(|g| g.is_ipv4());
+            let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
+            // EEXIST: the kernel's own prefix route already is this route.
+            what.push((format!("add route {dst}{via} in the pod"), true));
+            nl.add_route(&route)?;
+        }
+        if let Some(mac) = gateway_mac {
+            for gw in gateways(&pod.addresses) {
+                what.push((format!("add neighbour {gw} in the pod"), false));
+                nl.replace_neigh(link.index, gw, &mac)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Each family's gateway (routed mode's next hops), once.
+fn gateways(addresses: &[IpNet]) -> Vec<IpAddr> {
+    let mut families: Vec<IpAddr> = addresses
+        .iter()
+        .map(|a| super::gateway_for(a.addr()))
+        .collect();
+    families.sort();
+    families.dedup();
+    families
 }
 
 /// The host end of a pod's veth as CHECK sees it.

@@ -124,6 +124,8 @@ pub struct Message<'a> {
     pub flags: u16,
     pub seq: u32,
     pub payload: &'a [u8],
+    /// The whole message, header included.
+    pub whole: &'a [u8],
 }
 
 /// Splits a receive buffer into messages; stops at the first truncated one.
@@ -141,6 +143,7 @@ pub fn messages(mut buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
             flags: u16::from_ne_bytes([buf[6], buf[7]]),
             seq: u32::from_ne_bytes(buf[8..12].try_into().ok()?),
             payload: &buf[NLMSG_HDRLEN..len],
+            whole: &buf[..len],
         };
         buf = &buf[align(len).min(buf.len())..];
         Some(msg)

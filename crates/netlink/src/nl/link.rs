@@ -4,7 +4,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
-use super::{Msg, Nl, ACK, CREATE};
+use super::{is_not_found, Msg, Nl, ACK, CREATE, GET};
 use crate::netns::NetNs;
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, InfoVxlan, LinkAttribute,
@@ -204,23 +204,29 @@ impl Nl {
 
     /// Changes MTU, state and master of an existing link in one request.
     pub fn set_link(&mut self, id: LinkId<'_>, change: &LinkChange) -> io::Result<()> {
-        let mut msg = id.message();
-        if let Some(mtu) = change.mtu {
-            msg.attributes.push(LinkAttribute::Mtu(mtu));
-        }
-        if let Some(master) = change.master {
-            msg.attributes.push(LinkAttribute::Controller(master));
-        }
-        if let Some(mac) = change.mac {
-            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        }
-        if let Some(up) = change.up {
-            if up {
-                msg.header.flags |= LinkFlags::Up;
-            }
-            msg.header.change_mask |= LinkFlags::Up;
-        }
-        self.ack(Msg::NewLink(msg), ACK)
+        self.ack(Msg::NewLink(change_message(id, change)), ACK)
+    }
+
+    /// [`Nl::set_link`], then [`Nl::link`] on the same link, in one round trip: the change's
+    /// result and the link as it is after it.
+    pub fn set_link_and_get(
+        &mut self,
+        id: LinkId<'_>,
+        change: &LinkChange,
+    ) -> io::Result<(io::Result<()>, io::Result<Option<Link>>)> {
+        let set = (Msg::NewLink(change_message(id, change)), ACK);
+        let get = (Msg::GetLink(id.message()), GET);
+        let mut replies = self.sock.batch(vec![set, get])?.into_iter();
+        let set = replies.next().expect("one reply per request").map(drop);
+        let link = match replies.next().expect("one reply per request") {
+            Ok(mut v) => Ok(v.pop().and_then(|m| match m {
+                Msg::NewLink(m) => Some(Link::from_msg(m)),
+                _ => None,
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        };
+        Ok((set, link))
     }
 
     /// Sets hairpin mode on a bridge port (`IFLA_BRPORT_MODE` in the port's slave data).
@@ -244,10 +250,23 @@ fn new_link_message(link: &NewLink<'_>, kind: &LinkKind<'_>) -> LinkMessage {
     let mut msg = link.message();
     let info = match kind {
         LinkKind::Bridge => vec![LinkInfo::Kind(InfoKind::Bridge)],
-        LinkKind::Veth { peer } => vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer.message()))),
-        ],
+        LinkKind::Veth { peer } => {
+            // One queue each way on both ends, said at creation: what the kernel leaves a veth
+            // with anyway, but without it the kernel allocates one per CPU and then cuts the
+            // real count to 1, and cutting waits for an RCU grace period, twice per pair
+            // (Linux drivers/net/veth.c, `veth_newlink` -> `veth_init_queues`, which skips it
+            // when the request has IFLA_NUM_TX/RX_QUEUES; `netif_set_real_num_tx_queues` ->
+            // `synchronize_net` when disabling queues). Measured (perf sched_switch): two
+            // `synchronize_rcu_expedited` sleeps per ADD, gone with these.
+            let one_queue = || [LinkAttribute::NumTxQueues(1), LinkAttribute::NumRxQueues(1)];
+            msg.attributes.extend(one_queue());
+            let mut peer = peer.message();
+            peer.attributes.extend(one_queue());
+            vec![
+                LinkInfo::Kind(InfoKind::Veth),
+                LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+            ]
+        }
         LinkKind::Vxlan {
             vni,
             port,
@@ -276,6 +295,27 @@ fn new_link_message(link: &NewLink<'_>, kind: &LinkKind<'_>) -> LinkMessage {
         LinkKind::Wireguard => vec![LinkInfo::Kind(InfoKind::Wireguard)],
     };
     msg.attributes.push(LinkAttribute::LinkInfo(info));
+    msg
+}
+
+/// The request of [`Nl::set_link`].
+fn change_message(id: LinkId<'_>, change: &LinkChange) -> LinkMessage {
+    let mut msg = id.message();
+    if let Some(mtu) = change.mtu {
+        msg.attributes.push(LinkAttribute::Mtu(mtu));
+    }
+    if let Some(master) = change.master {
+        msg.attributes.push(LinkAttribute::Controller(master));
+    }
+    if let Some(mac) = change.mac {
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
+    if let Some(up) = change.up {
+        if up {
+            msg.header.flags |= LinkFlags::Up;
+        }
+        msg.header.change_mask |= LinkFlags::Up;
+    }
     msg
 }
 

@@ -1,27 +1,24 @@
-//! Netlink, synchronously: a thin facade over rtnetlink (netlink-proto's connection, on smol's
-//! socket, carrying [`msg::Msg`]: only the message families Lichen uses).
+//! Netlink, synchronously: a thin facade over rtnetlink (a blocking socket of our own,
+//! `sock.rs`, carrying [`msg::Msg`]: only the message families Lichen uses).
 //!
-//! `Nl` owns one rtnetlink connection (in the namespace it was opened in) and drives it inside
-//! `smol::block_on` for each call, so callers stay synchronous and no executor thread is spawned.
-//! Errors keep the kernel's errno so callers can tell EEXIST from ENOENT.
+//! `Nl` owns one rtnetlink socket (in the namespace it was opened in) and makes each call on
+//! the calling thread: no executor, no reactor thread. Errors keep the kernel's errno so
+//! callers can tell EEXIST from ENOENT.
 //!
 //! Design notes:
 //! - One call = one request and its replies (an ACK, one object or a dump): callers can count
-//!   round trips. The `Connection` future is polled together with the request (`future::or`),
-//!   so it keeps moving while the request is in flight, and keeps its state between calls.
-//!   Netlink replies are queued by the kernel before `sendmsg` returns, so the socket is read
-//!   at once without waiting on the reactor.
+//!   round trips. [`Nl::batch`] puts several requests in one round trip (see `sock.rs`).
 //! - Objects are our own small types ([`Link`], [`Addr`], [`Route`]), built from and into
 //!   netlink-packet-route's types in one file per family (`link.rs`, `addr.rs`, `route.rs`); the
 //!   agent's objects (neighbours, FDB entries, vxlan links) go in the same way.
 //! - The socket has `NETLINK_GET_STRICT_CHK` on (where the kernel has it, 4.20+), so dumps are
 //!   filtered by the kernel (by interface, table); the parsers filter again, so older kernels
 //!   give the same answers.
-//! - The rtnetlink stack without the `rtnetlink` crate's handle layer: its connection is typed
-//!   to netlink-packet-route's `RouteNetlinkMessage`, whose one decoder (and the trace log's
-//!   Debug of it) links every rtnetlink family in, traffic control and rules included. The
-//!   same connection (netlink-proto) on the same smol socket (netlink-sys) with [`msg::Msg`],
-//!   which has only links, addresses, routes and neighbours, is ~150 KB smaller on every target.
+//! - No `rtnetlink` crate: its messages are typed to netlink-packet-route's
+//!   `RouteNetlinkMessage`, whose one decoder links every rtnetlink family in, traffic control
+//!   and rules included. [`msg::Msg`] has only links, addresses, routes and neighbours (~150 KB
+//!   smaller on every target). The agent's [`Monitor`] still reads events through
+//!   netlink-proto's connection on smol's socket.
 
 mod addr;
 pub mod ethtool;
@@ -30,6 +27,7 @@ mod monitor;
 mod msg;
 mod neigh;
 mod route;
+mod sock;
 mod vxlan;
 pub mod xtables;
 
@@ -43,21 +41,18 @@ pub use vxlan::VxlanInfo;
 use std::io;
 
 use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
-    NLM_F_REPLACE, NLM_F_REQUEST,
+    NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use netlink_proto::sys::protocols::NETLINK_ROUTE;
-use netlink_proto::sys::{AsyncSocket, SmolSocket, SocketAddr};
-use netlink_proto::{Connection, ConnectionHandle};
-use smol::stream::StreamExt;
 
 use crate::netns::NetNs;
 use msg::Msg;
+use sock::Sock;
 
 /// A netlink route socket bound to one namespace.
 pub struct Nl {
-    conn: Connection<Msg, SmolSocket>,
-    handle: ConnectionHandle<Msg>,
+    sock: Sock,
+    /// Inside [`Nl::batch`]: the requests queued for its one round trip.
+    queue: Option<Vec<(Msg, u16)>>,
 }
 
 /// Request flags for the kinds of exchange we make.
@@ -71,14 +66,10 @@ const DUMP: u16 = NLM_F_REQUEST | NLM_F_DUMP;
 impl Nl {
     /// A socket in the calling thread's namespace.
     pub fn open() -> io::Result<Nl> {
-        let (mut conn, handle, _unsolicited) =
-            netlink_proto::new_connection_with_socket::<Msg, SmolSocket>(NETLINK_ROUTE)?;
-        // Best effort: kernels before 4.20 lack it, and the parsers filter again anyway.
-        let _ = conn
-            .socket_mut()
-            .socket_mut()
-            .set_netlink_get_strict_chk(true);
-        Ok(Nl { conn, handle })
+        Ok(Nl {
+            sock: Sock::open()?,
+            queue: None,
+        })
     }
 
     /// A socket inside `ns` (entered only to create the socket).
@@ -89,37 +80,40 @@ impl Nl {
     /// Sends one request and collects its replies (none for an ACK-only exchange). A kernel
     /// error becomes an `io::Error` with its errno.
     fn exchange(&mut self, msg: Msg, flags: u16) -> io::Result<Vec<Msg>> {
-        let mut req = NetlinkMessage::from(msg);
-        req.header.flags = flags;
-        let mut replies = self
-            .handle
-            .request(req, SocketAddr::new(0, 0))
-            .map_err(|_| request_failed())?;
-        let op = async move {
-            let mut out = Vec::new();
-            while let Some(reply) = replies.next().await {
-                match reply.payload {
-                    NetlinkPayload::InnerMessage(m) => out.push(m),
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::Overrun(_) => {
-                        return Err(io::Error::from_raw_os_error(libc::ENOBUFS))
-                    }
-                    // ACK, DONE, NOOP.
-                    _ => {}
-                }
+        if let Some(queue) = &mut self.queue {
+            if flags & NLM_F_ACK == 0 {
+                return Err(io::Error::other(
+                    "a lookup or dump cannot wait in a netlink batch",
+                ));
             }
-            Ok(out)
-        };
-        let conn = &mut self.conn;
-        let driver = async move {
-            conn.await;
-            Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "netlink connection closed",
-            ))
-        };
-        // The request first: it queues the message, then the connection sends and reads.
-        smol::block_on(smol::future::or(op, driver))
+            queue.push((msg, flags));
+            return Ok(Vec::new());
+        }
+        let mut replies = self.sock.batch(vec![(msg, flags)])?;
+        replies.pop().expect("one reply per request")
+    }
+
+    /// Runs `f` with every change it requests (adds, sets, replaces, deletes: the calls answered
+    /// by an ACK; lookups and dumps are refused) queued, then sends them in one round trip:
+    /// one result per request, in the order `f` made them. The kernel carries on after a failed
+    /// request (see `sock.rs`), so batch only changes the caller undoes together on failure.
+    /// The outer error is `f`'s own (nothing is sent then), the middle one the socket's.
+    #[allow(clippy::type_complexity)] // three levels, each its own failure
+    pub fn batch<E>(
+        &mut self,
+        f: impl FnOnce(&mut Nl) -> Result<(), E>,
+    ) -> Result<io::Result<Vec<io::Result<()>>>, E> {
+        self.queue = Some(Vec::new());
+        let built = f(self);
+        let queued = self.queue.take().unwrap_or_default();
+        built?;
+        if queued.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        Ok(self
+            .sock
+            .batch(queued)
+            .map(|replies| replies.into_iter().map(|r| r.map(drop)).collect()))
     }
 
     /// A request answered by an ACK or an error.
@@ -170,12 +164,6 @@ pub fn missing_ok(r: io::Result<()>) -> io::Result<()> {
         Err(e) if is_not_found(&e) => Ok(()),
         other => other,
     }
-}
-
-/// The request could not be queued: the connection is gone (the words rtnetlink's
-/// `Error::RequestFailed` printed, which this crate used before it spoke netlink-proto directly).
-fn request_failed() -> io::Error {
-    io::Error::other("A netlink request failed")
 }
 
 fn invalid(what: &str) -> io::Error {

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use super::*;
 use testkit::{enter_node, run_ok};
 
@@ -200,4 +202,56 @@ fn a_wireguard_link_is_created_or_its_kind_refused() {
             assert!(nl.link(LinkId::Name("licwg0")).unwrap().is_none());
         }
     }
+}
+
+/// A batch: every request is answered on its own, in order, a failed one in the middle
+/// included; a lookup is refused inside one; set-and-get sees its own change.
+#[test]
+fn a_batch_answers_each_request() {
+    testkit::require_root!();
+    enter_node();
+    let mut nl = Nl::open().unwrap();
+    let bridge = NewLink {
+        name: "licb0",
+        ..NewLink::default()
+    };
+    nl.create_link(&bridge, &LinkKind::Bridge).unwrap();
+    let (set, link) = nl
+        .set_link_and_get(
+            LinkId::Name("licb0"),
+            &LinkChange {
+                up: Some(true),
+                ..LinkChange::default()
+            },
+        )
+        .unwrap();
+    set.unwrap();
+    let link = link.unwrap().unwrap();
+    assert!(link.up, "{link:?}");
+    let a: IpNet = "203.0.113.7/24".parse().unwrap();
+    let b: IpNet = "203.0.113.8/24".parse().unwrap();
+    let results = nl
+        .batch(|nl| {
+            nl.add_addr(link.index, a, false)?;
+            nl.add_addr(link.index, a, false)?;
+            nl.add_addr(link.index, b, false)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(is_exists(results[1].as_ref().unwrap_err()), "{results:?}");
+    assert!(results[2].is_ok(), "{results:?}");
+    let mut addrs: Vec<IpNet> = nl
+        .addrs(Some(link.index))
+        .unwrap()
+        .into_iter()
+        .map(|x| x.net)
+        .filter(|n| n.addr().is_ipv4())
+        .collect();
+    addrs.sort();
+    assert_eq!(addrs, vec![a, b]);
+    let refused = nl.batch(|nl| nl.link(LinkId::Index(link.index)).map(drop));
+    assert!(refused.is_err());
+    nl.delete_link(LinkId::Index(link.index)).unwrap();
 }
