@@ -77,6 +77,10 @@ impl PolicyKernel for NetlinkKernel {
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         NftPolicy.bridge_filtering()
     }
+
+    fn bridged_pods(&mut self) -> io::Result<bool> {
+        NftPolicy.bridged_pods()
+    }
 }
 
 /// The policy reconciler's kernel: an nftables socket per transaction, no netlink route
@@ -94,6 +98,16 @@ impl PolicyKernel for NftPolicy {
 
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         bridge_filtering()
+    }
+
+    fn bridged_pods(&mut self) -> io::Result<bool> {
+        // One link dump on a socket of its own (the policy thread keeps none). The plugin's
+        // host ends are `lic` + 12 hex digits (`dataplane::host_veth_name`); a master makes
+        // one a bridge port.
+        let links = crate::nl::Nl::open()?.links()?;
+        Ok(links
+            .iter()
+            .any(|l| l.name.starts_with("lic") && l.master.is_some()))
     }
 }
 

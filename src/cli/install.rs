@@ -62,10 +62,11 @@ pub(super) fn uninstall(u: UninstallCmd) -> i32 {
         return code;
     }
     let mut errors = agent_cleanup(&u.subnet_file);
-    match crate::nl::Nl::open()
-        .and_then(|mut nl| crate::nl::missing_ok(nl.delete_link(crate::nl::LinkId::Name(&bridge))))
+    match crate::nl::Nl::open().and_then(|mut nl| nl.delete_link(crate::nl::LinkId::Name(&bridge)))
     {
-        Ok(()) => println!("removed bridge {bridge} (if it was there)"),
+        Ok(()) => println!("removed bridge {bridge}"),
+        // routed mode (the default) makes no bridge
+        Err(e) if crate::nl::is_not_found(&e) => {}
         Err(source) => errors.push(CliError::Bridge {
             name: bridge,
             source,
