@@ -31,6 +31,17 @@ pub(super) fn install(i: InstallCmd) -> Result<(), CliError> {
         },
         None => (crate::install::DEFAULT_CONFLIST.to_owned(), true),
     };
+    let conflist = match i.mode {
+        Some(m) if builtin => crate::install::with_mode(&conflist, m),
+        Some(m) => {
+            println!(
+                "--mode {} left alone: an own conflist is written as given (set \"mode\" in it)",
+                m.as_str()
+            );
+            conflist
+        }
+        None => conflist,
+    };
     let inst = crate::install::Install {
         bin_dir: i.bin_dir,
         conf_dir: i.conf_dir,

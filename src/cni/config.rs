@@ -90,6 +90,18 @@ impl Mode {
     }
 }
 
+/// `routed` or `bridge` (`lichen install --mode`).
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "routed" => Ok(Mode::Routed),
+            "bridge" => Ok(Mode::Bridge),
+            _ => Err(format!("{s:?} is not a mode: use routed or bridge")),
+        }
+    }
+}
+
 /// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
 /// injected by the runtime, as the spec requires).
 #[derive(Debug, Clone, PartialEq, Eq)]
