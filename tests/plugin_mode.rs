@@ -113,6 +113,18 @@ fn a_node_with_bridge_pods_keeps_bridging_until_they_are_gone() {
         assert_eq!(master_of(&node, r), None);
         assert_ne!(ip(r), "10.76.0.1", "the gateway stays reserved");
     }
+    // asked for outright, the gateway is refused in routed mode too
+    let p6 = node.pod("p6");
+    let gw = node.cni_env(
+        "ADD",
+        "c6",
+        Some(&p6.path),
+        "eth0",
+        &auto,
+        vec![("CNI_ARGS", "IP=10.76.0.1")],
+    );
+    assert_eq!(error_code(&gw), 101, "{} {}", gw.stdout, gw.stderr);
+    assert!(!node.leases().contains(&"10.76.0.1".to_string()));
     assert!(p4.ping(&ip(&r5), 1).unwrap(), "routed pod -> routed pod");
     assert!(node.ns.ping(&ip(&r4), 1).unwrap(), "node -> routed pod");
     check_passes(&node, "c4", &p4, &auto, &out4);
