@@ -167,6 +167,11 @@ pub fn host_veth_name(network: &str, container_id: &str, ifname: &str) -> String
     format!("lic{:012x}", lichen_backends::fnv1a(&key) >> 16)
 }
 
+/// Whether `name` is a host end's name as [`host_veth_name`] makes them.
+pub fn is_host_veth_name(name: &str) -> bool {
+    name.len() == 15 && name.starts_with("lic") && name[3..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
 /// MTU, add addresses tolerating EEXIST, up), then the veth pair (the pod end created directly
 /// inside the netns under `ifname`, MTU, up), the host end enslaved to the bridge with hairpin as

@@ -101,13 +101,12 @@ impl PolicyKernel for NftPolicy {
     }
 
     fn bridged_pods(&mut self) -> io::Result<bool> {
-        // One link dump on a socket of its own (the policy thread keeps none). The plugin's
-        // host ends are `lic` + 12 hex digits (`dataplane::host_veth_name`); a master makes
-        // one a bridge port.
+        // One link dump on a socket of its own (the policy thread keeps none); a master makes
+        // one of the plugin's host ends a bridge port.
         let links = crate::nl::Nl::open()?.links()?;
         Ok(links
             .iter()
-            .any(|l| l.name.starts_with("lic") && l.master.is_some()))
+            .any(|l| crate::dataplane::is_host_veth_name(&l.name) && l.master.is_some()))
     }
 }
 
