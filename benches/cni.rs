@@ -90,7 +90,7 @@ fn plugins(data: &Path) -> [Plugin; 2] {
             label: "lichen",
             bin: common::bin().to_path_buf(),
             conf: format!(
-                r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
+                r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
                 data.display()
             ),
         },

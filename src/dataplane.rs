@@ -15,17 +15,20 @@
 //!   unsolicited NA: see `announce.rs`), asked through the pod's netlink socket.
 //! - `loopback.rs`: `lo` in a pod, for `lichen` invoked as `loopback`.
 //! - `veth.rs`: creating and plumbing a pod's veth pair; `bridge.rs`: the node's bridge;
-//!   `routed.rs`: routed mode's ADD (link-local gateway, proxy ARP, host routes);
+//!   `routed.rs`: routed mode's ADD (link-local gateway, proxy ARP, host routes); `mode.rs`:
+//!   the mode of a config without one (routed, unless the node's bridge has ports);
 //!   `tests.rs`: the kernel tests (in throwaway namespaces).
 
 mod announce;
 mod bridge;
 mod loopback;
+mod mode;
 mod routed;
 mod veth;
 
 pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
+pub use mode::node_mode;
 pub use routed::{
     attach_routed, gateway_for, remove_unreachable, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD,
     UNREACHABLE_METRIC,
@@ -105,6 +108,11 @@ pub struct PodState {
     /// ([`RT_PROTO_POD`]) through the host end, and whether it answers ARP by proxy.
     pub host_routes: Vec<IpNet>,
     pub host_proxy_arp: bool,
+    /// Host side: the host end's addresses (routed mode: [`GATEWAY_V6`]/64 for IPv6 pods).
+    pub host_addresses: Vec<IpNet>,
+    /// The pod's neighbour entries on the interface for the link-local gateways
+    /// ([`GATEWAY_V4`], [`GATEWAY_V6`]; routed mode's, permanent with [`HOST_MAC`]).
+    pub gateway_neighbours: Vec<nl::Neigh>,
 }
 
 #[derive(Debug)]
@@ -158,6 +166,11 @@ pub fn host_veth_name(network: &str, container_id: &str, ifname: &str) -> String
         .collect();
     // the top 48 bits are the best mixed
     format!("lic{:012x}", lichen_backends::fnv1a(&key) >> 16)
+}
+
+/// Whether `name` is a host end's name as [`host_veth_name`] makes them.
+pub fn is_host_veth_name(name: &str) -> bool {
+    name.len() == 15 && name.starts_with("lic") && name[3..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// ADD's data plane: ensure the bridge (create if missing, tolerate a concurrent creator, set
@@ -279,6 +292,12 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         .into_iter()
         .map(|r| (r.dst, r.gateway))
         .collect();
+    let gateway_neighbours = pod_nl
+        .neighs(link.index)
+        .map_err(kernel("list neighbours in the pod"))?
+        .into_iter()
+        .filter(|n| n.ip == gateway_for(n.ip))
+        .collect();
     let host = host_peer(&link)?;
     Ok(PodState {
         link: info(&link),
@@ -287,7 +306,12 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         host_veth: host.as_ref().map(|h| h.name.clone()),
         host_master: host.as_ref().and_then(|h| h.master.clone()),
         host_proxy_arp: host.as_ref().is_some_and(|h| h.proxy_arp),
+        host_addresses: host
+            .as_ref()
+            .map(|h| h.addresses.clone())
+            .unwrap_or_default(),
         host_routes: host.map(|h| h.routes).unwrap_or_default(),
+        gateway_neighbours,
     })
 }
 

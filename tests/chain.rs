@@ -76,7 +76,7 @@ where
 fn chain_confs(node: &Node) -> Vec<(PathBuf, String)> {
     let name = &node.network;
     let lichen = format!(
-        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.82.0.0/24"}}]],"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.82.0.0/24"}}]],"dataDir":"{}"}}}}"#,
         node.data_dir().display()
     );
     let portmap = format!(
@@ -228,7 +228,7 @@ fn delegating_to_host_local() {
     testkit::require_root!();
     let node = Node::new("deleg");
     let conf = format!(
-        r#"{{"cniVersion":"1.0.0","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.84.0.0/24"}}]],"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.0.0","name":"{}","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.84.0.0/24"}}]],"dataDir":"{}"}}}}"#,
         node.network,
         node.data_dir().display()
     );

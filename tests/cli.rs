@@ -71,12 +71,20 @@ fn usage_errors_exit_2_on_stderr() {
         &["ipam", "list"],
         &["policy", "explain", "10.0.0.1"],
         &["agent", "--cluster-dir", "/nonexistent", "--kube"],
+        &["install", "--mode", "l3"],
+        &["daemonset", "--mode", "Routed"],
     ] {
         let o = lichen(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
         assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o.stdout));
         assert!(!o.stderr.is_empty(), "{args:?} says why");
     }
+    let o = lichen(&["install", "--mode", "l3"]);
+    assert!(
+        text(&o.stderr).contains("use routed or bridge"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// A host-local style store with two leases, in a fresh temp dir.

@@ -150,16 +150,29 @@ fn leases(node: &Node) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Hairpin on the pod's bridge port (the shipped file turns it on); portmap: an outside host
-/// reaches the pod through the node's host port, and the pod reaches itself through its own
-/// host port; bandwidth shaped the host veth.
-fn assert_chained_plugins_took_effect(node: &Node, client: &NamedNs, pod: &NamedNs, veth: &str) {
+/// Bridge mode: hairpin on the pod's bridge port (the shipped file turns it on); routed mode
+/// (the shipped file's on a fresh node): no bridge, the node routes the pod's packets back to
+/// it. portmap: an outside host reaches the pod through the node's host port, and the pod
+/// reaches itself through its own host port; bandwidth shaped the host veth.
+fn assert_chained_plugins_took_effect(
+    node: &Node,
+    client: &NamedNs,
+    pod: &NamedNs,
+    (veth, bridged): (&str, bool),
+) {
     let port = node
         .ns
         .exec("ip", &["-d", "link", "show", "dev", veth])
         .unwrap();
     let port = String::from_utf8_lossy(&port.stdout);
-    assert!(port.contains("hairpin on"), "{port}");
+    if bridged {
+        assert!(
+            port.contains("master lichen0") && port.contains("hairpin on"),
+            "{port}"
+        );
+    } else {
+        assert!(!port.contains(" master "), "routed: no bridge: {port}");
+    }
     probe::serve(pod, &[80], &[]);
     assert!(
         probe::reach(&client.path, "198.51.100.1", 8080, Proto::Tcp),
@@ -173,13 +186,35 @@ fn assert_chained_plugins_took_effect(node: &Node, client: &NamedNs, pod: &Named
     assert!(String::from_utf8_lossy(&tc.stdout).contains("tbf"));
 }
 
+/// The shipped file leaves `mode` out: a fresh node routes its pods.
 #[test]
 fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
     testkit::require_root!();
     assert_shipped_version();
-    let node = Node::new("shipped");
+    assert!(!SHIPPED.contains("\"mode\""), "the node picks the mode");
+    shipped_chain("shipped", None);
+}
+
+/// The shipped file in bridge mode (`lichen install --mode bridge` writes it so): hairpin on
+/// the bridge port.
+#[test]
+fn the_shipped_conflist_in_bridge_mode() {
+    testkit::require_root!();
+    shipped_chain("shipbr", Some("bridge"));
+}
+
+fn shipped_chain(tag: &str, mode: Option<&str>) {
+    let node = Node::new(tag);
     let client = node.client();
-    let conflist = node_conflist(&node);
+    let mut conflist = node_conflist(&node);
+    if let Some(m) = mode {
+        conflist = conflist.replacen(
+            r#""type": "lichen","#,
+            &format!(r#""type": "lichen", "mode": "{m}","#),
+            1,
+        );
+        assert!(conflist.contains(r#""mode": "bridge""#), "{conflist}");
+    }
     let plugins = libcni_plugins(
         &conflist,
         &[
@@ -202,12 +237,12 @@ fn the_shipped_conflist_with_portmap_bandwidth_and_hairpin() {
     // the mac capability (podman keeps a container's MAC across `network reload`)
     let eth0 = pod.ip(&["link", "show", "eth0"]).unwrap();
     assert!(eth0.contains("link/ether 0e:00:5e:00:00:42"), "{eth0}");
-    let veth = lichen::cni::CniResult::parse(result.as_bytes())
-        .unwrap()
-        .interfaces[1]
-        .name
-        .clone();
-    assert_chained_plugins_took_effect(&node, &client, &pod, &veth);
+    let r = lichen::cni::CniResult::parse(result.as_bytes()).unwrap();
+    // the host end comes just before the pod's interface (after the bridge, if any)
+    let veth = r.interfaces[r.interfaces.len() - 2].name.clone();
+    let bridged = mode == Some("bridge");
+    assert_eq!(r.interfaces.len(), if bridged { 3 } else { 2 }, "{result}");
+    assert_chained_plugins_took_effect(&node, &client, &pod, (&veth, bridged));
 
     run_chain(&node, &plugins, "DEL", "c1", &pod.path, Some(&result));
     let nat = node.ns.exec("iptables", &["-t", "nat", "-S"]).unwrap();

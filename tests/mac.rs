@@ -12,7 +12,7 @@ const BRIDGE: &str = "lbr0";
 /// A dual-stack config (10.77.0.0/24 and fd77::/64) on `node`.
 fn dual_stack(node: &Node) -> String {
     format!(
-        r#"{{"cniVersion":"1.0.0","name":"{}","type":"lichen","bridge":"{BRIDGE}","ipam":{{"ranges":[[{{"subnet":"10.77.0.0/24"}}],[{{"subnet":"fd77::/64"}}]],"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.0.0","name":"{}","type":"lichen","mode":"bridge","bridge":"{BRIDGE}","ipam":{{"ranges":[[{{"subnet":"10.77.0.0/24"}}],[{{"subnet":"fd77::/64"}}]],"dataDir":"{}"}}}}"#,
         node.network,
         node.data_dir().display()
     )

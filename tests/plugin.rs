@@ -258,7 +258,7 @@ fn subnet_file_hand_off_status_and_try_again() {
     let node = Node::new("sub");
     let subnet_file = node.dir.join("subnet.env");
     let conf = format!(
-        r#"{{"cniVersion":"1.1.0","name":"{}","type":"lichen","bridge":"lbr0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.1.0","name":"{}","type":"lichen","mode":"bridge","bridge":"lbr0","subnetFile":"{}","ipam":{{"dataDir":"{}"}}}}"#,
         node.network,
         subnet_file.display(),
         node.data_dir().display()

@@ -16,7 +16,11 @@ fn routed_conf(node: &Node) -> String {
             &format!(r#"[[{{"subnet":"{SUBNET}"}}]]"#),
             &format!(r#"[[{{"subnet":"{SUBNET}"}}],[{{"subnet":"{SUBNET6}"}}]]"#),
         )
-        .replacen(r#""bridge":"lbr0""#, r#""mode":"routed""#, 1)
+        .replacen(
+            r#""mode":"bridge","bridge":"lbr0""#,
+            r#""mode":"routed""#,
+            1,
+        )
 }
 
 fn result(a: &Answer) -> lichen::cni::CniResult {
@@ -199,7 +203,7 @@ fn routed_check_finds_a_missing_node_route_and_del_removes_everything() {
         bad.stdout
     );
     // the same attachment checked as a bridge one is not on the bridge
-    let as_bridge = with_prev.replace(r#""mode":"routed""#, r#""bridge":"lbr0""#);
+    let as_bridge = with_prev.replace(r#""mode":"routed""#, r#""mode":"bridge","bridge":"lbr0""#);
     let bad = node.cni("CHECK", "c1", Some(&pod.path), "eth0", &as_bridge);
     assert!(
         bad.stdout.contains("not attached to bridge lbr0"),
@@ -270,7 +274,11 @@ fn an_unknown_mode_is_refused_before_anything_is_leased() {
     let pod = node.pod("p");
     let add = node.cni("ADD", "c1", Some(&pod.path), "eth0", &conf);
     assert_eq!(error_code(&add), 7, "{}", add.stdout);
-    assert!(add.stdout.contains(r#"use \"bridge\""#), "{}", add.stdout);
+    assert!(
+        add.stdout.contains(r#"use \"routed\""#) && add.stdout.contains("leave it out"),
+        "{}",
+        add.stdout
+    );
     assert!(node.leases().is_empty() && node.plugin_links().is_empty());
 }
 

@@ -13,8 +13,8 @@ use common::cluster::*;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// `lichen install` on node 0 into CNI dirs of the cluster's, the bin dir already holding a
-/// plugin of the node's own. Returns (bin dir, conf dir).
-fn install(c: &Cluster) -> (PathBuf, PathBuf) {
+/// plugin of the node's own, with `extra` options. Returns (bin dir, conf dir).
+fn install(c: &Cluster, extra: &[&str]) -> (PathBuf, PathBuf) {
     let bin = c.dir.join("cni-bin");
     let conf = c.dir.join("net.d");
     fs::create_dir_all(&bin).unwrap();
@@ -27,7 +27,10 @@ fn install(c: &Cluster) -> (PathBuf, PathBuf) {
             bin.to_str().unwrap(),
             "--conf-dir",
             conf.to_str().unwrap(),
-        ],
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
     );
     assert_eq!(code, 0, "{out}");
     assert!(conf.join("10-lichen.conflist").exists());
@@ -76,7 +79,13 @@ fn uninstall_all_removes_what_install_and_the_agent_made() {
     wait_for("node1's route to node2", WAIT, || {
         c.route(0, "10.100.2.0/24").contains("lichen.1")
     });
-    let (bin, conf) = install(&c);
+    // the built-in conflist names no mode (each node picks); --mode writes one
+    let (_, conf) = install(&c, &[]);
+    let written = fs::read_to_string(conf.join("10-lichen.conflist")).unwrap();
+    assert!(!written.contains(r#""mode""#), "{written}");
+    let (bin, conf) = install(&c, &["--mode", "routed"]);
+    let written = fs::read_to_string(conf.join("10-lichen.conflist")).unwrap();
+    assert!(written.contains(r#""mode": "routed""#), "{written}");
     c.kill_agent(0);
 
     let subnet = c.subnet_file(0);
@@ -94,6 +103,7 @@ fn uninstall_all_removes_what_install_and_the_agent_made() {
         ],
     );
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("removed bridge lichen0"), "{out}");
     // the CNI dirs: only what install made is gone
     let mut left: Vec<String> = fs::read_dir(&bin)
         .unwrap()

@@ -20,7 +20,7 @@ fn plugins(data: &Path) -> [Plugin; 4] {
         label,
         bin: super::common::bin().to_path_buf(),
         conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"bridge","bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
             data.display()
         ),
     };

@@ -27,6 +27,10 @@ pub trait PolicyKernel {
     /// Makes bridged IPv4/IPv6 traffic go through the IP hooks (br_netfilter); `false` when
     /// br_netfilter is not available.
     fn bridge_filtering(&mut self) -> io::Result<bool>;
+    /// Whether pods on this node are on a bridge (the plugin's bridge mode: a host end,
+    /// `lic…`, with a master). Only their same-node traffic needs br_netfilter to be filtered;
+    /// routed pods' is routed through the forward hook.
+    fn bridged_pods(&mut self) -> io::Result<bool>;
 }
 
 /// The route reconciler's port (the policy table is only removed, by `--cleanup`).

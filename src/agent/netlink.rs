@@ -77,6 +77,10 @@ impl PolicyKernel for NetlinkKernel {
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         NftPolicy.bridge_filtering()
     }
+
+    fn bridged_pods(&mut self) -> io::Result<bool> {
+        NftPolicy.bridged_pods()
+    }
 }
 
 /// The policy reconciler's kernel: an nftables socket per transaction, no netlink route
@@ -94,6 +98,15 @@ impl PolicyKernel for NftPolicy {
 
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         bridge_filtering()
+    }
+
+    fn bridged_pods(&mut self) -> io::Result<bool> {
+        // One link dump on a socket of its own (the policy thread keeps none); a master makes
+        // one of the plugin's host ends a bridge port.
+        let links = crate::nl::Nl::open()?.links()?;
+        Ok(links
+            .iter()
+            .any(|l| crate::dataplane::is_host_veth_name(&l.name) && l.master.is_some()))
     }
 }
 

@@ -12,13 +12,14 @@
 //!   `policy explain` answer from exactly what is enforced, not from a fresh compile.
 //!   `status` also shows its fingerprint (`ruleset: <hex>`, [`Ruleset::fingerprint`]): equal
 //!   to a fresh compile's exactly when the agent enforces that state.
-//! - Same-node pods talk over the node's bridge; the forward hook only sees that traffic
-//!   with br_netfilter's `bridge-nf-call-iptables`/`-ip6tables` on (per network namespace
-//!   since Linux 5.3). The agent turns them on and reports when it cannot. In the plugin's
-//!   routed mode there is no bridge: every pod packet is routed, so the forward hook sees it
-//!   and br_netfilter plays no part. The agent is not told the mode: the ruleset matches pods
-//!   by address in the forward hook either way, and the switches change nothing without a
-//!   bridge.
+//! - In the plugin's routed mode (its default) there is no bridge: every pod packet is
+//!   routed, so the forward hook sees it and br_netfilter plays no part. Pods attached in
+//!   bridge mode talk over the node's bridge; the forward hook only sees that traffic with
+//!   br_netfilter's `bridge-nf-call-iptables`/`-ip6tables` on (per network namespace since
+//!   Linux 5.3). The agent turns them on when it can, and warns that it cannot only while
+//!   bridged pods exist on the node ([`PolicyKernel::bridged_pods`], asked only then). The
+//!   agent is not told the mode: the ruleset matches pods by address in the forward hook
+//!   either way.
 //! - Its errors are typed ([`PolicyError`], [`BridgeError`]: what failed, the kernel's error
 //!   as the source) and reported whole ([`super::error::chain`]).
 
@@ -38,8 +39,8 @@ pub struct PolicyReport {
     pub enabled: bool,
     /// The ruleset in the kernel (after the last successful apply).
     pub ruleset: Option<Arc<Ruleset>>,
-    /// Whether bridged (same-node) traffic reaches the filter; `Err` says why not.
-    pub bridge: Option<Result<(), BridgeError>>,
+    /// How same-node traffic reaches the filter; `Err` says why bridged pods' does not.
+    pub bridge: Option<Result<SameNode, BridgeError>>,
     /// How the last change was applied, e.g. "elements (3 messages) in 1.2 ms".
     pub last_apply: Option<String>,
     /// When the last change was applied and how (`replaced`, `elements`, `incremental`,
@@ -124,11 +125,7 @@ impl PolicySync {
             return;
         }
         self.removed = false;
-        report.bridge = Some(match kernel.bridge_filtering() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(BridgeError::NotLoaded),
-            Err(e) => Err(BridgeError::Enable(Arc::new(e))),
-        });
+        report.bridge = Some(same_node(kernel));
         let rules = compile(state, &self.node);
         let previous = if full { None } else { self.applied.as_deref() };
         if previous == Some(&rules) {
@@ -184,6 +181,33 @@ impl std::error::Error for PolicyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PolicyError::Apply(e) | PolicyError::RemoveTable(e) => Some(e),
+        }
+    }
+}
+
+/// How same-node pod traffic reaches the policy filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameNode {
+    /// br_netfilter passes bridged traffic through the IP hooks (routed pods' is routed).
+    BrNetfilter,
+    /// No pod is on a bridge: same-node traffic is routed through the forward hook.
+    Routed,
+}
+
+/// br_netfilter switched on, or else whether that matters: a warning only while bridged
+/// pods exist (or when the kernel cannot say).
+fn same_node<K: PolicyKernel + ?Sized>(kernel: &mut K) -> Result<SameNode, BridgeError> {
+    let why = match kernel.bridge_filtering() {
+        Ok(true) => return Ok(SameNode::BrNetfilter),
+        Ok(false) => BridgeError::NotLoaded,
+        Err(e) => BridgeError::Enable(Arc::new(e)),
+    };
+    match kernel.bridged_pods() {
+        Ok(false) => Ok(SameNode::Routed),
+        Ok(true) => Err(why),
+        Err(e) => {
+            log::debug!("policy: cannot tell whether pods are bridged: {e}");
+            Err(why)
         }
     }
 }
@@ -251,8 +275,14 @@ impl PolicyReport {
         }
         let _ = writeln!(s, "  ruleset: {:016x}", rs.fingerprint());
         match &self.bridge {
-            Some(Ok(())) => {
+            Some(Ok(SameNode::BrNetfilter)) => {
                 let _ = writeln!(s, "  same-node traffic: filtered (br_netfilter)");
+            }
+            Some(Ok(SameNode::Routed)) => {
+                let _ = writeln!(
+                    s,
+                    "  same-node traffic: filtered (routed: no pod on a bridge)"
+                );
             }
             Some(Err(e)) => {
                 let _ = writeln!(s, "  same-node traffic: WARNING: {}", chain(e));

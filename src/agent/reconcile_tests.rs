@@ -37,6 +37,8 @@ pub(super) struct Fake {
     /// How each policy apply went (replaced or elements only).
     policy_applies: Vec<Applied>,
     bridge_nf: bool,
+    /// Pods on a bridge (bridge mode) on this node.
+    pub(super) bridged_pods: bool,
     /// The errno the kernel answers to creating a VXLAN device (a missing module: EOPNOTSUPP).
     pub(super) refuse_vxlan: Option<i32>,
     /// The WireGuard controller over an in-memory device (its key: all 0x11 bytes, clamped).
@@ -100,6 +102,9 @@ impl PolicyKernel for Fake {
     fn bridge_filtering(&mut self) -> io::Result<bool> {
         Ok(self.bridge_nf)
     }
+    fn bridged_pods(&mut self) -> io::Result<bool> {
+        Ok(self.bridged_pods)
+    }
 }
 
 pub(super) fn node(name: &str, cidr: &str, ip: &str) -> Node {
@@ -150,6 +155,7 @@ impl Case {
             policy: None,
             policy_applies: Vec::new(),
             bridge_nf: true,
+            bridged_pods: true,
             refuse_vxlan: None,
             wg: FakeWg::new(PrivateKey(lichen_wireguard::Key([0x11; 32]))),
         };

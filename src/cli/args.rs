@@ -167,6 +167,10 @@ pub struct InstallCmd {
     /// replace a 10-lichen.conflist that is not Lichen's
     #[argh(switch)]
     pub force: bool,
+    /// write this "mode" into the built-in conflist: routed or bridge (default: none, so each
+    /// node routes its pods unless its bridge still has pods)
+    #[argh(option)]
+    pub mode: Option<crate::cni::Mode>,
 }
 
 /// The image's default command: `lichen install` into the host's CNI directories (mounted at
@@ -192,6 +196,9 @@ pub struct DaemonsetCmd {
     /// enforce Kubernetes NetworkPolicy (also "NetworkPolicy": true in net-conf.json)
     #[argh(switch)]
     pub network_policy: bool,
+    /// the built-in conflist's "mode": routed or bridge (default: none, see `lichen install`)
+    #[argh(option)]
+    pub mode: Option<crate::cni::Mode>,
 }
 
 /// Remove what `lichen install` put in place (a conflist only if it is Lichen's); with --all

@@ -31,6 +31,17 @@ pub(super) fn install(i: InstallCmd) -> Result<(), CliError> {
         },
         None => (crate::install::DEFAULT_CONFLIST.to_owned(), true),
     };
+    let conflist = match i.mode {
+        Some(m) if builtin => crate::install::with_mode(&conflist, m),
+        Some(m) => {
+            println!(
+                "--mode {} left alone: an own conflist is written as given (set \"mode\" in it)",
+                m.as_str()
+            );
+            conflist
+        }
+        None => conflist,
+    };
     let inst = crate::install::Install {
         bin_dir: i.bin_dir,
         conf_dir: i.conf_dir,
@@ -62,10 +73,11 @@ pub(super) fn uninstall(u: UninstallCmd) -> i32 {
         return code;
     }
     let mut errors = agent_cleanup(&u.subnet_file);
-    match crate::nl::Nl::open()
-        .and_then(|mut nl| crate::nl::missing_ok(nl.delete_link(crate::nl::LinkId::Name(&bridge))))
+    match crate::nl::Nl::open().and_then(|mut nl| nl.delete_link(crate::nl::LinkId::Name(&bridge)))
     {
-        Ok(()) => println!("removed bridge {bridge} (if it was there)"),
+        Ok(()) => println!("removed bridge {bridge}"),
+        // routed mode (the default) makes no bridge
+        Err(e) if crate::nl::is_not_found(&e) => {}
         Err(source) => errors.push(CliError::Bridge {
             name: bridge,
             source,

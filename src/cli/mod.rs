@@ -63,6 +63,7 @@ fn daemonset(d: DaemonsetCmd) -> i32 {
             plugins_from: d.plugins_from,
             stage: Some(PathBuf::from(STAGED_CONFLIST)),
             force: false,
+            mode: d.mode,
         }),
     );
     if code != 0 {

@@ -67,12 +67,14 @@ pub struct RequestedMac {
     pub value: String,
 }
 
-/// How pods are attached (`mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How pods are attached (`mode`). A config without one ([`NetConf::mode`] `None`) leaves it
+/// to the node: routed, unless the node's bridge still has ports (pods attached in bridge
+/// mode, e.g. by an older Lichen): then bridge, so a node keeps one mode until its bridge
+/// pods are gone (see `dataplane::node_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Every pod's veth is a port of the node's bridge, which holds the gateway addresses (L2
-    /// between the node's pods: hairpin, multicast). The default.
-    #[default]
+    /// between the node's pods: hairpin, multicast, same-subnet ARP).
     Bridge,
     /// No bridge: each pod's address is routed to its veth by a host route on the node, and
     /// the pod's gateway is a link-local next hop the host end answers for (as Calico does).
@@ -88,6 +90,18 @@ impl Mode {
     }
 }
 
+/// `routed` or `bridge` (`lichen install --mode`).
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "routed" => Ok(Mode::Routed),
+            "bridge" => Ok(Mode::Bridge),
+            _ => Err(format!("{s:?} is not a mode: use routed or bridge")),
+        }
+    }
+}
+
 /// The whole network config (one plugin's entry in a conflist, with `name` and `cniVersion`
 /// injected by the runtime, as the spec requires).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,9 +112,11 @@ pub struct NetConf {
     pub name: String,
     /// `type` as given (e.g. "lichen").
     pub kind: String,
-    /// `mode`: "bridge" (default) or "routed".
-    pub mode: Mode,
-    /// Default "lichen0"; validated as an interface name. Unused in routed mode.
+    /// `mode`: "bridge" or "routed"; `None` (absent): the node decides at ADD (routed unless
+    /// its bridge has ports).
+    pub mode: Option<Mode>,
+    /// Default "lichen0"; validated as an interface name. Bridge mode's bridge; with `mode`
+    /// absent also the bridge whose ports keep a node in bridge mode.
     pub bridge: String,
     pub mtu: Option<u32>,
     pub hairpin_mode: bool,

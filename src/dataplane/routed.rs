@@ -1,6 +1,7 @@
-//! Routed mode (`"mode": "routed"`): a pod's veth without a bridge, as Calico attaches pods
-//! (projectcalico/calico, cni-plugin/pkg/dataplane/linux/dataplane_linux.go: `DoNetworking`,
-//! `SetupRoutes`, `configureSysctls`).
+//! Routed mode (`"mode": "routed"`; without `mode` too unless the node's bridge has ports, see
+//! `mode.rs`): a pod's veth without a bridge, as Calico attaches pods (projectcalico/calico,
+//! cni-plugin/pkg/dataplane/linux/dataplane_linux.go: `DoNetworking`, `SetupRoutes`,
+//! `configureSysctls`).
 //!
 //! - The pod has its addresses as /32 (/128) and its routes via a link-local next hop:
 //!   [`GATEWAY_V4`] (169.254.1.1, `onlink`: outside the pod's /32) and [`GATEWAY_V6`]. Calico

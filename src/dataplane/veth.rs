@@ -141,6 +141,8 @@ pub(super) struct HostEnd {
     pub routes: Vec<IpNet>,
     /// `proxy_arp` is on (routed mode).
     pub proxy_arp: bool,
+    /// Its addresses (routed mode: fe80::1/64 for IPv6 pods).
+    pub addresses: Vec<IpNet>,
 }
 
 /// The host end of a pod's veth (seen from the calling thread's namespace).
@@ -172,10 +174,17 @@ pub(super) fn host_peer(pod_link: &Link) -> Result<Option<HostEnd>, DpError> {
         .collect();
     let proxy_arp = std::fs::read(format!("/proc/sys/net/ipv4/conf/{}/proxy_arp", veth.name))
         .is_ok_and(|v| v.trim_ascii() == b"1");
+    let addresses = host
+        .addrs(Some(veth.index))
+        .map_err(kernel("list the host end's addresses"))?
+        .into_iter()
+        .map(|a| a.net)
+        .collect();
     Ok(Some(HostEnd {
         name: veth.name,
         master,
         routes,
         proxy_arp,
+        addresses,
     }))
 }

@@ -66,6 +66,18 @@ impl<'a> Chain<'a> {
     }
 }
 
+/// The built-in conflist with `"mode"` set in Lichen's plugin config (the text is edited: the
+/// member goes right after its `"type": "lichen",`).
+pub fn with_mode(builtin: &str, mode: crate::cni::Mode) -> String {
+    const TYPE: &str = r#""type": "lichen","#;
+    debug_assert!(builtin.contains(TYPE) && !builtin.contains(r#""mode""#));
+    builtin.replacen(
+        TYPE,
+        &format!("{TYPE}\n      \"mode\": \"{}\",", mode.as_str()),
+        1,
+    )
+}
+
 /// Is this text a conflist of Lichen's (its first plugin is of type `lichen`)? Unparsable text
 /// is not.
 pub fn is_ours(text: &str) -> bool {
@@ -92,6 +104,26 @@ mod tests {
             only.contains(r#""cniVersions""#),
             "the rest is kept: {only}"
         );
+    }
+
+    #[test]
+    fn the_mode_goes_into_lichens_plugin_config() {
+        use crate::cni::Mode;
+        for m in [Mode::Routed, Mode::Bridge] {
+            let text = with_mode(crate::install::DEFAULT_CONFLIST, m);
+            let c = Chain::parse(&text).unwrap();
+            let (ty, raw) = &c.plugins[0];
+            assert_eq!(ty, "lichen");
+            let conf =
+                crate::cni::json::Object::parse("", raw.as_bytes(), Code::InvalidConfig).unwrap();
+            assert_eq!(conf.text("mode").unwrap().as_deref(), Some(m.as_str()));
+            assert_eq!(c.plugins.len(), 3, "the chain is kept");
+        }
+        assert_eq!("routed".parse::<Mode>(), Ok(Mode::Routed));
+        assert!("l3"
+            .parse::<Mode>()
+            .unwrap_err()
+            .contains("routed or bridge"));
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - for every other plugin the conflist chains: keeps it when present, links it from a
 //!   `--plugins-from` dir when found there (k3s's data dir), and otherwise leaves it out of the
 //!   built-in conflist (an operator's own conflist is written as given, with a warning);
+//! - with `--mode`, writes that `"mode"` into the built-in conflist (which names none, so each
+//!   node picks: routed, unless its bridge still has pods);
 //! - writes the conflist into the conf dir, or, with `--stage FILE`, to FILE for the agent to
 //!   put in place once the node is programmed (`lichen agent --cni-conf-dir`, [`publish`]);
 //! - records what it created in `<bin dir>/.lichen-installed`, so `uninstall` removes exactly
@@ -37,7 +39,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-pub use conflist::{is_ours, Chain};
+pub use conflist::{is_ours, with_mode, Chain};
 use error::Context;
 pub use error::InstallError;
 pub use uninstall::{installed_bridge, uninstall};

@@ -1,5 +1,6 @@
 //! ADD: lease addresses, attach the pod to the node's bridge (or, in routed mode, route it),
-//! answer the result. What to attach is worked out in `spec.rs`.
+//! answer the result. What to attach is worked out in `spec.rs`; without `mode` in the config
+//! the node decides (`dataplane::node_mode`: routed, unless the bridge still has ports).
 //!
 //! Order matters for "a failed ADD changes nothing": everything that can be refused without side
 //! effects (config, env, a requested MAC, netns, an existing ifname) is checked first; after IPAM has leased, any
@@ -19,12 +20,22 @@ pub fn run(req: &Request) -> Result<Output, CniError> {
     let mac = mac::requested(&env.args, conf)?;
     let netns = env.netns.as_deref().expect("validated for ADD");
     let checked = dataplane::preflight(netns, env.ifname()).map_err(dp_err)?;
-    log::debug!("ADD: preflight done at {:?}", t.elapsed());
+    // Without `mode` the node decides (routed unless its bridge has ports): still no side
+    // effects, so before IPAM.
+    let mode = match conf.mode {
+        Some(m) => m,
+        None => dataplane::node_mode(&conf.bridge).map_err(dp_err)?,
+    };
+    log::debug!(
+        "ADD: preflight done at {:?} ({})",
+        t.elapsed(),
+        mode.as_str()
+    );
 
     let ipam = Allocator::of(conf);
     let addrs = ipam.add(req)?;
     log::debug!("ADD: leased at {:?}", t.elapsed());
-    let attached = match conf.mode {
+    let attached = match mode {
         Mode::Bridge => {
             let (bridge, pod) = specs(env, conf, &addrs, mac);
             dataplane::attach_checked(&bridge, &pod, checked).map(|a| (pod, a))

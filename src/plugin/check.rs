@@ -1,6 +1,8 @@
 //! CHECK: compare the pod's interface, addresses and routes, the host side (bridge port, or in
-//! routed mode proxy ARP and the node's pod routes) and the lease with prevResult, and say
-//! everything that differs in one error.
+//! routed mode proxy ARP, the node's pod routes, the host end's IPv6 gateway address and the
+//! pod's gateway neighbour entries) and the lease with prevResult, and say everything that
+//! differs in one error. A config without `mode` is checked the way the pod was attached:
+//! a host end with a master was bridged, one without was routed.
 
 use std::net::IpAddr;
 
@@ -88,7 +90,11 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
         }
     }
     let host_veth = dataplane::host_veth_name(&conf.name, env.container_id(), ifname);
-    match (&state.host_veth, &state.host_master, conf.mode) {
+    let mode = conf.mode.unwrap_or(match state.host_master {
+        Some(_) => Mode::Bridge,
+        None => Mode::Routed,
+    });
+    match (&state.host_veth, &state.host_master, mode) {
         (None, _, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
         (Some(_), m, Mode::Bridge) if m.as_deref() != Some(conf.bridge.as_str()) => {
             diffs.push(format!(
@@ -102,8 +108,9 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
     diffs
 }
 
-/// Routed mode's host side: no bridge, proxy ARP for the IPv4 gateway, and a pod route on the
-/// node for each address.
+/// Routed mode's host side: no bridge, proxy ARP for the IPv4 gateway, fe80::1/64 on the host
+/// end for the IPv6 one, a pod route on the node for each address; and in the pod, a
+/// permanent neighbour entry for each family's gateway with the host end's MAC.
 fn routed(prev: &CniResult, state: &PodState, diffs: &mut Vec<String>) {
     let host = state.host_veth.as_deref().unwrap_or_default();
     if let Some(m) = &state.host_master {
@@ -119,5 +126,57 @@ fn routed(prev: &CniResult, state: &PodState, diffs: &mut Vec<String>) {
         if !state.host_routes.contains(&dst) {
             diffs.push(format!("the node's route {dst} dev {host} is missing"));
         }
+    }
+    let v6 = prev.ips.iter().any(|ip| ip.address.addr().is_ipv6());
+    let gw6 = IpNet::new(IpAddr::V6(dataplane::GATEWAY_V6), 64).expect("a valid prefix");
+    if v6 && !state.host_addresses.contains(&gw6) {
+        diffs.push(format!(
+            "the gateway address {gw6} is missing on the host end {host}"
+        ));
+    }
+    for gw in gateways(prev) {
+        if let Some(d) = gateway_neighbour(state, gw) {
+            diffs.push(d);
+        }
+    }
+}
+
+/// The link-local gateways of the families in prevResult, IPv4's first.
+fn gateways(prev: &CniResult) -> Vec<IpAddr> {
+    let mut gws: Vec<IpAddr> = prev
+        .ips
+        .iter()
+        .map(|ip| dataplane::gateway_for(ip.address.addr()))
+        .collect();
+    gws.sort();
+    gws.dedup();
+    gws
+}
+
+/// What is wrong with the pod's neighbour entry for its gateway `gw`, if anything.
+fn gateway_neighbour(state: &PodState, gw: IpAddr) -> Option<String> {
+    let hex = |m: &[u8]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let want = hex(&dataplane::HOST_MAC);
+    let Some(n) = state.gateway_neighbours.iter().find(|n| n.ip == gw) else {
+        return Some(format!(
+            "the pod's neighbour entry for its gateway {gw} (permanent, {want}) is missing"
+        ));
+    };
+    if n.mac != dataplane::HOST_MAC {
+        Some(format!(
+            "the pod's neighbour entry for its gateway {gw} has MAC {}, not {want}",
+            hex(&n.mac)
+        ))
+    } else if !n.permanent {
+        Some(format!(
+            "the pod's neighbour entry for its gateway {gw} is not permanent"
+        ))
+    } else {
+        None
     }
 }

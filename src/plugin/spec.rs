@@ -20,8 +20,8 @@ pub(super) fn routed_spec(
     addrs: &Addresses,
     mac: Option<Mac>,
 ) -> PodSpec {
-    let routes = pod_routes(conf, addrs, |r| Some(gateway_for(r.dst.addr())));
-    pod_spec(env, conf, addrs, mac, routes)
+    let routes = pod_routes(conf, addrs, true, |r| Some(gateway_for(r.dst.addr())));
+    pod_spec(env, conf, addrs, mac, (Mode::Routed, routes))
 }
 
 /// The bridge and pod specifications for an attachment.
@@ -45,19 +45,19 @@ pub(super) fn specs(
             .filter_map(|ip| ip.gateway)
             .find(|gw| gw.is_ipv4() == family_v4)
     };
-    let routes = pod_routes(conf, addrs, |r| {
+    let routes = pod_routes(conf, addrs, false, |r| {
         r.gw.or_else(|| gateway_of(r.dst.addr().is_ipv4()))
     });
-    let pod = pod_spec(env, conf, addrs, mac, routes);
+    let pod = pod_spec(env, conf, addrs, mac, (Mode::Bridge, routes));
     (bridge, pod)
 }
 
-/// The pod's routes: IPAM's, then a default route per family with a gateway (every family in
-/// routed mode) (or, without
-/// `isDefaultGateway`, the cluster networks); each via `via(route)`.
+/// The pod's routes: IPAM's, then a default route per family with a gateway (every family when
+/// `routed`) (or, without `isDefaultGateway`, the cluster networks); each via `via(route)`.
 fn pod_routes(
     conf: &NetConf,
     addrs: &Addresses,
+    routed: bool,
     via: impl Fn(&Route) -> Option<IpAddr>,
 ) -> Vec<(IpNet, Option<IpAddr>)> {
     let ips = &addrs.result.ips;
@@ -71,7 +71,6 @@ fn pod_routes(
         push(r.dst, via(r));
     }
     if conf.is_default_gateway {
-        let routed = conf.mode == Mode::Routed;
         for ip in ips.iter().filter(|ip| routed || ip.gateway.is_some()) {
             let any: IpNet = if ip.address.addr().is_ipv4() {
                 "0.0.0.0/0".parse().unwrap()
@@ -89,15 +88,15 @@ fn pod_routes(
     routes
 }
 
-/// The pod's side of an attachment, in either mode.
+/// The pod's side of an attachment in `mode`, with its routes.
 fn pod_spec(
     env: &Env,
     conf: &NetConf,
     addrs: &Addresses,
     mac: Option<Mac>,
-    routes: Vec<(IpNet, Option<IpAddr>)>,
+    (mode, routes): (Mode, Vec<(IpNet, Option<IpAddr>)>),
 ) -> PodSpec {
-    let routed = conf.mode == Mode::Routed;
+    let routed = mode == Mode::Routed;
     let host = |a: IpNet| IpNet::new(a.addr(), a.max_prefix_len()).expect("a host prefix");
     PodSpec {
         netns: env.netns.clone().expect("validated for ADD"),

@@ -95,7 +95,8 @@ pub struct Cluster {
     pub api: Option<ApiServer>,
     /// The address families ([`Stack::V4`] unless made by [`Cluster::with_stack`]).
     pub stack: Stack,
-    /// The plugin's `mode` in [`Cluster::pod_conf`]: "bridge" (the default) or "routed".
+    /// The plugin's `mode` in [`Cluster::pod_conf`]: "bridge" (these tests' default, given
+    /// explicitly: the plugin's own is routed) or "routed".
     pub pod_mode: &'static str,
 }
 

@@ -68,7 +68,7 @@ impl Node {
     /// A config for `lichen` with the given version and IPAM range.
     pub fn conf(&self, version: &str, subnet: &str) -> String {
         format!(
-            r#"{{"cniVersion":"{version}","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"{subnet}"}}]],"dataDir":"{}"}}}}"#,
+            r#"{{"cniVersion":"{version}","name":"{}","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"{subnet}"}}]],"dataDir":"{}"}}}}"#,
             self.network,
             self.data_dir().display()
         )

@@ -33,6 +33,7 @@ impl Conf {
                 m("cniVersion", r#""1.1.0""#),
                 m("name", r#""net-fuzz""#),
                 m("type", r#""lichen""#),
+                m("mode", r#""bridge""#),
                 m("bridge", r#""lbr0""#),
                 m("mtu", "1400"),
                 m("hairpinMode", "true"),

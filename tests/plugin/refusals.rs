@@ -11,7 +11,7 @@ fn exhausted_range_is_a_clear_error_and_status_50() {
     testkit::require_root!();
     let node = Node::new("exh");
     let conf = format!(
-        r#"{{"cniVersion":"1.1.0","name":"{}","type":"lichen","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.80.0.0/29","rangeStart":"10.80.0.2","rangeEnd":"10.80.0.3"}}]],"dataDir":"{}"}}}}"#,
+        r#"{{"cniVersion":"1.1.0","name":"{}","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.80.0.0/29","rangeStart":"10.80.0.2","rangeEnd":"10.80.0.3"}}]],"dataDir":"{}"}}}}"#,
         node.network,
         node.data_dir().display()
     );

@@ -327,3 +327,35 @@ fn deleting_what_is_already_gone_succeeds() {
     }
     assert_foreign_route_left_alone(&mut k, &want);
 }
+
+/// Pods are bridged when a host end of the plugin's (`lic` + 12 hex digits) has a master; a
+/// routed host end, or another link on a bridge, does not count.
+#[test]
+fn bridged_pods_are_host_ends_on_a_bridge() {
+    testkit::require_root!();
+    use crate::agent::kernel::PolicyKernel;
+    enter_node();
+    let k = &mut super::NftPolicy;
+    assert!(!k.bridged_pods().unwrap(), "nothing yet");
+    run_ok("ip", &["link", "add", "lbr0", "type", "bridge"]);
+    run_ok(
+        "ip",
+        &[
+            "link",
+            "add",
+            "lic0123456789ab",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "pod0",
+        ],
+    );
+    run_ok("ip", &["link", "set", "pod0", "master", "lbr0"]);
+    assert!(
+        !k.bridged_pods().unwrap(),
+        "a routed host end, another port"
+    );
+    run_ok("ip", &["link", "set", "lic0123456789ab", "master", "lbr0"]);
+    assert!(k.bridged_pods().unwrap(), "a host end on the bridge");
+}

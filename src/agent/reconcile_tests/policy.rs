@@ -83,3 +83,18 @@ fn policy_off_removes_the_table_and_missing_br_netfilter_is_reported() {
         "{status}"
     );
 }
+
+/// Without bridged pods (routed mode, the plugin's default) a missing br_netfilter changes
+/// nothing: same-node traffic is routed through the filter, and no warning is given.
+#[test]
+fn missing_br_netfilter_is_no_fault_without_bridged_pods() {
+    let mut c = Case::new(POLICY);
+    c.rec.kernel.bridge_nf = false;
+    c.rec.kernel.bridged_pods = false;
+    let status = c.run(&with_policy("client")).render();
+    assert!(
+        status.contains("same-node traffic: filtered (routed: no pod on a bridge)"),
+        "{status}"
+    );
+    assert!(!status.contains("WARNING"), "{status}");
+}

@@ -84,15 +84,16 @@ fn bridge(top: &Object<'_>) -> Result<String, CniError> {
     Ok(bridge)
 }
 
-/// `mode`: "bridge" (the default) or "routed".
-fn mode(top: &Object<'_>) -> Result<Mode, CniError> {
+/// `mode`: "bridge", "routed", or absent (`None`: the node decides at ADD).
+fn mode(top: &Object<'_>) -> Result<Option<Mode>, CniError> {
     match top.text("mode")?.as_deref() {
-        None | Some("bridge") => Ok(Mode::Bridge),
-        Some("routed") => Ok(Mode::Routed),
+        None => Ok(None),
+        Some("bridge") => Ok(Some(Mode::Bridge)),
+        Some("routed") => Ok(Some(Mode::Routed)),
         Some(other) => Err(bad(
             "mode",
             other,
-            "is not a mode: use \"bridge\" (pods on the node's bridge, the default) or \"routed\" (no bridge: a host route per pod)",
+            "is not a mode: use \"routed\" (no bridge: a host route per pod), \"bridge\" (pods on the node's bridge: L2 between them) or leave it out (routed, unless the node's bridge still has pods)",
         )),
     }
 }

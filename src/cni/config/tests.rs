@@ -45,7 +45,7 @@ fn expected(v: Version) -> NetConf {
         cni_version: v,
         name: "lichen".into(),
         kind: "lichen".into(),
-        mode: Mode::Bridge,
+        mode: None,
         bridge: "lichen0".into(),
         mtu: Some(1450),
         hairpin_mode: true,
@@ -184,7 +184,7 @@ fn injected_config_with_prev_result_of_every_version() {
 fn defaults() {
     let c = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"n","type":"lichen"}"#).unwrap();
     assert_eq!(c.bridge, "lichen0");
-    assert_eq!(c.mode, Mode::Bridge);
+    assert_eq!(c.mode, None, "absent: the node decides at ADD");
     assert_eq!(c.mtu, None);
     assert!(!c.hairpin_mode);
     assert!(c.is_default_gateway);
@@ -220,9 +220,9 @@ fn mode_is_bridge_or_routed() {
         )
         .map(|c| c.mode)
     };
-    assert_eq!(parse(r#""routed""#).unwrap(), Mode::Routed);
-    assert_eq!(parse(r#""bridge""#).unwrap(), Mode::Bridge);
-    assert_eq!(parse("null").unwrap(), Mode::Bridge);
+    assert_eq!(parse(r#""routed""#).unwrap(), Some(Mode::Routed));
+    assert_eq!(parse(r#""bridge""#).unwrap(), Some(Mode::Bridge));
+    assert_eq!(parse("null").unwrap(), None);
     assert_eq!(Mode::Routed.as_str(), "routed");
 }
 

@@ -197,6 +197,24 @@ impl Nl {
             .collect())
     }
 
+    /// The ports of master `index` (a bridge's), filtered by the kernel: `IFLA_MASTER` in the
+    /// dump request (net/core/rtnetlink.c, `rtnl_dump_ifinfo` skips every device of another
+    /// master), so a node's other links are not sent.
+    pub fn ports(&mut self, index: u32) -> io::Result<Vec<Link>> {
+        let mut req = LinkMessage::default();
+        req.attributes.push(LinkAttribute::Controller(index));
+        let replies = self.dump(Msg::GetLink(req))?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                Msg::NewLink(m) => Some(Link::from_msg(m)),
+                _ => None,
+            })
+            // a kernel without the filter sends every link: keep the ports
+            .filter(|l| l.master == Some(index))
+            .collect())
+    }
+
     /// Creates a link (EEXIST if the name is taken, in either namespace for a veth).
     pub fn create_link(&mut self, link: &NewLink<'_>, kind: &LinkKind<'_>) -> io::Result<()> {
         self.ack(Msg::NewLink(new_link_message(link, kind)), CREATE)

@@ -24,7 +24,7 @@ fn an_unknown_mode_says_which_there_are() {
     assert_eq!(e.code, 7);
     assert_eq!(
         e.msg,
-        r#"mode "l3" is not a mode: use "bridge" (pods on the node's bridge, the default) or "routed" (no bridge: a host route per pod)"#
+        r#"mode "l3" is not a mode: use "routed" (no bridge: a host route per pod), "bridge" (pods on the node's bridge: L2 between them) or leave it out (routed, unless the node's bridge still has pods)"#
     );
     assert_eq!(err(&with_name(r#""mode":1"#)).code, 7);
 }
