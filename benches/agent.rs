@@ -20,10 +20,7 @@ use testkit::{AgentArgs, NamedNs, Source, Underlay};
 const PROTO_LICHEN: u8 = lichen_backends::RT_PROTO_LICHEN;
 
 fn main() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("bench: needs root; run scripts/bench.sh");
-        std::process::exit(1);
-    }
+    common::require_root();
     println!("Agent benchmark (binary: {})", bin().display());
     for backend in ["host-gw", "vxlan"] {
         for peers in [1usize, 1000] {

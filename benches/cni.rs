@@ -29,14 +29,8 @@ struct Plugin {
 }
 
 fn main() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("bench: needs root (network namespaces); run scripts/bench.sh");
-        std::process::exit(1);
-    }
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+    common::require_root();
+    let iterations = common::env_num("BENCH_ITERATIONS", 100);
     let node = NamedNs::create(&testkit::unique_name("lb", "node")).unwrap();
     let work = std::env::temp_dir().join(format!("lichen-bench-{}", std::process::id()));
     let plugins = plugins(&work.join("ipam"));
@@ -59,50 +53,67 @@ fn main() {
     let (parallel, rss) = parallel_and_rss(&node, &plugins, &pod_sets);
     print_figures(iterations, &plugins, &add, &del, parallel, rss);
     // BENCH_DUAL_ITERATIONS=0 leaves the dual-stack figure out.
-    let dual: usize = std::env::var("BENCH_DUAL_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let dual = common::env_num("BENCH_DUAL_ITERATIONS", 30);
     if dual > 0 {
         dual::bench(&node, &work, dual);
     }
     // BENCH_ROUTED_ITERATIONS=0 leaves routed mode out.
-    let routed: usize = std::env::var("BENCH_ROUTED_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let routed = common::env_num("BENCH_ROUTED_ITERATIONS", 30);
     if routed > 0 {
         routed::bench(&node, &work, routed);
     }
     // LICHEN_BENCH_BASELINE=<binary>: this binary against that one, paired (issue 16).
-    let ab: usize = std::env::var("BENCH_AB_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+    let ab = common::env_num("BENCH_AB_ITERATIONS", 40);
     ab::bench(&node, &work, ab);
     let _ = std::fs::remove_dir_all(&work);
 }
 
 /// Lichen and the reference plugins, each with its own bridge and subnet, leases under `data`.
 fn plugins(data: &Path) -> [Plugin; 2] {
+    let ranges = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
     [
-        Plugin {
-            label: "lichen",
-            bin: common::bin().to_path_buf(),
-            conf: format!(
-                r#"{{"cniVersion":"1.0.0","name":"bl","type":"lichen","mode":"bridge","bridge":"lbr0","ipam":{{"ranges":[[{{"subnet":"10.90.0.0/16"}}]],"dataDir":"{}"}}}}"#,
-                data.display()
-            ),
-        },
-        Plugin {
-            label: "bridge+host-local",
-            bin: Path::new(REF).join("bridge"),
-            conf: format!(
-                r#"{{"cniVersion":"1.0.0","name":"br","type":"bridge","bridge":"rbr0","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.91.0.0/16"}}]],"dataDir":"{}"}}}}"#,
-                data.display()
-            ),
-        },
+        lichen(
+            ("lichen", common::bin()),
+            "bl",
+            "bridge",
+            "lbr0",
+            &ranges(90),
+            data,
+        ),
+        reference("bridge+host-local", "br", "rbr0", &ranges(91), data),
     ]
+}
+
+/// Lichen (`label`, `bin`) as network `name` in `mode` (bridge `br`), IPAM `ranges` (range sets,
+/// comma-separated), leases under `data`.
+fn lichen(
+    (label, bin): (&'static str, &Path),
+    name: &str,
+    mode: &str,
+    br: &str,
+    ranges: &str,
+    data: &Path,
+) -> Plugin {
+    Plugin {
+        label,
+        bin: bin.to_path_buf(),
+        conf: format!(
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"{mode}","bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            data.display()
+        ),
+    }
+}
+
+/// The reference bridge + host-local as network `name` (bridge `br`), as [`lichen`].
+fn reference(label: &'static str, name: &str, br: &str, ranges: &str, data: &Path) -> Plugin {
+    Plugin {
+        label,
+        bin: Path::new(REF).join("bridge"),
+        conf: format!(
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bridge","bridge":"{br}","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            data.display()
+        ),
+    }
 }
 
 /// Per plugin (lichen first).

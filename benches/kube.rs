@@ -22,10 +22,7 @@ const EVENTS: usize = 20;
 const TOKEN: &str = "bench-token";
 
 fn main() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("bench: needs root; run scripts/bench.sh");
-        std::process::exit(1);
-    }
+    common::require_root();
     println!(
         "Agent with the Kubernetes API (binary: {})",
         bin().display()

@@ -33,14 +33,8 @@ const REF: &str = "/usr/lib/cni";
 const SHIPPED: &str = include_str!("../conf/10-lichen.conflist");
 
 fn main() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("bench: needs root (network namespaces); run scripts/bench.sh");
-        std::process::exit(1);
-    }
-    let iterations: usize = std::env::var("BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    common::require_root();
+    let iterations = common::env_num("BENCH_ITERATIONS", 60);
     let work = std::env::temp_dir().join(format!("lichen-libcni-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let driver = build_driver();

@@ -25,10 +25,7 @@ use std::time::{Duration, Instant};
 use netbed::NamedNs;
 
 fn main() {
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("bench: needs root; run scripts/bench.sh");
-        std::process::exit(1);
-    }
+    common::require_root();
     println!("NetworkPolicy benchmark (binary: {})", bin().display());
     // BENCH_ONLY=churn or enforcement: that part alone
     match std::env::var("BENCH_ONLY").as_deref() {

@@ -7,16 +7,12 @@ use std::path::{Path, PathBuf};
 
 use testkit::NamedNs;
 
-use super::{interleaved_add_medians, Plugin, REF};
+use super::{interleaved_add_medians, Plugin};
 
 fn plugins(data: &Path, base: &Path) -> Vec<Plugin> {
-    let lichen = |label, bin: &Path, name: &str, mode: &str, n: u8| Plugin {
-        label,
-        bin: bin.to_path_buf(),
-        conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"{mode}","bridge":"a{name}","ipam":{{"ranges":[[{{"subnet":"10.{n}.0.0/16"}}]],"dataDir":"{}"}}}}"#,
-            data.display()
-        ),
+    let lichen = |label, bin: &Path, name: &str, mode: &str, n: u8| {
+        let ranges = format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
+        super::lichen((label, bin), name, mode, &format!("a{name}"), &ranges, data)
     };
     let new = super::common::bin();
     vec![
@@ -24,14 +20,13 @@ fn plugins(data: &Path, base: &Path) -> Vec<Plugin> {
         lichen("bridge, baseline", base, "ab2", "bridge", 77),
         lichen("routed, this binary", new, "ab3", "routed", 78),
         lichen("routed, baseline", base, "ab4", "routed", 79),
-        Plugin {
-            label: "reference",
-            bin: Path::new(REF).join("bridge"),
-            conf: format!(
-                r#"{{"cniVersion":"1.0.0","name":"ab5","type":"bridge","bridge":"aab5","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[[{{"subnet":"10.75.0.0/16"}}]],"dataDir":"{}"}}}}"#,
-                data.display()
-            ),
-        },
+        super::reference(
+            "reference",
+            "ab5",
+            "aab5",
+            r#"[{"subnet":"10.75.0.0/16"}]"#,
+            data,
+        ),
     ]
 }
 

@@ -10,27 +10,24 @@ use std::path::Path;
 
 use testkit::NamedNs;
 
-use super::{interleaved_add_medians, Plugin, REF};
+use super::{interleaved_add_medians, Plugin};
 
 /// The four configurations: (lichen, reference) × (IPv4 only, dual-stack).
 fn plugins(data: &Path) -> [Plugin; 4] {
     let v4 = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
     let v6 = |n: u8| format!(r#"[{{"subnet":"fd{n}::/64"}}]"#);
-    let lichen = |label, name: &str, br: &str, ranges: String| Plugin {
-        label,
-        bin: super::common::bin().to_path_buf(),
-        conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"bridge","bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
-            data.display()
-        ),
+    let lichen = |label, name: &str, br: &str, ranges: String| {
+        super::lichen(
+            (label, super::common::bin()),
+            name,
+            "bridge",
+            br,
+            &ranges,
+            data,
+        )
     };
-    let reference = |label, name: &str, br: &str, ranges: String| Plugin {
-        label,
-        bin: Path::new(REF).join("bridge"),
-        conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bridge","bridge":"{br}","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[{ranges}],"dataDir":"{}"}}}}"#,
-            data.display()
-        ),
+    let reference = |label, name: &str, br: &str, ranges: String| {
+        super::reference(label, name, br, &ranges, data)
     };
     [
         lichen("lichen IPv4", "l4", "dl4", v4(92)),

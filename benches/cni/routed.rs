@@ -6,27 +6,25 @@ use std::path::Path;
 
 use testkit::NamedNs;
 
-use super::{interleaved_add_medians, Plugin, REF};
+use super::{interleaved_add_medians, Plugin};
 
 /// (lichen bridge, lichen routed, reference) × (IPv4 only, dual-stack).
 fn plugins(data: &Path) -> Vec<Plugin> {
     let v4 = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
     let dual = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}],[{{"subnet":"fd{n}::/64"}}]"#);
-    let lichen = |label, name: &str, mode: &str, ranges: String| Plugin {
-        label,
-        bin: super::common::bin().to_path_buf(),
-        conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"{mode}","bridge":"r{name}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
-            data.display()
-        ),
+    let lichen = |label, name: &str, mode: &str, ranges: String| {
+        let br = format!("r{name}");
+        super::lichen(
+            (label, super::common::bin()),
+            name,
+            mode,
+            &br,
+            &ranges,
+            data,
+        )
     };
-    let reference = |label, name: &str, ranges: String| Plugin {
-        label,
-        bin: Path::new(REF).join("bridge"),
-        conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"bridge","bridge":"r{name}","isGateway":true,"isDefaultGateway":true,"ipam":{{"type":"host-local","ranges":[{ranges}],"dataDir":"{}"}}}}"#,
-            data.display()
-        ),
+    let reference = |label, name: &str, ranges: String| {
+        super::reference(label, name, &format!("r{name}"), &ranges, data)
     };
     vec![
         lichen("lichen bridge IPv4", "lb4", "bridge", v4(96)),

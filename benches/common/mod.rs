@@ -12,6 +12,22 @@ use lichen::cni::CniResult;
 pub use testkit::{node_json, rss_kib, wait, Agent};
 use testkit::{Invocation, NamedNs};
 
+/// Exits unless run as root (the benches make network namespaces).
+pub fn require_root() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench: needs root (network namespaces); run scripts/bench.sh");
+        std::process::exit(1);
+    }
+}
+
+/// The number in environment variable `name`, else `default`.
+pub fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The binary to measure: `LICHEN_BENCH_BIN` when set, else the shipped static (musl) one
 /// when built, else this build's.
 pub fn bin() -> &'static Path {
