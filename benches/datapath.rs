@@ -23,8 +23,11 @@
 //! `BENCH_ROUNDS` (default 3) rounds,
 //! `BENCH_BACKEND=host-gw|vxlan|wireguard` for one backend only (wireguard: with the Lichen
 //! VXLAN bridge-mode row, policy off, it is compared with), `BENCH_MODE=bridge|routed` for Lichen's
-//! pods in one mode only.
+//! pods in one mode only. `BENCH_AB=toggle,…`: instead, paired A/B rounds of one setting off
+//! and on (datapath/ab.rs).
 
+#[path = "datapath/ab.rs"]
+mod ab;
 mod common;
 #[path = "datapath/flannel.rs"]
 mod flannel;
@@ -106,6 +109,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
     println!("Data-path benchmark (binary: {})", bin().display());
+    if let Ok(list) = std::env::var("BENCH_AB") {
+        ab::run(&list, &secs, rr);
+        return;
+    }
     let only = std::env::var("BENCH_BACKEND").ok();
     let only_mode = std::env::var("BENCH_MODE").ok();
     let mut rows = Vec::new();

@@ -11,6 +11,14 @@
 //! [`apply_node_rules`]. iptables-legacy (x_tables) is out of reach: a FORWARD policy drop
 //! there still drops pod traffic. The NetworkPolicy table (`inet lichen-policy`,
 //! [`crate::policy::table`]) is ours too: never "foreign".
+//!
+//! Cost for in-cluster traffic: the `postrouting` NAT chain runs for a flow's first packet
+//! only. `nf_nat_inet_fn` (net/netfilter/nf_nat_core.c) walks a NAT hook's chains only for a
+//! packet of a new conntrack entry without a NAT binding yet (`IP_CT_NEW`, `RELATED`); the
+//! first `return` leaves it a null binding, and every later packet of the flow just applies
+//! that binding. What remains per packet is conntrack itself and the two compares of
+//! `forward`. Skipping conntrack for pod-to-pod packets (`notrack`) was measured and is not
+//! done: see benches/datapath/ab.rs.
 
 pub mod foreign;
 #[cfg(test)]
