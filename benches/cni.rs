@@ -1,7 +1,8 @@
-//! Plugin benchmark: Lichen against Debian's reference `bridge` + `host-local`, in one run, on
-//! the same machine, in namespaces made here (run it as root under `unshare -n`, see
-//! scripts/bench.sh). Prints figures and ratios; asserts nothing about time. Then ADD latency
-//! dual-stack against IPv4-only ([`dual`]), routed mode against bridge mode ([`routed`]), and
+//! Plugin benchmark: Lichen as configured by default (no `mode`: routed on this bridgeless
+//! node) against Debian's reference `bridge` + `host-local`, in one run, on the same machine, in
+//! namespaces made here (run it as root under `unshare -n`, see scripts/bench.sh). Prints
+//! figures and ratios; asserts nothing about time. Then ADD latency dual-stack against
+//! IPv4-only ([`dual`]), routed mode against bridge mode and the reference ([`routed`]), and
 //! with `LICHEN_BENCH_BASELINE`, this binary against a baseline one ([`ab`]).
 
 #[path = "cni/ab.rs"]
@@ -69,13 +70,15 @@ fn main() {
 }
 
 /// Lichen and the reference plugins, each with its own bridge and subnet, leases under `data`.
+/// Lichen as users get it: no `mode`, so routed on this node without a bridge (bridge mode's
+/// own figure against the reference is [`routed`]'s).
 fn plugins(data: &Path) -> [Plugin; 2] {
     let ranges = |n: u8| format!(r#"[{{"subnet":"10.{n}.0.0/16"}}]"#);
     [
         lichen(
             ("lichen", common::bin()),
             "bl",
-            "bridge",
+            "",
             "lbr0",
             &ranges(90),
             data,
@@ -84,8 +87,8 @@ fn plugins(data: &Path) -> [Plugin; 2] {
     ]
 }
 
-/// Lichen (`label`, `bin`) as network `name` in `mode` (bridge `br`), IPAM `ranges` (range sets,
-/// comma-separated), leases under `data`.
+/// Lichen (`label`, `bin`) as network `name` in `mode` (no `mode` key when empty: the default;
+/// bridge `br`), IPAM `ranges` (range sets, comma-separated), leases under `data`.
 fn lichen(
     (label, bin): (&'static str, &Path),
     name: &str,
@@ -94,11 +97,15 @@ fn lichen(
     ranges: &str,
     data: &Path,
 ) -> Plugin {
+    let mode = match mode {
+        "" => String::new(),
+        m => format!(r#""mode":"{m}","#),
+    };
     Plugin {
         label,
         bin: bin.to_path_buf(),
         conf: format!(
-            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen","mode":"{mode}","bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
+            r#"{{"cniVersion":"1.0.0","name":"{name}","type":"lichen",{mode}"bridge":"{br}","ipam":{{"ranges":[{ranges}],"dataDir":"{}"}}}}"#,
             data.display()
         ),
     }
