@@ -111,7 +111,8 @@ pub struct PodState {
     /// Host side: the host end's addresses (routed mode: [`GATEWAY_V6`]/64 for IPv6 pods).
     pub host_addresses: Vec<IpNet>,
     /// The pod's neighbour entries on the interface for the link-local gateways
-    /// ([`GATEWAY_V4`], [`GATEWAY_V6`]; routed mode's, permanent with [`HOST_MAC`]).
+    /// ([`GATEWAY_V4`], [`GATEWAY_V6`]; routed mode's, permanent with [`HOST_MAC`]); listed
+    /// only for a routed pod (a host end with no master), empty otherwise.
     pub gateway_neighbours: Vec<nl::Neigh>,
 }
 
@@ -292,13 +293,17 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         .into_iter()
         .map(|r| (r.dst, r.gateway))
         .collect();
-    let gateway_neighbours = pod_nl
-        .neighs(link.index)
-        .map_err(kernel("list neighbours in the pod"))?
-        .into_iter()
-        .filter(|n| n.ip == gateway_for(n.ip))
-        .collect();
     let host = host_peer(&link)?;
+    // A bridged pod's neighbours are its peers': nothing of ours to check (and no round trip).
+    let gateway_neighbours = match host.as_ref().is_some_and(|h| h.master.is_none()) {
+        true => pod_nl
+            .neighs(link.index)
+            .map_err(kernel("list neighbours in the pod"))?
+            .into_iter()
+            .filter(|n| n.ip == gateway_for(n.ip))
+            .collect(),
+        false => Vec::new(),
+    };
     Ok(PodState {
         link: info(&link),
         addresses,
