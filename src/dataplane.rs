@@ -30,9 +30,10 @@ pub use bridge::{bridge_mac, bridge_state};
 pub use loopback::{loopback_down, loopback_is_up, loopback_up};
 pub use mode::node_mode;
 pub use routed::{
-    attach_routed, gateway_for, remove_unreachable, GATEWAY_V4, GATEWAY_V6, HOST_MAC, RT_PROTO_POD,
-    UNREACHABLE_METRIC,
+    attach_routed, gateway_for, gateways, remove_unreachable, GATEWAY_V4, GATEWAY_V6, HOST_MAC,
+    RT_PROTO_POD, UNREACHABLE_METRIC,
 };
+pub use veth::HostEnd;
 use veth::{create_veth, host_peer, plumb};
 
 use std::io;
@@ -101,15 +102,9 @@ pub struct PodState {
     pub addresses: Vec<IpNet>,
     /// Routes in the main table on that interface: (dst, gateway).
     pub routes: Vec<(IpNet, Option<IpAddr>)>,
-    /// Host side: the veth peer's name and the bridge it is enslaved to, if found.
-    pub host_veth: Option<String>,
-    pub host_master: Option<String>,
-    /// Host side, routed mode: the destinations of Lichen's pod routes
-    /// ([`RT_PROTO_POD`]) through the host end, and whether it answers ARP by proxy.
-    pub host_routes: Vec<IpNet>,
-    pub host_proxy_arp: bool,
-    /// Host side: the host end's addresses (routed mode: [`GATEWAY_V6`]/64 for IPv6 pods).
-    pub host_addresses: Vec<IpNet>,
+    /// Host side: the veth peer (its name, the bridge it is a port of, its pod routes, proxy
+    /// ARP, addresses), if found.
+    pub host: Option<HostEnd>,
     /// The pod's neighbour entries on the interface for the link-local gateways
     /// ([`GATEWAY_V4`], [`GATEWAY_V6`]; routed mode's, permanent with [`HOST_MAC`]); listed
     /// only for a routed pod (a host end with no master), empty otherwise.
@@ -308,14 +303,7 @@ pub fn inspect(netns: &Path, ifname: &str) -> Result<PodState, DpError> {
         link: info(&link),
         addresses,
         routes,
-        host_veth: host.as_ref().map(|h| h.name.clone()),
-        host_master: host.as_ref().and_then(|h| h.master.clone()),
-        host_proxy_arp: host.as_ref().is_some_and(|h| h.proxy_arp),
-        host_addresses: host
-            .as_ref()
-            .map(|h| h.addresses.clone())
-            .unwrap_or_default(),
-        host_routes: host.map(|h| h.routes).unwrap_or_default(),
+        host,
         gateway_neighbours,
     })
 }

@@ -64,6 +64,14 @@ pub fn gateway_for(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// Each family's gateway for `addresses` (routed mode's next hops), once each, IPv4's first.
+pub fn gateways(addresses: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
+    let mut gws: Vec<IpAddr> = addresses.into_iter().map(gateway_for).collect();
+    gws.sort();
+    gws.dedup();
+    gws
+}
+
 /// ADD's data plane in routed mode, for a namespace [`super::preflight`] checked: forwarding
 /// on, the veth pair (host end with [`HOST_MAC`], up, no master), the pod's addresses, routes
 /// (`pod.addresses` are host prefixes, `pod.routes` via [`gateway_for`]) and gateway

@@ -355,8 +355,9 @@ fn inspect_reports_what_attach_made() {
         assert!(st.routes.contains(r), "{r:?} not in {:?}", st.routes);
     }
     assert!(st.routes.contains(&(net("10.42.1.0/24"), None)));
-    assert_eq!(st.host_veth.as_deref(), Some(spec.host_veth.as_str()));
-    assert_eq!(st.host_master.as_deref(), Some(BR));
+    let host = st.host.as_ref().unwrap();
+    assert_eq!(host.name, spec.host_veth);
+    assert_eq!(host.master.as_deref(), Some(BR));
 
     p.ip(&["addr", "del", "10.42.1.2/24", "dev", "eth0"])
         .unwrap();

@@ -3,8 +3,6 @@
 //! host end of a pod's veth, seen from the node (CHECK). Both modes: in routed mode the host
 //! end has no master and a fixed MAC (see `routed.rs`).
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
 use super::{batch, find, kernel, DpError, PodSpec};
@@ -112,7 +110,7 @@ fn in_pod(
             nl.add_route(&route)?;
         }
         if let Some(mac) = gateway_mac {
-            for gw in gateways(&pod.addresses) {
+            for gw in super::gateways(pod.addresses.iter().map(|a| a.addr())) {
                 what.push((format!("add neighbour {gw} in the pod"), false));
                 nl.replace_neigh(link.index, gw, &mac)?;
             }
@@ -121,19 +119,9 @@ fn in_pod(
     })
 }
 
-/// Each family's gateway (routed mode's next hops), once.
-fn gateways(addresses: &[IpNet]) -> Vec<IpAddr> {
-    let mut families: Vec<IpAddr> = addresses
-        .iter()
-        .map(|a| super::gateway_for(a.addr()))
-        .collect();
-    families.sort();
-    families.dedup();
-    families
-}
-
 /// The host end of a pod's veth as CHECK sees it.
-pub(super) struct HostEnd {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEnd {
     pub name: String,
     /// The bridge it is a port of.
     pub master: Option<String>,

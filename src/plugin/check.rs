@@ -12,7 +12,8 @@ use super::{Output, Request};
 use ipnet::IpNet;
 
 use crate::cni::{CniError, CniResult, Code, Env, Mode, NetConf};
-use crate::dataplane::{self, PodState};
+use crate::dataplane::{self, HostEnd, PodState};
+use crate::nl;
 
 pub fn run(req: &Request) -> Result<Output, CniError> {
     let (env, conf) = (req.env, req.conf);
@@ -90,19 +91,22 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
         }
     }
     let host_veth = dataplane::host_veth_name(&conf.name, env.container_id(), ifname);
-    let mode = conf.mode.unwrap_or(match state.host_master {
-        Some(_) => Mode::Bridge,
-        None => Mode::Routed,
-    });
-    match (&state.host_veth, &state.host_master, mode) {
-        (None, _, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
-        (Some(_), m, Mode::Bridge) if m.as_deref() != Some(conf.bridge.as_str()) => {
+    let host = state.host.as_ref();
+    let mode = conf
+        .mode
+        .unwrap_or(match host.and_then(|h| h.master.as_ref()) {
+            Some(_) => Mode::Bridge,
+            None => Mode::Routed,
+        });
+    match (host, mode) {
+        (None, _) => diffs.push(format!("the host end {host_veth} of {ifname} is missing")),
+        (Some(h), Mode::Bridge) if h.master.as_deref() != Some(conf.bridge.as_str()) => {
             diffs.push(format!(
                 "the host end of {ifname} is not attached to bridge {}",
                 conf.bridge
             ))
         }
-        (Some(_), _, Mode::Routed) => routed(prev, state, &mut diffs),
+        (Some(h), Mode::Routed) => routed(prev, h, state, &mut diffs),
         _ => {}
     }
     diffs
@@ -111,57 +115,39 @@ pub fn compare(env: &Env, conf: &NetConf, prev: &CniResult, state: &PodState) ->
 /// Routed mode's host side: no bridge, proxy ARP for the IPv4 gateway, fe80::1/64 on the host
 /// end for the IPv6 one, a pod route on the node for each address; and in the pod, a
 /// permanent neighbour entry for each family's gateway with the host end's MAC.
-fn routed(prev: &CniResult, state: &PodState, diffs: &mut Vec<String>) {
-    let host = state.host_veth.as_deref().unwrap_or_default();
-    if let Some(m) = &state.host_master {
+fn routed(prev: &CniResult, end: &HostEnd, state: &PodState, diffs: &mut Vec<String>) {
+    let host = &end.name;
+    if let Some(m) = &end.master {
         diffs.push(format!("the host end {host} is a port of {m}, not routed"));
     }
     let v4 = prev.ips.iter().any(|ip| ip.address.addr().is_ipv4());
-    if v4 && !state.host_proxy_arp {
+    if v4 && !end.proxy_arp {
         diffs.push(format!("proxy_arp is off on the host end {host}"));
     }
     for ip in &prev.ips {
         let a = ip.address.addr();
         let dst = IpNet::new(a, ip.address.max_prefix_len()).expect("a host prefix");
-        if !state.host_routes.contains(&dst) {
+        if !end.routes.contains(&dst) {
             diffs.push(format!("the node's route {dst} dev {host} is missing"));
         }
     }
     let v6 = prev.ips.iter().any(|ip| ip.address.addr().is_ipv6());
     let gw6 = IpNet::new(IpAddr::V6(dataplane::GATEWAY_V6), 64).expect("a valid prefix");
-    if v6 && !state.host_addresses.contains(&gw6) {
+    if v6 && !end.addresses.contains(&gw6) {
         diffs.push(format!(
             "the gateway address {gw6} is missing on the host end {host}"
         ));
     }
-    for gw in gateways(prev) {
+    for gw in dataplane::gateways(prev.ips.iter().map(|ip| ip.address.addr())) {
         if let Some(d) = gateway_neighbour(state, gw) {
             diffs.push(d);
         }
     }
 }
 
-/// The link-local gateways of the families in prevResult, IPv4's first.
-fn gateways(prev: &CniResult) -> Vec<IpAddr> {
-    let mut gws: Vec<IpAddr> = prev
-        .ips
-        .iter()
-        .map(|ip| dataplane::gateway_for(ip.address.addr()))
-        .collect();
-    gws.sort();
-    gws.dedup();
-    gws
-}
-
 /// What is wrong with the pod's neighbour entry for its gateway `gw`, if anything.
 fn gateway_neighbour(state: &PodState, gw: IpAddr) -> Option<String> {
-    let hex = |m: &[u8]| {
-        m.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    };
-    let want = hex(&dataplane::HOST_MAC);
+    let want = nl::mac_string(&dataplane::HOST_MAC);
     let Some(n) = state.gateway_neighbours.iter().find(|n| n.ip == gw) else {
         return Some(format!(
             "the pod's neighbour entry for its gateway {gw} (permanent, {want}) is missing"
@@ -170,7 +156,7 @@ fn gateway_neighbour(state: &PodState, gw: IpAddr) -> Option<String> {
     if n.mac != dataplane::HOST_MAC {
         Some(format!(
             "the pod's neighbour entry for its gateway {gw} has MAC {}, not {want}",
-            hex(&n.mac)
+            nl::mac_string(&n.mac)
         ))
     } else if !n.permanent {
         Some(format!(

@@ -88,11 +88,9 @@ fn bridge(top: &Object<'_>) -> Result<String, CniError> {
 fn mode(top: &Object<'_>) -> Result<Option<Mode>, CniError> {
     match top.text("mode")?.as_deref() {
         None => Ok(None),
-        Some("bridge") => Ok(Some(Mode::Bridge)),
-        Some("routed") => Ok(Some(Mode::Routed)),
-        Some(other) => Err(bad(
+        Some(m) => m.parse().map(Some).map_err(|_| bad(
             "mode",
-            other,
+            m,
             "is not a mode: use \"routed\" (no bridge: a host route per pod), \"bridge\" (pods on the node's bridge: L2 between them) or leave it out (routed, unless the node's bridge still has pods)",
         )),
     }

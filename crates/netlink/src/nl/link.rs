@@ -4,7 +4,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
-use super::{is_not_found, Msg, Nl, ACK, CREATE, GET};
+use super::{one, Msg, Nl, ACK, CREATE, GET};
 use crate::netns::NetNs;
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVeth, InfoVxlan, LinkAttribute,
@@ -38,14 +38,7 @@ impl Link {
 
     /// The MAC as lower-case `aa:bb:cc:dd:ee:ff`.
     pub fn mac_string(&self) -> String {
-        let mut s = String::with_capacity(self.mac.len() * 3);
-        for (i, b) in self.mac.iter().enumerate() {
-            if i > 0 {
-                s.push(':');
-            }
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+        mac_string(&self.mac)
     }
 
     pub(super) fn from_msg(msg: LinkMessage) -> Link {
@@ -120,15 +113,7 @@ impl NewLink<'_> {
         let mut msg = LinkMessage::default();
         msg.attributes
             .push(LinkAttribute::IfName(self.name.to_string()));
-        if let Some(mtu) = self.mtu {
-            msg.attributes.push(LinkAttribute::Mtu(mtu));
-        }
-        if let Some(master) = self.master {
-            msg.attributes.push(LinkAttribute::Controller(master));
-        }
-        if let Some(mac) = self.mac {
-            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        }
+        push_settings(&mut msg.attributes, self.mtu, self.master, self.mac);
         if let Some(ns) = self.netns {
             msg.attributes
                 .push(LinkAttribute::NetNsFd(ns.file.as_raw_fd()));
@@ -178,23 +163,13 @@ pub struct LinkChange {
 impl Nl {
     /// The link named or numbered `id`, `None` if there is none.
     pub fn link(&mut self, id: LinkId<'_>) -> io::Result<Option<Link>> {
-        let reply = self.get(Msg::GetLink(id.message()))?;
-        Ok(match reply {
-            Some(Msg::NewLink(m)) => Some(Link::from_msg(m)),
-            _ => None,
-        })
+        Ok(self.get(Msg::GetLink(id.message()))?.and_then(link_of))
     }
 
     /// Every link in the namespace.
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
         let replies = self.dump(Msg::GetLink(LinkMessage::default()))?;
-        Ok(replies
-            .into_iter()
-            .filter_map(|m| match m {
-                Msg::NewLink(m) => Some(Link::from_msg(m)),
-                _ => None,
-            })
-            .collect())
+        Ok(replies.into_iter().filter_map(link_of).collect())
     }
 
     /// The ports of master `index` (a bridge's), filtered by the kernel: `IFLA_MASTER` in the
@@ -206,10 +181,7 @@ impl Nl {
         let replies = self.dump(Msg::GetLink(req))?;
         Ok(replies
             .into_iter()
-            .filter_map(|m| match m {
-                Msg::NewLink(m) => Some(Link::from_msg(m)),
-                _ => None,
-            })
+            .filter_map(link_of)
             // a kernel without the filter sends every link: keep the ports
             .filter(|l| l.master == Some(index))
             .collect())
@@ -236,14 +208,7 @@ impl Nl {
         let get = (Msg::GetLink(id.message()), GET);
         let mut replies = self.sock.batch(vec![set, get])?.into_iter();
         let set = replies.next().expect("one reply per request").map(drop);
-        let link = match replies.next().expect("one reply per request") {
-            Ok(mut v) => Ok(v.pop().and_then(|m| match m {
-                Msg::NewLink(m) => Some(Link::from_msg(m)),
-                _ => None,
-            })),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        };
+        let link = one(replies.next().expect("one reply per request")).map(|m| m.and_then(link_of));
         Ok((set, link))
     }
 
@@ -316,18 +281,42 @@ fn new_link_message(link: &NewLink<'_>, kind: &LinkKind<'_>) -> LinkMessage {
     msg
 }
 
+/// A hardware address as lower-case `aa:bb:cc:dd:ee:ff` (any length).
+pub fn mac_string(mac: &[u8]) -> String {
+    let mut s = String::with_capacity(mac.len() * 3);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The settings a new link and a change share: MTU, master, MAC (each only when given).
+fn push_settings(
+    attrs: &mut Vec<LinkAttribute>,
+    mtu: Option<u32>,
+    master: Option<u32>,
+    mac: Option<[u8; 6]>,
+) {
+    attrs.extend(mtu.map(LinkAttribute::Mtu));
+    attrs.extend(master.map(LinkAttribute::Controller));
+    attrs.extend(mac.map(|m| LinkAttribute::Address(m.to_vec())));
+}
+
+/// A link from a reply, if it is one.
+fn link_of(m: Msg) -> Option<Link> {
+    match m {
+        Msg::NewLink(m) => Some(Link::from_msg(m)),
+        _ => None,
+    }
+}
+
 /// The request of [`Nl::set_link`].
 fn change_message(id: LinkId<'_>, change: &LinkChange) -> LinkMessage {
     let mut msg = id.message();
-    if let Some(mtu) = change.mtu {
-        msg.attributes.push(LinkAttribute::Mtu(mtu));
-    }
-    if let Some(master) = change.master {
-        msg.attributes.push(LinkAttribute::Controller(master));
-    }
-    if let Some(mac) = change.mac {
-        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
-    }
+    push_settings(&mut msg.attributes, change.mtu, change.master, change.mac);
     if let Some(up) = change.up {
         if up {
             msg.header.flags |= LinkFlags::Up;

@@ -32,7 +32,7 @@ mod vxlan;
 pub mod xtables;
 
 pub use addr::Addr;
-pub use link::{Link, LinkChange, LinkId, LinkKind, NewLink};
+pub use link::{mac_string, Link, LinkChange, LinkId, LinkKind, NewLink};
 pub use monitor::{Event, Monitor};
 pub use neigh::{Fdb, Neigh};
 pub use route::{Route, RouteScope, PROTO_BOOT, PROTO_KERNEL, TABLE_MAIN};
@@ -123,16 +123,21 @@ impl Nl {
 
     /// A request answered by exactly one object, `None` for ENODEV/ENOENT.
     fn get(&mut self, msg: Msg) -> io::Result<Option<Msg>> {
-        match self.exchange(msg, GET) {
-            Ok(mut v) => Ok(v.pop()),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        one(self.exchange(msg, GET))
     }
 
     /// A dump.
     fn dump(&mut self, msg: Msg) -> io::Result<Vec<Msg>> {
         self.exchange(msg, DUMP)
+    }
+}
+
+/// The answer to a lookup: its one object, `None` for ENODEV/ENOENT (see [`is_not_found`]).
+fn one(reply: io::Result<Vec<Msg>>) -> io::Result<Option<Msg>> {
+    match reply {
+        Ok(mut v) => Ok(v.pop()),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

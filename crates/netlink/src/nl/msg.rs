@@ -8,9 +8,10 @@
 //! never sends them nor subscribes to their groups. [`Msg`] has the same variant names and
 //! payload types for the four families Lichen uses, so the rest of `nl` reads the same and
 //! netlink-proto's trace log (the agent's [`super::Monitor`]) prints these messages exactly as
-//! before; a message of another type fails to parse, which netlink-proto logs and skips, as
-//! does `sock.rs` (the requests' socket), as they did for types the crate does not know. Message type numbers: `RTM_*` in the kernel's include/uapi/linux/rtnetlink.h (the
-//! `libc` crate's constants).
+//! before; a message of another type fails to parse, which netlink-proto and `sock.rs` (the
+//! requests' socket) log or skip, as they did for types the crate does not know. Message type
+//! numbers: `RTM_*` in the kernel's include/uapi/linux/rtnetlink.h (the `libc` crate's
+//! constants).
 
 use netlink_packet_core::{
     DecodeError, Emitable, ErrorContext, NetlinkDeserializable, NetlinkHeader, NetlinkPayload,
