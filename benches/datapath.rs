@@ -202,9 +202,12 @@ fn measure_bed(modes: &[Mode], secs: &str, rr: usize) -> Vec<Row> {
     let (mut under, mut rr_u) = (vec![], vec![]);
     let (mut pod, mut rr_p) = (vec![vec![]; modes.len()], vec![vec![]; modes.len()]);
     for _ in 0..rounds {
-        under.push(measure::transfer(&n[1].0, &n[0].0, &n[1].1, secs));
+        under.push(measure::transfer(
+            &n[1].0, &n[0].0, &n[1].1, secs, "underlay",
+        ));
         for (k, p) in bed.pods.iter().enumerate() {
-            pod[k].push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs));
+            let label = modes[k].label();
+            pod[k].push(measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs, &label));
         }
         rr_u.push(measure::request_response(&n[1].0, &n[0].0, &n[1].1, rr));
         for (k, p) in bed.pods.iter().enumerate() {

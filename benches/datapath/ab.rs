@@ -173,7 +173,8 @@ fn pair(mode: Mode, toggle: &str, rounds: usize, secs: &str, rr: usize) -> Ab {
         };
         for on in order {
             set(&bed, toggle, on);
-            let t = measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs);
+            let label = format!("{toggle}-{}", if on { "on" } else { "off" });
+            let t = measure::transfer(&p[1].0, &p[0].0, &p[1].1, secs, &label);
             let l = measure::request_response(&p[1].0, &p[0].0, &p[1].1, rr);
             got[usize::from(on)].push((t, l));
         }

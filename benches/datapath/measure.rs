@@ -5,6 +5,10 @@
 //! in clock ticks) read right before and after the iperf3 client runs: both ends, the switch
 //! and the softirq work all run on this one machine, so the machine's busy time is the sum of
 //! both ends' CPU. Anything else running then counts too: run the bench on a quiet machine.
+//!
+//! `BENCH_PERF=<dir>`: each transfer also runs a system-wide `perf record -g` into
+//! `<dir>/<n>-<label>.data` (the figures then include perf's own cost), to see where a path
+//! spends its cycles: `perf report -i <file> --no-children --sort sym`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -39,14 +43,21 @@ fn ticks_per_second() -> f64 {
     (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
 }
 
-/// iperf3 for `secs` seconds, one stream, from `client` to a server in `server` on `ip`.
-pub fn transfer(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> Transfer {
+/// iperf3 for `secs` seconds, one stream, from `client` to a server in `server` on `ip`;
+/// `label` names the path in `BENCH_PERF`'s files.
+pub fn transfer(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str, label: &str) -> Transfer {
     let mut srv = super::iperf_server(server, ip);
+    let perf = perf_record(label);
     let before = busy_ticks();
     let out = client
         .exec("iperf3", &["-c", ip, "-t", secs, "-J"])
         .unwrap();
     let busy = (busy_ticks() - before) as f64 / ticks_per_second();
+    if let Some(mut perf) = perf {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        let _ = perf.wait();
+    }
     let _ = srv.wait();
     let json = String::from_utf8_lossy(&out.stdout);
     let bytes = super::iperf_received(&json, "bytes");
@@ -54,6 +65,29 @@ pub fn transfer(server: &NamedNs, client: &NamedNs, ip: &str, secs: &str) -> Tra
         gbps: super::iperf_received(&json, "bits_per_second") / 1e9,
         cpu_s_per_gb: busy / (bytes / 1e9),
     }
+}
+
+/// `BENCH_PERF`'s recorder for one transfer, started and sampling before this returns.
+fn perf_record(label: &str) -> Option<std::process::Child> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::path::PathBuf::from(std::env::var_os("BENCH_PERF")?);
+    std::fs::create_dir_all(&dir).unwrap();
+    let name: String = label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let file = dir.join(format!("{}-{name}.data", N.fetch_add(1, Ordering::Relaxed)));
+    let child = std::process::Command::new("perf")
+        .args(["record", "-a", "-g", "-q", "-o"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("BENCH_PERF needs perf (linux-perf)");
+    // perf opens its counters within a moment of starting; the transfer runs for seconds.
+    std::thread::sleep(Duration::from_millis(300));
+    eprintln!("perf: {}", file.display());
+    Some(child)
 }
 
 /// Median latency in µs of `n` 1-byte request/responses over one TCP connection (Nagle off)
