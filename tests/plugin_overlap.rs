@@ -1,8 +1,9 @@
-//! ADD's two halves, IPAM and the veth (plugin/add.rs runs them side by side): whichever
-//! fails, the ADD answers that failure's CNI error (IPAM's unchanged, also when both fail) and
-//! leaves nothing: no host end in the node, no interface in the pod, no bridge it made, no
-//! lease. And ordinary ADDs, many at once, still get distinct addresses, DEL removes them; both
-//! ends of a routed pod's veth get the subnet file's MTU.
+//! ADD's two halves, IPAM and the veth (plugin/add.rs runs one after the other; these tests
+//! were written to hold if they overlap too): whichever fails, the ADD answers that failure's
+//! CNI error (IPAM's unchanged, also when both fail) and leaves nothing: no host end in the
+//! node, no interface in the pod, no bridge it made, no lease. And ordinary ADDs, many at once,
+//! still get distinct addresses, DEL removes them; both ends of a routed pod's veth get the
+//! subnet file's MTU.
 
 mod common;
 
