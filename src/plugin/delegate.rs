@@ -1,5 +1,10 @@
-//! Running another plugin from CNI_PATH (a delegated IPAM such as host-local, static or dhcp),
-//! as the reference bridge plugin does: same stdin, same environment, CNI_COMMAND set per call.
+//! Running another plugin from CNI_PATH (a delegated IPAM such as host-local or static), as the
+//! reference bridge plugin does: same stdin, same environment, CNI_COMMAND set per call.
+//!
+//! Not `dhcp`: its ADD needs the pod's interface to exist, and ADD leases before it makes the
+//! veth (so that a failed lease changes nothing and a killed ADD leaves no veth without a
+//! lease). The reference bridge makes the veth first (bridge.go `cmdAdd`: `setupVeth`, then
+//! `ipam.ExecAdd`).
 
 use std::io::Write;
 use std::path::PathBuf;
