@@ -149,6 +149,24 @@ fn a_delegated_ipam_error_is_answered_unchanged_and_removes_the_veth() {
     }
 }
 
+#[test]
+fn a_dhcp_ipam_is_refused_before_anything_is_made() {
+    testkit::require_root!();
+    let node = Node::new("odh");
+    let conf = conf(&node, "bridge", SMALL, r#""type":"dhcp","#);
+    let (links, leases) = (node.plugin_links(), node.leases());
+    let pod = node.pod("p");
+    let a = add(&node, "c1", &pod, &conf);
+    assert!(!a.ok, "{}", a.stdout);
+    let (code, msg) = error(&a);
+    assert_eq!(code, 7, "{msg}");
+    assert!(
+        msg.contains("is not supported: its ADD needs the pod's interface"),
+        "{msg}"
+    );
+    assert_nothing_left(&node, &pod, &links, &leases);
+}
+
 /// An error answer's code and message.
 fn error(a: &Answer) -> (u64, String) {
     #[derive(serde::Deserialize)]

@@ -41,6 +41,13 @@ impl<'a> Allocator<'a> {
     pub fn add(&self, req: &Request) -> Result<Addresses, CniError> {
         match self {
             Allocator::Builtin => builtin_add(req.env, req.conf),
+            // Refused before anything is made: see "Not `dhcp`" in `delegate`.
+            Allocator::Delegate("dhcp") => Err(CniError::new(
+                Code::InvalidConfig,
+                "ipam.type \"dhcp\" is not supported: its ADD needs the pod's interface, which \
+                 lichen makes only after IPAM; leave ipam.type out (the built-in IPAM) or use \
+                 host-local or static",
+            )),
             Allocator::Delegate(p) => delegated_add(p, req),
         }
     }
