@@ -121,6 +121,9 @@ pub enum DpError {
     NoSuchInterface(String),
     /// The bridge name is taken by an interface that is not a bridge.
     NotABridge(String),
+    /// The host end's name is taken on the node by a link that is not a veth (so not a stale
+    /// host end of ours): its name and kind.
+    HostEndTaken(String, String),
     /// A kernel operation failed: what was being done, and the error (errno kept).
     Kernel(String, io::Error),
 }
@@ -139,6 +142,10 @@ impl std::fmt::Display for DpError {
             }
             DpError::NoSuchInterface(n) => write!(f, "interface {n:?} not found"),
             DpError::NotABridge(n) => write!(f, "{n:?} exists on the host and is not a bridge"),
+            DpError::HostEndTaken(n, kind) => write!(
+                f,
+                "the pod's host end {n:?} is taken on the node by a {kind} link lichen did not make"
+            ),
             DpError::Kernel(what, e) => write!(f, "{what}: {e}"),
         }
     }
@@ -243,10 +250,18 @@ pub fn attach_checked(
 pub fn detach(netns: Option<&Path>, ifname: &str, host_veth: &str) -> Result<(), DpError> {
     // Deleting the host end takes the pod end with it, without entering the pod.
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
-    match host.delete_link(LinkId::Name(host_veth)) {
-        Ok(()) => return Ok(()),
-        Err(e) if nl::is_not_found(&e) => {}
-        Err(e) => return Err(DpError::Kernel(format!("delete {host_veth}"), e)),
+    // Only a veth can be ours: a link of another kind under that name is left alone.
+    match find(&mut host, host_veth)? {
+        Some(link) if link.is_kind("veth") => match host.delete_link(LinkId::Index(link.index)) {
+            Ok(()) => return Ok(()),
+            Err(e) if nl::is_not_found(&e) => {}
+            Err(e) => return Err(DpError::Kernel(format!("delete {host_veth}"), e)),
+        },
+        Some(link) => log::warn!(
+            "DEL: {host_veth} on the node is a {} link, not a veth: left alone",
+            link.kind.as_deref().unwrap_or("plain")
+        ),
+        None => {}
     }
     let Some(path) = netns else {
         return Ok(());

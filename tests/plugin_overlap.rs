@@ -204,9 +204,8 @@ fn both_halves_failing_answer_the_ipam_error_and_leave_nothing() {
 fn a_veth_that_cannot_be_made_gives_the_lease_back() {
     testkit::require_root!();
     // Bridge mode: lbr0 is taken by a veth (code 7). Routed mode: the host end's name is taken
-    // by the node's loopback, renamed, which the kernel will not delete as a stale host end
-    // (EOPNOTSUPP, code 103).
-    for (mode, code) in [("bridge", 7), ("routed", 103)] {
+    // by the node's loopback, renamed: not a veth, so not a stale host end (code 102).
+    for (mode, code) in [("bridge", 7), ("routed", 102)] {
         let node = Node::new(&format!("ov{}", &mode[..1]));
         let _filled = fill(&node);
         let del = node.cni(
@@ -236,6 +235,38 @@ fn a_veth_that_cannot_be_made_gives_the_lease_back() {
         let a = add(&node, "c", &pod, &conf(&node, mode, SMALL, ""));
         assert_eq!(error_code(&a), code, "{mode}: {}", a.stdout);
         assert_nothing_left(&node, &pod, &links, &leases);
+    }
+}
+
+/// A link that is not a veth under a pod's host-end name is not Lichen's: ADD refuses (102,
+/// the lease given back) instead of deleting it as a stale host end, and DEL leaves it.
+#[test]
+fn a_host_end_name_taken_by_another_kind_of_link_is_left_alone() {
+    testkit::require_root!();
+    for mode in ["routed", "bridge"] {
+        let node = Node::new(&format!("ot{}", &mode[..1]));
+        let host_end = lichen::dataplane::host_veth_name(&node.network, "c", "eth0");
+        node.ns
+            .ip(&["link", "add", &host_end, "type", "bridge"])
+            .unwrap();
+        let (links, leases) = (node.plugin_links(), node.leases());
+        let pod = node.pod("p");
+        let conf = conf(&node, mode, SMALL, "");
+        let a = add(&node, "c", &pod, &conf);
+        let (code, msg) = error(&a);
+        assert_eq!(code, 102, "{mode}: {msg}");
+        assert!(
+            msg.contains(&host_end) && msg.contains("bridge link"),
+            "{msg}"
+        );
+        assert_nothing_left(&node, &pod, &links, &leases);
+        let d = node.cni("DEL", "c", Some(&pod.path), "eth0", &conf);
+        assert!(d.ok, "{mode}: {}", d.stdout);
+        let kept = node
+            .ns
+            .ip(&["-d", "-o", "link", "show", &host_end])
+            .unwrap();
+        assert!(kept.contains("bridge"), "{mode}: DEL removed it: {kept}");
     }
 }
 

@@ -21,7 +21,8 @@ pub enum Code {
     RangeExhausted = 100,
     /// Lichen: a requested address is outside the ranges or already leased.
     AddressUnavailable = 101,
-    /// Lichen: the interface named by CNI_IFNAME already exists in the pod.
+    /// Lichen: the interface named by CNI_IFNAME already exists in the pod, or the host end's
+    /// name is taken on the node by a link that is not a veth.
     InterfaceExists = 102,
     /// Lichen: a netlink operation failed.
     Netlink = 103,

@@ -47,6 +47,13 @@ pub(super) fn create_veth(
     if find(pod_nl, &pod.ifname)?.is_some() {
         return Err(DpError::IfnameExists(pod.ifname.clone()));
     }
+    // Only a veth can be a stale host end: a link of another kind is not ours to delete.
+    if let Some(taken) = find(host, &pod.host_veth)? {
+        if !taken.is_kind("veth") {
+            let kind = taken.kind.unwrap_or_else(|| "plain".into());
+            return Err(DpError::HostEndTaken(pod.host_veth.clone(), kind));
+        }
+    }
     nl::missing_ok(host.delete_link(LinkId::Name(&pod.host_veth)))
         .map_err(|e| DpError::Kernel(format!("delete stale {}", pod.host_veth), e))?;
     host.create_link(&veth, &kind)

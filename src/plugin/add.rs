@@ -95,7 +95,7 @@ fn result(env: &Env, addrs: &Addresses, pod: &PodSpec, att: &Attached) -> CniRes
 pub fn dp_err(e: DpError) -> CniError {
     let code = match &e {
         DpError::NetnsMissing(..) => Code::InvalidEnv,
-        DpError::IfnameExists(_) => Code::InterfaceExists,
+        DpError::IfnameExists(_) | DpError::HostEndTaken(..) => Code::InterfaceExists,
         DpError::NoSuchInterface(_) => Code::CheckFailed,
         DpError::NotABridge(_) => Code::InvalidConfig,
         DpError::Kernel(..) => Code::Netlink,
@@ -106,6 +106,7 @@ pub fn dp_err(e: DpError) -> CniError {
             format!("CNI_IFNAME: {e}; pick another CNI_IFNAME or DEL the old attachment")
         }
         DpError::NotABridge(_) => format!("bridge: {e}; set \"bridge\" to another name"),
+        DpError::HostEndTaken(..) => format!("{e}; rename or remove that link"),
         _ => e.to_string(),
     };
     CniError::new(code, msg)
