@@ -108,9 +108,13 @@ impl Uapi {
         let mut answer = Vec::new();
         let mut buf = [0u8; 4096];
         while !answer.ends_with(b"\n\n") {
-            match s.read(&mut buf).map_err(io_err)? {
-                0 => return Err(io_err(io::ErrorKind::UnexpectedEof.into())),
-                n => answer.extend_from_slice(&buf[..n]),
+            match s.read(&mut buf) {
+                Ok(0) => return Err(io_err(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                // A read with a timeout is not restarted by the kernel after a stop signal (or
+                // the cgroup freezer) resumes the process, see signal(7): read again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err(e)),
             }
         }
         let text = String::from_utf8_lossy(&answer);

@@ -144,3 +144,47 @@ fn the_exchange_returns_the_state_or_the_errno_it_was_refused_with() {
     let e = gone.get().unwrap_err();
     assert!(matches!(&e, UapiError::Io(_, io) if io.kind() == io::ErrorKind::NotFound));
 }
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+/// A signal that lands while the exchange waits for its answer (a handler without
+/// `SA_RESTART`; likewise a stop and continue, or the cgroup freezer, for a read with a timeout:
+/// signal(7)) makes the read fail with EINTR: the exchange reads again instead of failing.
+#[test]
+fn a_signal_during_the_exchange_does_not_fail_it() {
+    // SAFETY: installs a no-op handler for SIGUSR1, which no other test of this crate uses.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let dir = std::env::temp_dir().join(format!("lichen-uapi-{}-eintr", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let uapi = Uapi::new(&dir, "wgtest0");
+    let listener = UnixListener::bind(&uapi.path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = thread::spawn(move || {
+        // SAFETY: plain query of this thread's id.
+        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        uapi.get().map(|s| s.listen_port)
+    });
+    let tid = rx.recv().unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(&conn);
+    let mut request = String::new();
+    while !request.ends_with("\n\n") {
+        assert_ne!(reader.read_line(&mut request).unwrap(), 0);
+    }
+    // The client now waits in its read for the answer.
+    thread::sleep(Duration::from_millis(100));
+    // SAFETY: signals a thread of this process that is still running (it has not answered).
+    assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+    thread::sleep(Duration::from_millis(100));
+    // Ignored: a client that gave up has closed its end; its own error is the one to see.
+    let _ = (&conn).write_all(b"listen_port=51998\nerrno=0\n\n");
+    assert_eq!(client.join().unwrap().unwrap(), 51998);
+    let _ = std::fs::remove_dir_all(dir);
+}
