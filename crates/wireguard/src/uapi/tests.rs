@@ -165,13 +165,7 @@ fn a_signal_during_the_exchange_does_not_fail_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let uapi = Uapi::new(&dir, "wgtest0");
     let listener = UnixListener::bind(&uapi.path).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let client = thread::spawn(move || {
-        // SAFETY: plain query of this thread's id.
-        tx.send(unsafe { libc::pthread_self() }).unwrap();
-        uapi.get().map(|s| s.listen_port)
-    });
-    let tid = rx.recv().unwrap();
+    let client = thread::spawn(move || uapi.get().map(|s| s.listen_port));
     let (conn, _) = listener.accept().unwrap();
     let mut reader = BufReader::new(&conn);
     let mut request = String::new();
@@ -181,7 +175,8 @@ fn a_signal_during_the_exchange_does_not_fail_it() {
     // The client now waits in its read for the answer.
     thread::sleep(Duration::from_millis(100));
     // SAFETY: signals a thread of this process that is still running (it has not answered).
-    assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+    let tid = std::os::unix::thread::JoinHandleExt::as_pthread_t(&client);
+    assert_eq!(unsafe { libc::pthread_kill(tid as _, libc::SIGUSR1) }, 0);
     thread::sleep(Duration::from_millis(100));
     // Ignored: a client that gave up has closed its end; its own error is the one to see.
     let _ = (&conn).write_all(b"listen_port=51998\nerrno=0\n\n");
