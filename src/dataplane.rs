@@ -250,18 +250,16 @@ pub fn attach_checked(
 pub fn detach(netns: Option<&Path>, ifname: &str, host_veth: &str) -> Result<(), DpError> {
     // Deleting the host end takes the pod end with it, without entering the pod.
     let mut host = Nl::open().map_err(kernel("open netlink"))?;
-    // Only a veth can be ours: a link of another kind under that name is left alone.
-    match find(&mut host, host_veth)? {
-        Some(link) if link.is_kind("veth") => match host.delete_link(LinkId::Index(link.index)) {
+    match veth_named(&mut host, host_veth)? {
+        Named::Veth(index) => match host.delete_link(LinkId::Index(index)) {
             Ok(()) => return Ok(()),
             Err(e) if nl::is_not_found(&e) => {}
             Err(e) => return Err(DpError::Kernel(format!("delete {host_veth}"), e)),
         },
-        Some(link) => log::warn!(
-            "DEL: {host_veth} on the node is a {} link, not a veth: left alone",
-            link.kind.as_deref().unwrap_or("plain")
-        ),
-        None => {}
+        Named::Other(kind) => {
+            log::warn!("DEL: {host_veth} on the node is a {kind} link, not a veth: left alone")
+        }
+        Named::Nothing => {}
     }
     let Some(path) = netns else {
         return Ok(());
@@ -272,14 +270,28 @@ pub fn detach(netns: Option<&Path>, ifname: &str, host_veth: &str) -> Result<(),
         Err(e) => return Err(DpError::NetnsMissing(path.to_path_buf(), e)),
     };
     let mut pod_nl = Nl::open_in(&ns).map_err(kernel("open netlink in the pod namespace"))?;
-    // Only a veth can be ours; leave anything else the pod has under that name alone.
-    match find(&mut pod_nl, ifname)? {
-        Some(link) if link.is_kind("veth") => {
-            nl::missing_ok(pod_nl.delete_link(LinkId::Index(link.index)))
-                .map_err(|e| DpError::Kernel(format!("delete {ifname} in the pod"), e))
-        }
-        _ => Ok(()),
+    match veth_named(&mut pod_nl, ifname)? {
+        Named::Veth(index) => nl::missing_ok(pod_nl.delete_link(LinkId::Index(index)))
+            .map_err(|e| DpError::Kernel(format!("delete {ifname} in the pod"), e)),
+        Named::Other(_) | Named::Nothing => Ok(()),
     }
+}
+
+/// What holds a name that one of our veth ends should have.
+enum Named {
+    Nothing,
+    /// A veth (ours, perhaps stale): its index.
+    Veth(u32),
+    /// A link of another kind ("plain" for one without a kind): never ours to delete.
+    Other(String),
+}
+
+fn veth_named(nl: &mut Nl, name: &str) -> Result<Named, DpError> {
+    Ok(match find(nl, name)? {
+        None => Named::Nothing,
+        Some(link) if link.is_kind("veth") => Named::Veth(link.index),
+        Some(link) => Named::Other(link.kind.unwrap_or_else(|| "plain".into())),
+    })
 }
 
 /// CHECK's view of an attachment.

@@ -5,7 +5,7 @@
 
 use ipnet::IpNet;
 
-use super::{batch, find, kernel, DpError, PodSpec};
+use super::{batch, find, kernel, veth_named, DpError, Named, PodSpec};
 use crate::netns::NetNs;
 use crate::nl::{self, Link, LinkChange, LinkId, LinkKind, NewLink, Nl, Route, TABLE_MAIN};
 
@@ -48,14 +48,12 @@ pub(super) fn create_veth(
         return Err(DpError::IfnameExists(pod.ifname.clone()));
     }
     // Only a veth can be a stale host end: a link of another kind is not ours to delete.
-    if let Some(taken) = find(host, &pod.host_veth)? {
-        if !taken.is_kind("veth") {
-            let kind = taken.kind.unwrap_or_else(|| "plain".into());
-            return Err(DpError::HostEndTaken(pod.host_veth.clone(), kind));
-        }
+    match veth_named(host, &pod.host_veth)? {
+        Named::Veth(index) => nl::missing_ok(host.delete_link(LinkId::Index(index)))
+            .map_err(|e| DpError::Kernel(format!("delete stale {}", pod.host_veth), e))?,
+        Named::Other(kind) => return Err(DpError::HostEndTaken(pod.host_veth.clone(), kind)),
+        Named::Nothing => {}
     }
-    nl::missing_ok(host.delete_link(LinkId::Name(&pod.host_veth)))
-        .map_err(|e| DpError::Kernel(format!("delete stale {}", pod.host_veth), e))?;
     host.create_link(&veth, &kind)
         .map_err(|e| DpError::Kernel(what(), e))
 }
